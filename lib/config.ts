@@ -1,0 +1,57 @@
+/**
+ * Run configuration shared by the CLI, the notebooks and the tests. The notebook runner passes it to each
+ * kernel through CTRLAB_* environment variables, so a notebook runs unchanged on the 10k-row test data or
+ * the full default dataset.
+ */
+export interface RunConfig {
+  /** Dataset directory: raw/ logs, oracle.parquet, manifest.json, clean/ (the ETL output). */
+  dataDir: string;
+  /** Artifacts of this run: executed notebooks, HTML reports, metrics. */
+  runDir: string;
+  /** Rows of the generated default dataset. */
+  rows: number;
+  seed: number;
+  /** Share of corrupt rows the generator injects (exercises the ETL's quarantine). */
+  corruptRate: number;
+}
+
+export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const DEFAULT_ROWS = 1_000_000;
+export const DEFAULT_SEED = 7;
+export const DEFAULT_CORRUPT_RATE = 0.001;
+
+/** Directory of a generated dataset, named by its parameters so reruns reuse it. */
+export function datasetDir(rows: number, seed: number, corruptRate: number): string {
+  return `${REPO_ROOT}/data/synth-${rows}-s${seed}-c${corruptRate}`;
+}
+
+function num(name: string, fallback: number): number {
+  const v = Deno.env.get(name);
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${name}=${v} is not a number`);
+  return n;
+}
+
+/** The configuration from CTRLAB_* variables, with defaults for interactive use. */
+export function runConfig(): RunConfig {
+  const rows = num("CTRLAB_ROWS", DEFAULT_ROWS);
+  const seed = num("CTRLAB_SEED", DEFAULT_SEED);
+  const corruptRate = num("CTRLAB_CORRUPT_RATE", DEFAULT_CORRUPT_RATE);
+  return {
+    rows, seed, corruptRate,
+    dataDir: Deno.env.get("CTRLAB_DATA_DIR") || datasetDir(rows, seed, corruptRate),
+    runDir: Deno.env.get("CTRLAB_RUN_DIR") || `${REPO_ROOT}/artifacts/interactive`,
+  };
+}
+
+/** Environment that hands `cfg` to a child process (a kernel). */
+export function configEnv(cfg: RunConfig): Record<string, string> {
+  return {
+    CTRLAB_DATA_DIR: cfg.dataDir,
+    CTRLAB_RUN_DIR: cfg.runDir,
+    CTRLAB_ROWS: String(cfg.rows),
+    CTRLAB_SEED: String(cfg.seed),
+    CTRLAB_CORRUPT_RATE: String(cfg.corruptRate),
+  };
+}

@@ -1,0 +1,67 @@
+/** The run's index.html: the ten stages, links to their reports, headline metrics and charts. Offline. */
+import { escapeHtml } from "../viz/display.ts";
+import { figureHtml, plotlySource } from "../viz/plotly.ts";
+import { formatCell } from "../viz/table.ts";
+import { type Headline, metricsPath } from "./notebook.ts";
+import { STAGES } from "./stages.ts";
+
+export interface NotebookResult {
+  stage: string;
+  ok: boolean;
+  seconds: number;
+  outputs: number;
+  lateOutputsRecovered: number;
+  html?: string; // path relative to the run dir
+  error?: string;
+}
+
+export interface RunInfo {
+  runId: string;
+  startedAt: string;
+  config: Record<string, unknown>;
+  notebooks: NotebookResult[];
+}
+
+function readHeadline(runDir: string, stage: string): Headline | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(metricsPath(runDir, stage)));
+  } catch {
+    return null;
+  }
+}
+
+export function renderIndex(runDir: string, info: RunInfo): string {
+  const rows: string[] = [];
+  const charts: string[] = [];
+  for (const s of STAGES) {
+    const r = info.notebooks.find((n) => n.stage === s.id);
+    const h = readHeadline(runDir, s.id);
+    const status = !r ? `<span class="todo">not built yet</span>` : r.ok ? `<span class="ok">ran in ${r.seconds.toFixed(1)} s</span>` : `<span class="fail">failed</span>`;
+    const name = r?.html ? `<a href="${escapeHtml(r.html)}">${escapeHtml(s.id)} · ${escapeHtml(s.title)}</a>` : `${escapeHtml(s.id)} · ${escapeHtml(s.title)}`;
+    const metrics = h ? Object.entries(h.metrics).map(([k, v]) => `<div><b>${escapeHtml(k)}</b> ${escapeHtml(formatCell(v))}</div>`).join("") : "";
+    rows.push(`<tr><td>${name}<div class="q">${escapeHtml(s.question)}</div></td><td>${status}${r?.error ? `<pre>${escapeHtml(r.error)}</pre>` : ""}</td><td>${metrics}</td></tr>`);
+    if (h?.figure) charts.push(`<h3>${escapeHtml(s.id)} · ${escapeHtml(s.title)}</h3>${figureHtml(h.figure, `index-${s.id}`)}`);
+  }
+  const cfg = Object.entries(info.config).map(([k, v]) => `<b>${escapeHtml(k)}</b> ${escapeHtml(String(v))}`).join(" · ");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ctrlab run ${escapeHtml(info.runId)}</title>
+${charts.length ? `<script type="text/javascript">${plotlySource().replaceAll("</script", "<\\/script")}</script>` : ""}
+<style>
+body{font:14px Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;color:#222;padding:0 16px}
+table{border-collapse:collapse;width:100%} td{vertical-align:top;padding:8px;border-bottom:1px solid #ddd}
+.q{color:#666;font-size:12px;margin-top:3px} .ok{color:#188038} .fail{color:#c5221f;font-weight:bold} .todo{color:#999}
+pre{white-space:pre-wrap;font-size:11px;color:#c5221f} .cfg{color:#444;font-size:12px;margin-bottom:16px}
+</style></head><body>
+<h1>ctrlab · run ${escapeHtml(info.runId)}</h1>
+<div class="cfg">started ${escapeHtml(info.startedAt)} · ${cfg}</div>
+<table><thead><tr><th align="left">stage</th><th align="left">status</th><th align="left">headline</th></tr></thead>
+<tbody>${rows.join("\n")}</tbody></table>
+${charts.join("\n")}
+</body></html>`;
+}
+
+export async function writeIndex(runDir: string, info: RunInfo): Promise<string> {
+  const path = `${runDir}/index.html`;
+  await Deno.writeTextFile(path, renderIndex(runDir, info));
+  return path;
+}

@@ -1,0 +1,53 @@
+/**
+ * What every notebook does first: read the run configuration, register the kernel for in-place progress,
+ * and later record its headline metrics for the run's index page.
+ */
+import { type RunConfig, runConfig } from "../config.ts";
+import { type KernelDisplay, useKernel } from "../viz/display.ts";
+import type { Figure } from "../viz/plotly.ts";
+import { table } from "../viz/table.ts";
+import { type Stage, STAGES } from "./stages.ts";
+
+export interface Headline {
+  stage: string;
+  title: string;
+  metrics: Record<string, number | string>;
+  figure?: Figure;
+  recordedAt: string;
+}
+
+export function metricsPath(runDir: string, stage: string): string {
+  return `${runDir}/metrics/${stage}.json`;
+}
+
+export class NotebookRun {
+  readonly stage: Stage;
+  readonly cfg: RunConfig;
+
+  constructor(stageId: string, kernel?: KernelDisplay) {
+    const stage = STAGES.find((s) => s.id === stageId);
+    if (!stage) throw new Error(`unknown stage "${stageId}" (known: ${STAGES.map((s) => s.id).join(", ")})`);
+    this.stage = stage;
+    this.cfg = runConfig();
+    useKernel(kernel ?? null);
+  }
+
+  /** The configuration as a table (the notebook's first output). */
+  configTable() {
+    return table(Object.entries(this.cfg).map(([setting, value]) => ({ setting, value: String(value) })), {
+      title: `${this.stage.id} · ${this.stage.title}: run configuration`,
+    });
+  }
+
+  /** Record the stage's headline numbers (and optionally one chart) for the run index. */
+  async headline(metrics: Record<string, number | string>, figure?: Figure): Promise<Headline> {
+    const h: Headline = { stage: this.stage.id, title: this.stage.title, metrics, figure, recordedAt: new Date().toISOString() };
+    await Deno.mkdir(`${this.cfg.runDir}/metrics`, { recursive: true });
+    await Deno.writeTextFile(metricsPath(this.cfg.runDir, this.stage.id), JSON.stringify(h, null, 2));
+    return h;
+  }
+}
+
+export function startNotebook(stageId: string, kernel?: KernelDisplay): NotebookRun {
+  return new NotebookRun(stageId, kernel);
+}

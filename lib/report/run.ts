@@ -1,0 +1,98 @@
+/**
+ * Headless notebook execution: each notebook runs in a fresh Deno kernel through lib/report/nbrun.py (nbclient
+ * with the late-output fix), in order; its executed copy and self-contained HTML land in the run directory,
+ * then the index page. A failing cell stops the run with the notebook and cell named.
+ */
+import { configEnv, REPO_ROOT, type RunConfig } from "../config.ts";
+import { plotlySourcePath } from "../viz/plotly.ts";
+import { type NotebookResult, type RunInfo, writeIndex } from "./index_page.ts";
+
+export const NOTEBOOK_DIR = `${REPO_ROOT}/notebooks`;
+const PYTHON = "/usr/bin/python3";
+
+export class NotebookError extends Error {
+  constructor(readonly result: NotebookResult, message: string) {
+    super(message);
+    this.name = "NotebookError";
+  }
+}
+
+/** Notebooks of the pipeline, in order (NN_name.ipynb). */
+export function listNotebooks(dir = NOTEBOOK_DIR): string[] {
+  return [...Deno.readDirSync(dir)].filter((e) => e.isFile && /^\d\d_.*\.ipynb$/.test(e.name)).map((e) => `${dir}/${e.name}`).sort();
+}
+
+/** Environment for a kernel: deno on PATH, the committed kernelspec, the run configuration. */
+export function kernelEnv(cfg: RunConfig): Record<string, string> {
+  const denoDir = Deno.execPath().replace(/\/[^/]+$/, "");
+  return {
+    ...configEnv(cfg),
+    PATH: `${denoDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+    JUPYTER_PATH: `${REPO_ROOT}/jupyter`,
+    CTRLAB_HEADLESS: "1",
+    NO_COLOR: "1",
+  };
+}
+
+export interface ExecuteOptions {
+  /** Where the executed .ipynb and .html go. */
+  outDir: string;
+  cfg: RunConfig;
+  /** Export HTML (default true). */
+  html?: boolean;
+  /** Plain nbclient without the late-output fix (tests use it to show the loss). */
+  stock?: boolean;
+  timeoutSeconds?: number;
+}
+
+/** Execute one notebook; resolves with its summary, rejects with NotebookError naming the failing cell. */
+export async function executeNotebook(path: string, o: ExecuteOptions): Promise<NotebookResult> {
+  const name = path.split("/").pop()!.replace(/\.ipynb$/, "");
+  await Deno.mkdir(o.outDir, { recursive: true });
+  const args = [`${REPO_ROOT}/lib/report/nbrun.py`, path, `${o.outDir}/${name}.ipynb`, "--timeout", String(o.timeoutSeconds ?? 3600)];
+  if (o.html !== false) args.push("--html", `${o.outDir}/${name}.html`, "--inline-js", plotlySourcePath());
+  if (o.stock) args.push("--stock");
+  const child = new Deno.Command(PYTHON, { args, env: kernelEnv(o.cfg), stdout: "piped", stderr: "piped" }).spawn();
+  const { code, stdout, stderr } = await child.output();
+  const out = new TextDecoder().decode(stdout).trim().split("\n");
+  const err = new TextDecoder().decode(stderr).split("\n").filter((l) => !l.includes('"deno jupyter" is unstable')).join("\n").trim();
+  let summary: { seconds?: number; outputs?: number; late_outputs_recovered?: number } = {};
+  try {
+    summary = JSON.parse(out[out.length - 1]);
+  } catch { /* no summary: the runner itself failed */ }
+  const result: NotebookResult = {
+    stage: name, ok: code === 0, seconds: summary.seconds ?? 0, outputs: summary.outputs ?? 0,
+    lateOutputsRecovered: summary.late_outputs_recovered ?? 0, html: o.html !== false ? `${name}.html` : undefined,
+  };
+  if (code !== 0) {
+    result.error = err.slice(-4000) || `nbrun.py exited with code ${code}`;
+    throw new NotebookError(result, `notebook ${name} failed:\n${result.error}`);
+  }
+  return result;
+}
+
+/** Run notebooks in order into cfg.runDir; writes run.json and index.html even when one fails. */
+export async function runNotebooks(cfg: RunConfig, notebooks = listNotebooks(), log: (s: string) => void = console.log): Promise<RunInfo> {
+  const runId = cfg.runDir.split("/").pop()!;
+  const info: RunInfo = { runId, startedAt: new Date().toISOString(), config: { ...cfg }, notebooks: [] };
+  const finish = async () => {
+    await Deno.writeTextFile(`${cfg.runDir}/run.json`, JSON.stringify(info, null, 2));
+    await writeIndex(cfg.runDir, info);
+  };
+  await Deno.mkdir(cfg.runDir, { recursive: true });
+  for (const nb of notebooks) {
+    const name = nb.split("/").pop()!;
+    log(`▶ ${name}`);
+    try {
+      const r = await executeNotebook(nb, { outDir: cfg.runDir, cfg });
+      info.notebooks.push(r);
+      log(`  ok in ${r.seconds.toFixed(1)} s, ${r.outputs} outputs (${r.lateOutputsRecovered} arrived after idle and were kept)`);
+    } catch (e) {
+      if (e instanceof NotebookError) info.notebooks.push(e.result);
+      await finish();
+      throw e;
+    }
+  }
+  await finish();
+  return info;
+}

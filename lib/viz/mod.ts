@@ -1,0 +1,4 @@
+export * from "./display.ts";
+export * from "./plotly.ts";
+export * from "./table.ts";
+export * from "./progress.ts";

@@ -1,0 +1,123 @@
+/**
+ * Plotly charts as cell outputs. Each chart carries two representations: the plotly MIME type (for
+ * front ends with a plotly renderer) and text/html that draws with `window.Plotly`. nbconvert's HTML keeps
+ * only the latter; lib/report/export inlines plotly.js into each exported page, so reports need no network.
+ * In an interactive session the first chart also inlines the library so JupyterLab can draw it.
+ */
+import { displayable, type Displayable, escapeHtml, isHeadless } from "./display.ts";
+
+export interface Figure {
+  data: Record<string, unknown>[];
+  layout: Record<string, unknown>;
+}
+
+/** ctrlab's palette: colour-blind-safe, and distinctive enough for the screenshot tests to find. */
+export const PALETTE = ["#1f5fbf", "#e8710a", "#188038", "#c5221f", "#8430ce", "#12939a", "#b06000", "#5f6368"];
+
+let libraryShown = false;
+let counter = 0;
+
+export function plotlySourcePath(): string {
+  return new URL("../../node_modules/plotly.js-dist-min/plotly.min.js", import.meta.url).pathname;
+}
+
+export function plotlySource(): string {
+  return Deno.readTextFileSync(plotlySourcePath());
+}
+
+const BASE_LAYOUT = {
+  template: { layout: { colorway: PALETTE, font: { family: "Helvetica, Arial, sans-serif", size: 13 } } },
+  margin: { l: 60, r: 20, t: 50, b: 50 },
+  paper_bgcolor: "white",
+  plot_bgcolor: "white",
+  xaxis: { gridcolor: "#e6e6e6", zeroline: false },
+  yaxis: { gridcolor: "#e6e6e6", zeroline: false },
+  height: 380,
+};
+
+function mergeLayout(layout: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...BASE_LAYOUT, ...layout };
+  for (const axis of ["xaxis", "yaxis"]) {
+    out[axis] = { ...(BASE_LAYOUT as unknown as Record<string, object>)[axis], ...(layout[axis] as object ?? {}) };
+  }
+  return out;
+}
+
+/** The HTML that draws a figure where plotly.js is loaded (inline in the page or earlier in the notebook). */
+export function figureHtml(fig: Figure, id: string): string {
+  const spec = JSON.stringify(fig).replaceAll("</", "<\\/");
+  const height = Number(fig.layout.height ?? 380);
+  return `<div id="${id}" class="ctrlab-plot" style="width:100%;height:${height}px"></div>
+<script type="text/javascript">(function(){var s=${spec};function d(){window.Plotly.newPlot("${id}",s.data,s.layout,{responsive:true,displaylogo:false});}
+if(window.Plotly){d();}else{(window.__ctrlabPending=window.__ctrlabPending||[]).push(d);}})();</script>`;
+}
+
+/** A displayable plotly figure. */
+export function plot(data: Record<string, unknown>[], layout: Record<string, unknown> = {}): Displayable & { figure: Figure } {
+  const fig: Figure = { data, layout: mergeLayout(layout) };
+  const id = `ctrlab-plot-${Date.now().toString(36)}-${counter++}`;
+  const title = typeof layout.title === "string" ? layout.title : (layout.title as { text?: string })?.text ?? "chart";
+  const d = displayable(() => {
+    let html = figureHtml(fig, id);
+    if (!isHeadless() && !libraryShown) {
+      libraryShown = true;
+      html = `<script type="text/javascript">${plotlySource()}</script>\n${html}`;
+    }
+    return {
+      "application/vnd.plotly.v1+json": fig,
+      "text/html": html,
+      "text/plain": `[plotly chart: ${escapeHtml(title)}; ${data.length} trace(s)]`,
+    };
+  });
+  return Object.assign(d, { figure: fig });
+}
+
+type Series = Record<string, ArrayLike<number>>;
+export interface ChartOptions {
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  height?: number;
+  layout?: Record<string, unknown>;
+}
+
+function axes(o: ChartOptions): Record<string, unknown> {
+  return {
+    title: o.title ? { text: o.title } : undefined,
+    xaxis: o.xTitle ? { title: { text: o.xTitle } } : {},
+    yaxis: o.yTitle ? { title: { text: o.yTitle } } : {},
+    height: o.height ?? 380,
+    ...o.layout,
+  };
+}
+
+const arr = (xs: ArrayLike<number | string>) => Array.from(xs as ArrayLike<number | string>);
+
+/** Line chart: one trace per named series over a shared x. */
+export function line(x: ArrayLike<number | string>, series: Series, o: ChartOptions = {}) {
+  return plot(Object.entries(series).map(([name, y]) => ({ type: "scatter", mode: "lines+markers", name, x: arr(x), y: arr(y) })), axes(o));
+}
+
+/** Bar chart: categories on x, one (grouped or stacked) trace per series. */
+export function bar(categories: ArrayLike<number | string>, series: Series, o: ChartOptions & { stacked?: boolean } = {}) {
+  const data = Object.entries(series).map(([name, y]) => ({ type: "bar", name, x: arr(categories).map(String), y: arr(y) }));
+  return plot(data, { ...axes(o), barmode: o.stacked ? "stack" : "group" });
+}
+
+/** Heatmap of z[row][col] with row labels y and column labels x. */
+export function heatmap(z: number[][], x: ArrayLike<number | string>, y: ArrayLike<number | string>, o: ChartOptions & { colorscale?: string; text?: boolean } = {}) {
+  // plotly's sequential scales run dark→light; reversed, darker means more. Rows read top to bottom.
+  const trace: Record<string, unknown> = { type: "heatmap", z, x: arr(x).map(String), y: arr(y).map(String), colorscale: o.colorscale ?? "Blues", reversescale: true };
+  if (o.text) Object.assign(trace, { texttemplate: "%{z:.3g}", hovertemplate: "%{y} / %{x}: %{z}<extra></extra>" });
+  const title = (t?: string) => t ? { title: { text: t } } : {};
+  return plot([trace], { ...axes(o), yaxis: { type: "category", autorange: "reversed", ...title(o.yTitle) }, xaxis: { type: "category", ...title(o.xTitle) } });
+}
+
+/** Histogram, one overlaid trace per series. */
+export function histogram(series: Series, o: ChartOptions & { bins?: number; normalize?: boolean } = {}) {
+  const data = Object.entries(series).map(([name, v]) => ({
+    type: "histogram", name, x: arr(v), nbinsx: o.bins ?? 40, opacity: Object.keys(series).length > 1 ? 0.6 : 1,
+    histnorm: o.normalize ? "probability" : "",
+  }));
+  return plot(data, { ...axes(o), barmode: "overlay" });
+}

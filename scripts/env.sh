@@ -1,0 +1,5 @@
+# Sourced by the scripts: Deno on PATH, the committed Jupyter kernelspec, quiet colours.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$ROOT/.tools/node_modules/.bin:$PATH"
+export JUPYTER_PATH="$ROOT/jupyter"
+export DENO_NO_UPDATE_CHECK=1

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Interactive use: Jupyter Notebook on notebooks/ with the committed Deno kernel (Debian's jupyter-notebook;
+# JupyterLab is not packaged for Debian 12). Listens on 127.0.0.1:8888 unless --port/--ip are given.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+bash "$ROOT/scripts/setup.sh"
+if ! dpkg-query -W -f='${Status}' jupyter-notebook 2>/dev/null | grep -q "install ok installed"; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq jupyter-notebook >/dev/null
+fi
+cd "$ROOT/notebooks"
+exec /usr/bin/jupyter notebook --ip 127.0.0.1 --no-browser --notebook-dir "$ROOT/notebooks" "$@"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, type-check, run `deno test`, and close with "N passed, N failed".
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+bash "$ROOT/scripts/setup.sh" || { echo "0 passed, 1 failed"; exit 1; }
+cd "$ROOT"
+log=$(mktemp)
+status=0
+deno check cli/ lib/ tests/ bench/ 2>&1 | tee "$log" || status=$?
+if [ $status -eq 0 ]; then
+  NO_COLOR=1 deno test -A --parallel tests/ "$@" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1)
+  passed=$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$summary")
+  failed=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
+  echo "${passed:-0} passed, ${failed:-1} failed"
+else
+  echo "type check failed"
+  echo "0 passed, 1 failed"
+fi
+rm -f "$log"
+exit $status
