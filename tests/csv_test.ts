@@ -39,3 +39,10 @@ Deno.test("parseLogTime accepts both AntM2C layouts and rejects impossible dates
     assert(Number.isNaN(parseLogTime(bad)), `should reject ${JSON.stringify(bad)}`);
   }
 });
+
+Deno.test("headLines shows raw lines without parsing them, broken quotes included", async () => {
+  const { headLines } = await import("../lib/data/csv.ts");
+  const path = await Deno.makeTempFile();
+  await Deno.writeTextFile(path, 'a,b\r\n1,"broken\n2,ok\n');
+  assertEquals(headLines(path, 2), ["a,b", '1,"broken']);
+});

@@ -33,7 +33,7 @@ async function readCells(path: string): Promise<Cell[]> {
 
 async function smallConfig(tag: string): Promise<RunConfig> {
   const dir = await tempDir(tag);
-  return { rows: 20_000, seed: 7, corruptRate: 0.002, dataDir: `${dir}/data`, runDir: `${dir}/run` };
+  return { rows: 20_000, seed: 7, corruptRate: 0.02, dataDir: `${dir}/data`, runDir: `${dir}/run` };
 }
 
 Deno.test("no output is lost: 120 displaying cells, three runs, every result in its own cell", async () => {

@@ -172,3 +172,11 @@ export function parseLogTime(s: string): number {
   const b = new TextEncoder().encode(s);
   return parseLogTimeBytes(b, 0, b.length);
 }
+
+/** The first `n` lines of a file, as text, without parsing them (raw logs may be malformed). */
+export function headLines(path: string, n: number, maxBytes = 1 << 20): string[] {
+  using f = Deno.openSync(path);
+  const buf = new Uint8Array(maxBytes);
+  const got = f.readSync(buf) ?? 0;
+  return new TextDecoder().decode(buf.subarray(0, got)).split("\n").slice(0, n).map((l) => l.replace(/\r$/, ""));
+}

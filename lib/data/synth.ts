@@ -81,7 +81,7 @@ const HOUR_WEIGHTS = [
   1.5, 1.2, 1.0, 1.0, 1.1, 1.3, 1.5, 1.7, 1.8, 1.6, 1.1, 0.6,
 ];
 const DIM = 16;
-const GAMMA = 3.2;
+const GAMMA = 1.1;
 
 export function defaultSizes(rows: number): { users: number; items: number } {
   return { users: Math.max(40, Math.round(rows / 110)), items: Math.max(30, Math.round(rows / 160)) };
