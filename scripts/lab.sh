@@ -9,4 +9,5 @@ if ! dpkg-query -W -f='${Status}' jupyter-notebook 2>/dev/null | grep -q "instal
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq jupyter-notebook >/dev/null
 fi
 cd "$ROOT/notebooks"
-exec /usr/bin/jupyter notebook --ip 127.0.0.1 --no-browser --notebook-dir "$ROOT/notebooks" "$@"
+extra=(); [ "$(id -u)" -eq 0 ] && extra+=(--allow-root)
+exec /usr/bin/jupyter notebook --ip 127.0.0.1 --no-browser --notebook-dir "$ROOT/notebooks" "${extra[@]}" "$@"
