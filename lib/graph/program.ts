@@ -1,0 +1,185 @@
+/**
+ * One model definition → three ONNX graphs:
+ *   train     batch + params + optimizer state + lr + step → loss, updated params and state (+ predictions)
+ *   eval      batch + params → probabilities
+ *   inference batch → probabilities, parameters baked in as initializers (loadable by any onnxruntime)
+ *
+ * Sparse (embedding) params are updated lazily: only the rows a batch touches. The host passes each sparse
+ * table's unique ids (`<table>:uniq`) and, for every looked-up id in order, its position among them
+ * (`<table>:inv`); the graph sums the gradient per unique row, applies the optimizer to those rows, and
+ * either writes them back with ScatterND (`writeBack: "graph"`, keeps tables on a GPU) or returns the rows
+ * (`writeBack: "host"`, the trainer writes them into the table in place: no full-table copy per step).
+ */
+import { gradients } from "./grad.ts";
+import { ModelBuilder, l2, type ParamSpec, weightedBce } from "./nn.ts";
+import { toOnnx } from "./onnx.ts";
+import { clipByGlobalNorm, type OptimizerConfig, stateKinds, update } from "./optim.ts";
+import {
+  add, concat, type DType, gather, input, reshape, scatterND, type Shape, sigmoid, type Tensor, zerosLike,
+} from "./tensor.ts";
+
+export type ModelFn = (m: ModelBuilder) => { logits: Tensor };
+
+export interface TrainConfig {
+  optimizer: OptimizerConfig;
+  /** L2 penalty on regularised dense params (weights, not biases or embeddings). */
+  l2?: number;
+  /** Adds input "weight" [B]: per-sample loss weights (e.g. scene reweighting). */
+  sampleWeights?: boolean;
+  /** Adds input "mask" shaped like the logits: 1 where a task applies to a row (multi-task losses). */
+  taskMask?: boolean;
+  sparseWriteBack?: "graph" | "host";
+  /** Also output the batch's probabilities from the train step. */
+  emitPredictions?: boolean;
+}
+
+export interface IOSpec {
+  name: string;
+  shape: Shape;
+  dtype: DType;
+}
+
+export interface SparseTable {
+  param: string;
+  /** Batch inputs whose ids index this table, in the order the host must concatenate them for `:inv`. */
+  idsInputs: string[];
+  dim: number[];
+}
+
+export interface CompiledModel {
+  train: Uint8Array;
+  eval: Uint8Array;
+  /** The standalone inference model with these parameter values baked in. */
+  inference(values: Map<string, Float32Array>): Uint8Array;
+  params: ParamSpec[];
+  /** Batch inputs of the model (features), plus "label" etc. for training. */
+  batchInputs: IOSpec[];
+  trainInputs: IOSpec[];
+  trainOutputs: string[];
+  stateKinds: ("m" | "v")[];
+  sparse: SparseTable[];
+  config: TrainConfig;
+  /** The symbolic train graph, for the float64 reference evaluator. */
+  trainGraph: { inputs: Tensor[]; outputs: Record<string, Tensor> };
+}
+
+export const stateName = (param: string, kind: string) => `${param}.${kind}`;
+export const newName = (name: string) => `new:${name}`;
+export const rowsName = (name: string) => `rows:${name}`;
+export const uniqName = (param: string) => `${param}:uniq`;
+export const invName = (param: string) => `${param}:inv`;
+
+const spec = (t: Tensor): IOSpec => ({ name: t.name!, shape: t.shape, dtype: t.dtype });
+
+function build(model: ModelFn) {
+  const m = new ModelBuilder();
+  const { logits } = model(m);
+  if (logits.rank < 1 || logits.shape[0] !== "B") throw new Error(`model logits must be [B] or [B, tasks], got [${logits.shape}]`);
+  return { m, logits };
+}
+
+/** Compile a model for training with `cfg`. */
+export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
+  // --- train graph
+  const { m, logits } = build(model);
+  const params = [...m.params.values()];
+  const batchInputs = [...m.inputs.values()];
+  const label = input("label", logits.shape);
+  const weight = cfg.sampleWeights ? input("weight", ["B"]) : undefined;
+  const mask = cfg.taskMask ? input("mask", logits.shape) : undefined;
+  let loss = weightedBce(logits, label, weight, mask);
+  const dataLoss = loss;
+  const reg = params.filter((p) => p.regularize && !p.sparse).map((p) => p.tensor);
+  if (cfg.l2 && reg.length) loss = add(loss, l2(reg, cfg.l2));
+  const lr = input("lr", []), step = input("step", []);
+  const sparseSet = new Set(params.filter((p) => p.sparse).map((p) => p.tensor));
+  const grads = gradients(loss, params.map((p) => p.tensor), sparseSet);
+
+  // gradients per param (dense) or per unique touched row (sparse)
+  const kinds = stateKinds(cfg.optimizer);
+  const extraInputs: Tensor[] = [lr, step];
+  const sparse: SparseTable[] = [];
+  const slots: { spec: ParamSpec; grad: Tensor; rows?: { uniq: Tensor; rowsOf: (t: Tensor) => Tensor } }[] = [];
+  for (const p of params) {
+    const sg = grads.sparse.get(p.tensor);
+    if (!sg) {
+      slots.push({ spec: p, grad: grads.dense.get(p.tensor)! });
+      continue;
+    }
+    for (const part of sg.parts) {
+      if (part.ids.kind !== "input") throw new Error(`sparse table ${p.tensor.name} must be gathered with ids that are batch inputs`);
+    }
+    // each table gets its own symbolic sizes (unique counts differ between tables); ids come as [n, 1]
+    // columns, the index layout ScatterND wants, so no int64 reshape (a CPU op on WebGPU) is needed
+    const U = `U_${p.tensor.name}`;
+    const uniq = input(uniqName(p.tensor.name!), [U, 1], "int64");
+    const inv = input(invName(p.tensor.name!), [`N_${p.tensor.name}`, 1], "int64");
+    extraInputs.push(uniq, inv);
+    sparse.push({ param: p.tensor.name!, idsInputs: sg.parts.map((q) => q.ids.name!), dim: p.shape.slice(1) });
+    const rows = sg.parts.length === 1 ? sg.parts[0].rows : concat(sg.parts.map((q) => q.rows), 0);
+    const rowsOf = (table: Tensor) => reshape(gather(table, uniq), [U, ...p.shape.slice(1)]);
+    const pRows = rowsOf(p.tensor);
+    slots.push({ spec: p, grad: scatterND(zerosLike(pRows), inv, rows), rows: { uniq, rowsOf } });
+  }
+  if (cfg.optimizer.clipNorm) {
+    const clipped = clipByGlobalNorm(slots.map((s) => s.grad), cfg.optimizer.clipNorm).grads;
+    slots.forEach((s, i) => s.grad = clipped[i]);
+  }
+
+  const outputs: Record<string, Tensor> = { loss: dataLoss };
+  if (cfg.emitPredictions) outputs.prob = sigmoid(logits);
+  const stateInputs: Tensor[] = [];
+  for (const s of slots) {
+    const name = s.spec.tensor.name!;
+    const state = Object.fromEntries(kinds.map((k) => {
+      const t = input(stateName(name, k), s.spec.shape);
+      stateInputs.push(t);
+      return [k, t];
+    })) as { m?: Tensor; v?: Tensor };
+    if (!s.rows) {
+      const u = update(cfg.optimizer, { param: s.spec.tensor, grad: s.grad, ...state }, lr, step);
+      outputs[newName(name)] = u.param;
+      for (const k of kinds) outputs[newName(stateName(name, k))] = u[k]!;
+      continue;
+    }
+    const { uniq, rowsOf } = s.rows;
+    const rowState = Object.fromEntries(kinds.map((k) => [k, rowsOf(state[k]!)]));
+    const u = update(cfg.optimizer, { param: rowsOf(s.spec.tensor), grad: s.grad, ...rowState }, lr, step);
+    const write = (name: string, full: Tensor, rows: Tensor) => {
+      if ((cfg.sparseWriteBack ?? "host") === "graph") outputs[newName(name)] = scatterND(full, uniq, rows, true);
+      else outputs[rowsName(name)] = rows;
+    };
+    write(name, s.spec.tensor, u.param);
+    for (const k of kinds) write(stateName(name, k), state[k]!, u[k]!);
+  }
+
+  const trainInputsT = [...batchInputs, label, ...(weight ? [weight] : []), ...(mask ? [mask] : []), ...extraInputs, ...params.map((p) => p.tensor), ...stateInputs];
+  const train = toOnnx({ name: "train_step", inputs: trainInputsT, outputs, docString: "ctrlab train step: forward, backward, optimizer" });
+
+  // --- eval graph (fresh build, so it holds no training nodes)
+  const e = build(model);
+  const evalGraph = toOnnx({
+    name: "eval",
+    inputs: [...e.m.inputs.values(), ...[...e.m.params.values()].map((p) => p.tensor)],
+    outputs: { prob: sigmoid(e.logits), logits: e.logits },
+  });
+
+  const inference = (values: Map<string, Float32Array>) => {
+    const f = build(model);
+    const inits = new Map<Tensor, Float32Array>();
+    for (const p of f.m.params.values()) {
+      const v = values.get(p.tensor.name!);
+      if (!v) throw new Error(`inference: no value for param ${p.tensor.name}`);
+      inits.set(p.tensor, v);
+    }
+    return toOnnx({ name: "inference", inputs: [...f.m.inputs.values()], initializers: inits, outputs: { prob: sigmoid(f.logits) } });
+  };
+
+  return {
+    train, eval: evalGraph, inference, params, config: cfg, stateKinds: kinds, sparse,
+    trainGraph: { inputs: trainInputsT, outputs },
+    batchInputs: batchInputs.map(spec),
+    trainInputs: trainInputsT.map(spec),
+    trainOutputs: Object.keys(outputs),
+  };
+}

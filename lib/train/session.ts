@@ -1,0 +1,176 @@
+/**
+ * A compiled model bound to a backend: parameter and optimizer-state tensors that persist between steps,
+ * one `step()` per batch, `predict()` with the eval graph. On WebGPU the updated tensors stay in GPU buffers
+ * and are fed straight back; on CPU backends sparse tables are updated in place, row by row.
+ */
+import { initValues } from "../graph/nn.ts";
+import { type CompiledModel, invName, newName, rowsName, stateName, uniqName } from "../graph/program.ts";
+import { Rng } from "../util/rng.ts";
+import type { Backend, Feeds, OrtTensor, Session } from "./backend.ts";
+
+/** A batch: one typed array per input (float32 or int64), rows first. */
+export type Batch = Record<string, Float32Array | BigInt64Array>;
+
+export interface Snapshot {
+  step: number;
+  values: Record<string, Float32Array>; // params and optimizer state by name
+}
+
+/** Unique ids of several id arrays (concatenated in order) and each id's index among them. */
+export function uniqueInverse(arrays: BigInt64Array[]): { uniq: BigInt64Array; inv: BigInt64Array } {
+  const total = arrays.reduce((a, x) => a + x.length, 0);
+  const inv = new BigInt64Array(total);
+  const index = new Map<bigint, number>();
+  const uniq: bigint[] = [];
+  let k = 0;
+  for (const a of arrays) {
+    for (let i = 0; i < a.length; i++, k++) {
+      let j = index.get(a[i]);
+      if (j === undefined) {
+        j = uniq.length;
+        index.set(a[i], j);
+        uniq.push(a[i]);
+      }
+      inv[k] = BigInt(j);
+    }
+  }
+  return { uniq: BigInt64Array.from(uniq), inv };
+}
+
+export class TrainSession {
+  /** Current param and state tensors (host or device). */
+  values = new Map<string, OrtTensor>();
+  /** Host arrays of sparse tables and their state (CPU backends update these in place). */
+  host = new Map<string, Float32Array>();
+  stepCount = 0;
+  private constructor(
+    readonly model: CompiledModel,
+    readonly backend: Backend,
+    readonly train: Session,
+    readonly evalSession: Session,
+    readonly writeBack: "graph" | "host",
+  ) {}
+
+  static async create(model: CompiledModel, backend: Backend, o: { seed?: number; strict?: boolean } = {}): Promise<TrainSession> {
+    const writeBack = model.config.sparseWriteBack ?? "host";
+    if (backend.name === "webgpu" && writeBack === "host" && model.sparse.length) {
+      throw new Error("webgpu keeps tables on the GPU: compile with sparseWriteBack: \"graph\"");
+    }
+    const deviceOutputs = backend.name === "webgpu" ? model.trainOutputs.filter((n) => n.startsWith("new:")) : undefined;
+    const train = await backend.session(model.train, { deviceOutputs, strict: o.strict });
+    const evalSession = await backend.session(model.eval, { strict: o.strict });
+    const s = new TrainSession(model, backend, train, evalSession, writeBack);
+    const rng = Rng.derive(o.seed ?? 1, "init");
+    const values: Record<string, Float32Array> = {};
+    for (const p of model.params) {
+      const name = p.tensor.name!;
+      values[name] = initValues(p, rng);
+      for (const k of model.stateKinds) values[stateName(name, k)] = new Float32Array(values[name].length);
+    }
+    s.load({ step: 0, values });
+    return s;
+  }
+
+  private shapeOf(name: string): number[] {
+    const p = this.model.params.find((q) => q.tensor.name === name || this.model.stateKinds.some((k) => stateName(q.tensor.name!, k) === name));
+    if (!p) throw new Error(`unknown param or state ${name}`);
+    return p.shape;
+  }
+
+  private isSparse(name: string): boolean {
+    return this.model.sparse.some((t) => t.param === name || this.model.stateKinds.some((k) => stateName(t.param, k) === name));
+  }
+
+  /** Replace all params and optimizer state (a checkpoint, or initial values). */
+  load(snap: Snapshot): void {
+    this.stepCount = snap.step;
+    this.values.clear();
+    this.host.clear();
+    for (const [name, v] of Object.entries(snap.values)) {
+      const data = Float32Array.from(v);
+      if (this.isSparse(name) && this.writeBack === "host") this.host.set(name, data);
+      this.values.set(name, this.backend.tensor("float32", data, this.shapeOf(name)));
+    }
+  }
+
+  /** Download all params and optimizer state. */
+  async snapshot(): Promise<Snapshot> {
+    const values: Record<string, Float32Array> = {};
+    for (const [name, t] of this.values) values[name] = Float32Array.from(await this.backend.read(t) as Float32Array);
+    return { step: this.stepCount, values };
+  }
+
+  /** Just the parameters (for the inference model). */
+  async paramValues(): Promise<Map<string, Float32Array>> {
+    const snap = await this.snapshot();
+    return new Map(this.model.params.map((p) => [p.tensor.name!, snap.values[p.tensor.name!]]));
+  }
+
+  private batchFeeds(batch: Batch, rows: number, extra: { name: string; shape: (number | string)[] }[]): Feeds {
+    const feeds: Feeds = {};
+    for (const spec of extra) {
+      const data = batch[spec.name];
+      if (!data) throw new Error(`batch has no "${spec.name}"`);
+      const dims = spec.shape.map((d) => typeof d === "number" ? d : rows);
+      feeds[spec.name] = spec.dtype === "int64" ? this.backend.tensor("int64", data as BigInt64Array, dims) : this.backend.tensor("float32", data as Float32Array, dims);
+    }
+    return feeds;
+  }
+
+  /**
+   * One optimizer step on a batch of `rows` rows (the batch must hold every train input: features, "label",
+   * and "weight"/"mask" when compiled with them). Returns the loss when `readLoss` (a device read), else null.
+   */
+  async step(batch: Batch, rows: number, lr: number, readLoss = true): Promise<number | null> {
+    this.stepCount++;
+    const specs = this.model.trainInputs.filter((s) => batch[s.name] !== undefined);
+    const feeds = this.batchFeeds(batch, rows, specs as never);
+    feeds.lr = this.backend.tensor("float32", Float32Array.of(lr), []);
+    feeds.step = this.backend.tensor("float32", Float32Array.of(this.stepCount), []);
+    const uniqs = new Map<string, BigInt64Array>();
+    for (const t of this.model.sparse) {
+      const { uniq, inv } = uniqueInverse(t.idsInputs.map((n) => batch[n] as BigInt64Array));
+      uniqs.set(t.param, uniq);
+      feeds[uniqName(t.param)] = this.backend.tensor("int64", uniq, [uniq.length, 1]);
+      feeds[invName(t.param)] = this.backend.tensor("int64", inv, [inv.length, 1]);
+    }
+    for (const [name, t] of this.values) feeds[name] = t;
+    const out = await this.train.run(feeds);
+    for (const name of this.values.keys()) {
+      const updated = out[newName(name)];
+      if (updated) {
+        const old = this.values.get(name)!;
+        if (old.location === "gpu-buffer") old.dispose();
+        this.values.set(name, updated);
+      }
+    }
+    if (this.writeBack === "host") {
+      for (const t of this.model.sparse) {
+        const uniq = uniqs.get(t.param)!;
+        const width = t.dim.reduce((a, b) => a * b, 1);
+        for (const name of [t.param, ...this.model.stateKinds.map((k) => stateName(t.param, k))]) {
+          const rows = out[rowsName(name)].data as Float32Array;
+          const table = this.host.get(name)!;
+          for (let i = 0; i < uniq.length; i++) table.set(rows.subarray(i * width, (i + 1) * width), Number(uniq[i]) * width);
+        }
+      }
+    }
+    if (!readLoss) return null;
+    const loss = (await this.backend.read(out.loss) as Float32Array)[0];
+    if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${this.stepCount}`);
+    return loss;
+  }
+
+  /** Click probabilities (and logits) for a batch with the eval graph. */
+  async predict(batch: Batch, rows: number): Promise<Float32Array> {
+    const feeds = this.batchFeeds(batch, rows, this.model.batchInputs as never);
+    for (const p of this.model.params) feeds[p.tensor.name!] = this.values.get(p.tensor.name!)!;
+    const out = await this.evalSession.run(feeds);
+    return Float32Array.from(await this.backend.read(out.prob) as Float32Array);
+  }
+
+  async release(): Promise<void> {
+    await this.train.release();
+    await this.evalSession.release();
+  }
+}
