@@ -4,7 +4,7 @@
  * and are fed straight back; on CPU backends sparse tables are updated in place, row by row.
  */
 import { initValues } from "../graph/nn.ts";
-import { type CompiledModel, invName, newName, rowsName, stateName, uniqName } from "../graph/program.ts";
+import { type CompiledModel, type IOSpec, invName, newName, rowsName, stateName, uniqName } from "../graph/program.ts";
 import { Rng } from "../util/rng.ts";
 import type { Backend, Feeds, OrtTensor, Session } from "./backend.ts";
 
@@ -106,7 +106,7 @@ export class TrainSession {
     return new Map(this.model.params.map((p) => [p.tensor.name!, snap.values[p.tensor.name!]]));
   }
 
-  private batchFeeds(batch: Batch, rows: number, extra: { name: string; shape: (number | string)[] }[]): Feeds {
+  private batchFeeds(batch: Batch, rows: number, extra: IOSpec[]): Feeds {
     const feeds: Feeds = {};
     for (const spec of extra) {
       const data = batch[spec.name];
@@ -124,7 +124,7 @@ export class TrainSession {
   async step(batch: Batch, rows: number, lr: number, readLoss = true): Promise<number | null> {
     this.stepCount++;
     const specs = this.model.trainInputs.filter((s) => batch[s.name] !== undefined);
-    const feeds = this.batchFeeds(batch, rows, specs as never);
+    const feeds = this.batchFeeds(batch, rows, specs);
     feeds.lr = this.backend.tensor("float32", Float32Array.of(lr), []);
     feeds.step = this.backend.tensor("float32", Float32Array.of(this.stepCount), []);
     const uniqs = new Map<string, BigInt64Array>();
@@ -163,7 +163,7 @@ export class TrainSession {
 
   /** Click probabilities (and logits) for a batch with the eval graph. */
   async predict(batch: Batch, rows: number): Promise<Float32Array> {
-    const feeds = this.batchFeeds(batch, rows, this.model.batchInputs as never);
+    const feeds = this.batchFeeds(batch, rows, this.model.batchInputs);
     for (const p of this.model.params) feeds[p.tensor.name!] = this.values.get(p.tensor.name!)!;
     const out = await this.evalSession.run(feeds);
     return Float32Array.from(await this.backend.read(out.prob) as Float32Array);
