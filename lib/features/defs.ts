@@ -1,0 +1,60 @@
+/**
+ * The feature catalogue, declared once: each behaviour feature is (entity, window, statistic[, scene]).
+ * lib/features/history.ts turns the catalogue into polars expressions; notebooks print it; the training
+ * table's manifest lists it. Adding a feature is one line here plus its expression if the statistic is new.
+ */
+export const SCENE_COUNT = 5;
+
+export type Entity = "user" | "item" | "pair";
+export type Window = "prev_day" | "7d" | "cum" | "first_seen";
+export type Stat = "imp" | "clk" | "ctr" | "sctr" | "days";
+
+export interface FeatureDef {
+  /** Column name in the training table, e.g. u_ctr_7d. */
+  name: string;
+  entity: Entity;
+  window: Window;
+  stat: Stat;
+  scene?: number;
+  /** Internal column in the per-entity history frame. */
+  column: string;
+  /** Counts are log1p-transformed before standardisation; ratios are standardised as is. */
+  transform: "log1p" | "none";
+  description: string;
+}
+
+const PREFIX: Record<Entity, string> = { user: "u", item: "i", pair: "ui" };
+const WHO: Record<Entity, string> = { user: "user", item: "item", pair: "user×item pair" };
+
+function def(entity: Entity, window: Window, stat: Stat, column: string, description: string, scene?: number): FeatureDef {
+  const name = `${PREFIX[entity]}_${column}`;
+  return { name, entity, window, stat, scene, column, transform: stat === "imp" || stat === "clk" || stat === "days" ? "log1p" : "none", description: `${WHO[entity]}: ${description}` };
+}
+
+function entityDefs(e: Entity): FeatureDef[] {
+  const out = [
+    def(e, "prev_day", "imp", "imp_1d", "impressions on the previous day"),
+    def(e, "prev_day", "clk", "clk_1d", "clicks on the previous day"),
+    def(e, "7d", "imp", "imp_7d", "impressions in the 7 days before"),
+    def(e, "7d", "clk", "clk_7d", "clicks in the 7 days before"),
+    def(e, "7d", "ctr", "ctr_7d", "CTR over the 7 days before (0 without impressions)"),
+    def(e, "cum", "imp", "imp_cum", "impressions before this day"),
+    def(e, "cum", "clk", "clk_cum", "clicks before this day"),
+    def(e, "cum", "ctr", "ctr_cum", "CTR before this day (0 without impressions)"),
+  ];
+  if (e === "pair") return out.filter((d) => d.window === "cum");
+  out.push(def(e, "cum", "sctr", "sctr_cum", "Beta-smoothed CTR before this day (prior fitted on training days)"));
+  out.push(def(e, "first_seen", "days", "days_seen", "days since first seen"));
+  for (let s = 0; s < SCENE_COUNT; s++) {
+    out.push(def(e, "cum", "imp", `imp_s${s}`, `impressions in scene ${s} before this day`, s));
+    out.push(def(e, "cum", "clk", `clk_s${s}`, `clicks in scene ${s} before this day`, s));
+  }
+  return out;
+}
+
+export const FEATURE_DEFS: FeatureDef[] = [...entityDefs("user"), ...entityDefs("item"), ...entityDefs("pair")];
+
+/** The catalogue as rows for a table display. */
+export function catalogue(): { name: string; entity: string; window: string; stat: string; scene: string; description: string }[] {
+  return FEATURE_DEFS.map((d) => ({ name: d.name, entity: d.entity, window: d.window, stat: d.stat, scene: d.scene === undefined ? "" : String(d.scene), description: d.description }));
+}

@@ -1,0 +1,120 @@
+/**
+ * Point-in-time behaviour features. For every impression, user, item and user×item statistics use only
+ * events strictly before the impression's day (the default) — or, with `includeCurrentDay`, the seed
+ * project's leaky variant that also counts the current day's own clicks, kept for demonstration.
+ *
+ * One daily table per entity (impressions, clicks, and per-scene counts per key and day) is the single
+ * source; cumulative, 7-day and previous-day statistics are expressions over it:
+ *   cumBefore(D)  = cum(≤D) − day(D)                      (or cum(≤D) when leaky)
+ *   roll7(D)      = cumBefore(D) − cum(≤D−8)              (days D−7..D−1, via an as-of join)
+ *   prevDay(D)    = day(D−1)
+ */
+import pl from "nodejs-polars";
+import { FEATURE_DEFS, type FeatureDef, SCENE_COUNT } from "./defs.ts";
+
+export interface HistoryOptions {
+  /** The seed project's leak: statistics include the impression's own day. Never for training. */
+  includeCurrentDay?: boolean;
+  /** Beta prior for smoothed CTRs per entity (fit on training days with `fitCtrPrior`). */
+  priors?: Record<"user" | "item", BetaPrior>;
+}
+
+export interface BetaPrior {
+  alpha: number;
+  beta: number;
+}
+
+const ENTITY_KEYS = { user: ["user_id"], item: ["item_id"], pair: ["user_id", "item_id"] } as const;
+export type Entity = keyof typeof ENTITY_KEYS;
+
+/** Day index (days since 1970-01-01) from the cleaned table's `date` column. */
+export const dayExpr = () => pl.col("date").cast(pl.Int32).alias("day");
+
+const COUNT_COLS = ["imp", "clk", ...Array.from({ length: SCENE_COUNT }, (_, s) => [`imp_s${s}`, `clk_s${s}`]).flat()];
+
+/** Impressions and clicks per key and day, in total and per scene. */
+export function dailyCounts(events: pl.DataFrame, entity: Entity): pl.DataFrame {
+  const keys: string[] = [...ENTITY_KEYS[entity]];
+  const perScene = entity === "pair" ? [] : Array.from({ length: SCENE_COUNT }, (_, s) => [
+    pl.col("scene").eq(pl.lit(s)).cast(pl.Int32).sum().alias(`imp_s${s}`),
+    pl.col("label").mul(pl.col("scene").eq(pl.lit(s)).cast(pl.Int32)).sum().alias(`clk_s${s}`),
+  ]).flat();
+  return events.groupBy([...keys, "day"]).agg(pl.len().cast(pl.Int32).alias("imp"), pl.col("label").sum().cast(pl.Int32).alias("clk"), ...perScene)
+    .sort([...keys, "day"]);
+}
+
+/** Per (key, day) history statistics for one entity, named with the entity's feature prefix. */
+export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
+  const keys: string[] = [...ENTITY_KEYS[entity]];
+  const over = (e: pl.Expr) => e.over(keys[0], ...keys.slice(1));
+  const daily = dailyCounts(events, entity);
+  const counts = COUNT_COLS.filter((c) => daily.columns.includes(c));
+  const leaky = !!o.includeCurrentDay;
+  // cumulative through each day, per key; "before" drops the day itself unless leaky
+  let h = daily.withColumns(...counts.map((c) => over(pl.col(c).cumSum()).alias(`cum_${c}`)));
+  h = h.withColumns(...counts.map((c) => (leaky ? pl.col(`cum_${c}`) : pl.col(`cum_${c}`).sub(pl.col(c))).alias(`before_${c}`)));
+  // the cumulative count at the last active day ≤ D − 8 (≤ D − 7 when leaky) closes the 7-day window
+  const lag = leaky ? 7 : 8;
+  const edge = h.select(...keys, pl.col("day").alias("edge_day"), pl.col("cum_imp").alias("edge_imp"), pl.col("cum_clk").alias("edge_clk"))
+    .sort("edge_day");
+  h = h.withColumns(pl.col("day").sub(pl.lit(lag)).cast(pl.Int32).alias("lookup_day")).sort("lookup_day")
+    .joinAsof(edge, { leftOn: "lookup_day", rightOn: "edge_day", by: keys, strategy: "backward" })
+    .withColumns(pl.col("edge_imp").fillNull(0), pl.col("edge_clk").fillNull(0));
+  // the previous day's counts (the current day's when leaky)
+  const prev = daily.select(...keys, pl.col("day").add(pl.lit(leaky ? 0 : 1)).cast(pl.Int32).alias("day"), pl.col("imp").alias("prev_imp"), pl.col("clk").alias("prev_clk"));
+  const on: string[] = [...keys, "day"];
+  h = h.join(prev, { on, how: "left" }).withColumns(pl.col("prev_imp").fillNull(0), pl.col("prev_clk").fillNull(0));
+  const first = over(pl.col("day").min());
+  const base: Record<string, pl.Expr> = {
+    imp_1d: pl.col("prev_imp"),
+    clk_1d: pl.col("prev_clk"),
+    imp_7d: pl.col("before_imp").sub(pl.col("edge_imp")),
+    clk_7d: pl.col("before_clk").sub(pl.col("edge_clk")),
+    imp_cum: pl.col("before_imp"),
+    clk_cum: pl.col("before_clk"),
+    days_seen: pl.col("day").sub(first),
+  };
+  for (let s = 0; s < SCENE_COUNT; s++) {
+    if (!counts.includes(`imp_s${s}`)) continue;
+    base[`imp_s${s}`] = pl.col(`before_imp_s${s}`);
+    base[`clk_s${s}`] = pl.col(`before_clk_s${s}`);
+  }
+  const out = h.select(...keys, "day", ...Object.entries(base).map(([k, e]) => e.cast(pl.Float64).alias(k)));
+  const ratio = (clk: string, imp: string) => pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
+  const prior = entity === "pair" ? undefined : o.priors?.[entity];
+  const derived = out.withColumns(
+    ratio("clk_7d", "imp_7d").alias("ctr_7d"),
+    ratio("clk_cum", "imp_cum").alias("ctr_cum"),
+    ...(prior ? [pl.col("clk_cum").add(pl.lit(prior.alpha)).div(pl.col("imp_cum").add(pl.lit(prior.alpha + prior.beta))).alias("sctr_cum")] : []),
+  );
+  // keep exactly the catalogue's columns for this entity, with its prefix
+  const defs = FEATURE_DEFS.filter((d) => d.entity === entity);
+  return derived.select(...keys, "day", ...defs.filter((d) => derived.columns.includes(d.column)).map((d) => pl.col(d.column).alias(d.name)));
+}
+
+/**
+ * Beta prior for smoothed CTRs, fitted by the method of moments on per-entity CTRs over training rows
+ * (entities with at least `minImp` impressions), so a user with 1 impression and 1 click is not "CTR 1.0".
+ */
+export function fitCtrPrior(trainEvents: pl.DataFrame, entity: "user" | "item", minImp = 5): BetaPrior {
+  const key = ENTITY_KEYS[entity][0];
+  const per = trainEvents.groupBy(key).agg(pl.len().alias("n"), pl.col("label").mean().alias("ctr")).filter(pl.col("n").gtEq(minImp));
+  const mean = trainEvents.getColumn("label").mean();
+  if (per.height < 2) return { alpha: mean * 10, beta: (1 - mean) * 10 };
+  const ctr = per.getColumn("ctr");
+  const mu = ctr.mean(), v = Math.max(1e-6, (per.select(pl.col("ctr").var()).getColumn("ctr").get(0) as number));
+  const strength = Math.min(1000, Math.max(1, mu * (1 - mu) / v - 1));
+  return { alpha: mu * strength, beta: (1 - mu) * strength };
+}
+
+/** Every impression with its user, item and user×item history (absent history = 0, smoothed CTR = prior). */
+export function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}): pl.DataFrame {
+  let out = events;
+  for (const entity of ["user", "item", "pair"] as const) {
+    const on: string[] = [...ENTITY_KEYS[entity], "day"];
+    out = out.join(entityHistory(events, entity, o), { on, how: "left" });
+  }
+  return out;
+}
+
+export type { FeatureDef };
