@@ -83,8 +83,8 @@ Deno.test("leakage audit: relabelling day D leaves day D's features unchanged an
   assert(rowsOf(base, day).frameEqual(rowsOf(perm, day)), "day D features must not see day D labels");
   assert(!rowsOf(base, day + 1).frameEqual(rowsOf(perm, day + 1)), "day D+1 features must see day D labels");
   // the audit can fail: the leaky variant does see day D's labels on day D
-  const leakyBase = joinHistory(events, { includeCurrentDay: true }).sort("row_id");
-  const leakyPerm = joinHistory(permuteDayLabels(events, day, 1), { includeCurrentDay: true }).sort("row_id");
+  const leakyBase = joinHistory(events, { priors, includeCurrentDay: true }).sort("row_id");
+  const leakyPerm = joinHistory(permuteDayLabels(events, day, 1), { priors, includeCurrentDay: true }).sort("row_id");
   assert(!rowsOf(leakyBase, day).frameEqual(rowsOf(leakyPerm, day)), "the leaky variant should fail the audit");
 });
 
