@@ -1,7 +1,7 @@
 /** The embedded default dataset: generated once per (rows, seed, corruption rate), reused afterwards. */
 import pl from "nodejs-polars";
 import type { RunConfig } from "../config.ts";
-import { generateLogs, type SynthManifest } from "./synth.ts";
+import { GENERATOR_VERSION, generateLogs, type SynthManifest } from "./synth.ts";
 
 export async function readManifest(dataDir: string): Promise<SynthManifest | null> {
   try {
@@ -14,7 +14,7 @@ export async function readManifest(dataDir: string): Promise<SynthManifest | nul
 /** Generate the dataset for `cfg` unless an identical one is already in place. */
 export async function ensureDataset(cfg: RunConfig, log: (s: string) => void = console.log): Promise<SynthManifest> {
   const have = await readManifest(cfg.dataDir);
-  if (have && have.rows === cfg.rows && have.seed === cfg.seed && have.options?.corruptRate === cfg.corruptRate) return have;
+  if (have && have.version === GENERATOR_VERSION && have.rows === cfg.rows && have.seed === cfg.seed && have.options?.corruptRate === cfg.corruptRate) return have;
   log(`generating ${cfg.rows.toLocaleString("en-US")} synthetic AntM2C rows into ${cfg.dataDir}`);
   const t0 = performance.now();
   const m = await generateLogs({ rows: cfg.rows, seed: cfg.seed, corruptRate: cfg.corruptRate, outDir: cfg.dataDir });
@@ -25,4 +25,9 @@ export async function ensureDataset(cfg: RunConfig, log: (s: string) => void = c
 /** The generator's true click probability joined onto cleaned rows by row_id (never by position). */
 export function withOracle(clean: pl.LazyDataFrame, dataDir: string) {
   return clean.join(pl.scanParquet(`${dataDir}/oracle.parquet`), { on: "row_id", how: "left" });
+}
+
+/** The true click probability (`p_true`) joined onto any frame with row_id. */
+export function joinOracle(df: pl.DataFrame, dataDir: string): pl.DataFrame {
+  return df.join(pl.readParquet(`${dataDir}/oracle.parquet`), { on: "row_id", how: "left" });
 }

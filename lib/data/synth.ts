@@ -56,6 +56,7 @@ export const CORRUPTIONS = {
 export type Corruption = keyof typeof CORRUPTIONS;
 
 export interface SynthManifest {
+  version: number;
   rows: number;
   seed: number;
   days: number;
@@ -69,6 +70,9 @@ export interface SynthManifest {
   corrupt: Record<Corruption, number>;
   options: Omit<SynthOptions, "onDay" | "outDir">;
 }
+
+/** Bumped whenever the generated data would change; cached datasets of another version are regenerated. */
+export const GENERATOR_VERSION = 2;
 
 /** Published marginals of the AntM2C 10M release that the generator targets. */
 export const TARGET_CTR = 0.34;
@@ -452,6 +456,7 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
   pl.DataFrame({ row_id: pl.Series("row_id", Float64Array.from({ length: o.rows }, (_, k) => k)).cast(pl.Int64), p_true: pl.Series("p_true", oracle) })
     .writeParquet(oraclePath);
   const manifest: SynthManifest = {
+    version: GENERATOR_VERSION,
     rows: o.rows, seed: o.seed, days: o.days, start: o.start, users: o.users, items: o.items, files,
     oracle: "oracle.parquet", clicks, sceneRows, corrupt, options,
   };

@@ -28,8 +28,8 @@ const TH = "text-align:right;padding:3px 10px;border-bottom:2px solid #888;backg
 const TD = "text-align:right;padding:3px 10px;border-bottom:1px solid #e3e3e3";
 
 /** A table from records or a polars DataFrame. */
-export function table(data: Row[] | pl.DataFrame, o: TableOptions = {}): Displayable & { rows: Row[] } {
-  const all: Row[] = Array.isArray(data) ? data : (data.toRecords() as Row[]);
+export function table(data: readonly object[] | pl.DataFrame, o: TableOptions = {}): Displayable & { rows: Row[] } {
+  const all = (Array.isArray(data) ? data : (data as pl.DataFrame).toRecords()) as Row[];
   const max = o.maxRows ?? 50;
   const rows = all.slice(0, max);
   const cols = Array.isArray(data) ? [...new Set(all.flatMap((r) => Object.keys(r)))] : data.columns;

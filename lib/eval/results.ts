@@ -1,0 +1,34 @@
+/**
+ * The run's results registry: every model notebook appends rows (model, split, metrics); later notebooks and
+ * the final report read them. Stored as JSON lines in <runDir>/results.jsonl (append-only, one row a line).
+ */
+export interface ResultRow {
+  stage: string;
+  model: string;
+  split: "val" | "test";
+  slice: string;
+  rows: number;
+  auc: number;
+  logloss: number;
+  /** Bayes-optimal AUC on the same rows, from the generator's true probabilities. */
+  oracleAuc?: number;
+  extra?: Record<string, number | string>;
+  recordedAt?: string;
+}
+
+export const RESULTS_FILE = "results.jsonl";
+
+export async function appendResults(runDir: string, rows: ResultRow[]): Promise<void> {
+  await Deno.mkdir(runDir, { recursive: true });
+  const text = rows.map((r) => JSON.stringify({ ...r, recordedAt: r.recordedAt ?? new Date().toISOString() })).join("\n") + "\n";
+  await Deno.writeTextFile(`${runDir}/${RESULTS_FILE}`, text, { append: true });
+}
+
+export function readResults(runDir: string): ResultRow[] {
+  try {
+    return Deno.readTextFileSync(`${runDir}/${RESULTS_FILE}`).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
