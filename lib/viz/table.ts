@@ -32,7 +32,7 @@ export function table(data: readonly object[] | pl.DataFrame, o: TableOptions = 
   const all = (Array.isArray(data) ? data : (data as pl.DataFrame).toRecords()) as Row[];
   const max = o.maxRows ?? 50;
   const rows = all.slice(0, max);
-  const cols = Array.isArray(data) ? [...new Set(all.flatMap((r) => Object.keys(r)))] : data.columns;
+  const cols: string[] = Array.isArray(data) ? [...new Set(all.flatMap((r) => Object.keys(r)))] : (data as pl.DataFrame).columns;
   const cells = rows.map((r) => cols.map((c) => formatCell(r[c], o.digits)));
   const more = all.length > max ? `${all.length - max} more rows not shown` : "";
   const d = displayable(() => {
