@@ -54,6 +54,17 @@ Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", () =>
   assertEquals(leaky.getColumn("u_clk_cum").toArray(), [1, 1, 2, 2, 3, 3, 1]);
 });
 
+Deno.test("timestamp mode: cumulative statistics stop strictly before the impression's time", () => {
+  const t = (d: number, h: number) => new Date((D0 + d) * 86_400_000 + h * 3_600_000);
+  const events = log([[1, 10, 2, 0, 1], [1, 11, 2, 0, 0], [1, 10, 2, 0, 1], [1, 10, 0, 1, 0]])
+    .withColumns(pl.Series("log_time", [t(0, 8), t(0, 9), t(0, 9), t(1, 7)]));
+  const f = joinHistory(events, { asOf: "timestamp" }).sort("row_id");
+  assertEquals(f.getColumn("u_imp_cum").toArray(), [0, 1, 1, 3]); // rows 1 and 2 share a timestamp: neither sees the other
+  assertEquals(f.getColumn("u_clk_cum").toArray(), [0, 1, 1, 2]);
+  assertEquals(f.getColumn("ui_imp_cum").toArray(), [0, 0, 1, 2]);
+  assertEquals(f.getColumn("u_imp_1d").toArray(), [0, 0, 0, 3]); // windows stay day-based
+});
+
 async function smallClean(rows: number, seed: number): Promise<string> {
   const dir = await tempDir("feat");
   await generateLogs({ rows, outDir: dir, seed });

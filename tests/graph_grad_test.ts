@@ -81,3 +81,32 @@ Deno.test("sparse gradients of gather carry ids and rows", () => {
   assert([...sid.data].join() === "2,2,5,0");
   assert([...rows.data].every((v, i) => Math.abs(v - feeds.__w.data[i]) < 1e-12));
 });
+
+Deno.test("gradient of batch normalisation (batch statistics) matches finite differences", async () => {
+  const { normalize } = await import("../lib/graph/nn.ts");
+  const p = T.param("p0", [4]);
+  const feeds: Record<string, ReturnType<typeof arr>> = { x: xB, p0: rand([4]) };
+  const loss = scalarize(normalize(T.mul(B, p)), feeds);
+  for (const r of gradCheck(loss, [p], feeds)) assert(r.maxRelErr < 1e-5, `normalize: ${r.maxRelErr}`);
+});
+
+Deno.test("weighted, masked BCE-with-logits: value and gradients", async () => {
+  const { weightedBce } = await import("../lib/graph/nn.ts");
+  const z = T.param("z", [3, 2]);
+  const y = T.input("y", ["B", 2]), w = T.input("w", ["B"]), mask = T.input("mask", ["B", 2]);
+  const feeds: Record<string, ReturnType<typeof arr>> = {
+    z: arr([3, 2], [0.3, -1.2, 2.5, 0.1, -40, 35]), // ±40: stable far from zero
+    y: arr([3, 2], [1, 0, 0, 1, 1, 0]), w: arr([3], [1, 2, 0.5]), mask: arr([3, 2], [1, 0, 1, 1, 0, 1]),
+  };
+  const loss = weightedBce(T.reshape(z, ["B", 2]), y, w, mask);
+  const bce = (zz: number, yy: number) => Math.max(zz, 0) - zz * yy + Math.log1p(Math.exp(-Math.abs(zz)));
+  let num = 0, den = 0;
+  for (let i = 0; i < 3; i++) for (let t = 0; t < 2; t++) {
+    const k = i * 2 + t, wk = feeds.w.data[i] * feeds.mask.data[k];
+    num += wk * bce(feeds.z.data[k], feeds.y.data[k]);
+    den += wk;
+  }
+  assertClose(evaluate([loss], feeds)[0].data[0], num / den, 1e-12, "loss value");
+  assert(Number.isFinite(num), "no overflow at large logits");
+  for (const r of gradCheck(loss, [z], feeds)) assert(r.maxRelErr < 1e-6, `weighted BCE: ${r.maxRelErr}`);
+});

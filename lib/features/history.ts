@@ -15,6 +15,12 @@ import { FEATURE_DEFS, type FeatureDef, SCENE_COUNT } from "./defs.ts";
 export interface HistoryOptions {
   /** The seed project's leak: statistics include the impression's own day. Never for training. */
   includeCurrentDay?: boolean;
+  /**
+   * "day" (default): cumulative statistics use events strictly before the impression's day.
+   * "timestamp": they use events strictly before the impression's log_time (same-timestamp events excluded);
+   * previous-day and 7-day windows stay day-based.
+   */
+  asOf?: "day" | "timestamp";
   /** Beta prior for smoothed CTRs per entity (fit on training days with `fitCtrPrior`). */
   priors?: Record<"user" | "item", BetaPrior>;
 }
@@ -107,12 +113,42 @@ export function fitCtrPrior(trainEvents: pl.DataFrame, entity: "user" | "item", 
   return { alpha: mu * strength, beta: (1 - mu) * strength };
 }
 
+/** Cumulative statistics strictly before each (key, log_time): the "timestamp" point-in-time mode. */
+export function entityHistoryAtTime(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
+  const keys: string[] = [...ENTITY_KEYS[entity]];
+  const over = (e: pl.Expr) => e.over(keys[0], ...keys.slice(1));
+  const perScene = entity === "pair" ? [] : Array.from({ length: SCENE_COUNT }, (_, s) => [
+    pl.col("scene").eq(pl.lit(s)).cast(pl.Int32).sum().alias(`imp_s${s}`),
+    pl.col("label").mul(pl.col("scene").eq(pl.lit(s)).cast(pl.Int32)).sum().alias(`clk_s${s}`),
+  ]).flat();
+  const at = events.groupBy([...keys, "log_time"]).agg(pl.len().cast(pl.Int32).alias("imp"), pl.col("label").sum().cast(pl.Int32).alias("clk"), ...perScene)
+    .sort([...keys, "log_time"]);
+  const counts = COUNT_COLS.filter((c) => at.columns.includes(c));
+  const before = at.select(...keys, "log_time", ...counts.map((c) => over(pl.col(c).cumSum()).sub(pl.col(c)).cast(pl.Float64).alias(c)));
+  const prior = entity === "pair" ? undefined : o.priors?.[entity];
+  const ratio = pl.when(pl.col("imp").gt(0)).then(pl.col("clk").div(pl.col("imp"))).otherwise(pl.lit(0));
+  const cols: pl.Expr[] = [pl.col("imp").alias("imp_cum"), pl.col("clk").alias("clk_cum"), ratio.alias("ctr_cum")];
+  if (prior) cols.push(pl.col("clk").add(pl.lit(prior.alpha)).div(pl.col("imp").add(pl.lit(prior.alpha + prior.beta))).alias("sctr_cum"));
+  for (let s = 0; s < SCENE_COUNT; s++) if (counts.includes(`imp_s${s}`)) cols.push(pl.col(`imp_s${s}`), pl.col(`clk_s${s}`));
+  const derived = before.select(...keys, "log_time", ...cols);
+  const defs = FEATURE_DEFS.filter((d) => d.entity === entity && d.window === "cum" && derived.columns.includes(d.column));
+  return derived.select(...keys, "log_time", ...defs.map((d) => pl.col(d.column).alias(d.name)));
+}
+
 /** Every impression with its user, item and user×item history (absent history = 0, smoothed CTR = prior). */
 export function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}): pl.DataFrame {
   let out = events;
   for (const entity of ["user", "item", "pair"] as const) {
+    const byDay = entityHistory(events, entity, o);
     const on: string[] = [...ENTITY_KEYS[entity], "day"];
-    out = out.join(entityHistory(events, entity, o), { on, how: "left" });
+    if (o.asOf !== "timestamp") {
+      out = out.join(byDay, { on, how: "left" });
+      continue;
+    }
+    const atTime = entityHistoryAtTime(events, entity, o);
+    const cum = atTime.columns.filter((c) => !on.includes(c) && c !== "log_time");
+    const onTime: string[] = [...ENTITY_KEYS[entity], "log_time"];
+    out = out.join(byDay.select(...byDay.columns.filter((c) => !cum.includes(c))), { on, how: "left" }).join(atTime, { on: onTime, how: "left" });
   }
   return out;
 }
