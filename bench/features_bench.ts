@@ -27,7 +27,7 @@ async function child(step: string, rows: number, dir: string) {
   }
   const t0 = performance.now();
   const events = loadEvents(`${dir}/clean`);
-  const built = buildTable(events);
+  const built = await buildTable(events);
   await writeTable(`${dir}/table`, built, `${dir}/clean`);
   console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, peak: peakRssBytes(), features: built.manifest.features.length }));
 }
@@ -42,7 +42,7 @@ async function main() {
     await Deno.mkdir(dir, { recursive: true });
     for (const step of ["prepare", "features"]) {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", new URL(import.meta.url).pathname, "--child", step, "--rows", String(rows), "--dir", dir],
+        args: ["run", "-A", "--v8-flags=--expose-gc", new URL(import.meta.url).pathname, "--child", step, "--rows", String(rows), "--dir", dir],
         stdout: "piped", stderr: "inherit",
       }).output();
       if (!out.success) throw new Error(`${step} at ${rows} rows failed`);

@@ -3,3 +3,4 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$ROOT/.tools/node_modules/.bin:$PATH"
 export JUPYTER_PATH="$ROOT/jupyter"
 export DENO_NO_UPDATE_CHECK=1
+export DENO_V8_FLAGS=--expose-gc  # lets lib/util/memory.ts free nodejs-polars frames between phases

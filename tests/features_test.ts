@@ -22,7 +22,7 @@ function log(rows: [number, number, number, number, number][]): pl.DataFrame {
   }).withColumns(pl.col("scene").cast(pl.Int32), pl.col("day").cast(pl.Int32), pl.col("label").cast(pl.Int32));
 }
 
-Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", () => {
+Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", async () => {
   const events = log([
     [1, 10, 2, 0, 1], // r0 day 0
     [1, 11, 2, 0, 0], // r1 day 0
@@ -32,7 +32,7 @@ Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", () =>
     [1, 10, 2, 10, 0], // r5 day 10: window days 3..9 → days 3 and 9
     [2, 10, 1, 1, 1], // r6 another user
   ]);
-  const f = joinHistory(events).sort("row_id");
+  const f = (await joinHistory(events)).sort("row_id");
   const col = (c: string) => f.getColumn(c).toArray() as number[];
   assertEquals(col("u_imp_cum"), [0, 0, 2, 3, 4, 5, 0]);
   assertEquals(col("u_clk_cum"), [0, 0, 1, 2, 2, 3, 0]);
@@ -40,7 +40,7 @@ Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", () =>
   assertEquals(col("u_clk_1d"), [0, 0, 1, 0, 0, 1, 0]);
   assertEquals(col("u_imp_7d"), [0, 0, 2, 3, 1, 2, 0]);
   assertEquals(col("u_clk_7d"), [0, 0, 1, 2, 0, 1, 0]);
-  assertEquals(col("u_ctr_7d"), [0, 0, 0.5, 2 / 3, 0, 0.5, 0]);
+  assertEquals(col("u_ctr_7d"), [0, 0, 0.5, 2 / 3, 0, 0.5, 0].map(Math.fround)); // features are float32
   assertEquals(col("u_imp_s2"), [0, 0, 2, 2, 3, 3, 0]);
   assertEquals(col("u_clk_s2"), [0, 0, 1, 1, 1, 1, 0]);
   assertEquals(col("u_imp_s0"), [0, 0, 0, 1, 1, 1, 0]);
@@ -50,15 +50,15 @@ Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", () =>
   assertEquals(col("ui_imp_cum"), [0, 0, 1, 2, 0, 3, 0]);
   assertEquals(col("ui_clk_cum"), [0, 0, 1, 2, 0, 2, 0]);
   // the seed's leaky variant counts the row's own day, own click included
-  const leaky = joinHistory(events, { includeCurrentDay: true }).sort("row_id");
+  const leaky = (await joinHistory(events, { includeCurrentDay: true })).sort("row_id");
   assertEquals(leaky.getColumn("u_clk_cum").toArray(), [1, 1, 2, 2, 3, 3, 1]);
 });
 
-Deno.test("timestamp mode: cumulative statistics stop strictly before the impression's time", () => {
+Deno.test("timestamp mode: cumulative statistics stop strictly before the impression's time", async () => {
   const t = (d: number, h: number) => new Date((D0 + d) * 86_400_000 + h * 3_600_000);
   const events = log([[1, 10, 2, 0, 1], [1, 11, 2, 0, 0], [1, 10, 2, 0, 1], [1, 10, 0, 1, 0]])
     .withColumns(pl.Series("log_time", [t(0, 8), t(0, 9), t(0, 9), t(1, 7)]));
-  const f = joinHistory(events, { asOf: "timestamp" }).sort("row_id");
+  const f = (await joinHistory(events, { asOf: "timestamp" })).sort("row_id");
   assertEquals(f.getColumn("u_imp_cum").toArray(), [0, 1, 1, 3]); // rows 1 and 2 share a timestamp: neither sees the other
   assertEquals(f.getColumn("u_clk_cum").toArray(), [0, 1, 1, 2]);
   assertEquals(f.getColumn("ui_imp_cum").toArray(), [0, 0, 1, 2]);
@@ -88,20 +88,20 @@ Deno.test("leakage audit: relabelling day D leaves day D's features unchanged an
   const events = loadEvents(await smallClean(20_000, 3));
   const day = D0 + 10;
   const priors = { user: { alpha: 1, beta: 2 }, item: { alpha: 2, beta: 3 } };
-  const base = joinHistory(events, { priors }).sort("row_id");
-  const perm = joinHistory(permuteDayLabels(events, day, 1), { priors }).sort("row_id");
+  const base = (await joinHistory(events, { priors })).sort("row_id");
+  const perm = (await joinHistory(permuteDayLabels(events, day, 1), { priors })).sort("row_id");
   const rowsOf = (df: pl.DataFrame, d: number) => df.filter(pl.col("day").eq(pl.lit(d))).select(...featureNames);
   assert(rowsOf(base, day).frameEqual(rowsOf(perm, day)), "day D features must not see day D labels");
   assert(!rowsOf(base, day + 1).frameEqual(rowsOf(perm, day + 1)), "day D+1 features must see day D labels");
   // the audit can fail: the leaky variant does see day D's labels on day D
-  const leakyBase = joinHistory(events, { priors, includeCurrentDay: true }).sort("row_id");
-  const leakyPerm = joinHistory(permuteDayLabels(events, day, 1), { priors, includeCurrentDay: true }).sort("row_id");
+  const leakyBase = (await joinHistory(events, { priors, includeCurrentDay: true })).sort("row_id");
+  const leakyPerm = (await joinHistory(permuteDayLabels(events, day, 1), { priors, includeCurrentDay: true })).sort("row_id");
   assert(!rowsOf(leakyBase, day).frameEqual(rowsOf(leakyPerm, day)), "the leaky variant should fail the audit");
 });
 
 Deno.test("a user's or item's first day has no history: counts zero, smoothed CTR at the prior", async () => {
   const events = loadEvents(await smallClean(15_000, 4));
-  const { table, manifest } = buildTable(events);
+  const { table, manifest } = await buildTable(events);
   for (const [p, entity] of [["u", "user"], ["i", "item"]] as const) {
     const first = table.filter(pl.col(`${p}_days_seen`).eq(pl.lit(0)));
     assert(first.height > 0);
@@ -110,14 +110,14 @@ Deno.test("a user's or item's first day has no history: counts zero, smoothed CT
     }
     const prior = manifest.priors[entity];
     const sctr = first.getColumn(`${p}_sctr_cum`).toArray() as number[];
-    assert(sctr.every((v) => Math.abs(v - prior.alpha / (prior.alpha + prior.beta)) < 1e-12));
+    assert(sctr.every((v) => v === Math.fround(prior.alpha / (prior.alpha + prior.beta))));
   }
 });
 
 Deno.test("temporal split, training-only vocabularies, and every row in exactly one split", async () => {
   const clean = await smallClean(15_000, 5);
   const events = loadEvents(clean);
-  const built = buildTable(events, { split: { valDays: 3, testDays: 3 } });
+  const built = await buildTable(events, { split: { valDays: 3, testDays: 3 } });
   const out = await tempDir("table");
   const m = await writeTable(out, built, clean);
   assertEquals(m.rows.train + m.rows.val + m.rows.test, events.height);
@@ -133,11 +133,15 @@ Deno.test("temporal split, training-only vocabularies, and every row in exactly 
   assert(newInTest.getColumn("user_id").toArray().every((u) => !trainUsers.has(Number(u))));
   assertEquals(train.getColumn("user_idx").min(), 1);
   assertEquals(m.vocabs.user_id.size, trainUsers.size + 1);
+  // entity tokens: a training-day vocabulary too
+  const ents = pl.readParquet(`${out}/vocab_entity.parquet`);
+  assertEquals(m.vocabs.entity.size, ents.height + 1);
+  assert(ents.height > 50 && (ents.getColumn("entity").toArray() as string[]).every((t) => t.length > 0 && !t.includes(",")));
   // normalisation statistics come from the training split
   const z = train.getColumn("n_u_imp_cum");
   assert(Math.abs(z.mean()) < 1e-5 && Math.abs((train.select(pl.col("n_u_imp_cum").std()).getColumn("n_u_imp_cum").get(0) as number) - 1) < 1e-3);
   // a random split mixes all days into every split (labelled leaky in the notebook)
-  const rnd = buildTable(events, { split: { mode: "random" } });
+  const rnd = await buildTable(events, { split: { mode: "random" } });
   const testDays = rnd.table.filter(pl.col("split").eq(pl.lit("test"))).getColumn("day").nUnique();
   assertEquals(testDays, 30);
 });

@@ -11,6 +11,7 @@
  */
 import pl from "nodejs-polars";
 import { FEATURE_DEFS, type FeatureDef, SCENE_COUNT } from "./defs.ts";
+import { releaseMemory } from "../util/memory.ts";
 
 export interface HistoryOptions {
   /** The seed project's leak: statistics include the impression's own day. Never for training. */
@@ -59,12 +60,20 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
   // cumulative through each day, per key; "before" drops the day itself unless leaky
   let h = daily.withColumns(...counts.map((c) => over(pl.col(c).cumSum()).alias(`cum_${c}`)));
   h = h.withColumns(...counts.map((c) => (leaky ? pl.col(`cum_${c}`) : pl.col(`cum_${c}`).sub(pl.col(c))).alias(`before_${c}`)));
+  const defs = FEATURE_DEFS.filter((d) => d.entity === entity);
+  const needs = (w: FeatureDef["window"]) => defs.some((d) => d.window === w);
+  if (!needs("7d") && !needs("prev_day")) {
+    // user×item pairs: only cumulative counts; skipping the window joins keeps this lean (≈ one row per impression)
+    const lean = h.select(...keys, "day", pl.col("before_imp").cast(pl.Float32).alias("imp_cum"), pl.col("before_clk").cast(pl.Float32).alias("clk_cum"))
+      .withColumns(pl.when(pl.col("imp_cum").gt(0)).then(pl.col("clk_cum").div(pl.col("imp_cum"))).otherwise(pl.lit(0)).cast(pl.Float32).alias("ctr_cum"));
+    return lean.select(...keys, "day", ...defs.map((d) => pl.col(d.column).alias(d.name)));
+  }
   // the cumulative count at the last active day ≤ D − 8 (≤ D − 7 when leaky) closes the 7-day window
   const lag = leaky ? 7 : 8;
   const edge = h.select(...keys, pl.col("day").alias("edge_day"), pl.col("cum_imp").alias("edge_imp"), pl.col("cum_clk").alias("edge_clk"))
     .sort("edge_day");
   h = h.withColumns(pl.col("day").sub(pl.lit(lag)).cast(pl.Int32).alias("lookup_day")).sort("lookup_day")
-    .joinAsof(edge, { leftOn: "lookup_day", rightOn: "edge_day", by: keys, strategy: "backward" })
+    .joinAsof(edge, { leftOn: "lookup_day", rightOn: "edge_day", by: keys, strategy: "backward", checkSortedness: false })
     .withColumns(pl.col("edge_imp").fillNull(0), pl.col("edge_clk").fillNull(0));
   // the previous day's counts (the current day's when leaky)
   const prev = daily.select(...keys, pl.col("day").add(pl.lit(leaky ? 0 : 1)).cast(pl.Int32).alias("day"), pl.col("imp").alias("prev_imp"), pl.col("clk").alias("prev_clk"));
@@ -85,7 +94,8 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
     base[`imp_s${s}`] = pl.col(`before_imp_s${s}`);
     base[`clk_s${s}`] = pl.col(`before_clk_s${s}`);
   }
-  const out = h.select(...keys, "day", ...Object.entries(base).map(([k, e]) => e.cast(pl.Float64).alias(k)));
+  // float32 holds every count exactly (≤ 2^24 rows) at half the memory of float64
+  const out = h.select(...keys, "day", ...Object.entries(base).map(([k, e]) => e.cast(pl.Float32).alias(k)));
   const ratio = (clk: string, imp: string) => pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
   const prior = entity === "pair" ? undefined : o.priors?.[entity];
   const derived = out.withColumns(
@@ -94,8 +104,7 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
     ...(prior ? [pl.col("clk_cum").add(pl.lit(prior.alpha)).div(pl.col("imp_cum").add(pl.lit(prior.alpha + prior.beta))).alias("sctr_cum")] : []),
   );
   // keep exactly the catalogue's columns for this entity, with its prefix
-  const defs = FEATURE_DEFS.filter((d) => d.entity === entity);
-  return derived.select(...keys, "day", ...defs.filter((d) => derived.columns.includes(d.column)).map((d) => pl.col(d.column).alias(d.name)));
+  return derived.select(...keys, "day", ...defs.filter((d) => derived.columns.includes(d.column)).map((d) => pl.col(d.column).cast(pl.Float32).alias(d.name)));
 }
 
 /**
@@ -124,7 +133,7 @@ export function entityHistoryAtTime(events: pl.DataFrame, entity: Entity, o: His
   const at = events.groupBy([...keys, "log_time"]).agg(pl.len().cast(pl.Int32).alias("imp"), pl.col("label").sum().cast(pl.Int32).alias("clk"), ...perScene)
     .sort([...keys, "log_time"]);
   const counts = COUNT_COLS.filter((c) => at.columns.includes(c));
-  const before = at.select(...keys, "log_time", ...counts.map((c) => over(pl.col(c).cumSum()).sub(pl.col(c)).cast(pl.Float64).alias(c)));
+  const before = at.select(...keys, "log_time", ...counts.map((c) => over(pl.col(c).cumSum()).sub(pl.col(c)).cast(pl.Float32).alias(c)));
   const prior = entity === "pair" ? undefined : o.priors?.[entity];
   const ratio = pl.when(pl.col("imp").gt(0)).then(pl.col("clk").div(pl.col("imp"))).otherwise(pl.lit(0));
   const cols: pl.Expr[] = [pl.col("imp").alias("imp_cum"), pl.col("clk").alias("clk_cum"), ratio.alias("ctr_cum")];
@@ -132,24 +141,49 @@ export function entityHistoryAtTime(events: pl.DataFrame, entity: Entity, o: His
   for (let s = 0; s < SCENE_COUNT; s++) if (counts.includes(`imp_s${s}`)) cols.push(pl.col(`imp_s${s}`), pl.col(`clk_s${s}`));
   const derived = before.select(...keys, "log_time", ...cols);
   const defs = FEATURE_DEFS.filter((d) => d.entity === entity && d.window === "cum" && derived.columns.includes(d.column));
-  return derived.select(...keys, "log_time", ...defs.map((d) => pl.col(d.column).alias(d.name)));
+  return derived.select(...keys, "log_time", ...defs.map((d) => pl.col(d.column).cast(pl.Float32).alias(d.name)));
 }
 
 /** Every impression with its user, item and user×item history (absent history = 0, smoothed CTR = prior). */
-export function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}): pl.DataFrame {
-  let out = events;
+/**
+ * User×item cumulative counts as window expressions over the events themselves (no join: the pair-day table
+ * is nearly as long as the log). Needs rows in day order. Within a pair's day, every
+ * row sees the count at that day's first row: clicks before it are exactly the clicks before the day.
+ */
+function withPairHistory(events: pl.LazyDataFrame, leaky: boolean): pl.LazyDataFrame {
+  const pairDay = (e: pl.Expr) => e.over("user_id", "item_id", "day");
+  // stage 1: running counts per pair, through each row (nested windows would restart per day, so two stages)
+  const running = events.withColumns(
+    pl.col("label").mul(0).add(1).cumSum().over("user_id", "item_id").alias("_imp_thru"),
+    pl.col("label").cumSum().over("user_id", "item_id").alias("_clk_thru"),
+  );
+  // stage 2: the count at the day's first row (before the day) or at its last (leaky: through the day)
+  const imp = leaky ? pairDay(pl.col("_imp_thru").max()) : pairDay(pl.col("_imp_thru").sub(pl.lit(1)).min());
+  const clk = leaky ? pairDay(pl.col("_clk_thru").max()) : pairDay(pl.col("_clk_thru").sub(pl.col("label")).min());
+  return running.withColumns(imp.cast(pl.Float32).alias("ui_imp_cum"), clk.cast(pl.Float32).alias("ui_clk_cum"))
+    .withColumns(pl.when(pl.col("ui_imp_cum").gt(0)).then(pl.col("ui_clk_cum").div(pl.col("ui_imp_cum"))).otherwise(pl.lit(0)).cast(pl.Float32).alias("ui_ctr_cum"))
+    .drop("_imp_thru", "_clk_thru");
+}
+
+export async function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}): Promise<pl.DataFrame> {
+  // day order for the pair windows (ETL row ids are already chronological, so this keeps row_id order);
+  // one join at a time, letting each superseded wide frame go before the next is built
+  let out = events.sort(["day", "row_id"]);
   for (const entity of ["user", "item", "pair"] as const) {
+    if (entity === "pair" && o.asOf !== "timestamp") continue;
     const byDay = entityHistory(events, entity, o);
     const on: string[] = [...ENTITY_KEYS[entity], "day"];
-    if (o.asOf !== "timestamp") {
-      out = out.join(byDay, { on, how: "left" });
-      continue;
+    if (o.asOf !== "timestamp") out = out.join(byDay, { on, how: "left" });
+    else {
+      const atTime = entityHistoryAtTime(events, entity, o);
+      const cum = atTime.columns.filter((c) => !on.includes(c) && c !== "log_time");
+      const onTime: string[] = [...ENTITY_KEYS[entity], "log_time"];
+      out = out.join(byDay.select(...byDay.columns.filter((c) => !cum.includes(c))), { on, how: "left" }).join(atTime, { on: onTime, how: "left" });
     }
-    const atTime = entityHistoryAtTime(events, entity, o);
-    const cum = atTime.columns.filter((c) => !on.includes(c) && c !== "log_time");
-    const onTime: string[] = [...ENTITY_KEYS[entity], "log_time"];
-    out = out.join(byDay.select(...byDay.columns.filter((c) => !cum.includes(c))), { on, how: "left" }).join(atTime, { on: onTime, how: "left" });
+    await releaseMemory();
   }
+  if (o.asOf !== "timestamp") out = withPairHistory(out.lazy(), !!o.includeCurrentDay).collectSync();
+  await releaseMemory();
   return out;
 }
 

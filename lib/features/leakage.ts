@@ -27,7 +27,7 @@ export async function leakageContrast(events: pl.DataFrame, o: { epochs?: number
   const backend = await loadBackend("node");
   for (const includeCurrentDay of [true, false]) {
     for (const mode of ["random", "temporal"] as const) {
-      const { table, manifest } = buildTable(events.drop("p_true"), { includeCurrentDay, split: { mode } });
+      const { table, manifest } = await buildTable(events.drop("p_true"), { includeCurrentDay, split: { mode } });
       const withP = table.join(events.select("row_id", "p_true"), { on: "row_id", how: "left" }).withColumns(...normalizedFeatures(manifest));
       const part = (s: string) => withP.filter(pl.col("split").eq(pl.lit(s)));
       const [train, val, test] = ["train", "val", "test"].map((s) => tableData(part(s), manifest));

@@ -9,6 +9,7 @@ import pl from "nodejs-polars";
 import { scanClean } from "../data/etl.ts";
 import { FEATURE_DEFS, SCENE_COUNT } from "./defs.ts";
 import { type BetaPrior, dayExpr, fitCtrPrior, joinHistory } from "./history.ts";
+import { releaseMemory } from "../util/memory.ts";
 
 export type SplitName = "train" | "val" | "test";
 export const SPLITS: SplitName[] = ["train", "val", "test"];
@@ -24,6 +25,8 @@ export interface SplitConfig {
 
 export interface FeatureStat {
   name: string;
+  /** Stored as float32 in the table (exact for counts); models read the standardised column n_<name>. */
+  dtype: "float32";
   transform: "log1p" | "none";
   mean: number;
   std: number;
@@ -71,8 +74,33 @@ export function applyVocab(df: pl.DataFrame, vocab: pl.DataFrame, column: string
 
 export interface BuildOptions {
   split?: SplitConfig;
+  /** Keep date and log_time in the table (dropped by default to save memory). */
+  keepTime?: boolean;
   minCount?: number;
   includeCurrentDay?: boolean;
+}
+
+export const ENTITY_COLUMNS = ["item_entity_names", "query_entity_seq", "service_entity_seq", "bill_entity_seq"] as const;
+
+/**
+ * Vocabulary of entity tokens (the comma-separated entries of the entity-name and entity-sequence columns)
+ * over training days only: tokens seen at least `minCount` times get 1..V, the rest map to 0 (OOV).
+ */
+export function buildEntityVocab(cleanDir: string, trainDays: string[], minCount = 1): pl.DataFrame {
+  // one streaming query over the training days' files; the exploded token lists never sit in memory whole
+  const days = trainDays.map((d) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000));
+  const scan = () => scanClean(cleanDir).filter(pl.col("date").cast(pl.Int32).isIn(days));
+  const counts = new Map<string, number>();
+  for (const c of ENTITY_COLUMNS) {
+    const per = scan().select(pl.col(c).str.split(",").alias("entity")).explode("entity")
+      .filter(pl.col("entity").isNotNull().and(pl.col("entity").neq(pl.lit("")))).groupBy("entity").agg(pl.len().alias("n"))
+      .collectSync({ engine: "streaming" } as never);
+    const [ents, ns] = [per.getColumn("entity").toArray() as string[], per.getColumn("n").toArray() as number[]];
+    ents.forEach((e, i) => counts.set(e, (counts.get(e) ?? 0) + Number(ns[i])));
+  }
+  const tokens = [...counts].filter(([, n]) => n >= minCount).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+  return pl.DataFrame({ entity: tokens.map(([e]) => e), idx: tokens.map((_, i) => i + 1), count: tokens.map(([, n]) => n) })
+    .withColumns(pl.col("idx").cast(pl.Int64), pl.col("count").cast(pl.Int64));
 }
 
 /** Load cleaned impressions with a day index. */
@@ -82,38 +110,54 @@ export function loadEvents(cleanDir: string): pl.DataFrame {
 }
 
 /** Build features, splits and vocabularies in memory (the notebook inspects this before writing). */
-export function buildTable(events: pl.DataFrame, o: BuildOptions = {}): { table: pl.DataFrame; manifest: Manifest; vocabs: Record<string, pl.DataFrame> } {
+export interface BuiltTable {
+  table: pl.DataFrame;
+  manifest: Manifest;
+  vocabs: Record<string, pl.DataFrame>;
+}
+
+export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Promise<BuiltTable> {
   const split = { mode: "temporal" as const, valDays: 3, testDays: 3, seed: 7, ...o.split };
   const days = (events.getColumn("day").unique().sort().toArray() as number[]);
-  const withSplit = events.withColumns(splitExpr(days, split));
-  const train = withSplit.filter(pl.col("split").eq(pl.lit("train")));
+  // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
+  // (date and log_time are not needed past this point: day and row_id order carry the time)
+  let narrow = events.sort("row_id").select(...events.columns.filter((c) => o.keepTime || (c !== "date" && c !== "log_time"))).withColumns(splitExpr(days, split));
+  const train = narrow.filter(pl.col("split").eq(pl.lit("train")));
   const priors = { user: fitCtrPrior(train, "user"), item: fitCtrPrior(train, "item") };
-  let table = joinHistory(withSplit, { priors, includeCurrentDay: o.includeCurrentDay });
   const vocabs: Record<string, pl.DataFrame> = {};
-  for (const [col, as] of [["user_id", "user_idx"], ["item_id", "item_idx"]]) {
+  for (const [col, as, count] of [["user_id", "user_idx", "u_train_imp"], ["item_id", "item_idx", "i_train_imp"]]) {
     vocabs[col] = buildVocab(train, col, o.minCount ?? 1);
-    table = applyVocab(table, vocabs[col], col, as);
+    // index (0 = out of vocabulary) and how much training history the id has (for cold-start slices)
+    narrow = narrow.join(vocabs[col].select(col, pl.col("idx").alias(as), pl.col("count").cast(pl.Float32).alias(count)), { on: col, how: "left" })
+      .withColumns(pl.col(as).fillNull(0), pl.col(count).fillNull(0));
   }
-  // how much training history each user and item has (for cold-start slices)
-  for (const [col, as] of [["user_id", "u_train_imp"], ["item_id", "i_train_imp"]]) {
-    table = table.join(vocabs[col].select(col, pl.col("count").alias(as)), { on: col, how: "left" }).withColumns(pl.col(as).fillNull(0));
-  }
-  const trainRows = table.filter(pl.col("split").eq(pl.lit("train")));
+  await releaseMemory();
+  const table = await joinHistory(narrow, { priors, includeCurrentDay: o.includeCurrentDay });
+  narrow = table; // let the narrow frame go
+  await releaseMemory();
+  // standardisation statistics from the training split, all features in one pass
+  const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...FEATURE_DEFS.flatMap((d) => {
+    const x = transformed(pl.col(d.name).cast(pl.Float64), d.transform);
+    return [x.mean().alias(`${d.name}:mean`), x.std().alias(`${d.name}:std`)];
+  })).collectSync();
   const features: FeatureStat[] = FEATURE_DEFS.map((d) => {
-    const x = transformed(pl.col(d.name), d.transform);
-    const s = trainRows.select(x.mean().alias("m"), x.std().alias("s"));
-    const std = s.getColumn("s").get(0) as number;
-    return { name: d.name, transform: d.transform, mean: s.getColumn("m").get(0) as number, std: std > 1e-12 ? std : 1 };
+    const std = stats.getColumn(`${d.name}:std`).get(0) as number;
+    return { name: d.name, dtype: "float32" as const, transform: d.transform, mean: stats.getColumn(`${d.name}:mean`).get(0) as number, std: std > 1e-12 ? std : 1 };
   });
   const dayStr = (d: number) => new Date(d * 86_400_000).toISOString().slice(0, 10);
-  const splitDays = Object.fromEntries(SPLITS.map((sp) => [sp, (table.filter(pl.col("split").eq(pl.lit(sp))).getColumn("day").unique().sort().toArray() as number[]).map(dayStr)])) as Record<SplitName, string[]>;
-  const rows = Object.fromEntries(SPLITS.map((sp) => [sp, table.filter(pl.col("split").eq(pl.lit(sp))).height])) as Record<SplitName, number>;
+  const counts = narrow.groupBy("split").agg(pl.len().alias("rows"), pl.col("day").unique().sort().alias("days"));
+  const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
+  const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
+  for (const r of counts.toRecords() as unknown as { split: SplitName; rows: number; days: number[] }[]) {
+    rows[r.split] = Number(r.rows);
+    splitDays[r.split] = r.days.map(dayStr);
+  }
   const manifest: Manifest = {
     createdAt: new Date().toISOString(), source: "", split: { ...split, days: splitDays }, rows, features, priors, scenes: SCENE_COUNT,
     includeCurrentDay: !!o.includeCurrentDay,
     vocabs: Object.fromEntries(Object.entries(vocabs).map(([c, v]) => [c, { size: v.height + 1, minCount: o.minCount ?? 1, oovIndex: 0 as const }])),
   };
-  return { table: table.sort("row_id"), manifest, vocabs };
+  return { table, manifest, vocabs };
 }
 
 function transformed(e: pl.Expr, t: "log1p" | "none"): pl.Expr {
@@ -125,15 +169,24 @@ export function normalizedFeatures(manifest: Manifest): pl.Expr[] {
   return manifest.features.map((f) => transformed(pl.col(f.name), f.transform).sub(pl.lit(f.mean)).div(pl.lit(f.std)).cast(pl.Float32).alias(`n_${f.name}`));
 }
 
-/** Write the table, vocabularies and manifest; every input row lands in exactly one split (checked). */
-export async function writeTable(outDir: string, built: ReturnType<typeof buildTable>, source: string): Promise<Manifest> {
+/**
+ * Write the table, vocabularies (user, item, entity tokens) and manifest; every input row lands in exactly
+ * one split (checked). `source` is the cleaned table the events came from.
+ */
+export async function writeTable(outDir: string, built: BuiltTable, source: string): Promise<Manifest> {
   await Deno.remove(outDir, { recursive: true }).catch(() => {});
   for (const sp of SPLITS) {
     await Deno.mkdir(`${outDir}/split=${sp}`, { recursive: true });
-    built.table.filter(pl.col("split").eq(pl.lit(sp))).drop("split").writeParquet(`${outDir}/split=${sp}/part-00000.parquet`, { compression: "zstd" });
+    built.table.lazy().filter(pl.col("split").eq(pl.lit(sp))).drop("split")
+      .sinkParquet(`${outDir}/split=${sp}/part-00000.parquet`, { compression: "zstd" }).collectSync();
+    await releaseMemory();
   }
-  for (const [c, v] of Object.entries(built.vocabs)) v.writeParquet(`${outDir}/vocab_${c}.parquet`);
-  const manifest = { ...built.manifest, source };
+  const entity = buildEntityVocab(source, built.manifest.split.days.train, built.manifest.vocabs.user_id.minCount);
+  for (const [c, v] of Object.entries({ ...built.vocabs, entity })) v.writeParquet(`${outDir}/vocab_${c}.parquet`);
+  const manifest: Manifest = {
+    ...built.manifest, source,
+    vocabs: { ...built.manifest.vocabs, entity: { size: entity.height + 1, minCount: built.manifest.vocabs.user_id.minCount, oovIndex: 0 } },
+  };
   const total = SPLITS.reduce((a, s) => a + manifest.rows[s], 0);
   if (total !== built.table.height) throw new Error(`split accounting: ${total} rows in splits, ${built.table.height} in the table`);
   await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
