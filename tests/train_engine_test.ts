@@ -12,6 +12,8 @@ import { clipByGlobalNorm, type OptimizerConfig, update } from "../lib/graph/opt
 import { constant, input, param } from "../lib/graph/tensor.ts";
 import { dnn } from "../lib/models/dnn.ts";
 import { mmoe } from "../lib/models/mmoe.ts";
+import { ple } from "../lib/models/ple.ts";
+import { sharedBottom } from "../lib/models/shared_bottom.ts";
 import { type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
 import { type Batch, TrainSession, uniqueInverse } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
@@ -22,6 +24,8 @@ const SMALL = { dense: 5, userVocab: 30, itemVocab: 20, embDim: 4 };
 const MODELS: Record<string, { fn: ModelFn; tasks: number }> = {
   dnn: { fn: dnn({ ...SMALL, hidden: [8, 6] }), tasks: 1 },
   mmoe: { fn: mmoe({ ...SMALL, experts: 3, expertHidden: 6, tasks: 3, tower: [5, 1] }), tasks: 3 },
+  ple: { fn: ple({ ...SMALL, tasks: 3, levels: 2, sharedExperts: 2, taskExperts: 1, expertHidden: 5, tower: [4, 1] }), tasks: 3 },
+  shared_bottom: { fn: sharedBottom({ ...SMALL, bottom: [8], tasks: 3, tower: [4, 1] }), tasks: 3 },
 };
 
 function batch(seed: number, tasks: number): Batch {

@@ -1,0 +1,80 @@
+/**
+ * Metrics by slice — overall, per scene, by user and item coldness, and scene × coldness — and paired
+ * bootstrap intervals for the difference between two models on the same rows. A slice with a single class
+ * reports "n/a" with its counts, never a silent NaN.
+ */
+import { Rng } from "../util/rng.ts";
+import { auc, logloss } from "./metrics.ts";
+
+export interface Scored {
+  labels: ArrayLike<number>;
+  probs: ArrayLike<number>;
+}
+
+export interface SliceRow {
+  slice: string;
+  rows: number;
+  clicks: number;
+  auc: number | "n/a";
+  logloss: number;
+}
+
+/** Metrics on the rows where `key(i)` equals each distinct value; keys sorted, "all" first when asked. */
+export function sliceMetrics(s: Scored, key: (i: number) => string, o: { includeAll?: boolean } = {}): SliceRow[] {
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < s.labels.length; i++) {
+    const k = key(i);
+    const g = groups.get(k);
+    if (g) g.push(i);
+    else groups.set(k, [i]);
+  }
+  const row = (name: string, idx: number[]): SliceRow => {
+    const y = idx.map((i) => s.labels[i]), p = idx.map((i) => s.probs[i]);
+    const clicks = y.reduce((a, b) => a + b, 0);
+    const a = auc(y, p);
+    return { slice: name, rows: idx.length, clicks, auc: Number.isNaN(a) ? "n/a" : a, logloss: idx.length ? logloss(y, p) : NaN };
+  };
+  const out = [...groups.keys()].sort().map((k) => row(k, groups.get(k)!));
+  if (o.includeAll) out.unshift(row("all", Array.from({ length: s.labels.length }, (_, i) => i)));
+  return out;
+}
+
+export interface BootstrapResult {
+  /** metric(B) − metric(A) on the full rows. */
+  diff: number;
+  lo: number;
+  hi: number;
+  /** Share of resamples where B beats A. */
+  pBetter: number;
+  resamples: number;
+}
+
+/**
+ * Paired bootstrap of metric(B) − metric(A): rows are resampled with replacement, both models scored on the
+ * same resample. Returns the percentile interval at `level`.
+ */
+export function pairedBootstrap(labels: ArrayLike<number>, probsA: ArrayLike<number>, probsB: ArrayLike<number>, o: { resamples?: number; level?: number; seed?: number; metric?: (y: ArrayLike<number>, p: ArrayLike<number>) => number } = {}): BootstrapResult {
+  const metric = o.metric ?? auc;
+  const R = o.resamples ?? 200, level = o.level ?? 0.95, n = labels.length;
+  const rng = new Rng(o.seed ?? 1);
+  const diffs: number[] = [];
+  const y = new Float64Array(n), a = new Float64Array(n), b = new Float64Array(n);
+  for (let r = 0; r < R; r++) {
+    for (let i = 0; i < n; i++) {
+      const j = rng.int(n);
+      y[i] = labels[j];
+      a[i] = probsA[j];
+      b[i] = probsB[j];
+    }
+    const d = metric(y, b) - metric(y, a);
+    if (!Number.isNaN(d)) diffs.push(d);
+  }
+  diffs.sort((p, q) => p - q);
+  const q = (f: number) => diffs[Math.min(diffs.length - 1, Math.max(0, Math.round(f * (diffs.length - 1))))];
+  return {
+    diff: metric(labels, probsB) - metric(labels, probsA),
+    lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2),
+    pBetter: diffs.filter((d) => d > 0).length / Math.max(1, diffs.length),
+    resamples: diffs.length,
+  };
+}

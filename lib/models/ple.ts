@@ -1,0 +1,54 @@
+/**
+ * PLE (Tang et al., RecSys 2020): progressive layered extraction. Each level has shared experts and
+ * task-specific experts; a CGC gate per task mixes its own experts with the shared ones, and (below the last
+ * level) a shared gate mixes all experts for the next level's shared input. Towers sit on the last level.
+ */
+import { embedding, linear, mlp, type ModelBuilder } from "../graph/nn.ts";
+import { concat, matmul, relu, reshape, softmax, type Tensor } from "../graph/tensor.ts";
+
+export interface PleConfig {
+  dense: number;
+  userVocab: number;
+  itemVocab: number;
+  embDim: number;
+  tasks: number;
+  levels: number;
+  sharedExperts: number;
+  taskExperts: number;
+  expertHidden: number;
+  tower: number[];
+}
+
+/** K experts of width H on input x, as one matmul: [B, K, H]. */
+function experts(m: ModelBuilder, name: string, x: Tensor, k: number, h: number): Tensor {
+  return reshape(relu(linear(m, name, x, k * h)), ["B", k, h]);
+}
+
+/** Gate over the experts E [B, K, H] driven by x: softmax weights [B, 1, K] @ E → [B, H]. */
+function gate(m: ModelBuilder, name: string, x: Tensor, e: Tensor): { out: Tensor; weights: Tensor } {
+  const k = e.shape[1] as number, h = e.shape[2] as number;
+  const weights = softmax(reshape(linear(m, name, x, k, { init: { kind: "xavier" } }), ["B", 1, k]), -1);
+  return { out: reshape(matmul(weights, e), ["B", h]), weights: reshape(weights, ["B", k]) };
+}
+
+export function ple(c: PleConfig) {
+  return (m: ModelBuilder) => {
+    const x0 = m.input("dense", ["B", c.dense]);
+    const user = embedding(m, "user_emb", m.input("user_id", ["B"], "int64"), c.userVocab, c.embDim);
+    const item = embedding(m, "item_emb", m.input("item_id", ["B"], "int64"), c.itemVocab, c.embDim);
+    const x = concat([x0, user, item], 1);
+    let taskIn: Tensor[] = Array.from({ length: c.tasks }, () => x);
+    let sharedIn = x;
+    let gates: Tensor[] = [];
+    for (let l = 0; l < c.levels; l++) {
+      const shared = experts(m, `l${l}.shared`, sharedIn, c.sharedExperts, c.expertHidden);
+      const own = taskIn.map((t, i) => experts(m, `l${l}.task${i}`, t, c.taskExperts, c.expertHidden));
+      const cgc = own.map((e, i) => gate(m, `l${l}.gate${i}`, taskIn[i], concat([e, shared], 1)));
+      gates = cgc.map((g) => g.weights);
+      if (l < c.levels - 1) sharedIn = gate(m, `l${l}.gate_shared`, sharedIn, concat([...own, shared], 1)).out;
+      taskIn = cgc.map((g) => g.out);
+    }
+    const logits = taskIn.map((h, t) => mlp(m, `tower${t}`, h, c.tower));
+    return { logits: concat(logits, 1), gates: concat(gates.map((g) => reshape(g, ["B", 1, c.taskExperts + c.sharedExperts])), 1) };
+  };
+}

@@ -1,0 +1,47 @@
+/** Evaluation: gAUC on a hand-built example, calibration/ECE, slices with single-class "n/a", paired bootstrap. */
+import { auc, calibration, gauc } from "../lib/eval/metrics.ts";
+import { pairedBootstrap, sliceMetrics } from "../lib/eval/slices.ts";
+import { Rng } from "../lib/util/rng.ts";
+import { assert, assertClose, assertEquals } from "./assert.ts";
+
+Deno.test("gAUC weights per-user AUCs by impressions and skips single-class users", () => {
+  // user 1: 4 rows, AUC 0.75; user 2: 2 rows, AUC 1; user 3: only clicks (skipped)
+  const labels = [1, 0, 1, 0, 1, 0, 1, 1];
+  const scores = [0.9, 0.8, 0.3, 0.1, 0.7, 0.2, 0.5, 0.4];
+  const users = [1, 1, 1, 1, 2, 2, 3, 3];
+  assertClose(auc([1, 0, 1, 0], [0.9, 0.8, 0.3, 0.1]), 0.75, 1e-12);
+  assertClose(gauc(labels, scores, users), (0.75 * 4 + 1 * 2) / 6, 1e-12);
+  assert(Number.isNaN(gauc([1, 1], [0.1, 0.2], [5, 5])));
+});
+
+Deno.test("calibration bins and expected calibration error", () => {
+  const probs = [0.05, 0.05, 0.05, 0.05, 0.95, 0.95], labels = [0, 0, 0, 1, 1, 1];
+  const c = calibration(labels, probs, 10);
+  assertEquals(c.bins.map((b) => b.rows), [4, 2]);
+  assertClose(c.bins[0].observedCtr, 0.25, 1e-12);
+  assertClose(c.ece, (4 / 6) * 0.2 + (2 / 6) * 0.05, 1e-12);
+});
+
+Deno.test("slices report n/a for a single-class slice, with counts", () => {
+  const s = { labels: [1, 0, 1, 1, 1], probs: [0.9, 0.2, 0.6, 0.7, 0.4] };
+  const scene = ["0", "0", "1", "1", "1"];
+  const rows = sliceMetrics(s, (i) => `scene ${scene[i]}`, { includeAll: true });
+  assertEquals(rows.map((r) => r.slice), ["all", "scene 0", "scene 1"]);
+  assertEquals(rows[2].auc, "n/a");
+  assertEquals([rows[2].rows, rows[2].clicks], [3, 3]);
+  assertEquals(rows[1].auc, 1);
+});
+
+Deno.test("paired bootstrap: zero for identical models, a clear positive interval for a better one", () => {
+  const rng = new Rng(3);
+  const n = 3000;
+  const truth = Array.from({ length: n }, () => rng.next());
+  const labels = truth.map((p) => (rng.next() < p ? 1 : 0));
+  const weak = truth.map((p) => p + 0.6 * rng.normal());
+  const strong = truth.map((p) => p + 0.1 * rng.normal());
+  const same = pairedBootstrap(labels, weak, weak, { resamples: 50 });
+  assertEquals([same.diff, same.lo, same.hi], [0, 0, 0]);
+  const better = pairedBootstrap(labels, weak, strong, { resamples: 100 });
+  assert(better.diff > 0 && better.lo > 0 && better.hi >= better.lo, JSON.stringify(better));
+  assertEquals(better.pBetter, 1);
+});
