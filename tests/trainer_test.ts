@@ -6,9 +6,10 @@ import { mmoe } from "../lib/models/mmoe.ts";
 import { TableData } from "../lib/train/data.ts";
 import { loadBackend } from "../lib/train/backend.ts";
 import { TrainSession } from "../lib/train/session.ts";
-import { evaluateTable, fit } from "../lib/train/trainer.ts";
+import { evaluateTable, fit, predictTasks } from "../lib/train/trainer.ts";
+import { auc } from "../lib/eval/metrics.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
+import { assert, assertClose, assertEquals, assertRejects, tempDir } from "./assert.ts";
 
 Deno.env.set("CTRLAB_HEADLESS", "1");
 
@@ -80,4 +81,29 @@ Deno.test("scenes as tasks: each tower learns from its own rows", async () => {
   const s = await TrainSession.create(m, await loadBackend("node"), { seed: 2 });
   const r = await fit(s, train, val, { epochs: 3, batchSize: 128, lr: 0.01, progressLabel: false });
   assert(r.bestValAuc > 0.75, `val AUC ${r.bestValAuc}`);
+});
+
+Deno.test("multi-label mode: one tower per label column, both learned", async () => {
+  const rng = new Rng(21);
+  // a second label (say, conversion) driven by different features than the click
+  const df = table(3000, 12).withColumns(pl.Series("conv", Array.from({ length: 3000 }, () => 0)));
+  const x1 = df.getColumn("x1").toArray() as number[], x2 = df.getColumn("x2").toArray() as number[];
+  const conv = x1.map((v, i) => (rng.next() < 1 / (1 + Math.exp(-(2 * x2[i] - v))) ? 1 : 0));
+  const d = df.withColumns(pl.Series("conv", conv));
+  const spec = { ...SPEC, label: ["label", "conv"] };
+  const [train, val] = [TableData.fromDataFrame(d.head(2400), spec), TableData.fromDataFrame(d.tail(600), spec)];
+  assertEquals(train.columns.get("label")!.width, 2);
+  const m = compile(mmoe({ dense: 3, userVocab: 40, itemVocab: 25, embDim: 4, experts: 3, expertHidden: 8, tasks: 2, tower: [8, 1] }), { optimizer: { type: "adam" }, taskMask: true });
+  const s = await TrainSession.create(m, await loadBackend("node"), { seed: 2 });
+  await fit(s, train, val, { epochs: 3, batchSize: 128, lr: 0.01, progressLabel: false });
+  const p = await predictTasks(s, val);
+  const [y0, y1] = [val.columns.get("label")!.data as Float32Array].map((l) => [Array.from({ length: val.rows }, (_, i) => l[i * 2]), Array.from({ length: val.rows }, (_, i) => l[i * 2 + 1])])[0];
+  const [p0, p1] = [Array.from({ length: val.rows }, (_, i) => p[i * 2]), Array.from({ length: val.rows }, (_, i) => p[i * 2 + 1])];
+  assert(auc(y0, p0) > 0.7 && auc(y1, p1) > 0.7, `click AUC ${auc(y0, p0)}, conversion AUC ${auc(y1, p1)}`);
+  // each tower is specialised: swapping them hurts
+  assert(auc(y1, p0) < auc(y1, p1) - 0.05);
+  // the gates are inspectable: [rows, tasks, experts], each row a distribution
+  const g = (await s.evaluate((val.batches(val.order(0, 0, false), 10).next().value!).batch, 10, ["gates"])).gates;
+  assertEquals(g.length, 10 * 2 * 3);
+  for (let r = 0; r < 20; r++) assertClose(g[r * 3] + g[r * 3 + 1] + g[r * 3 + 2], 1, 1e-5);
 });

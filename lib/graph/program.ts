@@ -18,7 +18,8 @@ import {
   add, concat, type DType, gather, input, reshape, scatterND, type Shape, sigmoid, type Tensor, zerosLike,
 } from "./tensor.ts";
 
-export type ModelFn = (m: ModelBuilder) => { logits: Tensor };
+/** A model: logits [B] or [B, tasks], plus any tensors worth inspecting (e.g. gates), exported by the eval graph. */
+export type ModelFn = (m: ModelBuilder) => { logits: Tensor } & Record<string, Tensor>;
 
 export interface TrainConfig {
   optimizer: OptimizerConfig;
@@ -56,6 +57,8 @@ export interface CompiledModel {
   batchInputs: IOSpec[];
   trainInputs: IOSpec[];
   trainOutputs: string[];
+  /** Eval-graph outputs besides prob and logits (e.g. "gates"), with their shapes. */
+  extraOutputs: IOSpec[];
   stateKinds: ("m" | "v")[];
   sparse: SparseTable[];
   config: TrainConfig;
@@ -73,9 +76,9 @@ const spec = (t: Tensor): IOSpec => ({ name: t.name!, shape: t.shape, dtype: t.d
 
 function build(model: ModelFn) {
   const m = new ModelBuilder();
-  const { logits } = model(m);
+  const { logits, ...extras } = model(m);
   if (logits.rank < 1 || logits.shape[0] !== "B") throw new Error(`model logits must be [B] or [B, tasks], got [${logits.shape}]`);
-  return { m, logits };
+  return { m, logits, extras };
 }
 
 /** Compile a model for training with `cfg`. */
@@ -161,7 +164,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   const evalGraph = toOnnx({
     name: "eval",
     inputs: [...e.m.inputs.values(), ...[...e.m.params.values()].map((p) => p.tensor)],
-    outputs: { prob: sigmoid(e.logits), logits: e.logits },
+    outputs: { prob: sigmoid(e.logits), logits: e.logits, ...e.extras },
   });
 
   const inference = (values: Map<string, Float32Array>) => {
@@ -178,6 +181,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   return {
     train, eval: evalGraph, inference, params, config: cfg, stateKinds: kinds, sparse,
     trainGraph: { inputs: trainInputsT, outputs },
+    extraOutputs: Object.entries(e.extras).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
     batchInputs: batchInputs.map(spec),
     trainInputs: trainInputsT.map(spec),
     trainOutputs: Object.keys(outputs),

@@ -12,7 +12,10 @@ export interface InputColumns {
   dense: string[];
   /** Integer id columns → int64 inputs: { input name: column }. */
   ids: Record<string, string>;
-  label: string;
+  /** One label column (single task, or scenes as tasks), or several (multi-label: one tower per column). */
+  label: string | string[];
+  /** Per-task loss weights (multiplied into the task mask). */
+  taskWeights?: number[];
   /**
    * Scenes as tasks: label and mask become [B, tasks]; row i's label sits in column task[i] and only that
    * entry is unmasked (multi-scenario training: each tower learns from its own rows).
@@ -41,7 +44,8 @@ export class TableData {
   static fromDataFrame(df: pl.DataFrame, spec: InputColumns): TableData {
     const t = new TableData(df.height, spec);
     const n = df.height;
-    const missing = [...spec.dense, ...Object.values(spec.ids), spec.label, ...(spec.task ? [spec.task.column] : []), ...(spec.weight ? [spec.weight] : [])]
+    const labelCols = Array.isArray(spec.label) ? spec.label : [spec.label];
+    const missing = [...spec.dense, ...Object.values(spec.ids), ...labelCols, ...(spec.task ? [spec.task.column] : []), ...(spec.weight ? [spec.weight] : [])]
       .filter((c) => !df.columns.includes(c));
     if (missing.length) throw new Error(`training table lacks column(s) ${missing.join(", ")}`);
     if (spec.dense.length) {
@@ -57,8 +61,23 @@ export class TableData {
       const v = df.getColumn(c).cast(pl.Int64).toTypedArray() as BigInt64Array;
       t.columns.set(input, { data: BigInt64Array.from(v), width: 1 });
     }
-    t.labels.set(df.getColumn(spec.label).cast(pl.Float32).toTypedArray() as Float32Array);
-    if (spec.task) {
+    const labelOf = (c: string) => df.getColumn(c).cast(pl.Float32).toTypedArray() as Float32Array;
+    t.labels.set(labelOf(labelCols[0]));
+    const tw = (k: number) => spec.taskWeights?.[k] ?? 1;
+    if (labelCols.length > 1) {
+      // multi-label: every row carries every task's label
+      const T = labelCols.length;
+      const label = new Float32Array(n * T), mask = new Float32Array(n * T);
+      labelCols.forEach((c, k) => {
+        const v = labelOf(c);
+        for (let i = 0; i < n; i++) {
+          label[i * T + k] = v[i];
+          mask[i * T + k] = tw(k);
+        }
+      });
+      t.columns.set("label", { data: label, width: T });
+      t.columns.set("mask", { data: mask, width: T });
+    } else if (spec.task) {
       const task = Int32Array.from(df.getColumn(spec.task.column).cast(pl.Int32).toTypedArray() as Int32Array);
       (t as { task?: Int32Array }).task = task;
       const T = spec.task.tasks;
@@ -66,7 +85,7 @@ export class TableData {
       for (let i = 0; i < n; i++) {
         if (task[i] < 0 || task[i] >= T) throw new Error(`row ${i}: task ${task[i]} outside 0..${T - 1}`);
         label[i * T + task[i]] = t.labels[i];
-        mask[i * T + task[i]] = 1;
+        mask[i * T + task[i]] = tw(task[i]);
       }
       t.columns.set("label", { data: label, width: T });
       t.columns.set("mask", { data: mask, width: T });

@@ -161,12 +161,22 @@ export class TrainSession {
     return loss;
   }
 
-  /** Click probabilities (and logits) for a batch with the eval graph. */
+  /** Click probabilities for a batch with the eval graph ([rows] or [rows × tasks], row-major). */
   async predict(batch: Batch, rows: number): Promise<Float32Array> {
+    return (await this.evaluate(batch, rows, ["prob"])).prob;
+  }
+
+  /** Named eval-graph outputs for a batch: "prob", "logits", or a model's extras such as "gates". */
+  async evaluate(batch: Batch, rows: number, names: string[]): Promise<Record<string, Float32Array>> {
     const feeds = this.batchFeeds(batch, rows, this.model.batchInputs);
     for (const p of this.model.params) feeds[p.tensor.name!] = this.values.get(p.tensor.name!)!;
     const out = await this.evalSession.run(feeds);
-    return Float32Array.from(await this.backend.read(out.prob) as Float32Array);
+    const res: Record<string, Float32Array> = {};
+    for (const n of names) {
+      if (!out[n]) throw new Error(`the eval graph has no output "${n}" (has ${Object.keys(out).join(", ")})`);
+      res[n] = Float32Array.from(await this.backend.read(out[n]) as Float32Array);
+    }
+    return res;
   }
 
   async release(): Promise<void> {

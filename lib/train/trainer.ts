@@ -5,6 +5,7 @@
  * NaN or infinite.
  */
 import { auc, logloss } from "../eval/metrics.ts";
+import { sliceMetrics } from "../eval/slices.ts";
 import { progress } from "../viz/progress.ts";
 import type { TableData } from "./data.ts";
 import { type Snapshot, TrainSession } from "./session.ts";
@@ -29,6 +30,8 @@ export interface FitOptions {
   progressLabel?: string | false;
   /** Called after each epoch with its record. */
   onEpoch?: (e: EpochRecord) => void;
+  /** Also record validation AUC per slice (e.g. scene) each epoch. */
+  valSlices?: (i: number) => string;
 }
 
 export interface EpochRecord {
@@ -39,6 +42,7 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   steps: number;
+  valSliceAuc?: Record<string, number | "n/a">;
 }
 
 export interface FitResult {
@@ -54,15 +58,41 @@ export interface EvalResult {
   logloss: number;
 }
 
-/** Probability of each row's own label (its task's tower when scenes are tasks) over a whole table. */
-export async function predictTable(s: TrainSession, data: TableData, batchSize = 8192): Promise<Float32Array> {
-  const out = new Float32Array(data.rows);
-  const T = data.spec.task?.tasks ?? 1;
-  for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
-    const p = await s.predict(batch, rows);
-    for (let r = 0; r < rows; r++) out[start + r] = T === 1 ? p[r] : p[r * T + data.task![start + r]];
-  }
+/** Every task's probability for every row: [rows × tasks], row-major. */
+export async function predictTasks(s: TrainSession, data: TableData, batchSize = 8192): Promise<Float32Array> {
+  const T = data.columns.get("label")!.width;
+  const out = new Float32Array(data.rows * T);
+  for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) out.set(await s.predict(batch, rows), start * T);
   return out;
+}
+
+/**
+ * Probability of each row's own label over a whole table: its scene's tower when scenes are tasks, the
+ * first label's tower for multi-label tables.
+ */
+export async function predictTable(s: TrainSession, data: TableData, batchSize = 8192): Promise<Float32Array> {
+  const T = data.columns.get("label")!.width;
+  const all = await predictTasks(s, data, batchSize);
+  if (T === 1) return all;
+  return Float32Array.from({ length: data.rows }, (_, i) => all[i * T + (data.task ? data.task[i] : 0)]);
+}
+
+/** Mean of a model's extra output (e.g. "gates" [B, tasks, experts]) per group of rows. */
+export async function meanOutputByGroup(s: TrainSession, data: TableData, output: string, group: (i: number) => number, groups: number, batchSize = 8192): Promise<number[][]> {
+  let width = 0;
+  let sums: Float64Array | null = null;
+  const counts = new Float64Array(groups);
+  for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
+    const v = (await s.evaluate(batch, rows, [output]))[output];
+    width = v.length / rows;
+    sums ??= new Float64Array(groups * width);
+    for (let r = 0; r < rows; r++) {
+      const g = group(start + r);
+      counts[g]++;
+      for (let k = 0; k < width; k++) sums[g * width + k] += v[r * width + k];
+    }
+  }
+  return Array.from({ length: groups }, (_, g) => Array.from({ length: width }, (_, k) => counts[g] ? sums![g * width + k] / counts[g] : NaN));
 }
 
 export async function evaluateTable(s: TrainSession, data: TableData): Promise<EvalResult> {
@@ -142,6 +172,9 @@ export async function fit(s: TrainSession, train: TableData, val: TableData, o: 
     }
     const ev = await evaluateTable(s, val);
     const rec: EpochRecord = { epoch, trainLoss: lossSum / Math.max(1, lossN), valAuc: ev.auc, valLogloss: ev.logloss, lr, seconds: (performance.now() - t0) / 1000, steps };
+    if (o.valSlices) {
+      rec.valSliceAuc = Object.fromEntries(sliceMetrics({ labels: val.labels, probs: ev.probs }, o.valSlices).map((r) => [r.slice, r.auc]));
+    }
     bar?.done(`val AUC ${ev.auc.toFixed(4)}`);
     history.push(rec);
     o.onEpoch?.(rec);
