@@ -8,6 +8,7 @@ import { ensureDataset } from "../lib/data/dataset.ts";
 import { renderedDom, screenshot } from "../lib/report/browser.ts";
 import { executeNotebook, listNotebooks, NotebookError, runNotebooks } from "../lib/report/run.ts";
 import { PALETTE } from "../lib/viz/plotly.ts";
+import { readResults } from "../lib/eval/results.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
 
 interface Cell {
@@ -108,6 +109,16 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
     const px = countPaletteTrace(await Deno.readFile(png));
     assert(px.palette > 5_000, `${r.stage}: only ${px.palette} chart-coloured pixels`);
   }
+  // the multi-task claim, as measured by 05_mmoe: on the minority scenes MMoE is not worse than the DNN
+  // beyond its 95 % paired-bootstrap interval (the interval's upper end is not below zero)
+  const results = readResults(cfg.runDir);
+  for (const scene of ["scene 0", "scene 4"]) {
+    const r = results.find((x) => x.stage === "05_mmoe" && x.split === "test" && x.slice === scene);
+    assert(r, `05_mmoe recorded no test result for ${scene}`);
+    const hi = r.extra!["vs DNN hi"] as number;
+    assert(Number.isFinite(hi) && hi >= 0, `MMoE worse than the DNN on ${scene} beyond the interval: upper bound ${hi}`);
+  }
+  assert(results.some((x) => x.stage === "06_ple" && x.slice === "all" && x.split === "test"), "06_ple recorded its test result");
   const index = await Deno.readTextFile(`${cfg.runDir}/index.html`);
   assert(index.includes('href="01_etl.html"') && index.includes("not built yet") && index.includes("rows quarantined"));
   const indexDom = await renderedDom(`${cfg.runDir}/index.html`);

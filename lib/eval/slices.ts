@@ -78,3 +78,34 @@ export function pairedBootstrap(labels: ArrayLike<number>, probsA: ArrayLike<num
     resamples: diffs.length,
   };
 }
+
+export interface ComparisonRow {
+  slice: string;
+  rows: number;
+  aucA: number | "n/a";
+  aucB: number | "n/a";
+  /** AUC(B) − AUC(A) with its paired-bootstrap interval. */
+  diff: number;
+  lo: number;
+  hi: number;
+  verdict: "B better" | "A better" | "no clear difference" | "n/a";
+}
+
+/** Model B against model A on the same rows, overall and per slice, with paired bootstrap intervals. */
+export function compareBySlice(labels: ArrayLike<number>, probsA: ArrayLike<number>, probsB: ArrayLike<number>, key: (i: number) => string, o: { resamples?: number; seed?: number } = {}): ComparisonRow[] {
+  const groups = new Map<string, number[]>([["all", Array.from({ length: labels.length }, (_, i) => i)]]);
+  for (let i = 0; i < labels.length; i++) {
+    const k = key(i);
+    const g = groups.get(k);
+    if (g) g.push(i);
+    else groups.set(k, [i]);
+  }
+  return [...groups].map(([slice, idx]) => {
+    const y = idx.map((i) => labels[i]), a = idx.map((i) => probsA[i]), b = idx.map((i) => probsB[i]);
+    const [aa, ab] = [auc(y, a), auc(y, b)];
+    if (Number.isNaN(aa)) return { slice, rows: idx.length, aucA: "n/a", aucB: "n/a", diff: NaN, lo: NaN, hi: NaN, verdict: "n/a" };
+    const bs = pairedBootstrap(y, a, b, o);
+    const verdict = bs.lo > 0 ? "B better" : bs.hi < 0 ? "A better" : "no clear difference";
+    return { slice, rows: idx.length, aucA: aa, aucB: ab, diff: bs.diff, lo: bs.lo, hi: bs.hi, verdict };
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Scenes as tasks: what the multi-task notebooks (05_mmoe, 06_ple) share — loading the table with a tower per
+ * scene, training with per-scene validation AUC each epoch, and scoring the test days per scene beside the
+ * oracle and against an earlier model's saved predictions (paired bootstrap intervals), then recording it all.
+ */
+import type pl from "nodejs-polars";
+import { joinOracle } from "../data/dataset.ts";
+import { alignedPredictions, savePredictions } from "../eval/predictions.ts";
+import { appendResults } from "../eval/results.ts";
+import { type ComparisonRow, compareBySlice, sliceMetrics, type SliceRow } from "../eval/slices.ts";
+import { type Manifest, readManifest, readSplit } from "../features/table.ts";
+import type { ModelFn } from "../graph/program.ts";
+import { compile } from "../graph/program.ts";
+import type { TableData } from "./data.ts";
+import { pickBackend } from "./backend.ts";
+import { TrainSession } from "./session.ts";
+import { tableData } from "./tables.ts";
+import { evaluateTable, fit, type FitResult, meanOutputByGroup } from "./trainer.ts";
+
+export interface SceneData {
+  manifest: Manifest;
+  frames: Record<"train" | "val" | "test", pl.DataFrame>;
+  tables: Record<"train" | "val" | "test", TableData>;
+}
+
+export function loadSceneData(dataDir: string): SceneData {
+  const dir = `${dataDir}/table`;
+  const manifest = readManifest(dir);
+  const frames = Object.fromEntries((["train", "val", "test"] as const).map((s) => [s, readSplit(dir, s, manifest)])) as SceneData["frames"];
+  const tables = Object.fromEntries((["train", "val", "test"] as const).map((s) => [s, tableData(frames[s], manifest, { scenesAsTasks: true })])) as SceneData["tables"];
+  return { manifest, frames, tables };
+}
+
+export interface SceneTraining {
+  session: TrainSession;
+  result: FitResult;
+}
+
+export async function trainScenes(model: ModelFn, d: SceneData, o: { epochs: number; batchSize: number; lr: number; seed: number; label: string }): Promise<SceneTraining> {
+  const compiled = compile(model, { optimizer: { type: "adam" }, taskMask: true });
+  const session = await TrainSession.create(compiled, await pickBackend(), { seed: o.seed });
+  const scene = d.tables.val.task!;
+  const result = await fit(session, d.tables.train, d.tables.val, {
+    epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, patience: 2, reduceOnPlateau: { factor: 0.5, patience: 1 },
+    progressLabel: o.label, valSlices: (i) => `scene ${scene[i]}`,
+  });
+  return { session, result };
+}
+
+export interface SceneReport {
+  /** Test metrics overall and per scene, with the oracle's AUC on the same rows. */
+  test: (SliceRow & { oracleAuc: number | "n/a" })[];
+  /** This model (B) against the baseline (A), overall and per scene. */
+  versus: ComparisonRow[];
+  /** Mean gate weight per scene (its own task's gate) over validation rows: [scene][expert]. */
+  gates?: number[][];
+}
+
+/**
+ * Score the test days per scene, compare with `baseline`'s saved predictions, save this model's
+ * predictions, and append the results to the run's registry.
+ */
+export async function reportScenes(t: SceneTraining, d: SceneData, o: { runDir: string; dataDir: string; stage: string; model: string; baseline: string; resamples?: number; gates?: boolean }): Promise<SceneReport> {
+  const evals = { val: await evaluateTable(t.session, d.tables.val), test: await evaluateTable(t.session, d.tables.test) };
+  for (const s of ["val", "test"] as const) await savePredictions(o.runDir, o.model.toLowerCase(), s, d.frames[s].getColumn("row_id"), evals[s].probs);
+  const test = d.tables.test, scene = test.task!;
+  const key = (i: number) => `scene ${scene[i]}`;
+  const pTrue = joinOracle(d.frames.test.select("row_id"), o.dataDir).getColumn("p_true").toArray() as number[];
+  const oracle = sliceMetrics({ labels: test.labels, probs: pTrue }, key, { includeAll: true });
+  const rows = sliceMetrics({ labels: test.labels, probs: evals.test.probs }, key, { includeAll: true })
+    .map((r, k) => ({ ...r, oracleAuc: oracle[k].auc }));
+  const base = alignedPredictions(o.runDir, o.baseline.toLowerCase(), "test", d.frames.test.getColumn("row_id"));
+  const versus = compareBySlice(test.labels, base, evals.test.probs, key, { resamples: o.resamples ?? 200 });
+  let gates: number[][] | undefined;
+  if (o.gates) {
+    const T = d.manifest.scenes, valScene = d.tables.val.task!;
+    const perScene = await meanOutputByGroup(t.session, d.tables.val, "gates", (i) => valScene[i], T);
+    const K = perScene[0].length / T;
+    gates = perScene.map((g, s) => g.slice(s * K, (s + 1) * K)); // scene s's own tower's gate
+  }
+  await appendResults(o.runDir, [
+    ...(["val", "test"] as const).map((s) => ({ stage: o.stage, model: o.model, split: s, slice: "all", rows: d.tables[s].rows, auc: evals[s].auc, logloss: evals[s].logloss })),
+    ...rows.filter((r) => r.slice !== "all").map((r) => {
+      const v = versus.find((x) => x.slice === r.slice)!;
+      return {
+        stage: o.stage, model: o.model, split: "test" as const, slice: r.slice, rows: r.rows, auc: typeof r.auc === "number" ? r.auc : NaN, logloss: r.logloss,
+        oracleAuc: typeof r.oracleAuc === "number" ? r.oracleAuc : undefined,
+        extra: { [`vs ${o.baseline} diff`]: v.diff, [`vs ${o.baseline} lo`]: v.lo, [`vs ${o.baseline} hi`]: v.hi },
+      };
+    }),
+  ]);
+  return { test: rows, versus, gates };
+}
