@@ -100,7 +100,9 @@ export function compareBySlice(labels: ArrayLike<number>, probsA: ArrayLike<numb
     if (g) g.push(i);
     else groups.set(k, [i]);
   }
-  return [...groups].map(([slice, idx]) => {
+  const order = [...groups.keys()].sort((p, q) => (p === "all" ? -1 : q === "all" ? 1 : p < q ? -1 : p > q ? 1 : 0));
+  return order.map((slice) => {
+    const idx = groups.get(slice)!;
     const y = idx.map((i) => labels[i]), a = idx.map((i) => probsA[i]), b = idx.map((i) => probsB[i]);
     const [aa, ab] = [auc(y, a), auc(y, b)];
     if (Number.isNaN(aa)) return { slice, rows: idx.length, aucA: "n/a", aucB: "n/a", diff: NaN, lo: NaN, hi: NaN, verdict: "n/a" };
