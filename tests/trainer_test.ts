@@ -107,3 +107,19 @@ Deno.test("multi-label mode: one tower per label column, both learned", async ()
   assertEquals(g.length, 10 * 2 * 3);
   for (let r = 0; r < 20; r++) assertClose(g[r * 3] + g[r * 3 + 1] + g[r * 3 + 2], 1, 1e-5);
 });
+
+Deno.test("per-sample weights: uniform weights change nothing, zero weights silence rows", async () => {
+  const df = table(800, 30).withColumns(pl.lit(1).cast(pl.Float32).alias("w1"), pl.when(pl.col("scene").eq(pl.lit(1))).then(pl.lit(0)).otherwise(pl.lit(3)).cast(pl.Float32).alias("w0"));
+  const run = async (weight?: string, train = df) => {
+    const m = compile(dnn({ dense: 3, userVocab: 40, itemVocab: 25, embDim: 4, hidden: [8] }), { optimizer: { type: "adam" }, sampleWeights: !!weight });
+    const s = await TrainSession.create(m, await loadBackend("node"), { seed: 5 });
+    const data = TableData.fromDataFrame(train, { ...SPEC, weight });
+    await fit(s, data, data, { epochs: 1, batchSize: 800, lr: 0.01, progressLabel: false, seed: 1 });
+    return (await s.snapshot()).values;
+  };
+  const [plain, ones] = [await run(), await run("w1")];
+  for (const k of Object.keys(plain)) plain[k].forEach((v, i) => assertClose(ones[k][i], v, 1e-6, k));
+  // weight 0 on scene-1 rows (3 elsewhere) = training on the other rows alone (weights are normalised)
+  const [zeroed, without] = [await run("w0"), await run(undefined, df.filter(pl.col("scene").neq(pl.lit(1))))];
+  for (const k of Object.keys(without)) without[k].forEach((v, i) => assertClose(zeroed[k][i], v, 1e-5, k));
+});

@@ -54,6 +54,13 @@ export interface SceneReport {
   versus: ComparisonRow[];
   /** Mean gate weight per scene (its own task's gate) over validation rows: [scene][expert]. */
   gates?: number[][];
+  /** Test AUC by user coldness, by item coldness, and the scene × user-coldness pivot (zero / few / warm training impressions). */
+  coldness: { byUser: SliceRow[]; byItem: SliceRow[]; sceneByUser: { scenes: string[]; levels: string[]; auc: (number | "n/a")[][]; rows: number[][] } };
+}
+
+/** Coldness (zero / few / warm training impressions) of each row, as a deployed model sees it. */
+function coldnessOf(trainImp: ArrayLike<number>, few = 5): string[] {
+  return Array.from(trainImp, (n) => (n === 0 ? "zero" : n < few ? "few" : "warm"));
 }
 
 /**
@@ -71,6 +78,21 @@ export async function reportScenes(t: SceneTraining, d: SceneData, o: { runDir: 
     .map((r, k) => ({ ...r, oracleAuc: oracle[k].auc }));
   const base = alignedPredictions(o.runDir, o.baseline.toLowerCase(), "test", d.frames.test.getColumn("row_id"));
   const versus = compareBySlice(test.labels, base, evals.test.probs, key, { resamples: o.resamples ?? 200 });
+  const probs = { labels: test.labels, probs: evals.test.probs };
+  const userCold = coldnessOf(d.frames.test.getColumn("u_train_imp").toArray() as number[]);
+  const itemCold = coldnessOf(d.frames.test.getColumn("i_train_imp").toArray() as number[]);
+  const levels = ["zero", "few", "warm"], sceneNames = [...Array(d.manifest.scenes).keys()].map((s) => `scene ${s}`);
+  const pivot = sliceMetrics(probs, (i) => `scene ${scene[i]}|${userCold[i]}`);
+  const cell = (s: string, l: string) => pivot.find((r) => r.slice === `${s}|${l}`);
+  const coldness = {
+    byUser: sliceMetrics(probs, (i) => `user ${userCold[i]}`),
+    byItem: sliceMetrics(probs, (i) => `item ${itemCold[i]}`),
+    sceneByUser: {
+      scenes: sceneNames, levels,
+      auc: sceneNames.map((s) => levels.map((l) => cell(s, l)?.auc ?? "n/a")),
+      rows: sceneNames.map((s) => levels.map((l) => cell(s, l)?.rows ?? 0)),
+    },
+  };
   let gates: number[][] | undefined;
   if (o.gates) {
     const T = d.manifest.scenes, valScene = d.tables.val.task!;
@@ -89,5 +111,5 @@ export async function reportScenes(t: SceneTraining, d: SceneData, o: { runDir: 
       };
     }),
   ]);
-  return { test: rows, versus, gates };
+  return { test: rows, versus, gates, coldness };
 }
