@@ -3,14 +3,11 @@
  * The experts are one matmul ([B, in] → [B, K·H]) and the gates another ([B, in] → [B, T·K]); each task's
  * mixture is one slice of a batched matmul, and its tower a small MLP.
  */
-import { embedding, linear, mlp, type ModelBuilder } from "../graph/nn.ts";
+import { ctrInputs, type CtrInputs } from "./inputs.ts";
+import { linear, mlp, type ModelBuilder } from "../graph/nn.ts";
 import { concat, matmul, relu, reshape, slice, softmax } from "../graph/tensor.ts";
 
-export interface MmoeConfig {
-  dense: number;
-  userVocab: number;
-  itemVocab: number;
-  embDim: number;
+export interface MmoeConfig extends CtrInputs {
   experts: number;
   expertHidden: number;
   tasks: number;
@@ -19,10 +16,7 @@ export interface MmoeConfig {
 
 export function mmoe(c: MmoeConfig) {
   return (m: ModelBuilder) => {
-    const x0 = m.input("dense", ["B", c.dense]);
-    const user = embedding(m, "user_emb", m.input("user_id", ["B"], "int64"), c.userVocab, c.embDim);
-    const item = embedding(m, "item_emb", m.input("item_id", ["B"], "int64"), c.itemVocab, c.embDim);
-    const x = concat([x0, user, item], 1);
+    const x = ctrInputs(m, c);
     const K = c.experts, H = c.expertHidden, T = c.tasks;
     const experts = reshape(relu(linear(m, "experts", x, K * H)), ["B", K, H]); // [B, K, H]
     const gates = softmax(reshape(linear(m, "gates", x, T * K, { init: { kind: "xavier" } }), ["B", T, K]), -1); // [B, T, K]

@@ -3,14 +3,11 @@
  * task-specific experts; a CGC gate per task mixes its own experts with the shared ones, and (below the last
  * level) a shared gate mixes all experts for the next level's shared input. Towers sit on the last level.
  */
-import { embedding, linear, mlp, type ModelBuilder } from "../graph/nn.ts";
+import { ctrInputs, type CtrInputs } from "./inputs.ts";
+import { linear, mlp, type ModelBuilder } from "../graph/nn.ts";
 import { concat, matmul, relu, reshape, softmax, type Tensor } from "../graph/tensor.ts";
 
-export interface PleConfig {
-  dense: number;
-  userVocab: number;
-  itemVocab: number;
-  embDim: number;
+export interface PleConfig extends CtrInputs {
   tasks: number;
   levels: number;
   sharedExperts: number;
@@ -33,10 +30,7 @@ function gate(m: ModelBuilder, name: string, x: Tensor, e: Tensor): { out: Tenso
 
 export function ple(c: PleConfig) {
   return (m: ModelBuilder) => {
-    const x0 = m.input("dense", ["B", c.dense]);
-    const user = embedding(m, "user_emb", m.input("user_id", ["B"], "int64"), c.userVocab, c.embDim);
-    const item = embedding(m, "item_emb", m.input("item_id", ["B"], "int64"), c.itemVocab, c.embDim);
-    const x = concat([x0, user, item], 1);
+    const x = ctrInputs(m, c);
     let taskIn: Tensor[] = Array.from({ length: c.tasks }, () => x);
     let sharedIn = x;
     let gates: Tensor[] = [];
