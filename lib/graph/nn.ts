@@ -4,7 +4,7 @@
  */
 import { Rng } from "../util/rng.ts";
 import {
-  add, concat, constant, type DType, exp, expandLike, gather, greater, input, log, matmul, mul, neg, param, reduceMean, reduceSum,
+  add, constant, type DType, exp, expandLike, gather, greater, input, log, matmul, mul, neg, param, reduceMean, reduceSum,
   relu, type Shape, sqrt, sub, type Tensor, where,
 } from "./tensor.ts";
 
@@ -131,4 +131,3 @@ export function normalize(x: Tensor, eps = 1e-5): Tensor {
   return sub(x, mean).div(sqrt(add(variance, eps)));
 }
 
-export { concat };
