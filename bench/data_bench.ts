@@ -7,13 +7,10 @@
  * per step and size; targets for this project's 2-core machine: 10M rows CSV → Parquet in ≤ 90 s, ≤ 6 GiB.
  */
 import { parseArgs } from "node:util";
+import { peakRss } from "../lib/util/memory.ts";
 import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 
-function peakRssBytes(): number {
-  const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
-  return m ? Number(m[1]) * 1024 : NaN;
-}
 
 async function child(step: string, rows: number, dir: string) {
   const t0 = performance.now();
@@ -22,7 +19,7 @@ async function child(step: string, rows: number, dir: string) {
   const seconds = (performance.now() - t0) / 1000;
   let bytes = 0;
   if (step === "generate") for (const e of Deno.readDirSync(`${dir}/raw`)) for (const f of Deno.readDirSync(`${dir}/raw/${e.name}`)) bytes += Deno.statSync(`${dir}/raw/${e.name}/${f.name}`).size;
-  console.log(JSON.stringify({ seconds, peak: peakRssBytes(), bytes }));
+  console.log(JSON.stringify({ seconds, peak: peakRss(), bytes }));
 }
 
 async function main() {

@@ -9,14 +9,11 @@
  * table in ≤ 120 s and ≤ 8 GiB peak RSS.
  */
 import { parseArgs } from "node:util";
+import { peakRss } from "../lib/util/memory.ts";
 import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
 
-function peakRssBytes(): number {
-  const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
-  return m ? Number(m[1]) * 1024 : NaN;
-}
 
 async function child(step: string, rows: number, dir: string) {
   if (step === "prepare") {
@@ -29,7 +26,7 @@ async function child(step: string, rows: number, dir: string) {
   const events = loadEvents(`${dir}/clean`);
   const built = await buildTable(events);
   await writeTable(`${dir}/table`, built, `${dir}/clean`);
-  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, peak: peakRssBytes(), features: built.manifest.features.length }));
+  console.log(JSON.stringify({ seconds: (performance.now() - t0) / 1000, peak: peakRss(), features: built.manifest.features.length }));
 }
 
 async function main() {
