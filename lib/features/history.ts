@@ -39,16 +39,22 @@ export const dayExpr = () => pl.col("date").cast(pl.Int32).alias("day");
 
 const COUNT_COLS = ["imp", "clk", ...Array.from({ length: SCENE_COUNT }, (_, s) => [`imp_s${s}`, `clk_s${s}`]).flat()];
 
-/** Impressions and clicks per key and day, in total and per scene. */
-export function dailyCounts(events: pl.DataFrame, entity: Entity): pl.DataFrame {
+/** Impressions and clicks per key and `at` (day or log_time), in total and — for users and items — per scene. */
+function countsBy(events: pl.DataFrame, entity: Entity, at: "day" | "log_time"): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
   const perScene = entity === "pair" ? [] : Array.from({ length: SCENE_COUNT }, (_, s) => [
     pl.col("scene").eq(pl.lit(s)).cast(pl.Int32).sum().alias(`imp_s${s}`),
     pl.col("label").mul(pl.col("scene").eq(pl.lit(s)).cast(pl.Int32)).sum().alias(`clk_s${s}`),
   ]).flat();
-  return events.groupBy([...keys, "day"]).agg(pl.len().cast(pl.Int32).alias("imp"), pl.col("label").sum().cast(pl.Int32).alias("clk"), ...perScene)
-    .sort([...keys, "day"]);
+  return events.groupBy([...keys, at]).agg(pl.len().cast(pl.Int32).alias("imp"), pl.col("label").sum().cast(pl.Int32).alias("clk"), ...perScene)
+    .sort([...keys, at]);
 }
+
+/** Impressions and clicks per key and day, in total and per scene. */
+export const dailyCounts = (events: pl.DataFrame, entity: Entity) => countsBy(events, entity, "day");
+
+/** clicks / impressions, 0 without impressions. */
+const ratio = (clk: string, imp: string) => pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
 
 /** Per (key, day) history statistics for one entity, named with the entity's feature prefix. */
 export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
@@ -61,13 +67,6 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
   let h = daily.withColumns(...counts.map((c) => over(pl.col(c).cumSum()).alias(`cum_${c}`)));
   h = h.withColumns(...counts.map((c) => (leaky ? pl.col(`cum_${c}`) : pl.col(`cum_${c}`).sub(pl.col(c))).alias(`before_${c}`)));
   const defs = FEATURE_DEFS.filter((d) => d.entity === entity);
-  const needs = (w: FeatureDef["window"]) => defs.some((d) => d.window === w);
-  if (!needs("7d") && !needs("prev_day")) {
-    // user×item pairs: only cumulative counts; skipping the window joins keeps this lean (≈ one row per impression)
-    const lean = h.select(...keys, "day", pl.col("before_imp").cast(pl.Float32).alias("imp_cum"), pl.col("before_clk").cast(pl.Float32).alias("clk_cum"))
-      .withColumns(pl.when(pl.col("imp_cum").gt(0)).then(pl.col("clk_cum").div(pl.col("imp_cum"))).otherwise(pl.lit(0)).cast(pl.Float32).alias("ctr_cum"));
-    return lean.select(...keys, "day", ...defs.map((d) => pl.col(d.column).alias(d.name)));
-  }
   // the cumulative count at the last active day ≤ D − 8 (≤ D − 7 when leaky) closes the 7-day window
   const lag = leaky ? 7 : 8;
   const edge = h.select(...keys, pl.col("day").alias("edge_day"), pl.col("cum_imp").alias("edge_imp"), pl.col("cum_clk").alias("edge_clk"))
@@ -96,7 +95,6 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
   }
   // float32 holds every count exactly (≤ 2^24 rows) at half the memory of float64
   const out = h.select(...keys, "day", ...Object.entries(base).map(([k, e]) => e.cast(pl.Float32).alias(k)));
-  const ratio = (clk: string, imp: string) => pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
   const prior = entity === "pair" ? undefined : o.priors?.[entity];
   const derived = out.withColumns(
     ratio("clk_7d", "imp_7d").alias("ctr_7d"),
@@ -126,17 +124,11 @@ export function fitCtrPrior(trainEvents: pl.DataFrame, entity: "user" | "item", 
 export function entityHistoryAtTime(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
   const over = (e: pl.Expr) => e.over(keys[0], ...keys.slice(1));
-  const perScene = entity === "pair" ? [] : Array.from({ length: SCENE_COUNT }, (_, s) => [
-    pl.col("scene").eq(pl.lit(s)).cast(pl.Int32).sum().alias(`imp_s${s}`),
-    pl.col("label").mul(pl.col("scene").eq(pl.lit(s)).cast(pl.Int32)).sum().alias(`clk_s${s}`),
-  ]).flat();
-  const at = events.groupBy([...keys, "log_time"]).agg(pl.len().cast(pl.Int32).alias("imp"), pl.col("label").sum().cast(pl.Int32).alias("clk"), ...perScene)
-    .sort([...keys, "log_time"]);
+  const at = countsBy(events, entity, "log_time");
   const counts = COUNT_COLS.filter((c) => at.columns.includes(c));
   const before = at.select(...keys, "log_time", ...counts.map((c) => over(pl.col(c).cumSum()).sub(pl.col(c)).cast(pl.Float32).alias(c)));
   const prior = entity === "pair" ? undefined : o.priors?.[entity];
-  const ratio = pl.when(pl.col("imp").gt(0)).then(pl.col("clk").div(pl.col("imp"))).otherwise(pl.lit(0));
-  const cols: pl.Expr[] = [pl.col("imp").alias("imp_cum"), pl.col("clk").alias("clk_cum"), ratio.alias("ctr_cum")];
+  const cols: pl.Expr[] = [pl.col("imp").alias("imp_cum"), pl.col("clk").alias("clk_cum"), ratio("clk", "imp").alias("ctr_cum")];
   if (prior) cols.push(pl.col("clk").add(pl.lit(prior.alpha)).div(pl.col("imp").add(pl.lit(prior.alpha + prior.beta))).alias("sctr_cum"));
   for (let s = 0; s < SCENE_COUNT; s++) if (counts.includes(`imp_s${s}`)) cols.push(pl.col(`imp_s${s}`), pl.col(`clk_s${s}`));
   const derived = before.select(...keys, "log_time", ...cols);
@@ -144,7 +136,6 @@ export function entityHistoryAtTime(events: pl.DataFrame, entity: Entity, o: His
   return derived.select(...keys, "log_time", ...defs.map((d) => pl.col(d.column).cast(pl.Float32).alias(d.name)));
 }
 
-/** Every impression with its user, item and user×item history (absent history = 0, smoothed CTR = prior). */
 /**
  * User×item cumulative counts as window expressions over the events themselves (no join: the pair-day table
  * is nearly as long as the log). Needs rows in day order. Within a pair's day, every
@@ -161,28 +152,33 @@ function withPairHistory(events: pl.LazyDataFrame, leaky: boolean): pl.LazyDataF
   const imp = leaky ? pairDay(pl.col("_imp_thru").max()) : pairDay(pl.col("_imp_thru").sub(pl.lit(1)).min());
   const clk = leaky ? pairDay(pl.col("_clk_thru").max()) : pairDay(pl.col("_clk_thru").sub(pl.col("label")).min());
   return running.withColumns(imp.cast(pl.Float32).alias("ui_imp_cum"), clk.cast(pl.Float32).alias("ui_clk_cum"))
-    .withColumns(pl.when(pl.col("ui_imp_cum").gt(0)).then(pl.col("ui_clk_cum").div(pl.col("ui_imp_cum"))).otherwise(pl.lit(0)).cast(pl.Float32).alias("ui_ctr_cum"))
+    .withColumns(ratio("ui_clk_cum", "ui_imp_cum").cast(pl.Float32).alias("ui_ctr_cum"))
     .drop("_imp_thru", "_clk_thru");
 }
 
+/** Every impression with its user, item and user×item history (absent history = 0, smoothed CTR = prior). */
 export async function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}): Promise<pl.DataFrame> {
+  const atTime = o.asOf === "timestamp";
   // day order for the pair windows (ETL row ids are already chronological, so this keeps row_id order);
   // one join at a time, letting each superseded wide frame go before the next is built
   let out = events.sort(["day", "row_id"]);
-  for (const entity of ["user", "item", "pair"] as const) {
-    if (entity === "pair" && o.asOf !== "timestamp") continue;
+  for (const entity of ["user", "item"] as const) {
     const byDay = entityHistory(events, entity, o);
     const on: string[] = [...ENTITY_KEYS[entity], "day"];
-    if (o.asOf !== "timestamp") out = out.join(byDay, { on, how: "left" });
+    if (!atTime) out = out.join(byDay, { on, how: "left" });
     else {
-      const atTime = entityHistoryAtTime(events, entity, o);
-      const cum = atTime.columns.filter((c) => !on.includes(c) && c !== "log_time");
-      const onTime: string[] = [...ENTITY_KEYS[entity], "log_time"];
-      out = out.join(byDay.select(...byDay.columns.filter((c) => !cum.includes(c))), { on, how: "left" }).join(atTime, { on: onTime, how: "left" });
+      // day-based windows from byDay, cumulative statistics as of the timestamp
+      const cum = entityHistoryAtTime(events, entity, o);
+      const names = cum.columns.filter((c) => !on.includes(c) && c !== "log_time");
+      out = out.join(byDay.select(...byDay.columns.filter((c) => !names.includes(c))), { on, how: "left" })
+        .join(cum, { on: [...ENTITY_KEYS[entity], "log_time"], how: "left" });
     }
     await releaseMemory();
   }
-  if (o.asOf !== "timestamp") out = withPairHistory(out.lazy(), !!o.includeCurrentDay).collectSync();
+  // user×item features are all cumulative
+  out = atTime
+    ? out.join(entityHistoryAtTime(events, "pair", o), { on: ["user_id", "item_id", "log_time"], how: "left" })
+    : withPairHistory(out.lazy(), !!o.includeCurrentDay).collectSync();
   await releaseMemory();
   return out;
 }
