@@ -8,6 +8,7 @@ import { joinOracle } from "../data/dataset.ts";
 import { alignedPredictions, savePredictions } from "../eval/predictions.ts";
 import { appendResults } from "../eval/results.ts";
 import { type ComparisonRow, compareBySlice, sliceMetrics, type SliceRow } from "../eval/slices.ts";
+import { coldnessExpr } from "../features/summary.ts";
 import { type Manifest, readManifest, readSplit } from "../features/table.ts";
 import type { ModelFn } from "../graph/program.ts";
 import { compile } from "../graph/program.ts";
@@ -58,10 +59,6 @@ export interface SceneReport {
   coldness: { byUser: SliceRow[]; byItem: SliceRow[]; sceneByUser: { scenes: string[]; levels: string[]; auc: (number | "n/a")[][]; rows: number[][] } };
 }
 
-/** Coldness (zero / few / warm training impressions) of each row, as a deployed model sees it. */
-function coldnessOf(trainImp: ArrayLike<number>, few = 5): string[] {
-  return Array.from(trainImp, (n) => (n === 0 ? "zero" : n < few ? "few" : "warm"));
-}
 
 /**
  * Score the test days per scene, compare with `baseline`'s saved predictions, save this model's
@@ -79,8 +76,9 @@ export async function reportScenes(t: SceneTraining, d: SceneData, o: { runDir: 
   const base = alignedPredictions(o.runDir, o.baseline.toLowerCase(), "test", d.frames.test.getColumn("row_id"));
   const versus = compareBySlice(test.labels, base, evals.test.probs, key, { resamples: o.resamples ?? 200 });
   const probs = { labels: test.labels, probs: evals.test.probs };
-  const userCold = coldnessOf(d.frames.test.getColumn("u_train_imp").toArray() as number[]);
-  const itemCold = coldnessOf(d.frames.test.getColumn("i_train_imp").toArray() as number[]);
+  // coldness as a deployed model sees it: the user's (item's) impressions in the training days
+  const cold = d.frames.test.select(coldnessExpr("u_train_imp").alias("u"), coldnessExpr("i_train_imp").alias("i"));
+  const [userCold, itemCold] = [cold.getColumn("u").toArray() as string[], cold.getColumn("i").toArray() as string[]];
   const levels = ["zero", "few", "warm"], sceneNames = [...Array(d.manifest.scenes).keys()].map((s) => `scene ${s}`);
   const pivot = sliceMetrics(probs, (i) => `scene ${scene[i]}|${userCold[i]}`);
   const cell = (s: string, l: string) => pivot.find((r) => r.slice === `${s}|${l}`);
