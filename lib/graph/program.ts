@@ -61,6 +61,8 @@ export interface CompiledModel {
   extraOutputs: IOSpec[];
   stateKinds: ("m" | "v")[];
   sparse: SparseTable[];
+  /** How updated sparse rows get back into their tables (config.sparseWriteBack, default "host"). */
+  writeBack: "graph" | "host";
   config: TrainConfig;
   /** The symbolic train graph, for the float64 reference evaluator. */
   trainGraph: { inputs: Tensor[]; outputs: Record<string, Tensor> };
@@ -99,6 +101,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   const grads = gradients(loss, params.map((p) => p.tensor), sparseSet);
 
   // gradients per param (dense) or per unique touched row (sparse)
+  const writeBack = cfg.sparseWriteBack ?? "host";
   const kinds = stateKinds(cfg.optimizer);
   const extraInputs: Tensor[] = [lr, step];
   const sparse: SparseTable[] = [];
@@ -149,7 +152,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
     const rowState = Object.fromEntries(kinds.map((k) => [k, rowsOf(state[k]!)]));
     const u = update(cfg.optimizer, { param: rowsOf(s.spec.tensor), grad: s.grad, ...rowState }, lr, step);
     const write = (name: string, full: Tensor, rows: Tensor) => {
-      if ((cfg.sparseWriteBack ?? "host") === "graph") outputs[newName(name)] = scatterND(full, uniq, rows, true);
+      if (writeBack === "graph") outputs[newName(name)] = scatterND(full, uniq, rows, true);
       else outputs[rowsName(name)] = rows;
     };
     write(name, s.spec.tensor, u.param);
@@ -179,7 +182,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   };
 
   return {
-    train, eval: evalGraph, inference, params, config: cfg, stateKinds: kinds, sparse,
+    train, eval: evalGraph, inference, params, config: cfg, stateKinds: kinds, sparse, writeBack,
     trainGraph: { inputs: trainInputsT, outputs },
     extraOutputs: Object.entries(e.extras).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
     batchInputs: batchInputs.map(spec),

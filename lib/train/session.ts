@@ -48,18 +48,20 @@ export class TrainSession {
     readonly backend: Backend,
     readonly train: Session,
     readonly evalSession: Session,
-    readonly writeBack: "graph" | "host",
   ) {}
 
+  get writeBack(): "graph" | "host" {
+    return this.model.writeBack;
+  }
+
   static async create(model: CompiledModel, backend: Backend, o: { seed?: number; strict?: boolean } = {}): Promise<TrainSession> {
-    const writeBack = model.config.sparseWriteBack ?? "host";
-    if (backend.name === "webgpu" && writeBack === "host" && model.sparse.length) {
+    if (backend.name === "webgpu" && model.writeBack === "host" && model.sparse.length) {
       throw new Error("webgpu keeps tables on the GPU: compile with sparseWriteBack: \"graph\"");
     }
     const deviceOutputs = backend.name === "webgpu" ? model.trainOutputs.filter((n) => n.startsWith("new:")) : undefined;
     const train = await backend.session(model.train, { deviceOutputs, strict: o.strict });
     const evalSession = await backend.session(model.eval, { strict: o.strict });
-    const s = new TrainSession(model, backend, train, evalSession, writeBack);
+    const s = new TrainSession(model, backend, train, evalSession);
     const rng = Rng.derive(o.seed ?? 1, "init");
     const values: Record<string, Float32Array> = {};
     for (const p of model.params) {
