@@ -5,6 +5,10 @@
  *            generate the default data (once), execute every notebook in order, write artifacts/<run-id>/
  *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single]
  *   etl      --input RAW --output DIR
+ *   predict  --package RUN_DIR --input CSV [--output OUT.csv]
+ *            score a raw-log CSV with a run's model package; writes id,probability
+ *   make-text-model [--out DIR]
+ *            (re)build the tiny BERT that ships in assets/tiny-zh-bert
  */
 import { parseArgs } from "node:util";
 import { DEFAULT_CORRUPT_RATE, DEFAULT_ROWS, DEFAULT_SEED, datasetDir, REPO_ROOT, type RunConfig } from "../lib/config.ts";
@@ -12,6 +16,8 @@ import { ensureDataset } from "../lib/data/dataset.ts";
 import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
+import { predictCsv } from "../lib/serve/predict.ts";
+import { makeTinyBert } from "../lib/text/tiny_bert.ts";
 
 function runId(): string {
   return new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
@@ -23,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     options: {
       rows: { type: "string" }, seed: { type: "string" }, corrupt: { type: "string" }, "run-id": { type: "string" },
-      only: { type: "string" }, out: { type: "string" }, layout: { type: "string" }, input: { type: "string" }, output: { type: "string" },
+      only: { type: "string" }, out: { type: "string" }, package: { type: "string" }, layout: { type: "string" }, input: { type: "string" }, output: { type: "string" },
     },
   });
   const rows = Number(values.rows ?? DEFAULT_ROWS), seed = Number(values.seed ?? DEFAULT_SEED);
@@ -50,8 +56,21 @@ async function main(argv: string[]): Promise<number> {
       console.log(`read ${r.rowsRead}, written ${r.rowsWritten}, quarantined ${r.rowsQuarantined} in ${r.seconds.toFixed(1)} s`);
       return 0;
     }
+    case "predict": {
+      if (!values.package || !values.input) throw new Error("predict: --package RUN_DIR and --input CSV are required");
+      const out = values.output ?? values.input.replace(/\.csv$/, "") + ".predictions.csv";
+      const r = await predictCsv(values.package, values.input, { out });
+      console.log(`scored ${r.ids.length} of ${r.rowsRead} records (${r.quarantined} quarantined${r.quarantineFile ? `, see ${r.quarantineFile}` : ""}) → ${out}`);
+      return 0;
+    }
+    case "make-text-model": {
+      const out = values.out ?? `${REPO_ROOT}/assets/tiny-zh-bert`;
+      const { config } = await makeTinyBert(out);
+      console.log(`tiny BERT (${config.layers} layers, hidden ${config.hidden}, vocab ${config.vocab}) → ${out}`);
+      return 0;
+    }
     default:
-      console.error("usage: ctrlab main|generate|etl [options]  (see cli/ctrlab.ts)");
+      console.error("usage: ctrlab main|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)");
       return 2;
   }
 }

@@ -3,6 +3,8 @@
  * bootstrap intervals for the difference between two models on the same rows. A slice with a single class
  * reports "n/a" with its counts, never a silent NaN.
  */
+import type pl from "nodejs-polars";
+import { COLDNESS, coldnessExpr } from "../features/summary.ts";
 import { Rng } from "../util/rng.ts";
 import { auc, logloss } from "./metrics.ts";
 
@@ -110,4 +112,12 @@ export function compareBySlice(labels: ArrayLike<number>, probsA: ArrayLike<numb
     const verdict = bs.lo > 0 ? "B better" : bs.hi < 0 ? "A better" : "no clear difference";
     return { slice, rows: idx.length, aucA: aa, aucB: ab, diff: bs.diff, lo: bs.lo, hi: bs.hi, verdict };
   });
+}
+
+/** Per-row values (e.g. a gate's α) grouped by the coldness of a training-impressions column: { zero, few, warm }. */
+export function coldnessGroups(frame: pl.DataFrame, countColumn: string, values: ArrayLike<number>): Record<string, number[]> {
+  const levels = frame.select(coldnessExpr(countColumn).alias("c")).getColumn("c").toArray() as string[];
+  const out: Record<string, number[]> = Object.fromEntries(COLDNESS.map((l) => [l, []]));
+  levels.forEach((l, i) => out[l].push(values[i]));
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v.length));
 }

@@ -72,6 +72,19 @@ export function applyVocab(df: pl.DataFrame, vocab: pl.DataFrame, column: string
   return df.join(vocab.select(column, pl.col("idx").alias(as)), { on: column, how: "left" }).withColumns(pl.col(as).fillNull(0));
 }
 
+/** Id columns with a training vocabulary: (id column, index column, training-impressions column). */
+export const ID_VOCABS = [["user_id", "user_idx", "u_train_imp"], ["item_id", "item_idx", "i_train_imp"]] as const;
+
+/** Each id's vocabulary index (0 = out of vocabulary) and how much training history it has (for cold-start slices). */
+export function withVocabIndex(df: pl.DataFrame, vocabs: Record<string, pl.DataFrame>): pl.DataFrame {
+  let out = df;
+  for (const [col, as, count] of ID_VOCABS) {
+    out = out.join(vocabs[col].select(col, pl.col("idx").alias(as), pl.col("count").cast(pl.Float32).alias(count)), { on: col, how: "left" })
+      .withColumns(pl.col(as).fillNull(0), pl.col(count).fillNull(0));
+  }
+  return out;
+}
+
 export interface BuildOptions {
   split?: SplitConfig;
   /** Keep date and log_time in the table (dropped by default to save memory). */
@@ -125,12 +138,8 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   const train = narrow.filter(pl.col("split").eq(pl.lit("train")));
   const priors = { user: fitCtrPrior(train, "user"), item: fitCtrPrior(train, "item") };
   const vocabs: Record<string, pl.DataFrame> = {};
-  for (const [col, as, count] of [["user_id", "user_idx", "u_train_imp"], ["item_id", "item_idx", "i_train_imp"]]) {
-    vocabs[col] = buildVocab(train, col, o.minCount ?? 1);
-    // index (0 = out of vocabulary) and how much training history the id has (for cold-start slices)
-    narrow = narrow.join(vocabs[col].select(col, pl.col("idx").alias(as), pl.col("count").cast(pl.Float32).alias(count)), { on: col, how: "left" })
-      .withColumns(pl.col(as).fillNull(0), pl.col(count).fillNull(0));
-  }
+  for (const [col] of ID_VOCABS) vocabs[col] = buildVocab(train, col, o.minCount ?? 1);
+  narrow = withVocabIndex(narrow, vocabs);
   await releaseMemory();
   const table = await joinHistory(narrow, { priors, includeCurrentDay: o.includeCurrentDay });
   narrow = table; // let the narrow frame go

@@ -162,11 +162,12 @@ const OPS: Record<string, (x: Arr[], n: Tensor) => Arr> = {
   Concat: (x, n) => concatArr(x, n.attrs.axis as number),
   Slice: (x, n) => sliceArr(x[0], n.attrs.axis as number, n.attrs.start as number, n.attrs.end as number),
   Reshape: (x, n) => {
-    const target = [...(n.attrs.shape as number[])];
+    const target = (n.attrs.shape as number[]).map((d, i) => d === 0 ? x[0].shape[i] : d);
     const known = target.filter((d) => d >= 0).reduce((a, b) => a * b, 1);
     const shape = target.map((d) => d < 0 ? x[0].data.length / known : d);
     return { shape, data: x[0].data };
   },
+  SliceLike: (x, n) => sliceArr(x[0], 0, 0, x[1].shape[n.attrs.axis as number]),
   Transpose: (x, n) => transposeArr(x[0], n.attrs.perm as number[]),
   ExpandLike: (x) => elementwise([x[0], { shape: x[1].shape, data: new Float64Array(size(x[1].shape)) }], (a) => a),
   Gather: (x) => {

@@ -4,8 +4,8 @@
  */
 import { Rng } from "../util/rng.ts";
 import {
-  add, constant, type DType, exp, expandLike, gather, greater, input, log, matmul, mul, neg, param, reduceMean, reduceSum,
-  relu, type Shape, sqrt, sub, type Tensor, where,
+  add, constant, div, type DType, exp, expandLike, gather, greater, input, log, matmul, mul, neg, param, reduceMean, reduceSum,
+  relu, type Shape, sqrt, sub, tanh, type Tensor, where,
 } from "./tensor.ts";
 
 export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | { kind: "normal"; std: number } | { kind: "uniform"; limit: number };
@@ -77,6 +77,21 @@ export function mlp(m: ModelBuilder, name: string, x: Tensor, sizes: number[], o
     if (!last || o.lastActivation) h = relu(h);
   });
   return h;
+}
+
+/** Layer normalisation over the last axis with a learned scale and shift (Ba et al., 2016). */
+export function layerNorm(m: ModelBuilder, name: string, x: Tensor, eps = 1e-12): Tensor {
+  const d = x.shape[x.rank - 1] as number;
+  const mu = reduceMean(x, -1, true), centred = sub(x, mu);
+  const variance = reduceMean(mul(centred, centred), -1, true);
+  const normed = div(centred, sqrt(add(variance, eps)));
+  return add(mul(normed, m.param(`${name}.gamma`, [d], { kind: "ones" }, { regularize: false })), m.param(`${name}.beta`, [d], { kind: "zeros" }, { regularize: false }));
+}
+
+/** GELU, tanh approximation (as BERT implementations export it). */
+export function gelu(x: Tensor): Tensor {
+  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return mul(mul(x, 0.5), add(tanh(inner), 1));
 }
 
 /** An embedding table [vocab, dim] looked up at int64 ids; sparse (row-wise updates) by default. */

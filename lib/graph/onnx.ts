@@ -104,6 +104,10 @@ export function toOnnx(spec: GraphSpec): Uint8Array {
       const shape = fresh("shape");
       node("Shape", [ins[1]], shape);
       node("Expand", [ins[0], shape], out);
+    } else if (t.op === "SliceLike") {
+      const len = fresh("len");
+      nodes.push(onnx.NodeProto.create({ opType: "Shape", input: [ins[1]], output: [len], attribute: [attrInt("start", a.axis as number), attrInt("end", (a.axis as number) + 1)], name: `Shape_${k++}` }));
+      node("Slice", [ins[0], constInt64([0]), len, constInt64([0])], out);
     } else if (t.op === "Gather") node("Gather", ins, out, [attrInt("axis", 0)]);
     else if (t.op === "ScatterND") node("ScatterND", ins, out, a.reduction === "add" ? [attrStr("reduction", "add")] : []);
     else throw new Error(`toOnnx: no ONNX mapping for ${t.op}`);

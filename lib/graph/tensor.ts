@@ -192,12 +192,18 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   return new Tensor("op", "Slice", [x], shape, x.dtype, { axis: a, start, end });
 }
 
-/** Reshape to a shape whose dims are numbers or "B" (at most one symbolic dim). */
+/**
+ * Reshape to a shape whose dims are numbers or symbols. One symbolic dim may go anywhere (ONNX −1); with
+ * several, each must sit where the input has the same symbol (ONNX 0: copy that dim), e.g. [B, S, H] → [B, S, h, H/h].
+ */
 export function reshape(x: Tensor, shape: Shape): Tensor {
-  if (shape.filter((d) => typeof d !== "number").length > 1) throw new Error(`reshape: more than one symbolic dim in [${shape}]`);
+  const symbolic = shape.filter((d) => typeof d !== "number").length;
+  if (symbolic > 1 && shape.some((d, i) => typeof d !== "number" && x.shape[i] !== d)) {
+    throw new Error(`reshape [${x.shape}] → [${shape}]: with several symbolic dims each must keep its position`);
+  }
   const [n1, n2] = [numel(x.shape), numel(shape)];
   if (!Number.isNaN(n1) && !Number.isNaN(n2) && n1 !== n2) throw new Error(`reshape [${x.shape}] → [${shape}]: sizes differ`);
-  return new Tensor("op", "Reshape", [x], shape, x.dtype, { shape: shape.map((d) => typeof d === "number" ? d : -1) });
+  return new Tensor("op", "Reshape", [x], shape, x.dtype, { shape: shape.map((d) => typeof d === "number" ? d : symbolic > 1 ? 0 : -1) });
 }
 
 export function transpose(x: Tensor, perm: number[]): Tensor {
@@ -233,6 +239,11 @@ export function gather(table: Tensor, ids: Tensor): Tensor {
  */
 export function scatterND(data: Tensor, indices: Tensor, updates: Tensor, replace = false): Tensor {
   return new Tensor("op", "ScatterND", [data, indices, updates], data.shape, data.dtype, { reduction: replace ? "none" : "add" });
+}
+
+/** table[0 : like.shape[axis]] along axis 0, the length read at run time (e.g. position embeddings for a sequence). */
+export function sliceLike(table: Tensor, like: Tensor, axis: number): Tensor {
+  return new Tensor("op", "SliceLike", [table, like], [like.shape[axis], ...table.shape.slice(1)], table.dtype, { axis: normAxis(axis, like.rank) });
 }
 
 /** Append a trailing axis of size 1. */

@@ -1,6 +1,9 @@
-/** The input block every model here shares: dense features beside user and item id embeddings. */
-import { embedding, type ModelBuilder } from "../graph/nn.ts";
-import { concat, type Tensor } from "../graph/tensor.ts";
+/**
+ * The input block every model here shares: dense features beside user and item id embeddings — and, when the
+ * config says so, the whitened user and item text vectors, and the cold-start text fallback for the ids.
+ */
+import { embedding, linear, type ModelBuilder } from "../graph/nn.ts";
+import { add, concat, mul, sub, type Tensor } from "../graph/tensor.ts";
 
 export interface CtrInputs {
   /** Number of dense (numeric) features, fed as input "dense" [B, dense]. */
@@ -8,12 +11,35 @@ export interface CtrInputs {
   userVocab: number;
   itemVocab: number;
   embDim: number;
+  /** Width of the whitened text vectors, fed as inputs "user_text" and "item_text" [B, text]; absent: no text. */
+  text?: number;
+  /**
+   * Text fallback for cold ids (needs `text`): inputs "user_cold" and "item_cold" [B, 1] in {0, 1}; where 1,
+   * the id embedding is replaced by a learned projection of the text vector into the embedding space.
+   */
+  fallback?: boolean;
 }
 
-/** [B, dense + 2·embDim]: "dense" concatenated with the "user_id" and "item_id" embeddings (sparse tables). */
+/** The text inputs [B, text] each: user, item. */
+export function textInputs(m: ModelBuilder, c: CtrInputs): [Tensor, Tensor] {
+  if (!c.text) throw new Error("this model needs text inputs: set `text` to the whitened dimension");
+  return [m.input("user_text", ["B", c.text]), m.input("item_text", ["B", c.text])];
+}
+
+/** An id's embedding, or with the fallback (1−cold)·embedding + cold·W·text. */
+function idEmbedding(m: ModelBuilder, c: CtrInputs, side: "user" | "item", vocab: number, text?: Tensor): Tensor {
+  const e = embedding(m, `${side}_emb`, m.input(`${side}_id`, ["B"], "int64"), vocab, c.embDim);
+  if (!c.fallback) return e;
+  const cold = m.input(`${side}_cold`, ["B", 1]);
+  return add(mul(sub(1, cold), e), mul(cold, linear(m, `${side}_fallback`, text!, c.embDim, { init: { kind: "xavier" } })));
+}
+
+/** [B, dense + 2·embDim (+ 2·text)]: "dense", the user and item embeddings, and the text vectors if configured. */
 export function ctrInputs(m: ModelBuilder, c: CtrInputs): Tensor {
   const x = m.input("dense", ["B", c.dense]);
-  const user = embedding(m, "user_emb", m.input("user_id", ["B"], "int64"), c.userVocab, c.embDim);
-  const item = embedding(m, "item_emb", m.input("item_id", ["B"], "int64"), c.itemVocab, c.embDim);
-  return concat([x, user, item], 1);
+  const text = c.text ? textInputs(m, c) : undefined;
+  if (c.fallback && !text) throw new Error("the cold-start fallback projects text: set `text` too");
+  const user = idEmbedding(m, c, "user", c.userVocab, text?.[0]);
+  const item = idEmbedding(m, c, "item", c.itemVocab, text?.[1]);
+  return concat([x, user, item, ...(text ?? [])], 1);
 }

@@ -40,6 +40,11 @@ export function renderIndex(runDir: string, info: RunInfo): string {
     const name = r?.html ? `<a href="${escapeHtml(r.html)}">${escapeHtml(s.id)} · ${escapeHtml(s.title)}</a>` : `${escapeHtml(s.id)} · ${escapeHtml(s.title)}`;
     const metrics = h ? Object.entries(h.metrics).map(([k, v]) => `<div><b>${escapeHtml(k)}</b> ${escapeHtml(formatCell(v))}</div>`).join("") : "";
     rows.push(`<tr><td>${name}<div class="q">${escapeHtml(s.question)}</div></td><td>${status}${r?.error ? `<pre>${escapeHtml(r.error)}</pre>` : ""}</td><td>${metrics}</td></tr>`);
+    if (h?.table?.length) {
+      const cols = Object.keys(h.table[0]);
+      const body = h.table.map((r) => `<tr>${cols.map((c) => `<td>${escapeHtml(formatCell(r[c]))}</td>`).join("")}</tr>`).join("");
+      charts.push(`<h3>${escapeHtml(s.id)} · ${escapeHtml(s.title)}</h3><table class="stage"><thead><tr>${cols.map((c) => `<th align="left">${escapeHtml(c)}</th>`).join("")}</tr></thead><tbody>${body}</tbody></table>`);
+    }
     if (h?.figure) charts.push(`<h3>${escapeHtml(s.id)} · ${escapeHtml(s.title)}</h3>${figureHtml(h.figure, `index-${s.id}`)}`);
   }
   const cfg = Object.entries(info.config).map(([k, v]) => `<b>${escapeHtml(k)}</b> ${escapeHtml(String(v))}`).join(" · ");
@@ -49,7 +54,7 @@ ${charts.length ? `<script type="text/javascript">${plotlySource().replaceAll("<
 <style>
 body{font:14px Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;color:#222;padding:0 16px}
 table{border-collapse:collapse;width:100%} td{vertical-align:top;padding:8px;border-bottom:1px solid #ddd}
-.q{color:#666;font-size:12px;margin-top:3px} .ok{color:#188038} .fail{color:#c5221f;font-weight:bold} .todo{color:#999}
+table.stage td{padding:4px 8px;font-size:13px} .q{color:#666;font-size:12px;margin-top:3px} .ok{color:#188038} .fail{color:#c5221f;font-weight:bold} .todo{color:#999}
 pre{white-space:pre-wrap;font-size:11px;color:#c5221f} .cfg{color:#444;font-size:12px;margin-bottom:16px}
 </style></head><body>
 <h1>ctrlab · run ${escapeHtml(info.runId)}</h1>

@@ -13,6 +13,8 @@ export interface Headline {
   title: string;
   metrics: Record<string, number | string>;
   figure?: Figure;
+  /** A small table shown on the index under the stage (e.g. the final stage table). */
+  table?: Record<string, unknown>[];
   recordedAt: string;
 }
 
@@ -40,8 +42,8 @@ export class NotebookRun {
   }
 
   /** Record the stage's headline numbers (and optionally one chart) for the run index. */
-  async headline(metrics: Record<string, number | string>, figure?: Figure): Promise<Headline> {
-    const h: Headline = { stage: this.stage.id, title: this.stage.title, metrics, figure, recordedAt: new Date().toISOString() };
+  async headline(metrics: Record<string, number | string>, figure?: Figure, table?: Record<string, unknown>[]): Promise<Headline> {
+    const h: Headline = { stage: this.stage.id, title: this.stage.title, metrics, figure, table, recordedAt: new Date().toISOString() };
     await Deno.mkdir(`${this.cfg.runDir}/metrics`, { recursive: true });
     await Deno.writeTextFile(metricsPath(this.cfg.runDir, this.stage.id), JSON.stringify(h, null, 2));
     return h;

@@ -23,11 +23,20 @@ export interface InputColumns {
   task?: { column: string; tasks: number };
   /** Per-row loss weights → input "weight" [B]. */
   weight?: string;
+  /** Extra float columns, each its own input [B, 1]: { input name: column }. */
+  floats?: Record<string, string>;
+  /**
+   * Rows of a fixed table looked up by an integer column at batch time (e.g. text embeddings keyed by text
+   * id): input [B, width]. Only the index is packed per row; the table is shared, never copied per row.
+   */
+  lookups?: Record<string, { column: string; table: Float32Array; width: number }>;
 }
 
 interface Packed {
   data: Float32Array | BigInt64Array;
   width: number;
+  /** Lookup inputs: `data` is unused; row r's values are table[index[r]]. */
+  lookup?: { index: Int32Array; table: Float32Array };
 }
 
 export class TableData {
@@ -45,7 +54,10 @@ export class TableData {
     const t = new TableData(df.height, spec);
     const n = df.height;
     const labelCols = Array.isArray(spec.label) ? spec.label : [spec.label];
-    const missing = [...spec.dense, ...Object.values(spec.ids), ...labelCols, ...(spec.task ? [spec.task.column] : []), ...(spec.weight ? [spec.weight] : [])]
+    const missing = [
+      ...spec.dense, ...Object.values(spec.ids), ...labelCols, ...(spec.task ? [spec.task.column] : []), ...(spec.weight ? [spec.weight] : []),
+      ...Object.values(spec.floats ?? {}), ...Object.values(spec.lookups ?? {}).map((l) => l.column),
+    ]
       .filter((c) => !df.columns.includes(c));
     if (missing.length) throw new Error(`training table lacks column(s) ${missing.join(", ")}`);
     if (spec.dense.length) {
@@ -91,6 +103,14 @@ export class TableData {
       t.columns.set("mask", { data: mask, width: T });
     } else t.columns.set("label", { data: t.labels, width: 1 });
     if (spec.weight) t.columns.set("weight", { data: df.getColumn(spec.weight).cast(pl.Float32).toTypedArray() as Float32Array, width: 1 });
+    for (const [input, c] of Object.entries(spec.floats ?? {})) t.columns.set(input, { data: Float32Array.from(df.getColumn(c).cast(pl.Float32).toTypedArray() as Float32Array), width: 1 });
+    for (const [input, l] of Object.entries(spec.lookups ?? {})) {
+      const index = Int32Array.from(df.getColumn(l.column).cast(pl.Int32).toTypedArray() as Int32Array);
+      const rowsInTable = l.table.length / l.width;
+      const bad = index.findIndex((v) => v < 0 || v >= rowsInTable);
+      if (bad >= 0) throw new Error(`row ${bad}: ${l.column} = ${index[bad]} outside the ${rowsInTable}-row table of input "${input}"`);
+      t.columns.set(input, { data: new Float32Array(0), width: l.width, lookup: { index, table: l.table } });
+    }
     return t;
   }
 
@@ -112,7 +132,10 @@ export class TableData {
       for (const [name, c] of this.columns) {
         const buf = buffers[name];
         const w = c.width;
-        if (w === 1) for (let r = 0; r < rows; r++) buf[r] = c.data[order[start + r]];
+        if (c.lookup) {
+          const { index, table } = c.lookup;
+          for (let r = 0; r < rows; r++) (buf as Float32Array).set(table.subarray(index[order[start + r]] * w, index[order[start + r]] * w + w), r * w);
+        } else if (w === 1) for (let r = 0; r < rows; r++) buf[r] = c.data[order[start + r]];
         else for (let r = 0; r < rows; r++) (buf as Float32Array).set((c.data as Float32Array).subarray(order[start + r] * w, order[start + r] * w + w), r * w);
         batch[name] = rows === batchSize ? buf : buf.subarray(0, rows * w) as Float32Array | BigInt64Array;
       }

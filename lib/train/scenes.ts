@@ -3,19 +3,20 @@
  * scene, training with per-scene validation AUC each epoch, and scoring the test days per scene beside the
  * oracle and against an earlier model's saved predictions (paired bootstrap intervals), then recording it all.
  */
-import type pl from "nodejs-polars";
+import pl from "nodejs-polars";
 import { joinOracle } from "../data/dataset.ts";
 import { alignedPredictions, savePredictions } from "../eval/predictions.ts";
 import { appendResults } from "../eval/results.ts";
 import { type ComparisonRow, compareBySlice, sliceMetrics, type SliceRow } from "../eval/slices.ts";
 import { coldnessExpr } from "../features/summary.ts";
-import { type Manifest, readManifest, readSplit } from "../features/table.ts";
+import { type Manifest, readManifest, readSplit, SPLITS } from "../features/table.ts";
+import { joinTextIndex, type TextFeatures, withMeanForMissing } from "../text/features.ts";
 import type { ModelFn } from "../graph/program.ts";
 import { compile } from "../graph/program.ts";
 import type { TableData } from "./data.ts";
 import { pickBackend } from "./backend.ts";
 import { TrainSession } from "./session.ts";
-import { tableData } from "./tables.ts";
+import { type TableOptions, tableData } from "./tables.ts";
 import { evaluateTable, fit, type FitResult, meanOutputByGroup } from "./trainer.ts";
 
 export interface SceneData {
@@ -24,11 +25,55 @@ export interface SceneData {
   tables: Record<"train" | "val" | "test", TableData>;
 }
 
-export function loadSceneData(dataDir: string): SceneData {
+export interface SceneDataOptions {
+  /** Whitened text vectors joined by row_id (07_text onwards). */
+  text?: TextFeatures;
+  /**
+   * Cold-start text fallback: ids with fewer than `coldBelow` (default 5) training impressions use their text
+   * projection instead of their embedding; while training, a further `dropRate` (default 0.1) of rows do too
+   * (chosen by a hash of row_id) so the projection learns from warm ids. Missing text maps to the training mean.
+   */
+  fallback?: { coldBelow?: number; dropRate?: number; seed?: number };
+  /** Weight each scene's loss by (mean share / share)^½ (normalised to mean 1 over training rows). */
+  sceneWeights?: boolean;
+}
+
+/** Per-scene loss weights ∝ share^−½, scaled so the training rows' mean weight is 1. */
+export function sceneLossWeights(train: pl.DataFrame, scenes: number): number[] {
+  const counts = new Array<number>(scenes).fill(0);
+  for (const s of train.getColumn("scene").toArray() as number[]) counts[s]++;
+  const raw = counts.map((n) => n ? Math.sqrt(train.height / scenes / n) : 0);
+  const mean = counts.reduce((a, n, s) => a + n * raw[s], 0) / train.height;
+  return raw.map((w) => w / mean);
+}
+
+/** user_cold / item_cold flags: few training impressions, or (training split only) a seeded row_id hash below `dropRate`. */
+function coldFlags(split: string, o: NonNullable<SceneDataOptions["fallback"]>): pl.Expr[] {
+  const below = o.coldBelow ?? 5, rate = split === "train" ? o.dropRate ?? 0.1 : 0;
+  return (["user", "item"] as const).map((side, k) => {
+    const drop = pl.col("row_id").hash((o.seed ?? 7) + k).modulo(pl.lit(1_000_000)).cast(pl.Float64).lt(pl.lit(rate * 1_000_000));
+    return pl.col(`${side[0]}_train_imp`).lt(pl.lit(below)).or(drop).cast(pl.Float32).alias(`${side}_cold`);
+  });
+}
+
+export function loadSceneData(dataDir: string, o: SceneDataOptions = {}): SceneData {
   const dir = `${dataDir}/table`;
   const manifest = readManifest(dir);
-  const frames = Object.fromEntries((["train", "val", "test"] as const).map((s) => [s, readSplit(dir, s, manifest)])) as SceneData["frames"];
-  const tables = Object.fromEntries((["train", "val", "test"] as const).map((s) => [s, tableData(frames[s], manifest, { scenesAsTasks: true })])) as SceneData["tables"];
+  const frames = Object.fromEntries(SPLITS.map((s) => {
+    let f = readSplit(dir, s, manifest);
+    if (o.text) f = joinTextIndex(f, o.text).sort("row_id");
+    if (o.fallback) f = f.withColumns(...coldFlags(s, o.fallback));
+    return [s, f];
+  })) as SceneData["frames"];
+  const k = o.text?.k ?? 0;
+  const mean = (t: Float32Array) => o.fallback ? withMeanForMissing(t, k) : t;
+  const opts: TableOptions = {
+    scenesAsTasks: true,
+    taskWeights: o.sceneWeights ? sceneLossWeights(frames.train, manifest.scenes) : undefined,
+    text: o.text ? { user: mean(o.text.tables.user), item: mean(o.text.tables.item), k } : undefined,
+    fallback: !!o.fallback,
+  };
+  const tables = Object.fromEntries(SPLITS.map((s) => [s, tableData(frames[s], manifest, opts)])) as SceneData["tables"];
   return { manifest, frames, tables };
 }
 
@@ -53,6 +98,8 @@ export interface SceneReport {
   test: (SliceRow & { oracleAuc: number | "n/a" })[];
   /** This model (B) against the baseline (A), overall and per scene. */
   versus: ComparisonRow[];
+  /** This model against the baseline by user coldness and by item coldness (zero / few / warm). */
+  versusColdness: ComparisonRow[];
   /** Mean gate weight per scene (its own task's gate) over validation rows: [scene][expert]. */
   gates?: number[][];
   /** Test AUC by user coldness, by item coldness, and the scene × user-coldness pivot (zero / few / warm training impressions). */
@@ -91,6 +138,10 @@ export async function reportScenes(t: SceneTraining, d: SceneData, o: { runDir: 
       rows: sceneNames.map((s) => levels.map((l) => cell(s, l)?.rows ?? 0)),
     },
   };
+  const versusColdness = [
+    ...compareBySlice(test.labels, base, evals.test.probs, (i) => `user ${userCold[i]}`, { resamples: o.resamples ?? 200 }).filter((r) => r.slice !== "all"),
+    ...compareBySlice(test.labels, base, evals.test.probs, (i) => `item ${itemCold[i]}`, { resamples: o.resamples ?? 200 }).filter((r) => r.slice !== "all"),
+  ];
   let gates: number[][] | undefined;
   if (o.gates) {
     const T = d.manifest.scenes, valScene = d.tables.val.task!;
@@ -109,5 +160,5 @@ export async function reportScenes(t: SceneTraining, d: SceneData, o: { runDir: 
       };
     }),
   ]);
-  return { test: rows, versus, gates, coldness };
+  return { test: rows, versus, versusColdness, gates, coldness };
 }

@@ -58,13 +58,19 @@ export interface EvalResult {
   logloss: number;
 }
 
-/** Every task's probability for every row: [rows × tasks], row-major. */
-export async function predictTasks(s: TrainSession, data: TableData, batchSize = 8192): Promise<Float32Array> {
-  const T = data.columns.get("label")!.width;
-  const out = new Float32Array(data.rows * T);
-  for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) out.set(await s.predict(batch, rows), start * T);
-  return out;
+/** An eval-graph output ("prob", "logits", or a model extra such as "alpha") for every row, row-major. */
+export async function predictOutput(s: TrainSession, data: TableData, output: string, batchSize = 8192): Promise<Float32Array> {
+  let out: Float32Array | null = null;
+  for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
+    const v = (await s.evaluate(batch, rows, [output]))[output];
+    out ??= new Float32Array(data.rows * (v.length / rows));
+    out.set(v, start * (v.length / rows));
+  }
+  return out ?? new Float32Array(0);
 }
+
+/** Every task's probability for every row: [rows × tasks], row-major. */
+export const predictTasks = (s: TrainSession, data: TableData, batchSize = 8192) => predictOutput(s, data, "prob", batchSize);
 
 /**
  * Probability of each row's own label over a whole table: its scene's tower when scenes are tasks, the

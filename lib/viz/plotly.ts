@@ -113,6 +113,12 @@ export function heatmap(z: number[][], x: ArrayLike<number | string>, y: ArrayLi
   return plot([trace], { ...axes(o), yaxis: { type: "category", autorange: "reversed", ...title(o.yTitle) }, xaxis: { type: "category", ...title(o.xTitle) } });
 }
 
+/** Scatter plot, one marker trace per named group (hover text optional). */
+export function scatter(groups: Record<string, { x: ArrayLike<number>; y: ArrayLike<number>; text?: string[] }>, o: ChartOptions = {}) {
+  const data = Object.entries(groups).map(([name, g]) => ({ type: "scattergl", mode: "markers", name, x: arr(g.x), y: arr(g.y), text: g.text, marker: { size: 5, opacity: 0.7 } }));
+  return plot(data, axes(o));
+}
+
 /** Histogram, one overlaid trace per series. */
 export function histogram(series: Series, o: ChartOptions & { bins?: number; normalize?: boolean } = {}) {
   const data = Object.entries(series).map(([name, v]) => ({

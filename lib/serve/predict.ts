@@ -1,0 +1,77 @@
+/**
+ * Score a new raw-log CSV with a model package: validate it with the ETL (bad rows quarantined and counted,
+ * never dropped silently), rebuild every point-in-time feature from the package's history plus the file's own
+ * earlier days, look up vocabularies, embed and whiten the texts, and run the ONNX inference model.
+ * The result is one probability per valid record, keyed by the record's ordinal in the file (id).
+ */
+import pl from "nodejs-polars";
+import { runEtl, scanClean } from "../data/etl.ts";
+import { joinHistory } from "../features/history.ts";
+import { loadEvents, normalizedFeatures, withVocabIndex } from "../features/table.ts";
+import { embedTexts, TEXT_SIDES, textExpr, withMeanForMissing } from "../text/features.ts";
+import { tableData } from "../train/tables.ts";
+import { loadPackage, type ModelPackage, scoreTable } from "./package.ts";
+
+export interface Prediction {
+  /** Record ordinal in the scored file (header excluded), as the ETL numbers rows. */
+  ids: number[];
+  probs: Float32Array;
+  rowsRead: number;
+  quarantined: number;
+  /** Where quarantined records were written (with file, line, column and reason), if any. */
+  quarantineFile?: string;
+  /** The rebuilt model inputs per scored row (row_id = id + the history offset), for inspection. */
+  frame: pl.DataFrame;
+}
+
+/** Score `csv` with the package in `pkgDir` (or an already loaded package); optionally write `id,probability` to `out`. */
+export async function predictCsv(pkg: string | ModelPackage, csv: string, o: { out?: string } = {}): Promise<Prediction> {
+  const p = typeof pkg === "string" ? await loadPackage(pkg) : pkg;
+  const tmp = await Deno.makeTempDir({ prefix: "ctrlab-predict-" });
+  try {
+    const etl = await runEtl({ input: csv, output: tmp });
+    let quarantineFile: string | undefined;
+    if (etl.rowsQuarantined && o.out) {
+      quarantineFile = `${o.out.replace(/\.csv$/, "")}.quarantine.csv`;
+      await Deno.copyFile(`${tmp}/_quarantine.csv`, quarantineFile);
+    }
+    if (!etl.rowsWritten) throw new Error(`${csv}: no valid rows to score (${etl.rowsQuarantined} quarantined)`);
+    const fresh = loadEvents(tmp);
+    const history = pl.readParquet(`${p.dir}/history.parquet`);
+    // history strictly before the file's first day, and new row ids after every history id (same order as in the logs)
+    const firstDay = fresh.getColumn("day").min() as number;
+    const offset = (history.getColumn("row_id").max() as number) + 1;
+    const past = history.filter(pl.col("day").lt(pl.lit(firstDay)));
+    const renumbered = fresh.withColumns(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id")).select(...past.columns);
+    const events = pl.concat([past, renumbered.withColumns(...past.columns.map((c) => pl.col(c).cast(past.getColumn(c).dtype)))])
+      .sort("row_id").drop("date", "log_time");
+    const withIds = withVocabIndex(events, p.vocabs);
+    const m = p.manifest;
+    let frame = (await joinHistory(withIds, { priors: m.priors, includeCurrentDay: m.includeCurrentDay }))
+      .filter(pl.col("row_id").gtEq(pl.lit(offset))).sort("row_id").withColumns(...normalizedFeatures(m));
+    let text: { user: Float32Array; item: Float32Array; k: number } | undefined;
+    if (p.text) {
+      const texts = scanClean(tmp).select(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"), textExpr("user"), textExpr("item")).collectSync();
+      const tables = {} as Record<"user" | "item", Float32Array>;
+      for (const side of TEXT_SIDES) {
+        const distinct = ["", ...(texts.getColumn(`${side}_text`).unique().sort().toArray() as string[]).filter((t) => t !== "")];
+        const vecs = await embedTexts(p.text, side, distinct);
+        tables[side] = p.info.coldBelow !== undefined ? withMeanForMissing(vecs, p.text.k) : vecs;
+        const idx = pl.DataFrame({ [`${side}_text`]: distinct, [`${side}_text_idx`]: distinct.map((_, i) => i) }).withColumns(pl.col(`${side}_text_idx`).cast(pl.Int32));
+        frame = frame.join(texts.select("row_id", `${side}_text`).join(idx, { on: `${side}_text`, how: "left" }).select("row_id", `${side}_text_idx`), { on: "row_id", how: "left" });
+      }
+      text = { ...tables, k: p.text.k };
+    }
+    if (p.info.coldBelow !== undefined) {
+      frame = frame.withColumns(...(["user", "item"] as const).map((side) => pl.col(`${side[0]}_train_imp`).lt(pl.lit(p.info.coldBelow!)).cast(pl.Float32).alias(`${side}_cold`)));
+    }
+    frame = frame.sort("row_id");
+    const data = tableData(frame, m, { scenesAsTasks: p.info.scenes > 1, text, fallback: p.info.coldBelow !== undefined });
+    const probs = await scoreTable(p, data);
+    const ids = (frame.getColumn("row_id").toArray() as number[]).map((r) => Number(r) - offset);
+    if (o.out) await Deno.writeTextFile(o.out, "id,probability\n" + ids.map((id, i) => `${id},${probs[i]}`).join("\n") + "\n");
+    return { ids, probs, rowsRead: etl.rowsRead, quarantined: etl.rowsQuarantined, quarantineFile, frame };
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
