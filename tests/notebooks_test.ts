@@ -10,6 +10,9 @@ import { executeNotebook, listNotebooks, NotebookError, runNotebooks } from "../
 import { PALETTE } from "../lib/viz/plotly.ts";
 import { readResults } from "../lib/eval/results.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
+import { predictCsv } from "../lib/serve/predict.ts";
+import { alignedPredictions } from "../lib/eval/predictions.ts";
+import pl from "nodejs-polars";
 
 interface Cell {
   cell_type: string;
@@ -83,8 +86,11 @@ function countPaletteTrace(png: Uint8Array): { palette: number; nonWhite: number
   return { palette, nonWhite };
 }
 
+let pipeline: RunConfig | undefined; // the run below, reused by the package test after it
+
 Deno.test("pipeline notebooks run headlessly on small data and export self-contained HTML with live charts", async () => {
   const cfg = await smallConfig("pipeline");
+  pipeline = cfg;
   await ensureDataset(cfg, () => {});
   const info = await runNotebooks(cfg, listNotebooks(), () => {});
   assert(info.notebooks.length >= 1 && info.notebooks.every((r) => r.ok));
@@ -110,13 +116,42 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
     assert(px.palette > 5_000, `${r.stage}: only ${px.palette} chart-coloured pixels`);
   }
   const results = readResults(cfg.runDir);
-  for (const stage of ["04_dnn", "05_mmoe", "06_ple"]) {
+  assertEquals(info.notebooks.map((r) => r.stage), ["01_etl", "02_features", "03_join", "04_dnn", "05_mmoe", "06_ple", "07_text", "08_fusion", "09_fallback", "10_final_eval"]);
+  for (const stage of ["04_dnn", "05_mmoe", "06_ple", "07_text", "08_fusion", "09_fallback"]) {
     assert(results.some((x) => x.stage === stage && x.slice === "all" && x.split === "test"), `${stage} recorded its test result`);
   }
   const index = await Deno.readTextFile(`${cfg.runDir}/index.html`);
-  assert(index.includes('href="01_etl.html"') && index.includes("not built yet") && index.includes("rows quarantined"));
+  assert(index.includes('href="01_etl.html"') && !index.includes("not built yet") && index.includes("rows quarantined"));
+  assert(index.includes('class="stage"') && index.includes("Fusion+fallback"), "the index shows the stage table");
   const indexDom = await renderedDom(`${cfg.runDir}/index.html`);
   assert(indexDom.includes('class="plot-container plotly"'), "index chart drawn");
+});
+
+Deno.test("the run's model package: predict rebuilds features from raw CSV and reproduces the notebook's test predictions exactly", async () => {
+  const cfg = pipeline;
+  assert(cfg, "needs the pipeline run above");
+  for (const f of ["config.json", "model/model.onnx", "model/model.json", "text/whitening.json", "table/manifest.json", "table/vocab_user_id.parquet", "history.parquet", "results.jsonl", "results.csv", "cold_start_long.csv", "cold_start_pivot.csv", "metrics/10_final_eval.json"]) {
+    assert((await Deno.stat(`${cfg.runDir}/${f}`)).size > 0, `${f} missing from the run folder`);
+  }
+  // the test days' raw files as one new CSV; its record k is row (first test row id + k) of the run
+  const manifest = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/table/manifest.json`));
+  const days: string[] = manifest.split.days.test;
+  const lines = days.flatMap((d, i) => Deno.readTextFileSync(`${cfg.dataDir}/raw/date=${d}/part-00000.csv`).split("\n").filter(Boolean).slice(i ? 1 : 0));
+  const csv = `${cfg.runDir}/test_days.csv`;
+  await Deno.writeTextFile(csv, lines.join("\n") + "\n");
+  const out = `${cfg.runDir}/test_days.predictions.csv`;
+  const r = await predictCsv(cfg.runDir, csv, { out });
+  assertEquals(r.ids.length + r.quarantined, r.rowsRead, "every record scored or quarantined");
+  // both ETLs number the same records in the same order: align on the first valid record of the first test day
+  const firstDay = pl.readParquet(`${cfg.dataDir}/table/split=test/part-00000.parquet`).getColumn("row_id").min() as number;
+  const offset = firstDay - r.ids[0];
+  const notebook = alignedPredictions(cfg.runDir, "final", "test", pl.Series("row_id", r.ids.map((i) => i + offset)));
+  assertEquals(notebook.length, r.probs.length);
+  const maxDiff = r.probs.reduce((m, p, i) => Math.max(m, Math.abs(p - notebook[i])), 0);
+  assertEquals(maxDiff, 0, `predict differs from the notebook by up to ${maxDiff}`);
+  const written = (await Deno.readTextFile(out)).trim().split("\n");
+  assertEquals(written[0], "id,probability");
+  assertEquals(written.length - 1, r.ids.length);
 });
 
 /** Type-check a notebook's code cells as one module placed beside it (so relative imports resolve). */

@@ -11,6 +11,7 @@ import { compile, invName, type ModelFn, newName, rowsName, stateName, uniqName 
 import { clipByGlobalNorm, type OptimizerConfig, update } from "../lib/graph/optim.ts";
 import { constant, input, param } from "../lib/graph/tensor.ts";
 import { dnn } from "../lib/models/dnn.ts";
+import { fusion } from "../lib/models/fusion.ts";
 import { mmoe } from "../lib/models/mmoe.ts";
 import { ple } from "../lib/models/ple.ts";
 import { sharedBottom } from "../lib/models/shared_bottom.ts";
@@ -21,11 +22,14 @@ import { assert, assertClose, assertEquals } from "./assert.ts";
 
 const B = 24;
 const SMALL = { dense: 5, userVocab: 30, itemVocab: 20, embDim: 4 };
+const TEXT = 3;
 const MODELS: Record<string, { fn: ModelFn; tasks: number }> = {
   dnn: { fn: dnn({ ...SMALL, hidden: [8, 6] }), tasks: 1 },
   mmoe: { fn: mmoe({ ...SMALL, experts: 3, expertHidden: 6, tasks: 3, tower: [5, 1] }), tasks: 3 },
   ple: { fn: ple({ ...SMALL, tasks: 3, levels: 2, sharedExperts: 2, taskExperts: 1, expertHidden: 5, tower: [4, 1] }), tasks: 3 },
   shared_bottom: { fn: sharedBottom({ ...SMALL, bottom: [8], tasks: 3, tower: [4, 1] }), tasks: 3 },
+  fusion: { fn: fusion({ ...SMALL, text: TEXT, experts: 2, expertHidden: 5, tasks: 3, tower: [4, 1], content: [4] }), tasks: 3 },
+  "fusion+fallback": { fn: fusion({ ...SMALL, text: TEXT, fallback: true, experts: 2, expertHidden: 5, tasks: 3, tower: [4, 1], content: [4] }), tasks: 3 },
 };
 
 function batch(seed: number, tasks: number): Batch {
@@ -36,6 +40,11 @@ function batch(seed: number, tasks: number): Batch {
     user_id: ids(SMALL.userVocab),
     item_id: ids(SMALL.itemVocab),
     label: Float32Array.from({ length: B * tasks }, () => (rng.next() < 0.4 ? 1 : 0)),
+    // text vectors and cold-start flags, for the models that read them
+    user_text: Float32Array.from({ length: B * TEXT }, () => rng.normal()),
+    item_text: Float32Array.from({ length: B * TEXT }, () => rng.normal()),
+    user_cold: Float32Array.from({ length: B }, () => (rng.next() < 0.5 ? 1 : 0)),
+    item_cold: Float32Array.from({ length: B }, () => (rng.next() < 0.5 ? 1 : 0)),
     ...(tasks > 1 ? { mask: Float32Array.from({ length: B * tasks }, () => (rng.next() < 0.6 ? 1 : 0)) } : {}),
   };
 }
