@@ -4,9 +4,9 @@ import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { FEATURE_DEFS } from "../lib/features/defs.ts";
 import { joinHistory } from "../lib/features/history.ts";
-import { buildTable, loadEvents, readSplit, writeTable } from "../lib/features/table.ts";
+import { buildTable, loadEvents, readSplit, unitHash, writeTable } from "../lib/features/table.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { assert, assertEquals, tempDir } from "./assert.ts";
+import { assert, assertClose, assertEquals, tempDir } from "./assert.ts";
 
 const D0 = 19548; // 2023-07-10
 
@@ -144,4 +144,13 @@ Deno.test("temporal split, training-only vocabularies, and every row in exactly 
   const rnd = await buildTable(events, { split: { mode: "random" } });
   const testDays = rnd.table.filter(pl.col("split").eq(pl.lit("test"))).getColumn("day").nUnique();
   assertEquals(testDays, 30);
+});
+
+Deno.test("unitHash gives every row a stable coin in [0, 1) (no overflow to negative values)", () => {
+  const df = pl.DataFrame({ row_id: Array.from({ length: 2_000_000 }, (_, i) => i) }).withColumns(pl.col("row_id").cast(pl.Int64));
+  const u = df.select(unitHash("row_id", 7).alias("u"), unitHash("row_id", 8).alias("v"));
+  const r = u.select(pl.col("u").min().alias("lo"), pl.col("u").max().alias("hi"), pl.col("u").lt(0.1).mean().alias("share"), pl.col("u").eq(pl.col("v")).mean().alias("same")).toRecords()[0] as Record<string, number>;
+  assert(r.lo >= 0 && r.hi < 1, `range [${r.lo}, ${r.hi}]`);
+  assertClose(r.share, 0.1, 0.002, "share below 0.1");
+  assert(r.same < 1e-4, "another seed gives other coins");
 });

@@ -46,6 +46,14 @@ export interface Manifest {
 
 export const MANIFEST_FILE = "manifest.json";
 
+/**
+ * A seeded hash of `column` mapped to [0, 1): a stable per-row coin. (The u64 hash goes to float directly; taking
+ * it modulo an integer literal first overflows to negative values for some rows.)
+ */
+export function unitHash(column: string, seed: number): pl.Expr {
+  return pl.col(column).hash(seed).cast(pl.Float64).div(pl.lit(2 ** 64));
+}
+
 /** Split column by day (temporal) or at random (leaky, for contrast). */
 export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
   const c = { mode: "temporal", valDays: 3, testDays: 3, seed: 7, ...cfg };
@@ -58,7 +66,7 @@ export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
   }
   // random: a hash of row_id and the seed, cut in the temporal split's proportions
   const nTest = c.testDays / days.length, nVal = c.valDays / days.length;
-  const u = pl.col("row_id").hash(c.seed).modulo(pl.lit(1_000_000)).cast(pl.Float64).div(pl.lit(1_000_000));
+  const u = unitHash("row_id", c.seed);
   return pl.when(u.lt(pl.lit(nTest))).then(pl.lit("test")).when(u.lt(pl.lit(nTest + nVal))).then(pl.lit("val")).otherwise(pl.lit("train")).alias("split");
 }
 

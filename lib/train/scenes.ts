@@ -9,7 +9,7 @@ import { alignedPredictions, savePredictions } from "../eval/predictions.ts";
 import { appendResults } from "../eval/results.ts";
 import { type ComparisonRow, compareBySlice, sliceMetrics, type SliceRow } from "../eval/slices.ts";
 import { coldnessExpr } from "../features/summary.ts";
-import { type Manifest, readManifest, readSplit, SPLITS } from "../features/table.ts";
+import { type Manifest, readManifest, readSplit, SPLITS, unitHash } from "../features/table.ts";
 import { joinTextIndex, type TextFeatures, withMeanForMissing } from "../text/features.ts";
 import type { ModelFn } from "../graph/program.ts";
 import { compile } from "../graph/program.ts";
@@ -51,7 +51,7 @@ export function sceneLossWeights(train: pl.DataFrame, scenes: number): number[] 
 function coldFlags(split: string, o: NonNullable<SceneDataOptions["fallback"]>): pl.Expr[] {
   const below = o.coldBelow ?? 5, rate = split === "train" ? o.dropRate ?? 0.1 : 0;
   return (["user", "item"] as const).map((side, k) => {
-    const drop = pl.col("row_id").hash((o.seed ?? 7) + k).modulo(pl.lit(1_000_000)).cast(pl.Float64).lt(pl.lit(rate * 1_000_000));
+    const drop = unitHash("row_id", (o.seed ?? 7) + k).lt(pl.lit(rate));
     return pl.col(`${side[0]}_train_imp`).lt(pl.lit(below)).or(drop).cast(pl.Float32).alias(`${side}_cold`);
   });
 }
