@@ -76,10 +76,6 @@ export function buildVocab(train: pl.DataFrame, column: string, minCount = 1): p
     .withRowIndex("idx", 1).select(pl.col(column), pl.col("idx").cast(pl.Int64), pl.col("count"));
 }
 
-export function applyVocab(df: pl.DataFrame, vocab: pl.DataFrame, column: string, as: string): pl.DataFrame {
-  return df.join(vocab.select(column, pl.col("idx").alias(as)), { on: column, how: "left" }).withColumns(pl.col(as).fillNull(0));
-}
-
 /** Id columns with a training vocabulary: (id column, index column, training-impressions column). */
 export const ID_VOCABS = [["user_id", "user_idx", "u_train_imp"], ["item_id", "item_idx", "i_train_imp"]] as const;
 

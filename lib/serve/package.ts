@@ -7,7 +7,6 @@
 import pl from "nodejs-polars";
 import type { RunConfig } from "../config.ts";
 import { loadEvents, type Manifest, readManifest } from "../features/table.ts";
-import type { CompiledModel } from "../graph/program.ts";
 import type { TableData } from "../train/data.ts";
 import { loadBackend, type Session } from "../train/backend.ts";
 import type { TrainSession } from "../train/session.ts";
@@ -43,8 +42,8 @@ export const SCORE_BATCH = 8192;
  * Write the package for a trained model. The history is every cleaned impression (the labels a deployed
  * scorer would have seen by the end of the data); `predict` uses only the days before the rows it scores.
  */
-export async function writePackage(cfg: RunConfig, compiled: CompiledModel, session: TrainSession, info: Omit<ModelInfo, "inputs" | "createdAt">): Promise<ModelInfo> {
-  const dir = cfg.runDir;
+export async function writePackage(cfg: RunConfig, session: TrainSession, info: Omit<ModelInfo, "inputs" | "createdAt">): Promise<ModelInfo> {
+  const dir = cfg.runDir, compiled = session.model;
   await Deno.mkdir(`${dir}/model`, { recursive: true });
   await Deno.mkdir(`${dir}/table`, { recursive: true });
   await Deno.writeFile(`${dir}/model/model.onnx`, compiled.inference(await session.paramValues()));

@@ -8,8 +8,8 @@ import pl from "nodejs-polars";
 import { runEtl, scanClean } from "../data/etl.ts";
 import { joinHistory } from "../features/history.ts";
 import { loadEvents, normalizedFeatures, withVocabIndex } from "../features/table.ts";
-import { embedTexts, TEXT_SIDES, textExpr, withMeanForMissing } from "../text/features.ts";
-import { tableData } from "../train/tables.ts";
+import { embedTexts, indexTexts, TEXT_SIDES, textExpr, withMeanForMissing } from "../text/features.ts";
+import { fallbackFlags, tableData } from "../train/tables.ts";
 import { loadPackage, type ModelPackage, scoreTable } from "./package.ts";
 
 export interface Prediction {
@@ -48,23 +48,20 @@ export async function predictCsv(pkg: string | ModelPackage, csv: string, o: { o
     const withIds = withVocabIndex(events, p.vocabs);
     const m = p.manifest;
     let frame = (await joinHistory(withIds, { priors: m.priors, includeCurrentDay: m.includeCurrentDay }))
-      .filter(pl.col("row_id").gtEq(pl.lit(offset))).sort("row_id").withColumns(...normalizedFeatures(m));
+      .filter(pl.col("row_id").gtEq(pl.lit(offset))).withColumns(...normalizedFeatures(m));
     let text: { user: Float32Array; item: Float32Array; k: number } | undefined;
     if (p.text) {
       const texts = scanClean(tmp).select(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"), textExpr("user"), textExpr("item")).collectSync();
       const tables = {} as Record<"user" | "item", Float32Array>;
       for (const side of TEXT_SIDES) {
-        const distinct = ["", ...(texts.getColumn(`${side}_text`).unique().sort().toArray() as string[]).filter((t) => t !== "")];
+        const { texts: distinct, index } = indexTexts(texts, side);
         const vecs = await embedTexts(p.text, side, distinct);
         tables[side] = p.info.coldBelow !== undefined ? withMeanForMissing(vecs, p.text.k) : vecs;
-        const idx = pl.DataFrame({ [`${side}_text`]: distinct, [`${side}_text_idx`]: distinct.map((_, i) => i) }).withColumns(pl.col(`${side}_text_idx`).cast(pl.Int32));
-        frame = frame.join(texts.select("row_id", `${side}_text`).join(idx, { on: `${side}_text`, how: "left" }).select("row_id", `${side}_text_idx`), { on: "row_id", how: "left" });
+        frame = frame.join(texts.select("row_id", `${side}_text`).join(index, { on: `${side}_text`, how: "left" }).select("row_id", `${side}_text_idx`), { on: "row_id", how: "left" });
       }
       text = { ...tables, k: p.text.k };
     }
-    if (p.info.coldBelow !== undefined) {
-      frame = frame.withColumns(...(["user", "item"] as const).map((side) => pl.col(`${side[0]}_train_imp`).lt(pl.lit(p.info.coldBelow!)).cast(pl.Float32).alias(`${side}_cold`)));
-    }
+    if (p.info.coldBelow !== undefined) frame = frame.withColumns(...fallbackFlags("test", { coldBelow: p.info.coldBelow }));
     frame = frame.sort("row_id");
     const data = tableData(frame, m, { scenesAsTasks: p.info.scenes > 1, text, fallback: p.info.coldBelow !== undefined });
     const probs = await scoreTable(p, data);

@@ -29,6 +29,18 @@ export function textExpr(side: TextSide): pl.Expr {
   return joined.alias(`${side}_text`);
 }
 
+/**
+ * The distinct texts of `side` in a frame with a `<side>_text` column, sorted, with "" (no text) at index 0,
+ * and the lookup frame (<side>_text → <side>_text_idx) to join rows with.
+ */
+export function indexTexts(frame: pl.DataFrame, side: TextSide): { texts: string[]; index: pl.DataFrame } {
+  const col = `${side}_text`;
+  const uniq = frame.select(pl.col(col)).unique().filter(pl.col(col).neq(pl.lit(""))).sort(col);
+  const texts = ["", ...(uniq.getColumn(col).toArray() as string[])];
+  const index = pl.DataFrame({ [col]: texts, [`${col}_idx`]: texts.map((_, i) => i) }).withColumns(pl.col(`${col}_idx`).cast(pl.Int32));
+  return { texts, index };
+}
+
 export interface TextFeatures {
   dir: string;
   embedder: Embedder;
@@ -63,11 +75,10 @@ export async function buildTextFeatures(dataDir: string, trainDays: string[], ou
   const texts = {} as Record<TextSide, string[]>;
   let indexed = rows;
   for (const side of TEXT_SIDES) {
-    const uniq = rows.select(pl.col(`${side}_text`).alias("text")).unique().filter(pl.col("text").neq(pl.lit(""))).sort("text");
-    texts[side] = ["", ...(uniq.getColumn("text").toArray() as string[])];
-    const idx = pl.DataFrame({ [`${side}_text`]: texts[side], [`${side}_text_idx`]: texts[side].map((_, i) => i) }).withColumns(pl.col(`${side}_text_idx`).cast(pl.Int32));
-    indexed = indexed.join(idx, { on: `${side}_text`, how: "left" });
-    idx.rename({ [`${side}_text`]: "text", [`${side}_text_idx`]: "idx" }).writeParquet(`${outDir}/texts_${side}.parquet`);
+    const { texts: distinct, index } = indexTexts(rows, side);
+    texts[side] = distinct;
+    indexed = indexed.join(index, { on: `${side}_text`, how: "left" });
+    index.rename({ [`${side}_text`]: "text", [`${side}_text_idx`]: "idx" }).writeParquet(`${outDir}/texts_${side}.parquet`);
   }
   const trainIdx = (side: TextSide) => [...new Set(indexed.filter(pl.col("train")).getColumn(`${side}_text_idx`).toArray() as number[])].filter((i) => i > 0).sort((a, b) => a - b);
   let embedder: Embedder;

@@ -9,14 +9,14 @@ import { alignedPredictions, savePredictions } from "../eval/predictions.ts";
 import { appendResults } from "../eval/results.ts";
 import { type ComparisonRow, compareBySlice, sliceMetrics, type SliceRow } from "../eval/slices.ts";
 import { coldnessExpr } from "../features/summary.ts";
-import { type Manifest, readManifest, readSplit, SPLITS, unitHash } from "../features/table.ts";
+import { type Manifest, readManifest, readSplit, SPLITS } from "../features/table.ts";
 import { joinTextIndex, type TextFeatures, withMeanForMissing } from "../text/features.ts";
 import type { ModelFn } from "../graph/program.ts";
 import { compile } from "../graph/program.ts";
 import type { TableData } from "./data.ts";
 import { pickBackend } from "./backend.ts";
 import { TrainSession } from "./session.ts";
-import { type TableOptions, tableData } from "./tables.ts";
+import { type FallbackOptions, fallbackFlags, type TableOptions, tableData } from "./tables.ts";
 import { evaluateTable, fit, type FitResult, meanOutputByGroup } from "./trainer.ts";
 
 export interface SceneData {
@@ -33,7 +33,7 @@ export interface SceneDataOptions {
    * projection instead of their embedding; while training, a further `dropRate` (default 0.1) of rows do too
    * (chosen by a hash of row_id) so the projection learns from warm ids. Missing text maps to the training mean.
    */
-  fallback?: { coldBelow?: number; dropRate?: number; seed?: number };
+  fallback?: FallbackOptions;
   /** Weight each scene's loss by (mean share / share)^½ (normalised to mean 1 over training rows). */
   sceneWeights?: boolean;
 }
@@ -47,22 +47,13 @@ export function sceneLossWeights(train: pl.DataFrame, scenes: number): number[] 
   return raw.map((w) => w / mean);
 }
 
-/** user_cold / item_cold flags: few training impressions, or (training split only) a seeded row_id hash below `dropRate`. */
-function coldFlags(split: string, o: NonNullable<SceneDataOptions["fallback"]>): pl.Expr[] {
-  const below = o.coldBelow ?? 5, rate = split === "train" ? o.dropRate ?? 0.1 : 0;
-  return (["user", "item"] as const).map((side, k) => {
-    const drop = unitHash("row_id", (o.seed ?? 7) + k).lt(pl.lit(rate));
-    return pl.col(`${side[0]}_train_imp`).lt(pl.lit(below)).or(drop).cast(pl.Float32).alias(`${side}_cold`);
-  });
-}
-
 export function loadSceneData(dataDir: string, o: SceneDataOptions = {}): SceneData {
   const dir = `${dataDir}/table`;
   const manifest = readManifest(dir);
   const frames = Object.fromEntries(SPLITS.map((s) => {
     let f = readSplit(dir, s, manifest);
     if (o.text) f = joinTextIndex(f, o.text).sort("row_id");
-    if (o.fallback) f = f.withColumns(...coldFlags(s, o.fallback));
+    if (o.fallback) f = f.withColumns(...fallbackFlags(s, o.fallback));
     return [s, f];
   })) as SceneData["frames"];
   const k = o.text?.k ?? 0;

@@ -1,7 +1,24 @@
 /** The standard model inputs of a ctrlab training table: normalised behaviour features and id indices. */
-import type pl from "nodejs-polars";
-import type { Manifest } from "../features/table.ts";
+import pl from "nodejs-polars";
+import { type Manifest, unitHash } from "../features/table.ts";
 import { type InputColumns, TableData } from "./data.ts";
+
+export interface FallbackOptions {
+  /** Ids with fewer training impressions than this use the text fallback (default 5). */
+  coldBelow?: number;
+  /** While training, this share of further rows (a seeded row_id hash) use it too (default 0.1). */
+  dropRate?: number;
+  seed?: number;
+}
+
+/** user_cold / item_cold flags: few training impressions, or (training split only) a seeded row_id hash below `dropRate`. */
+export function fallbackFlags(split: string, o: FallbackOptions): pl.Expr[] {
+  const below = o.coldBelow ?? 5, rate = split === "train" ? o.dropRate ?? 0.1 : 0;
+  return (["user", "item"] as const).map((side, k) => {
+    const drop = unitHash("row_id", (o.seed ?? 7) + k).lt(pl.lit(rate));
+    return pl.col(`${side[0]}_train_imp`).lt(pl.lit(below)).or(drop).cast(pl.Float32).alias(`${side}_cold`);
+  });
+}
 
 export interface TableOptions {
   scenesAsTasks?: boolean;
