@@ -10,6 +10,8 @@ import { ModelBuilder, weightedBce } from "../lib/graph/nn.ts";
 import { compile, invName, type ModelFn, newName, rowsName, stateName, uniqName } from "../lib/graph/program.ts";
 import { clipByGlobalNorm, type OptimizerConfig, update } from "../lib/graph/optim.ts";
 import { constant, input, param } from "../lib/graph/tensor.ts";
+import { dcn } from "../lib/models/dcn.ts";
+import { dcnDin, din } from "../lib/models/din.ts";
 import { dnn } from "../lib/models/dnn.ts";
 import { fusion } from "../lib/models/fusion.ts";
 import { mmoe } from "../lib/models/mmoe.ts";
@@ -23,6 +25,7 @@ import { assert, assertClose, assertEquals } from "./assert.ts";
 const B = 24;
 const SMALL = { dense: 5, userVocab: 30, itemVocab: 20, embDim: 4 };
 const TEXT = 3;
+const SEQ = { seqLen: 5, scenes: 3 };
 const MODELS: Record<string, { fn: ModelFn; tasks: number }> = {
   dnn: { fn: dnn({ ...SMALL, hidden: [8, 6] }), tasks: 1 },
   mmoe: { fn: mmoe({ ...SMALL, experts: 3, expertHidden: 6, tasks: 3, tower: [5, 1] }), tasks: 3 },
@@ -30,6 +33,10 @@ const MODELS: Record<string, { fn: ModelFn; tasks: number }> = {
   shared_bottom: { fn: sharedBottom({ ...SMALL, bottom: [8], tasks: 3, tower: [4, 1] }), tasks: 3 },
   fusion: { fn: fusion({ ...SMALL, text: TEXT, experts: 2, expertHidden: 5, tasks: 3, tower: [4, 1], content: [4] }), tasks: 3 },
   "fusion+fallback": { fn: fusion({ ...SMALL, text: TEXT, fallback: true, experts: 2, expertHidden: 5, tasks: 3, tower: [4, 1], content: [4] }), tasks: 3 },
+  dcn: { fn: dcn({ ...SMALL, crossLayers: 3, version: "v1", hidden: [8, 6] }), tasks: 1 },
+  "dcn-v2": { fn: dcn({ ...SMALL, crossLayers: 2, version: "v2", hidden: [6] }), tasks: 1 },
+  din: { fn: din({ ...SMALL, ...SEQ, attention: [6], hidden: [8, 4] }), tasks: 1 },
+  "dcn-din": { fn: dcnDin({ ...SMALL, ...SEQ, itemVec: TEXT, attention: [4], crossLayers: 2, version: "v2", hidden: [6] }), tasks: 1 },
 };
 
 function batch(seed: number, tasks: number): Batch {
@@ -45,8 +52,25 @@ function batch(seed: number, tasks: number): Batch {
     item_text: Float32Array.from({ length: B * TEXT }, () => rng.normal()),
     user_cold: Float32Array.from({ length: B }, () => (rng.next() < 0.5 ? 1 : 0)),
     item_cold: Float32Array.from({ length: B }, () => (rng.next() < 0.5 ? 1 : 0)),
+    item_vec: Float32Array.from({ length: B * TEXT }, () => rng.normal()),
+    // behaviour sequences: a random number of clicks per row, the rest padded (id 0, mask 0)
+    ...sequenceBatch(rng),
     ...(tasks > 1 ? { mask: Float32Array.from({ length: B * tasks }, () => (rng.next() < 0.6 ? 1 : 0)) } : {}),
   };
+}
+
+function sequenceBatch(rng: Rng): Batch {
+  const L = SEQ.seqLen;
+  const hist_item = new BigInt64Array(B * L), hist_scene = new BigInt64Array(B * L), hist_mask = new Float32Array(B * L);
+  for (let i = 0; i < B; i++) {
+    const n = rng.int(L + 1);
+    for (let l = 0; l < n; l++) {
+      hist_item[i * L + l] = BigInt(1 + rng.int(SMALL.itemVocab - 1));
+      hist_scene[i * L + l] = BigInt(rng.int(SEQ.scenes));
+      hist_mask[i * L + l] = 1;
+    }
+  }
+  return { hist_item, hist_scene, hist_mask };
 }
 
 const toArr = (data: Float32Array | BigInt64Array, shape: number[]): Arr => arr(shape, Array.from(data as ArrayLike<number | bigint>, Number));
@@ -64,7 +88,7 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
     for (const t of m.inputs.values()) feeds[t.name!] = toArr(b[t.name!], t.shape.map((d) => typeof d === "number" ? d : B));
     feeds.label = toArr(b.label, logits.shape.map((d) => typeof d === "number" ? d : B));
     if (mask) feeds.mask = toArr(b.mask, logits.shape.map((d) => typeof d === "number" ? d : B));
-    const params = [...m.params.values()].map((p) => p.tensor);
+    const params = [...m.params.values()].filter((p) => !p.buffer).map((p) => p.tensor); // buffers get no gradient
     for (const p of m.params.values()) feeds[p.tensor.name!] = arr(p.shape, Array.from({ length: p.shape.reduce((a, c) => a * c, 1) }, () => 0.5 * rng.normal()));
     for (const r of gradCheck(loss, params, feeds, { samples: 12 })) assert(r.maxRelErr < 1e-5, `${name} d/d${r.param}: rel err ${r.maxRelErr}`);
   });
@@ -147,7 +171,7 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
       assertClose(loss!, ref.loss.data[0], 1e-5, `${name}/${writeBack} loss`);
       for (const p of model.params) {
         const n = p.tensor.name!;
-        for (const k of [n, ...model.stateKinds.map((q) => stateName(n, q))]) {
+        for (const k of [n, ...(p.buffer ? [] : model.stateKinds.map((q) => stateName(n, q)))]) {
           let expected: Float64Array;
           if (ref[newName(k)]) expected = ref[newName(k)].data;
           else { // host write-back: start from the old table and apply the returned rows

@@ -5,7 +5,7 @@
 import { Rng } from "../util/rng.ts";
 import {
   add, constant, div, type DType, exp, expandLike, gather, greater, input, log, matmul, mul, neg, param, reduceMean, reduceSum,
-  relu, type Shape, sqrt, sub, tanh, type Tensor, where,
+  relu, type Shape, sigmoid, sqrt, sub, tanh, type Tensor, where,
 } from "./tensor.ts";
 
 export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | { kind: "normal"; std: number } | { kind: "uniform"; limit: number };
@@ -18,12 +18,24 @@ export interface ParamSpec {
   sparse: boolean;
   /** Included in L2 regularisation. */
   regularize: boolean;
+  /**
+   * A buffer, not a parameter (PyTorch's word): state such as running statistics that the train step updates
+   * by assignment (see `ModelBuilder.assign`), never by gradient; no optimizer state, no regularisation.
+   */
+  buffer: boolean;
 }
 
-/** What a model definition gets: declare inputs and parameters, get tensors back. */
+/**
+ * What a model definition gets: declare inputs, parameters and buffers, get tensors back. `training` says which
+ * graph is being built: the train step (batch statistics, buffer updates) or eval/inference (running statistics).
+ */
 export class ModelBuilder {
   readonly inputs = new Map<string, Tensor>();
   readonly params = new Map<string, ParamSpec>();
+  /** New values of buffers, written by the train step: buffer name → tensor. */
+  readonly assigned = new Map<string, Tensor>();
+
+  constructor(readonly training = true) {}
 
   input(name: string, shape: Shape, dtype: DType = "float32"): Tensor {
     const have = this.inputs.get(name);
@@ -36,8 +48,22 @@ export class ModelBuilder {
   param(name: string, shape: number[], init: Init, o: { sparse?: boolean; regularize?: boolean } = {}): Tensor {
     if (this.params.has(name)) throw new Error(`param "${name}" declared twice`);
     const t = param(name, shape);
-    this.params.set(name, { tensor: t, shape, init, sparse: !!o.sparse, regularize: o.regularize ?? true });
+    this.params.set(name, { tensor: t, shape, init, sparse: !!o.sparse, regularize: o.regularize ?? true, buffer: false });
     return t;
+  }
+
+  /** A non-trainable tensor that persists between steps (e.g. a running mean). */
+  buffer(name: string, shape: number[], init: Init): Tensor {
+    if (this.params.has(name)) throw new Error(`buffer "${name}" declared twice`);
+    const t = param(name, shape);
+    this.params.set(name, { tensor: t, shape, init, sparse: false, regularize: false, buffer: true });
+    return t;
+  }
+
+  /** In the train step, set buffer `b` to `value` for the next step (ignored when not training). */
+  assign(b: Tensor, value: Tensor): void {
+    if (!this.params.get(b.name!)?.buffer) throw new Error(`assign: ${b.name} is not a buffer`);
+    if (this.training) this.assigned.set(b.name!, value);
   }
 }
 
@@ -68,13 +94,15 @@ export function linear(m: ModelBuilder, name: string, x: Tensor, out: number, o:
   return o.bias === false ? y : add(y, m.param(`${name}.b`, [out], { kind: "zeros" }, { regularize: false }));
 }
 
-/** A multilayer perceptron: ReLU between layers, none after the last. */
-export function mlp(m: ModelBuilder, name: string, x: Tensor, sizes: number[], o: { lastActivation?: boolean } = {}): Tensor {
+export type Activation = "relu" | "dice";
+
+/** A multilayer perceptron: ReLU (or Dice) between layers, none after the last. */
+export function mlp(m: ModelBuilder, name: string, x: Tensor, sizes: number[], o: { lastActivation?: boolean; activation?: Activation } = {}): Tensor {
   let h = x;
   sizes.forEach((n, i) => {
     const last = i === sizes.length - 1;
     h = linear(m, `${name}.${i}`, h, n, { init: last && !o.lastActivation ? { kind: "xavier" } : { kind: "he" } });
-    if (!last || o.lastActivation) h = relu(h);
+    if (!last || o.lastActivation) h = o.activation === "dice" ? dice(m, `${name}.${i}.dice`, h) : relu(h);
   });
   return h;
 }
@@ -144,5 +172,49 @@ export function batchStats(x: Tensor): { mean: Tensor; variance: Tensor } {
 export function normalize(x: Tensor, eps = 1e-5): Tensor {
   const { mean, variance } = batchStats(x);
   return sub(x, mean).div(sqrt(add(variance, eps)));
+}
+
+/**
+ * Per-channel (last axis) standardisation as in batch normalisation, without scale and shift: the train step
+ * uses the batch's mean and variance over every other axis (gradients flow through them) and moves the running
+ * statistics towards them (running ← momentum·running + (1 − momentum)·batch); eval and inference use the
+ * running statistics, so a row's output does not depend on the rest of its batch. `mask` (x's shape with a last
+ * axis of 1; 1 = real, 0 = padding) keeps padded positions out of the batch statistics.
+ */
+export function batchStandardize(m: ModelBuilder, name: string, x: Tensor, o: StandardizeOptions = {}): Tensor {
+  const d = x.shape[x.rank - 1] as number;
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const runMean = m.buffer(`${name}.running_mean`, [d], { kind: "zeros" });
+  const runVar = m.buffer(`${name}.running_var`, [d], { kind: "ones" });
+  let mean = runMean, variance = runVar;
+  if (m.training) {
+    const mom = o.momentum ?? 0.99;
+    const avg = (t: Tensor) => o.mask ? div(reduceSum(mul(t, o.mask), axes), add(reduceSum(expandLike(o.mask, t), axes), 1e-12)) : reduceMean(t, axes);
+    mean = avg(x);
+    const c = sub(x, mean);
+    variance = avg(mul(c, c));
+    m.assign(runMean, add(mul(runMean, mom), mul(mean, 1 - mom)));
+    m.assign(runVar, add(mul(runVar, mom), mul(variance, 1 - mom)));
+  }
+  return div(sub(x, mean), sqrt(add(variance, o.eps ?? 1e-8)));
+}
+
+export interface StandardizeOptions {
+  momentum?: number;
+  eps?: number;
+  /** 1 for real positions, 0 for padding; shaped like x with a last axis of 1. */
+  mask?: Tensor;
+}
+
+/**
+ * Dice (Zhou et al., DIN, KDD 2018): a data-adaptive PReLU, f(s) = p(s)·s + (1 − p(s))·α·s with
+ * p(s) = sigmoid of s standardised per channel — batch statistics while training, running statistics at
+ * inference (`batchStandardize`). α is learned per channel, starting at 0.
+ */
+export function dice(m: ModelBuilder, name: string, x: Tensor, o: StandardizeOptions = {}): Tensor {
+  const d = x.shape[x.rank - 1] as number;
+  const alpha = m.param(`${name}.alpha`, [d], { kind: "zeros" }, { regularize: false });
+  const p = sigmoid(batchStandardize(m, name, x, o));
+  return add(mul(p, x), mul(mul(sub(1, p), alpha), x));
 }
 

@@ -52,6 +52,7 @@ export interface CompiledModel {
   eval: Uint8Array;
   /** The standalone inference model with these parameter values baked in. */
   inference(values: Map<string, Float32Array>): Uint8Array;
+  /** Parameters and buffers (`buffer: true`: no gradient, no optimizer state). */
   params: ParamSpec[];
   /** Batch inputs of the model (features), plus "label" etc. for training. */
   batchInputs: IOSpec[];
@@ -76,8 +77,8 @@ export const invName = (param: string) => `${param}:inv`;
 
 const spec = (t: Tensor): IOSpec => ({ name: t.name!, shape: t.shape, dtype: t.dtype });
 
-function build(model: ModelFn) {
-  const m = new ModelBuilder();
+function build(model: ModelFn, training: boolean) {
+  const m = new ModelBuilder(training);
   const { logits, ...extras } = model(m);
   if (logits.rank < 1 || logits.shape[0] !== "B") throw new Error(`model logits must be [B] or [B, tasks], got [${logits.shape}]`);
   return { m, logits, extras };
@@ -86,8 +87,9 @@ function build(model: ModelFn) {
 /** Compile a model for training with `cfg`. */
 export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   // --- train graph
-  const { m, logits } = build(model);
-  const params = [...m.params.values()];
+  const { m, logits } = build(model, true);
+  const all = [...m.params.values()];
+  const params = all.filter((p) => !p.buffer); // trainable
   const batchInputs = [...m.inputs.values()];
   const label = input("label", logits.shape);
   const weight = cfg.sampleWeights ? input("weight", ["B"]) : undefined;
@@ -133,6 +135,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   }
 
   const outputs: Record<string, Tensor> = { loss: dataLoss };
+  for (const [name, value] of m.assigned) outputs[newName(name)] = value; // buffers (running statistics)
   if (cfg.emitPredictions) outputs.prob = sigmoid(logits);
   const stateInputs: Tensor[] = [];
   for (const s of slots) {
@@ -159,11 +162,11 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
     for (const k of kinds) write(stateName(name, k), state[k]!, u[k]!);
   }
 
-  const trainInputsT = [...batchInputs, label, ...(weight ? [weight] : []), ...(mask ? [mask] : []), ...extraInputs, ...params.map((p) => p.tensor), ...stateInputs];
+  const trainInputsT = [...batchInputs, label, ...(weight ? [weight] : []), ...(mask ? [mask] : []), ...extraInputs, ...all.map((p) => p.tensor), ...stateInputs];
   const train = toOnnx({ name: "train_step", inputs: trainInputsT, outputs, docString: "ctrlab train step: forward, backward, optimizer" });
 
   // --- eval graph (fresh build, so it holds no training nodes)
-  const e = build(model);
+  const e = build(model, false);
   const evalGraph = toOnnx({
     name: "eval",
     inputs: [...e.m.inputs.values(), ...[...e.m.params.values()].map((p) => p.tensor)],
@@ -171,7 +174,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   });
 
   const inference = (values: Map<string, Float32Array>) => {
-    const f = build(model);
+    const f = build(model, false);
     const inits = new Map<Tensor, Float32Array>();
     for (const p of f.m.params.values()) {
       const v = values.get(p.tensor.name!);
@@ -182,7 +185,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   };
 
   return {
-    train, eval: evalGraph, inference, params, config: cfg, stateKinds: kinds, sparse, writeBack,
+    train, eval: evalGraph, inference, params: all, config: cfg, stateKinds: kinds, sparse, writeBack,
     trainGraph: { inputs: trainInputsT, outputs },
     extraOutputs: Object.entries(e.extras).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
     batchInputs: batchInputs.map(spec),

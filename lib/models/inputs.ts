@@ -1,6 +1,7 @@
 /**
  * The input block every model here shares: dense features beside user and item id embeddings — and, when the
- * config says so, the whitened user and item text vectors, and the cold-start text fallback for the ids.
+ * config says so, the whitened user and item text vectors, the cold-start text fallback for the ids, and a
+ * precomputed item vector (e.g. the fused content + collaborative embedding from lib/embed).
  */
 import { embedding, linear, type ModelBuilder } from "../graph/nn.ts";
 import { add, concat, mul, sub, type Tensor } from "../graph/tensor.ts";
@@ -18,6 +19,15 @@ export interface CtrInputs {
    * the id embedding is replaced by a learned projection of the text vector into the embedding space.
    */
   fallback?: boolean;
+  /** Width of a precomputed item vector, fed as input "item_vec" [B, itemVec] (lib/embed's fused embedding). */
+  itemVec?: number;
+}
+
+/** The behaviour sequence inputs (lib/features/sequence.ts): clicked item ids and scenes [B, L], and the mask. */
+export interface SequenceInputs {
+  /** Sequence length L (inputs "hist_item", "hist_scene" int64 [B, L] and "hist_mask" float [B, L]). */
+  seqLen: number;
+  scenes: number;
 }
 
 /** The text inputs [B, text] each: user, item. */
@@ -34,12 +44,30 @@ function idEmbedding(m: ModelBuilder, c: CtrInputs, side: "user" | "item", vocab
   return add(mul(sub(1, cold), e), mul(cold, linear(m, `${side}_fallback`, text!, c.embDim, { init: { kind: "xavier" } })));
 }
 
-/** [B, dense + 2·embDim (+ 2·text)]: "dense", the user and item embeddings, and the text vectors if configured. */
-export function ctrInputs(m: ModelBuilder, c: CtrInputs): Tensor {
-  const x = m.input("dense", ["B", c.dense]);
+/** The input block's parts: dense [B, dense], user and item embeddings [B, embDim], and any optional vectors. */
+export function ctrInputParts(m: ModelBuilder, c: CtrInputs): { dense: Tensor; user: Tensor; item: Tensor; extra: Tensor[] } {
+  const dense = m.input("dense", ["B", c.dense]);
   const text = c.text ? textInputs(m, c) : undefined;
   if (c.fallback && !text) throw new Error("the cold-start fallback projects text: set `text` too");
   const user = idEmbedding(m, c, "user", c.userVocab, text?.[0]);
   const item = idEmbedding(m, c, "item", c.itemVocab, text?.[1]);
-  return concat([x, user, item, ...(text ?? [])], 1);
+  const extra = [...(text ?? []), ...(c.itemVec ? [m.input("item_vec", ["B", c.itemVec])] : [])];
+  return { dense, user, item, extra };
+}
+
+/** [B, dense + 2·embDim (+ 2·text) (+ itemVec)]: the parts, concatenated. */
+export function ctrInputs(m: ModelBuilder, c: CtrInputs): Tensor {
+  const p = ctrInputParts(m, c);
+  return concat([p.dense, p.user, p.item, ...p.extra], 1);
+}
+
+/**
+ * The behaviour sequence as keys [B, L, embDim]: each clicked item's embedding (the same table as the target
+ * item's) plus its scene's embedding; and the padding mask [B, L].
+ */
+export function sequenceKeys(m: ModelBuilder, c: CtrInputs & SequenceInputs): { keys: Tensor; mask: Tensor } {
+  const L = c.seqLen;
+  const items = embedding(m, "item_emb", m.input("hist_item", ["B", L], "int64"), c.itemVocab, c.embDim);
+  const scenes = embedding(m, "hist_scene_emb", m.input("hist_scene", ["B", L], "int64"), c.scenes, c.embDim);
+  return { keys: add(items, scenes), mask: m.input("hist_mask", ["B", L]) };
 }

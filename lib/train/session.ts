@@ -67,6 +67,7 @@ export class TrainSession {
     for (const p of model.params) {
       const name = p.tensor.name!;
       values[name] = initValues(p, rng);
+      if (p.buffer) continue; // running statistics: no optimizer state
       for (const k of model.stateKinds) values[stateName(name, k)] = new Float32Array(values[name].length);
     }
     s.load({ step: 0, values });
@@ -102,7 +103,7 @@ export class TrainSession {
     return { step: this.stepCount, values };
   }
 
-  /** Just the parameters (for the inference model). */
+  /** Just the parameters and buffers (for the inference model). */
   async paramValues(): Promise<Map<string, Float32Array>> {
     const snap = await this.snapshot();
     return new Map(this.model.params.map((p) => [p.tensor.name!, snap.values[p.tensor.name!]]));
