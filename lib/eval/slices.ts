@@ -114,6 +114,30 @@ export function compareBySlice(labels: ArrayLike<number>, probsA: ArrayLike<numb
   });
 }
 
+export interface ModelComparisonRow {
+  model: string;
+  auc: number;
+  logloss: number;
+  /** AUC(model) − AUC(baseline) with its 95 % paired-bootstrap interval (0 for the baseline itself). */
+  diff: number;
+  lo: number;
+  hi: number;
+  verdict: "better" | "worse" | "no clear difference" | "baseline";
+}
+
+/** Several models against one baseline on the same rows: AUC, logloss and the paired-bootstrap ΔAUC interval. */
+export function compareModels(labels: ArrayLike<number>, probs: Record<string, ArrayLike<number>>, baseline: string, o: { resamples?: number; seed?: number } = {}): ModelComparisonRow[] {
+  const base = probs[baseline];
+  if (!base) throw new Error(`compareModels: no predictions for the baseline "${baseline}"`);
+  return Object.entries(probs).map(([model, p]) => {
+    if (p.length !== labels.length) throw new Error(`compareModels: ${model} has ${p.length} predictions for ${labels.length} rows`);
+    const row = { model, auc: auc(labels, p), logloss: logloss(labels, p) };
+    if (model === baseline) return { ...row, diff: 0, lo: 0, hi: 0, verdict: "baseline" as const };
+    const bs = pairedBootstrap(labels, base, p, o);
+    return { ...row, diff: bs.diff, lo: bs.lo, hi: bs.hi, verdict: bs.lo > 0 ? "better" as const : bs.hi < 0 ? "worse" as const : "no clear difference" as const };
+  });
+}
+
 /** Per-row values (e.g. a gate's α) grouped by the coldness of a training-impressions column: { zero, few, warm }. */
 export function coldnessGroups(frame: pl.DataFrame, countColumn: string, values: ArrayLike<number>): Record<string, number[]> {
   const levels = frame.select(coldnessExpr(countColumn).alias("c")).getColumn("c").toArray() as string[];

@@ -29,14 +29,14 @@ export interface InputColumns {
    * Rows of a fixed table looked up by an integer column at batch time (e.g. text embeddings keyed by text
    * id): input [B, width]. Only the index is packed per row; the table is shared, never copied per row.
    */
-  lookups?: Record<string, { column: string; table: Float32Array; width: number }>;
+  lookups?: Record<string, { column: string; table: Float32Array | BigInt64Array; width: number }>;
 }
 
 interface Packed {
   data: Float32Array | BigInt64Array;
   width: number;
   /** Lookup inputs: `data` is unused; row r's values are table[index[r]]. */
-  lookup?: { index: Int32Array; table: Float32Array };
+  lookup?: { index: Int32Array; table: Float32Array | BigInt64Array };
 }
 
 export class TableData {
@@ -109,7 +109,8 @@ export class TableData {
       const rowsInTable = l.table.length / l.width;
       const bad = index.findIndex((v) => v < 0 || v >= rowsInTable);
       if (bad >= 0) throw new Error(`row ${bad}: ${l.column} = ${index[bad]} outside the ${rowsInTable}-row table of input "${input}"`);
-      t.columns.set(input, { data: new Float32Array(0), width: l.width, lookup: { index, table: l.table } });
+      const data = l.table instanceof BigInt64Array ? new BigInt64Array(0) : new Float32Array(0); // the batch buffer's type
+      t.columns.set(input, { data, width: l.width, lookup: { index, table: l.table } });
     }
     return t;
   }
@@ -134,7 +135,7 @@ export class TableData {
         const w = c.width;
         if (c.lookup) {
           const { index, table } = c.lookup;
-          for (let r = 0; r < rows; r++) (buf as Float32Array).set(table.subarray(index[order[start + r]] * w, index[order[start + r]] * w + w), r * w);
+          for (let r = 0; r < rows; r++) (buf as Float32Array).set(table.subarray(index[order[start + r]] * w, index[order[start + r]] * w + w) as Float32Array, r * w);
         } else if (w === 1) for (let r = 0; r < rows; r++) buf[r] = c.data[order[start + r]];
         else for (let r = 0; r < rows; r++) (buf as Float32Array).set((c.data as Float32Array).subarray(order[start + r] * w, order[start + r] * w + w), r * w);
         batch[name] = rows === batchSize ? buf : buf.subarray(0, rows * w) as Float32Array | BigInt64Array;

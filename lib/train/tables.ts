@@ -1,5 +1,6 @@
 /** The standard model inputs of a ctrlab training table: normalised behaviour features and id indices. */
 import pl from "nodejs-polars";
+import type { BehaviourSequences } from "../features/sequence.ts";
 import { type Manifest, unitHash } from "../features/table.ts";
 import { type InputColumns, TableData } from "./data.ts";
 
@@ -28,6 +29,10 @@ export interface TableOptions {
   text?: { user: Float32Array; item: Float32Array; k: number };
   /** Cold-start fallback flags from the user_cold / item_cold columns. */
   fallback?: boolean;
+  /** Behaviour sequences (inputs hist_item, hist_scene, hist_mask), looked up by the seq_idx column. */
+  sequence?: BehaviourSequences;
+  /** A per-item vector table ((n × k), input item_vec), looked up by the item_vec_idx column. */
+  itemVec?: { table: Float32Array; k: number };
 }
 
 /**
@@ -41,12 +46,18 @@ export function standardColumns(manifest: Manifest, o: TableOptions = {}): Input
     label: "label",
     ...(o.scenesAsTasks ? { task: { column: "scene", tasks: manifest.scenes } } : {}),
     ...(o.taskWeights ? { taskWeights: o.taskWeights } : {}),
-    ...(o.text ? {
-      lookups: {
+    lookups: {
+      ...(o.text ? {
         user_text: { column: "user_text_idx", table: o.text.user, width: o.text.k },
         item_text: { column: "item_text_idx", table: o.text.item, width: o.text.k },
-      },
-    } : {}),
+      } : {}),
+      ...(o.sequence ? {
+        hist_item: { column: "seq_idx", table: o.sequence.items, width: o.sequence.length },
+        hist_scene: { column: "seq_idx", table: o.sequence.scenes, width: o.sequence.length },
+        hist_mask: { column: "seq_idx", table: o.sequence.mask, width: o.sequence.length },
+      } : {}),
+      ...(o.itemVec ? { item_vec: { column: "item_vec_idx", table: o.itemVec.table, width: o.itemVec.k } } : {}),
+    },
     ...(o.fallback ? { floats: { user_cold: "user_cold", item_cold: "item_cold" } } : {}),
   };
 }

@@ -104,6 +104,15 @@ export function bar(categories: ArrayLike<number | string>, series: Series, o: C
   return plot(data, { ...axes(o), barmode: o.stacked ? "stack" : "group" });
 }
 
+/** Bars with asymmetric interval whiskers (e.g. ΔAUC with its bootstrap interval). */
+export function intervalBar(categories: ArrayLike<number | string>, values: ArrayLike<number>, lo: ArrayLike<number>, hi: ArrayLike<number>, o: ChartOptions = {}) {
+  const v = arr(values) as number[], l = arr(lo) as number[], h = arr(hi) as number[];
+  return plot([{
+    type: "bar", x: arr(categories).map(String), y: v, marker: { color: v.map((x, i) => l[i] > 0 ? PALETTE[2] : h[i] < 0 ? PALETTE[3] : PALETTE[7]) },
+    error_y: { type: "data", symmetric: false, array: v.map((x, i) => h[i] - x), arrayminus: v.map((x, i) => x - l[i]), color: "#333" },
+  }], axes(o));
+}
+
 /** Heatmap of z[row][col] with row labels y and column labels x. */
 export function heatmap(z: number[][], x: ArrayLike<number | string>, y: ArrayLike<number | string>, o: ChartOptions & { colorscale?: string; text?: boolean } = {}) {
   // plotly's sequential scales run dark→light; reversed, darker means more. Rows read top to bottom.
