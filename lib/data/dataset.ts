@@ -1,7 +1,7 @@
 /** The embedded default dataset: generated once per (rows, seed, corruption rate), reused afterwards. */
 import pl from "nodejs-polars";
 import type { RunConfig } from "../config.ts";
-import { GENERATOR_VERSION, generateLogs, type SynthManifest } from "./synth.ts";
+import { GENERATOR_VERSION, generateItemImages, generateLogs, ITEM_TRUTH, type SynthManifest } from "./synth.ts";
 
 export async function readManifest(dataDir: string): Promise<SynthManifest | null> {
   try {
@@ -14,7 +14,12 @@ export async function readManifest(dataDir: string): Promise<SynthManifest | nul
 /** Generate the dataset for `cfg` unless an identical one is already in place. */
 export async function ensureDataset(cfg: RunConfig, log: (s: string) => void = console.log): Promise<SynthManifest> {
   const have = await readManifest(cfg.dataDir);
-  if (have && have.version === GENERATOR_VERSION && have.rows === cfg.rows && have.seed === cfg.seed && have.options?.corruptRate === cfg.corruptRate) return have;
+  if (have && have.version === GENERATOR_VERSION && have.rows === cfg.rows && have.seed === cfg.seed && have.options?.corruptRate === cfg.corruptRate) {
+    // datasets generated before item images existed get them (deterministic from the same world; logs untouched)
+    const hasImages = await Deno.stat(`${cfg.dataDir}/${ITEM_TRUTH}`).then(() => true, () => false);
+    if (!hasImages) await generateItemImages({ rows: cfg.rows, seed: cfg.seed, corruptRate: cfg.corruptRate, outDir: cfg.dataDir });
+    return have;
+  }
   log(`generating ${cfg.rows.toLocaleString("en-US")} synthetic AntM2C rows into ${cfg.dataDir}`);
   const t0 = performance.now();
   const m = await generateLogs({ rows: cfg.rows, seed: cfg.seed, corruptRate: cfg.corruptRate, outDir: cfg.dataDir });

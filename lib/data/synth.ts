@@ -21,6 +21,7 @@ import pl from "nodejs-polars";
 import { cumulative, Rng, sampleCumulative } from "../util/rng.ts";
 import { ENTITY_SEP, RAW_COLUMNS, SCENES } from "./schema.ts";
 import { TITLE_PREFIXES, TITLE_SUFFIXES, TOPICS } from "./vocab.ts";
+import { encodePng, itemPixels } from "./images.ts";
 
 export interface SynthOptions {
   /** Total log rows (including corrupt ones). */
@@ -108,6 +109,7 @@ interface World {
   itemPop: Float64Array;
   itemFirstDay: Int32Array;
   itemTopic: Int32Array;
+  itemMix: { topics: number[]; weights: number[] }[];
   itemHomeScene: Int32Array;
   sceneMix: Float64Array; // 5 × DIM
   userText: string[]; // CSV-ready "query,service,bill"
@@ -207,10 +209,12 @@ function buildWorld(o: Required<Omit<SynthOptions, "onDay" | "outDir">>): World 
   const itemBias = new Float64Array(nItems);
   const itemDrift = new Float64Array(nItems);
   const itemHomeScene = new Int32Array(nItems);
+  const itemMix: World["itemMix"] = [];
   const sceneCum = cumulative(BASE_SCENE_SHARES);
   for (let i = 0; i < nItems; i++) {
     const mix = topicMixture(rng);
     itemTopic[i] = mix.topics[0];
+    itemMix.push(mix);
     latentFromTopics(itemVec, i, mix, topicVec, 0.5, rng);
     itemBias[i] = 0.45 * rng.normal();
     itemDrift[i] = 0.4 * rng.normal();
@@ -224,7 +228,7 @@ function buildWorld(o: Required<Omit<SynthOptions, "onDay" | "outDir">>): World 
   const world: World = {
     nUsers, nItems, userVec, itemVec, userBias, userSceneBias, userScenePref,
     userActivity: zipfWeights(nUsers, 0.8, rng), userFirstDay: firstDays(nUsers, o.lateUserShare, o.days, rng), userTopic,
-    itemBias, itemDrift, itemPop: zipfWeights(nItems, 0.9, rng), itemFirstDay: firstDays(nItems, o.lateItemShare, o.days, rng), itemTopic,
+    itemBias, itemDrift, itemPop: zipfWeights(nItems, 0.9, rng), itemFirstDay: firstDays(nItems, o.lateItemShare, o.days, rng), itemTopic, itemMix,
     itemHomeScene, sceneMix, userText, itemText, beta0: 0,
   };
   world.beta0 = calibrateIntercept(world, o);
@@ -373,13 +377,42 @@ function splitGenerated(line: string): string[] {
 }
 
 /** Generate the logs, the oracle and the manifest. Deterministic for a given seed and options. */
-export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
-  const sizes = defaultSizes(opts.rows);
+function resolveOptions(opts: SynthOptions) {
   const o = {
     seed: 7, days: 30, start: "2023-07-10", lateUserShare: 0.2, lateItemShare: 0.25, slashTimeShare: 0.5,
-    corruptRate: 0, layout: "partitioned" as const, ...sizes, ...opts,
+    corruptRate: 0, layout: "partitioned" as const, ...defaultSizes(opts.rows), ...opts,
   };
   if (!(o.rows > 0) || !Number.isInteger(o.rows)) throw new Error(`synth: rows must be a positive integer, got ${o.rows}`);
+  return o;
+}
+
+export const IMAGES_DIR = "images";
+export const ITEM_TRUTH = "item_truth.parquet";
+
+/**
+ * The item pictures (`images/<item_id>.png`, lib/data/images.ts) and the item truth (`item_truth.parquet`:
+ * item_id → main latent topic, first day; like the oracle, never in the logs — for judging embeddings).
+ * Deterministic from the world, so it can be added to a dataset generated before images existed.
+ */
+export async function generateItemImages(opts: SynthOptions): Promise<void> {
+  const o = resolveOptions(opts);
+  const world = buildWorld(o);
+  await writeItemImages(world, opts.outDir, o.seed);
+}
+
+async function writeItemImages(world: World, outDir: string, seed: number): Promise<void> {
+  const dir = `${outDir}/${IMAGES_DIR}`;
+  await Deno.mkdir(dir, { recursive: true });
+  const rng = Rng.derive(seed, "images");
+  for (let i = 0; i < world.nItems; i++) await Deno.writeFile(`${dir}/${i + 1}.png`, encodePng(itemPixels(world.itemMix[i], TOPICS.length, rng)));
+  pl.DataFrame({
+    item_id: pl.Series("item_id", Int32Array.from({ length: world.nItems }, (_, i) => i + 1)).cast(pl.Int64),
+    topic: pl.Series("topic", world.itemTopic), first_day: pl.Series("first_day", world.itemFirstDay),
+  }).writeParquet(`${outDir}/${ITEM_TRUTH}`);
+}
+
+export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
+  const o = resolveOptions(opts);
   const { onDay: _onDay, outDir: _outDir, ...options } = o;
   const world = buildWorld(o);
   const rawDir = `${opts.outDir}/raw`;
@@ -460,6 +493,7 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
     rows: o.rows, seed: o.seed, days: o.days, start: o.start, users: o.users, items: o.items, files,
     oracle: "oracle.parquet", clicks, sceneRows, corrupt, options,
   };
+  await writeItemImages(world, opts.outDir, o.seed);
   await Deno.writeTextFile(`${opts.outDir}/manifest.json`, JSON.stringify(manifest, null, 2));
   return manifest;
 }

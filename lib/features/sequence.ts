@@ -8,6 +8,7 @@
  * clicked item first seen after the training days is a known "unknown item" in the sequence, not padding.
  */
 import pl from "nodejs-polars";
+import { lookupJoin } from "./table.ts";
 
 export interface SequenceOptions {
   /** Sequence length N (default 20). */
@@ -64,10 +65,7 @@ export function behaviourSequences(events: pl.DataFrame, itemVocab: pl.DataFrame
 
 /** `df` (in its row order) with its rows' sequence index (column seq_idx) and real-click count (column seq_len). */
 export function withSequenceIndex(df: pl.DataFrame, seq: BehaviourSequences): pl.DataFrame {
-  const out = df.withRowIndex("__order").join(seq.keys, { on: ["user_id", "day"], how: "left" }).sort("__order").drop("__order"); // keep df's row order
-  const missing = out.getColumn("seq_idx").nullCount();
-  if (missing) throw new Error(`${missing} rows have no behaviour sequence: build the sequences from events that include them`);
-  return out;
+  return lookupJoin(df, seq.keys, ["user_id", "day"], "seq_idx", "behaviour sequence (build the sequences from events that include them)");
 }
 
 /** Per split: rows, mean real clicks per sequence, share with no earlier click, share with a full sequence. */

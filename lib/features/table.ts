@@ -54,6 +54,17 @@ export function unitHash(column: string, seed: number): pl.Expr {
   return pl.col(column).hash(seed).cast(pl.Float64).div(pl.lit(2 ** 64));
 }
 
+/**
+ * Left join that keeps `df`'s row order and fails when any row finds no match in `other` (a lookup index must
+ * cover every row; `column` is the joined column checked, `what` names it in the error).
+ */
+export function lookupJoin(df: pl.DataFrame, other: pl.DataFrame, on: string | string[], column: string, what: string): pl.DataFrame {
+  const out = df.withRowIndex("__order").join(other, { on, how: "left" }).sort("__order").drop("__order");
+  const missing = out.getColumn(column).nullCount();
+  if (missing) throw new Error(`${missing} of ${df.height} rows have no ${what}`);
+  return out;
+}
+
 /** Split column by day (temporal) or at random (leaky, for contrast). */
 export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
   const c = { mode: "temporal", valDays: 3, testDays: 3, seed: 7, ...cfg };

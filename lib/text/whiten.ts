@@ -23,16 +23,20 @@ export interface Whitening {
  * fewer than k eigenvalues above `rtol` × the largest (few texts, or a low-rank embedder): scaling a null
  * direction by 1/√λ would only amplify rounding noise.
  */
-export function fitWhitening(x: Float32Array, d: number, k = 128, o: { eps?: number; rtol?: number } = {}): Whitening {
+export function fitWhitening(x: Float32Array, d: number, k = 128, o: { eps?: number; rtol?: number; scale?: boolean } = {}): Whitening {
   const n = x.length / d, eps = o.eps ?? 1e-9;
   const { mean, cov } = meanCovariance(x, n, d);
   const { values, vectors } = symmetricEigen(cov, d);
   const rank = values.filter((v) => v > (o.rtol ?? 1e-4) * values[0]).length;
   const kk = Math.min(k, d, rank);
   const w = new Array<number>(d * kk);
-  for (let i = 0; i < d; i++) for (let j = 0; j < kk; j++) w[i * kk + j] = vectors[i * d + j] / Math.sqrt(Math.max(values[j], 0) + eps);
+  const scale = (j: number) => o.scale === false ? 1 : 1 / Math.sqrt(Math.max(values[j], 0) + eps);
+  for (let i = 0; i < d; i++) for (let j = 0; j < kk; j++) w[i * kk + j] = vectors[i * d + j] * scale(j);
   return { dim: d, k: kk, mean: [...mean], w, spectrum: [...values], fittedOn: n };
 }
+
+/** PCA to k dimensions: the same centring and rotation without the 1/√λ scaling (variance kept); apply with `applyWhitening`. */
+export const fitPca = (x: Float32Array, d: number, k = 128) => fitWhitening(x, d, k, { scale: false });
 
 /** (x − mean) · W for the n × d rows of `x` → n × k. */
 export function applyWhitening(wh: Whitening, x: Float32Array): Float32Array {
