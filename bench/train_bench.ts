@@ -1,9 +1,10 @@
 /**
- * Training throughput per backend and batch size, for two fixed shapes:
+ * Training throughput per backend and batch size, for fixed shapes:
  * 30 dense features + user (100k vocab) and item (50k vocab) 16-d embeddings, Adam;
- * DNN 128-64-1, and MMoE 8 experts × 64 hidden with 5 task towers 64-32-1.
+ * DNN 128-64-1, MMoE 8 experts × 64 hidden with 5 task towers 64-32-1, and DIN (attention unit 36 with Dice,
+ * MLP 128-64 with Dice) over behaviour sequences of length 20 and 50 (each row's real length uniform in 0..L).
  *
- *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe] [--seconds 4]
+ *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe,din-L20,din-L50] [--seconds 4]
  *
  * One line per (model, batch, backend): samples/s and the matmul GFLOP/s it implies (forward + backward).
  * Ids follow a Zipf-like law, as user and item traffic does. The loss is read every 50 steps, as in training.
@@ -11,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { compile, type ModelFn } from "../lib/graph/program.ts";
 import { topoSort } from "../lib/graph/tensor.ts";
+import { din } from "../lib/models/din.ts";
 import { dnn } from "../lib/models/dnn.ts";
 import { mmoe } from "../lib/models/mmoe.ts";
 import { type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
@@ -18,9 +20,10 @@ import { type Batch, TrainSession } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
 
 const SHAPE = { dense: 30, userVocab: 100_000, itemVocab: 50_000, embDim: 16 };
-const MODELS: Record<string, { fn: ModelFn; tasks: number }> = {
+const MODELS: Record<string, { fn: ModelFn; tasks: number; seqLen?: number }> = {
   dnn: { fn: dnn({ ...SHAPE, hidden: [128, 64] }), tasks: 1 },
   mmoe: { fn: mmoe({ ...SHAPE, experts: 8, expertHidden: 64, tasks: 5, tower: [64, 32, 1] }), tasks: 5 },
+  ...Object.fromEntries([20, 50].map((L) => [`din-L${L}`, { fn: din({ ...SHAPE, seqLen: L, scenes: 5, attention: [36], hidden: [128, 64] }), tasks: 1, seqLen: L }])),
 };
 
 function zipfIds(rng: Rng, n: number, vocab: number): BigInt64Array {
@@ -28,14 +31,30 @@ function zipfIds(rng: Rng, n: number, vocab: number): BigInt64Array {
   return BigInt64Array.from({ length: n }, () => BigInt(Math.min(vocab - 1, Math.floor(Math.pow(vocab, rng.next()) - 1))));
 }
 
-function makeBatch(rng: Rng, rows: number, tasks: number): Batch {
+function makeBatch(rng: Rng, rows: number, tasks: number, seqLen = 0): Batch {
+  const hist = seqLen ? sequences(rng, rows, seqLen) : {};
   return {
+    ...hist,
     dense: Float32Array.from({ length: rows * SHAPE.dense }, () => rng.normal()),
     user_id: zipfIds(rng, rows, SHAPE.userVocab),
     item_id: zipfIds(rng, rows, SHAPE.itemVocab),
     label: Float32Array.from({ length: rows * tasks }, () => (rng.next() < 0.34 ? 1 : 0)),
     ...(tasks > 1 ? { mask: Float32Array.from({ length: rows * tasks }, (_, i) => (i % tasks === Math.floor(i / tasks) % tasks ? 1 : 0)) } : {}),
   };
+}
+
+/** Behaviour sequences: each row's length uniform in 0..L, Zipf-like item ids, padding 0 with mask 0. */
+function sequences(rng: Rng, rows: number, L: number): Batch {
+  const hist_item = new BigInt64Array(rows * L), hist_scene = new BigInt64Array(rows * L), hist_mask = new Float32Array(rows * L);
+  for (let r = 0; r < rows; r++) {
+    const n = rng.int(L + 1), ids = zipfIds(rng, n, SHAPE.itemVocab);
+    for (let j = 0; j < n; j++) {
+      hist_item[r * L + j] = ids[j];
+      hist_scene[r * L + j] = BigInt(rng.int(5));
+      hist_mask[r * L + j] = 1;
+    }
+  }
+  return { hist_item, hist_scene, hist_mask };
 }
 
 /** Multiply-adds of every MatMul in the train graph, ×2 for FLOPs. */
@@ -59,15 +78,17 @@ async function main() {
   const batches = (values.batches ?? "256,1024,4096").split(",").map(Number);
   const seconds = Number(values.seconds ?? 4);
   console.log(`# ${Deno.build.os} ${navigator.hardwareConcurrency} cores; WebGPU adapter: ${adapter ? `${adapter.vendor} ${adapter.architecture} ${adapter.description}${adapter.isFallbackAdapter ? " (software fallback)" : ""}` : "none"}`);
-  for (const name of (values.models ?? "dnn,mmoe").split(",")) {
-    const { fn, tasks } = MODELS[name];
+  const rates = new Map<string, number>();
+  for (const name of (values.models ?? "dnn,mmoe,din-L20,din-L50").split(",")) {
+    if (!MODELS[name]) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(", ")})`);
+    const { fn, tasks, seqLen } = MODELS[name];
     for (const rows of batches) {
       for (const be of backends) {
         const backend = await loadBackend(be);
         const model = compile(fn, { optimizer: { type: "adam" }, taskMask: tasks > 1, sparseWriteBack: be === "webgpu" ? "graph" : "host" });
         const s = await TrainSession.create(model, backend, { seed: 1 });
         const rng = new Rng(rows);
-        const data = Array.from({ length: 8 }, () => makeBatch(rng, rows, tasks));
+        const data = Array.from({ length: 8 }, () => makeBatch(rng, rows, tasks, seqLen));
         for (let i = 0; i < 3; i++) await s.step(data[i % data.length], rows, 1e-3, true); // warm-up
         let steps = 0;
         const t0 = performance.now();
@@ -81,9 +102,17 @@ async function main() {
         const sps = steps * rows / secs;
         const gflops = matmulFlops(model, rows) * steps / secs / 1e9;
         console.log(`${name} B=${rows} ${be}: ${Math.round(sps).toLocaleString("en-US")} samples/s (${gflops.toFixed(1)} GFLOP/s)`);
+        rates.set(`${name} ${rows} ${be}`, sps);
         await s.release();
       }
     }
+  }
+  // ratios, not timings, are what compare across machines
+  for (const [key, sps] of rates) {
+    const [name, rows, be] = key.split(" ");
+    const dnnRate = rates.get(`dnn ${rows} ${be}`), l20 = rates.get(`din-L20 ${rows} ${be}`);
+    if (name.startsWith("din") && dnnRate) console.log(`ratio ${name}/dnn B=${rows} ${be}: ${(sps / dnnRate).toFixed(2)}`);
+    if (name === "din-L50" && l20) console.log(`ratio din-L50/din-L20 B=${rows} ${be}: ${(sps / l20).toFixed(2)}`);
   }
 }
 
