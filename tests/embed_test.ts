@@ -2,7 +2,8 @@
 import pl from "nodejs-polars";
 import { generateItemImages, generateLogs, ITEM_TRUTH } from "../lib/data/synth.ts";
 import { fuse, l2Rows, padColumns, pcaL2, withItemVecIndex } from "../lib/embed/fuse.ts";
-import { PixelEmbedder } from "../lib/embed/image.ts";
+import { ClipImageEmbedder, PixelEmbedder } from "../lib/embed/image.ts";
+import { makeTinyClip, TINY_CLIP } from "../lib/embed/tiny_clip.ts";
 import { type ClickSequences, neighbourAgreement, skipGramPairs, trainItem2vec } from "../lib/embed/item2vec.ts";
 import { itemImagePath } from "../lib/embed/items.ts";
 import { loadBackend } from "../lib/train/backend.ts";
@@ -88,4 +89,27 @@ Deno.test("item vector index: rows keep their order, an unknown item is an error
   const df = pl.DataFrame({ row_id: [0, 1, 2, 3], item_id: [30, 10, 20, 10] });
   assertEquals(withItemVecIndex(df, [10, 20, 30]).getColumn("item_vec_idx").toArray(), [2, 0, 1, 0]);
   assertThrows(() => withItemVecIndex(df, [10, 20]), /1 of 4 rows have no item vector/);
+});
+
+Deno.test("CLIP path: transformers.js loads a CLIP-layout encoder from a local directory and reproduces its maths on the pictures", async () => {
+  const dir = await tempDir("clip");
+  const proj = await makeTinyClip(`${dir}/model`);
+  await generateLogs({ rows: 3000, outDir: `${dir}/data`, seed: 9 });
+  const paths = [1, 2, 3, 4, 5].map((id) => itemImagePath(`${dir}/data`, id));
+  const clip = await ClipImageEmbedder.load(`${dir}/model`);
+  assertEquals(clip.dim, TINY_CLIP.projection);
+  const got = await clip.embed(paths, 2); // two batches and a remainder
+  // expected: the processor's rescale + normalise, 4×4 patch means, the projection — from our own pixel reader
+  const { grid: G, projection: P, mean, std } = TINY_CLIP;
+  const pix = await new PixelEmbedder().embed(paths);
+  const dimPix = new PixelEmbedder().dim;
+  let worst = 0;
+  paths.forEach((_, r) => {
+    for (let j = 0; j < P; j++) {
+      let e = 0;
+      for (let i = 0; i < G * G * 3; i++) e += ((pix[r * dimPix + i] - mean[i % 3]) / std[i % 3]) * proj[i * P + j];
+      worst = Math.max(worst, Math.abs(e - got[r * P + j]));
+    }
+  });
+  assert(worst < 1e-3, `CLIP-layout embeddings differ from the reference by ${worst}`);
 });
