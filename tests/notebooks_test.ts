@@ -120,6 +120,9 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
   for (const stage of ["04_dnn", "05_mmoe", "06_ple", "07_text", "08_fusion", "09_fallback"]) {
     assert(results.some((x) => x.stage === stage && x.slice === "all" && x.split === "test"), `${stage} recorded its test result`);
   }
+  for (const [stage, model] of [["04_dnn", "DCN"], ["04_dnn", "DCN-V2"], ["04_dnn", "DIN"], ["04_dnn", "DCN-DIN"], ["07_text", "DNN+fused"], ["07_text", "DNN+content"]]) {
+    assert(results.some((x) => x.stage === stage && x.model === model && x.split === "test" && x.auc > 0.5), `${stage} recorded ${model}'s test AUC`);
+  }
   const index = await Deno.readTextFile(`${cfg.runDir}/index.html`);
   assert(index.includes('href="01_etl.html"') && !index.includes("not built yet") && index.includes("rows quarantined"));
   assert(index.includes('class="stage"') && index.includes("Fusion+fallback"), "the index shows the stage table");
