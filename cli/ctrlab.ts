@@ -29,14 +29,17 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     options: {
       rows: { type: "string" }, seed: { type: "string" }, corrupt: { type: "string" }, "run-id": { type: "string" },
-      only: { type: "string" }, out: { type: "string" }, package: { type: "string" }, layout: { type: "string" }, input: { type: "string" }, output: { type: "string" },
+      only: { type: "string" }, zoo: { type: "string" }, out: { type: "string" }, package: { type: "string" }, layout: { type: "string" }, input: { type: "string" }, output: { type: "string" },
     },
   });
   const rows = Number(values.rows ?? DEFAULT_ROWS), seed = Number(values.seed ?? DEFAULT_SEED);
   const corruptRate = Number(values.corrupt ?? DEFAULT_CORRUPT_RATE);
   switch (cmd) {
     case "main": {
-      const cfg: RunConfig = { rows, seed, corruptRate, dataDir: datasetDir(rows, seed, corruptRate), runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}` };
+      const cfg: RunConfig = {
+        rows, seed, corruptRate, dataDir: datasetDir(rows, seed, corruptRate), runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}`,
+        zoo: values.zoo === undefined ? undefined : values.zoo === "none" ? [] : values.zoo.split(","),
+      };
       await ensureDataset(cfg);
       const only = values.only?.split(",");
       const notebooks = listNotebooks().filter((p) => !only || only.some((o) => p.endsWith(`/${o}.ipynb`)));

@@ -13,7 +13,11 @@ export interface RunConfig {
   seed: number;
   /** Share of corrupt rows the generator injects (exercises the ETL's quarantine). */
   corruptRate: number;
+  /** Models 04_dnn trains beside the DNN (lib/train/zoo.ts names); default all of them. */
+  zoo?: string[];
 }
+
+export const DEFAULT_ZOO = ["DCN", "DCN-V2", "DIN", "DCN-DIN"];
 
 export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DEFAULT_ROWS = 1_000_000;
@@ -42,7 +46,14 @@ export function runConfig(): RunConfig {
     rows, seed, corruptRate,
     dataDir: Deno.env.get("CTRLAB_DATA_DIR") || datasetDir(rows, seed, corruptRate),
     runDir: Deno.env.get("CTRLAB_RUN_DIR") || `${REPO_ROOT}/artifacts/interactive`,
+    zoo: zooList(Deno.env.get("CTRLAB_ZOO")),
   };
+}
+
+/** "DCN,DIN" → ["DCN", "DIN"]; "none" → []; unset → all. */
+function zooList(v: string | undefined): string[] {
+  if (v === undefined || v === "") return DEFAULT_ZOO;
+  return v === "none" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
 /** Environment that hands `cfg` to a child process (a kernel). */
@@ -53,5 +64,6 @@ export function configEnv(cfg: RunConfig): Record<string, string> {
     CTRLAB_ROWS: String(cfg.rows),
     CTRLAB_SEED: String(cfg.seed),
     CTRLAB_CORRUPT_RATE: String(cfg.corruptRate),
+    CTRLAB_ZOO: cfg.zoo ? (cfg.zoo.length ? cfg.zoo.join(",") : "none") : "",
   };
 }
