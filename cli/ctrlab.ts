@@ -11,7 +11,7 @@
  *            (re)build the tiny BERT that ships in assets/tiny-zh-bert
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_CORRUPT_RATE, DEFAULT_ROWS, DEFAULT_SEED, datasetDir, REPO_ROOT, type RunConfig } from "../lib/config.ts";
+import { DEFAULT_CORRUPT_RATE, DEFAULT_ROWS, DEFAULT_SEED, datasetDir, parseZoo, REPO_ROOT, type RunConfig } from "../lib/config.ts";
 import { ensureDataset } from "../lib/data/dataset.ts";
 import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     case "main": {
       const cfg: RunConfig = {
         rows, seed, corruptRate, dataDir: datasetDir(rows, seed, corruptRate), runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}`,
-        zoo: values.zoo === undefined ? undefined : values.zoo === "none" ? [] : values.zoo.split(","),
+        zoo: parseZoo(values.zoo),
       };
       await ensureDataset(cfg);
       const only = values.only?.split(",");

@@ -13,11 +13,9 @@ export interface RunConfig {
   seed: number;
   /** Share of corrupt rows the generator injects (exercises the ETL's quarantine). */
   corruptRate: number;
-  /** Models 04_dnn trains beside the DNN (lib/train/zoo.ts names); default all of them. */
+  /** Models 04_dnn trains beside the DNN (lib/train/zoo.ts names); unset: all of them. */
   zoo?: string[];
 }
-
-export const DEFAULT_ZOO = ["DCN", "DCN-V2", "DIN", "DCN-DIN"];
 
 export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DEFAULT_ROWS = 1_000_000;
@@ -46,13 +44,13 @@ export function runConfig(): RunConfig {
     rows, seed, corruptRate,
     dataDir: Deno.env.get("CTRLAB_DATA_DIR") || datasetDir(rows, seed, corruptRate),
     runDir: Deno.env.get("CTRLAB_RUN_DIR") || `${REPO_ROOT}/artifacts/interactive`,
-    zoo: zooList(Deno.env.get("CTRLAB_ZOO")),
+    zoo: parseZoo(Deno.env.get("CTRLAB_ZOO")),
   };
 }
 
-/** "DCN,DIN" → ["DCN", "DIN"]; "none" → []; unset → all. */
-function zooList(v: string | undefined): string[] {
-  if (v === undefined || v === "") return DEFAULT_ZOO;
+/** The zoo setting as written on the command line or in CTRLAB_ZOO: "DCN,DIN" → ["DCN", "DIN"]; "none" → []; unset → undefined (all). */
+export function parseZoo(v: string | undefined): string[] | undefined {
+  if (v === undefined || v === "") return undefined;
   return v === "none" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
 }
 

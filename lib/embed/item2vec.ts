@@ -106,7 +106,7 @@ export async function trainItem2vec(seqs: ClickSequences, vocab: number, backend
     const order = rng.shuffle(Uint32Array.from({ length: pairs.centre.length }, (_, i) => i));
     const steps = Math.ceil(order.length / B);
     const bar = o.progressLabel === false ? null : progress(steps, `${o.progressLabel ?? "item2vec"} epoch ${epoch + 1}/${epochs}`);
-    let lossSum = 0;
+    let lastLoss = 0;
     for (let k = 0; k < steps; k++) {
       const rows = Math.min(B, order.length - k * B);
       const centre = new BigInt64Array(rows), context = new BigInt64Array(rows * (K + 1));
@@ -117,11 +117,11 @@ export async function trainItem2vec(seqs: ClickSequences, vocab: number, backend
         for (let j = 1; j <= K; j++) context[r * (K + 1) + j] = BigInt(sampleCumulative(noise, rng.next()));
       }
       const loss = await s.step({ centre, context, label: label.subarray(0, rows * (K + 1)) }, rows, o.lr ?? 0.005, k === steps - 1 || backend.name !== "webgpu");
-      if (loss !== null) lossSum = loss;
+      if (loss !== null) lastLoss = loss;
       bar?.tick(1);
     }
-    bar?.done(`loss ${lossSum.toFixed(4)}`);
-    history.push({ epoch, pairs: order.length, loss: lossSum, seconds: (performance.now() - t0) / 1000 });
+    bar?.done(`loss ${lastLoss.toFixed(4)}`);
+    history.push({ epoch, pairs: order.length, loss: lastLoss, seconds: (performance.now() - t0) / 1000 });
   }
   const vectors = (await s.snapshot()).values.item_in;
   await s.release();

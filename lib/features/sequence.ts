@@ -25,8 +25,6 @@ export interface BehaviourSequences {
   items: BigInt64Array;
   scenes: BigInt64Array;
   mask: Float32Array;
-  /** Real clicks per sequence. */
-  lengths: Int32Array;
 }
 
 const int32 = (df: pl.DataFrame, c: string) => df.getColumn(c).cast(pl.Int32).toTypedArray() as Int32Array;
@@ -60,7 +58,7 @@ export function behaviourSequences(events: pl.DataFrame, itemVocab: pl.DataFrame
     }
   }
   const index = pl.Series("seq_idx", Int32Array.from({ length: S }, (_, i) => i));
-  return { length: L, keys: keys.withColumns(index, pl.Series("seq_len", lengths)), items, scenes, mask, lengths };
+  return { length: L, keys: keys.withColumns(index, pl.Series("seq_len", lengths)), items, scenes, mask };
 }
 
 /** `df` (in its row order) with its rows' sequence index (column seq_idx) and real-click count (column seq_len). */
