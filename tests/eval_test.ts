@@ -1,8 +1,9 @@
 /** Evaluation: gAUC on a hand-built example, calibration/ECE, slices with single-class "n/a", paired bootstrap. */
 import { auc, calibration, gauc } from "../lib/eval/metrics.ts";
 import { pairedBootstrap, sliceMetrics } from "../lib/eval/slices.ts";
+import { appendResults, dropResults, readResults, type ResultRow } from "../lib/eval/results.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { assert, assertClose, assertEquals } from "./assert.ts";
+import { assert, assertClose, assertEquals, tempDir } from "./assert.ts";
 
 Deno.test("gAUC weights per-user AUCs by impressions and skips single-class users", () => {
   // user 1: 4 rows, AUC 0.75; user 2: 2 rows, AUC 1; user 3: only clicks (skipped)
@@ -44,4 +45,16 @@ Deno.test("paired bootstrap: zero for identical models, a clear positive interva
   const better = pairedBootstrap(labels, weak, strong, { resamples: 100 });
   assert(better.diff > 0 && better.lo > 0 && better.hi >= better.lo, JSON.stringify(better));
   assertEquals(better.pBetter, 1);
+});
+
+Deno.test("results registry: a stage that runs again replaces its rows, other stages keep theirs", async () => {
+  const dir = await tempDir("results");
+  const row = (stage: string, auc: number): ResultRow => ({ stage, model: "m", split: "test", slice: "all", rows: 10, auc, logloss: 0.5 });
+  await appendResults(dir, [row("04_dnn", 0.61), row("05_mmoe", 0.62)]);
+  assertEquals(dropResults(dir, "07_text"), 0); // nothing of its own yet
+  assertEquals(dropResults(dir, "04_dnn"), 1); // the rerun starts: its old row goes
+  await appendResults(dir, [row("04_dnn", 0.71)]);
+  assertEquals(readResults(dir).map((r) => [r.stage, r.auc]), [["05_mmoe", 0.62], ["04_dnn", 0.71]]);
+  assertEquals(dropResults(`${dir}/missing`, "04_dnn"), 0); // a fresh run directory
+  await Deno.remove(dir, { recursive: true });
 });

@@ -170,6 +170,33 @@ async function typecheck(path: string): Promise<{ ok: boolean; errors: string }>
   }
 }
 
+Deno.test("a kernel that dies mid-cell: one more attempt; a repeated death names the cell, the exit status and the kernel's stderr", async () => {
+  const cfg = await smallConfig("nbdead");
+  await Deno.mkdir(`${cfg.runDir}-in`, { recursive: true });
+  // dies every time: reported after the second attempt. The process's own stderr (where a panic would go;
+  // the kernel turns Deno.stderr into cell output) is in the report: the text is not in the cell's source
+  const path = `${cfg.runDir}-in/dies.ipynb`;
+  await Deno.writeTextFile(path, notebookJson(["1 + 1", "const words = ['last', 'words'].join(' ');\nDeno.writeTextFileSync('/dev/stderr', `${words} before exit\\n`); Deno.exit(7)", "3"]));
+  await assertRejects(executeNotebook(path, { outDir: cfg.runDir, cfg, html: false }), (e: unknown) => {
+    assert(e instanceof NotebookError);
+    const lines = e.message.split("\n");
+    assert(lines[0].includes("(on the second attempt too)"), e.message);
+    assert(lines[1].startsWith("FAILED ") && lines[1].includes("dies.ipynb: cell 1 (id c1)"), e.message);
+    assert(e.message.includes("the kernel died; kernel: exit code 7"), e.message);
+    assert(e.message.includes("last words before exit"), e.message);
+    assert(e.result.firstAttempt?.includes("exit code 7"), "the first crash is kept");
+    return true;
+  });
+  // dies once (a transient crash): the second attempt runs every cell, and the first crash is on record
+  const marker = `${cfg.runDir}-in/crashed-once`;
+  const once = `${cfg.runDir}-in/once.ipynb`;
+  await Deno.writeTextFile(once, notebookJson(["const a = 20;\na", `try { Deno.statSync(${JSON.stringify(marker)}) } catch { Deno.writeTextFileSync(${JSON.stringify(marker)}, ""); Deno.exit(9) }\n"survived"`, "a + 1"]));
+  const r = await executeNotebook(once, { outDir: `${cfg.runDir}/once`, cfg, html: false });
+  assert(r.ok && r.firstAttempt?.includes("the kernel died; kernel: exit code 9"), JSON.stringify(r));
+  const cells = await readCells(`${cfg.runDir}/once/once.ipynb`);
+  assertEquals(cells.map((c) => (c.outputs ?? []).map((o) => joined(o.data?.["text/plain"] as string | string[]))), [["20"], ['"survived"'], ["21"]]);
+});
+
 Deno.test("notebook code cells type-check (and the check catches a type error)", async () => {
   const dir = await tempDir("nbcheck");
   await Deno.writeTextFile(`${dir}/bad.ipynb`, notebookJson(["const n: number = 1;", "const s: string = n;\ns"]));

@@ -1,6 +1,7 @@
 /**
  * The run's results registry: every model notebook appends rows (model, split, metrics); later notebooks and
- * the final report read them. Stored as JSON lines in <runDir>/results.jsonl (append-only, one row a line).
+ * the final report read them. Stored as JSON lines in <runDir>/results.jsonl (one row a line). A notebook that
+ * starts again drops its own earlier rows first (`dropResults`), so a rerun replaces its results, never doubles them.
  */
 export interface ResultRow {
   stage: string;
@@ -22,6 +23,14 @@ export async function appendResults(runDir: string, rows: ResultRow[]): Promise<
   await Deno.mkdir(runDir, { recursive: true });
   const text = rows.map((r) => JSON.stringify({ ...r, recordedAt: r.recordedAt ?? new Date().toISOString() })).join("\n") + "\n";
   await Deno.writeTextFile(`${runDir}/${RESULTS_FILE}`, text, { append: true });
+}
+
+/** Remove a stage's rows (a notebook calls this as it starts); returns how many were removed. */
+export function dropResults(runDir: string, stage: string): number {
+  const rows = readResults(runDir);
+  const kept = rows.filter((r) => r.stage !== stage);
+  if (kept.length < rows.length) Deno.writeTextFileSync(`${runDir}/${RESULTS_FILE}`, kept.map((r) => JSON.stringify(r) + "\n").join(""));
+  return rows.length - kept.length;
 }
 
 export function readResults(runDir: string): ResultRow[] {

@@ -13,6 +13,8 @@ export interface NotebookResult {
   lateOutputsRecovered: number;
   html?: string; // path relative to the run dir
   error?: string;
+  /** When the kernel crashed on the first attempt and the notebook ran again: that attempt's report. */
+  firstAttempt?: string;
 }
 
 export interface RunInfo {
@@ -36,7 +38,7 @@ export function renderIndex(runDir: string, info: RunInfo): string {
   for (const s of STAGES) {
     const r = info.notebooks.find((n) => n.stage === s.id);
     const h = readHeadline(runDir, s.id);
-    const status = !r ? `<span class="todo">not built yet</span>` : r.ok ? `<span class="ok">ran in ${r.seconds.toFixed(1)} s</span>` : `<span class="fail">failed</span>`;
+    const status = !r ? `<span class="todo">not built yet</span>` : r.ok ? `<span class="ok">ran in ${r.seconds.toFixed(1)} s</span>${r.firstAttempt ? ` <span class="fail">(second attempt: the kernel crashed on the first)</span><pre>${escapeHtml(r.firstAttempt)}</pre>` : ""}` : `<span class="fail">failed</span>`;
     const name = r?.html ? `<a href="${escapeHtml(r.html)}">${escapeHtml(s.id)} · ${escapeHtml(s.title)}</a>` : `${escapeHtml(s.id)} · ${escapeHtml(s.title)}`;
     const metrics = h ? Object.entries(h.metrics).map(([k, v]) => `<div><b>${escapeHtml(k)}</b> ${escapeHtml(formatCell(v))}</div>`).join("") : "";
     rows.push(`<tr><td>${name}<div class="q">${escapeHtml(s.question)}</div></td><td>${status}${r?.error ? `<pre>${escapeHtml(r.error)}</pre>` : ""}</td><td>${metrics}</td></tr>`);

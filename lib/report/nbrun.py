@@ -12,21 +12,25 @@ template, with every external script reference removed (require.js, MathJax: off
 them) and plotly.js (--inline-js) inlined once in <head>, so the page's charts draw with no network.
 
 usage: nbrun.py IN.ipynb OUT.ipynb [--html OUT.html --inline-js plotly.min.js] [--timeout S] [--grace S] [--stock]
-exit 0 on success; 1 when a cell fails (the message names the notebook and the cell); 2 on bad usage.
---stock runs plain nbclient (used by the tests to show the loss this runner prevents).
+exit 0 on success; 1 when a cell fails or the kernel dies (the first stderr line names the notebook, the
+cell and the reason: the cell's error, or the kernel's exit status, followed by the kernel's last stderr
+lines); 2 on bad usage. --stock runs plain nbclient (used by the tests to show the loss this runner prevents).
 """
 import asyncio
+import atexit
 import json
 import queue
 import re
+import signal
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionComplete, CellExecutionError
+from nbclient.exceptions import CellExecutionComplete, CellExecutionError, CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async
 
 
@@ -99,6 +103,25 @@ def cell_label(nb_path, cell, index):
     return f"{nb_path}: cell {index} (id {cell.get('id', '?')}): {first[:80]}"
 
 
+def kernel_exit(client):
+    """How the kernel process ended: 'exit code N', 'signal SIGKILL', or 'still running'."""
+    process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return "still running"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        hint = " (killed: out of memory?)" if -code == signal.SIGKILL else ""
+        return f"signal {name}{hint}"
+    return f"exit code {code}"
+
+
+def tail(path, lines=40):
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    kept = [line for line in text.splitlines() if '"deno jupyter" is unstable' not in line]
+    return "\n".join(kept[-lines:])
+
+
 async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=None):
     nb = nbformat.read(in_path, as_version=4)
     cls = NotebookClient if stock else LosslessClient
@@ -108,17 +131,30 @@ async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=Non
         client.grace = grace
     started = time.time()
     failed = None
-    async with client.async_setup_kernel():
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            try:
-                await client.async_execute_cell(cell, index)
-            except CellExecutionError as err:
-                failed = (index, cell, err)
-                break
-        if not stock:
-            await client.drain(1.0)
+    # the kernel's own stderr (panics, native crashes, V8 out-of-memory) goes to a file shown on failure
+    kernel_log = tempfile.NamedTemporaryFile(prefix="ctrlab-kernel-", suffix=".log", delete=False)
+    try:
+        async with client.async_setup_kernel(stderr=kernel_log):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                try:
+                    await client.async_execute_cell(cell, index)
+                except CellExecutionError as err:
+                    failed = (cell_label(in_path, cell, index), index, "the cell raised an error", str(err))
+                    break
+                except (DeadKernelError, CellTimeoutError) as err:
+                    await asyncio.sleep(0.5)  # let a dying kernel finish writing and exit
+                    reason = "the kernel died" if isinstance(err, DeadKernelError) else f"the cell timed out after {timeout:.0f} s"
+                    failed = (cell_label(in_path, cell, index), index, f"{reason}; kernel: {kernel_exit(client)}", "")
+                    break
+            if not stock and failed is None:
+                await client.drain(1.0)
+    except RuntimeError as err:  # raised by jupyter_client when the kernel does not start
+        atexit.unregister(client._cleanup_kernel)  # nothing left to clean up; it would only print a traceback
+        if failed is None:
+            failed = (f"{in_path}: kernel start", None, f"the kernel did not start: {err}", "")
+    kernel_log.close()
     nbformat.write(nb, out_path)
     if html:
         export_html(nb, html, inline_js)
@@ -126,9 +162,14 @@ async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=Non
     summary = {"notebook": in_path, "seconds": round(time.time() - started, 2), "outputs": n_outputs,
                "late_outputs_recovered": getattr(client, "late_outputs", 0), "ok": failed is None}
     if failed is not None:
-        index, cell, err = failed
+        label, index, reason, detail = failed
         summary["failed_cell"] = index
-        print(f"FAILED {cell_label(in_path, cell, index)}\n{err}", file=sys.stderr)
+        summary["reason"] = reason
+        print(f"FAILED {label}\n{reason}\n{detail}".rstrip(), file=sys.stderr)
+        log = tail(kernel_log.name)
+        if log:
+            print(f"--- kernel stderr (last lines) ---\n{log}", file=sys.stderr)
+    Path(kernel_log.name).unlink(missing_ok=True)
     print(json.dumps(summary))
     return 0 if failed is None else 1
 

@@ -1,8 +1,10 @@
 /**
  * What every notebook does first: read the run configuration, register the kernel for in-place progress,
- * and later record its headline metrics for the run's index page.
+ * drop the stage's results from an earlier execution in the same run, and later record its headline metrics
+ * for the run's index page.
  */
 import { type RunConfig, runConfig } from "../config.ts";
+import { dropResults } from "../eval/results.ts";
 import { type KernelDisplay, useKernel } from "../viz/display.ts";
 import type { Figure } from "../viz/plotly.ts";
 import { table } from "../viz/table.ts";
@@ -31,6 +33,7 @@ export class NotebookRun {
     if (!stage) throw new Error(`unknown stage "${stageId}" (known: ${STAGES.map((s) => s.id).join(", ")})`);
     this.stage = stage;
     this.cfg = runConfig();
+    dropResults(this.cfg.runDir, stage.id);
     useKernel(kernel ?? null);
   }
 

@@ -31,6 +31,7 @@ export function kernelEnv(cfg: RunConfig): Record<string, string> {
     JUPYTER_PATH: `${REPO_ROOT}/jupyter`,
     CTRLAB_HEADLESS: "1",
     NO_COLOR: "1",
+    RUST_BACKTRACE: "1", // a kernel panic's backtrace lands in the runner's failure report
   };
 }
 
@@ -45,28 +46,56 @@ export interface ExecuteOptions {
   timeoutSeconds?: number;
 }
 
-/** Execute one notebook; resolves with its summary, rejects with NotebookError naming the failing cell. */
-export async function executeNotebook(path: string, o: ExecuteOptions): Promise<NotebookResult> {
-  const name = path.split("/").pop()!.replace(/\.ipynb$/, "");
-  await Deno.mkdir(o.outDir, { recursive: true });
+interface Attempt {
+  code: number;
+  /** The runner's stderr: on failure it starts with "FAILED <cell>" and the reason. */
+  report: string;
+  summary: { seconds?: number; outputs?: number; late_outputs_recovered?: number; reason?: string };
+}
+
+async function attempt(path: string, name: string, o: ExecuteOptions): Promise<Attempt> {
   const args = [`${REPO_ROOT}/lib/report/nbrun.py`, path, `${o.outDir}/${name}.ipynb`, "--timeout", String(o.timeoutSeconds ?? 3600)];
   if (o.html !== false) args.push("--html", `${o.outDir}/${name}.html`, "--inline-js", plotlySourcePath());
   if (o.stock) args.push("--stock");
   const child = new Deno.Command(PYTHON, { args, env: kernelEnv(o.cfg), stdout: "piped", stderr: "piped" }).spawn();
   const { code, stdout, stderr } = await child.output();
   const out = new TextDecoder().decode(stdout).trim().split("\n");
-  const err = new TextDecoder().decode(stderr).split("\n").filter((l) => !l.includes('"deno jupyter" is unstable')).join("\n").trim();
-  let summary: { seconds?: number; outputs?: number; late_outputs_recovered?: number } = {};
+  const report = new TextDecoder().decode(stderr).split("\n").filter((l) => !l.includes('"deno jupyter" is unstable')).join("\n").trim();
+  let summary: Attempt["summary"] = {};
   try {
     summary = JSON.parse(out[out.length - 1]);
   } catch { /* no summary: the runner itself failed */ }
+  return { code, report, summary };
+}
+
+/** The kernel process itself ended (a crash in Deno or a native library), as opposed to a cell's error. */
+const kernelCrashed = (a: Attempt) => a.code !== 0 && /^the kernel (died|did not start)/.test(a.summary.reason ?? "");
+
+/**
+ * Execute one notebook; resolves with its summary, rejects with NotebookError naming the failing cell.
+ * A crashed kernel (not a cell error, not a timeout) gets one more attempt: the notebooks are seeded, so the
+ * rerun computes the same thing, and a crash that repeats still fails. The first crash is printed as a
+ * warning and kept in the result (`firstAttempt`), which run.json and the index page show.
+ */
+export async function executeNotebook(path: string, o: ExecuteOptions): Promise<NotebookResult> {
+  const name = path.split("/").pop()!.replace(/\.ipynb$/, "");
+  await Deno.mkdir(o.outDir, { recursive: true });
+  let a = await attempt(path, name, o);
+  let firstAttempt: string | undefined;
+  if (kernelCrashed(a) && !o.stock) {
+    firstAttempt = a.report.slice(0, 6000);
+    console.warn(`ctrlab: notebook ${name}: ${a.summary.reason}; running it once more.\n${firstAttempt}`);
+    a = await attempt(path, name, o);
+  }
   const result: NotebookResult = {
-    stage: name, ok: code === 0, seconds: summary.seconds ?? 0, outputs: summary.outputs ?? 0,
-    lateOutputsRecovered: summary.late_outputs_recovered ?? 0, html: o.html !== false ? `${name}.html` : undefined,
+    stage: name, ok: a.code === 0, seconds: a.summary.seconds ?? 0, outputs: a.summary.outputs ?? 0,
+    lateOutputsRecovered: a.summary.late_outputs_recovered ?? 0, html: o.html !== false ? `${name}.html` : undefined, firstAttempt,
   };
-  if (code !== 0) {
-    result.error = err.slice(-4000) || `nbrun.py exited with code ${code}`;
-    throw new NotebookError(result, `notebook ${name} failed:\n${result.error}`);
+  if (a.code !== 0) {
+    // the runner's report starts with the failing cell and the reason; keep its head
+    result.error = a.report.slice(0, 6000) || `nbrun.py exited with code ${a.code}`;
+    const again = firstAttempt ? " (on the second attempt too)" : "";
+    throw new NotebookError(result, `notebook ${name} failed${again}:\n${result.error}`);
   }
   return result;
 }
