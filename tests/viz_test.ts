@@ -1,8 +1,8 @@
-import { bar, heatmap, histogram, line, PALETTE, plot } from "../lib/viz/plotly.ts";
+import { bar, heatmap, histogram, histogramBins, line, PALETTE, plot } from "../lib/viz/plotly.ts";
 import { JUPYTER_DISPLAY } from "../lib/viz/display.ts";
 import { table } from "../lib/viz/table.ts";
 import { progress } from "../lib/viz/progress.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertClose, assertEquals } from "./assert.ts";
 
 Deno.test("charts carry the plotly MIME type and self-drawing HTML", () => {
   Deno.env.set("CTRLAB_HEADLESS", "1");
@@ -22,6 +22,28 @@ Deno.test("charts carry the plotly MIME type and self-drawing HTML", () => {
   const l = line([1, 2], { a: [1, 2], b: [2, 1] });
   assertEquals((l.figure.layout.template as { layout: { colorway: string[] } }).layout.colorway, PALETTE);
   assertEquals((l.figure.data[1] as { name: string }).name, "b");
+});
+
+Deno.test("histograms are binned before charting: exact integer bins, shared edges, every finite value counted once", () => {
+  // integers with few distinct values: one bin per integer
+  const ints = histogramBins({ a: [0, 0, 1, 3, 3, 3], b: [1, 2] }, 21);
+  assertEquals(ints.centers, [0, 1, 2, 3]);
+  assertEquals(ints.heights, { a: [2, 1, 0, 3], b: [0, 1, 1, 0] });
+  // reals: equal-width bins over the union; the maximum lands in the last bin; NaN is counted as left out
+  const rng = Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 5);
+  const r = histogramBins({ x: [...rng, NaN], y: [10] }, 8);
+  assertEquals(r.centers.length, 8);
+  assertEquals(r.heights.x.reduce((a, b) => a + b, 0), 1000);
+  assertEquals(r.skipped, { x: 1, y: 0 });
+  assertEquals(r.heights.y[7], 1);
+  const lo = Math.min(...rng), w = (10 - lo) / 8;
+  assertClose(r.width, w, 1e-12);
+  assertEquals(r.heights.x[0], rng.filter((v) => v < lo + w).length);
+  assertClose(histogramBins({ x: rng }, 8, true).heights.x.reduce((a, b) => a + b, 0), 1, 1e-12);
+  // the chart carries one number per bin, not the values
+  const big = Float64Array.from({ length: 200_000 }, (_, i) => i % 97);
+  const html = histogram({ v: big }, { bins: 10 })[JUPYTER_DISPLAY]()["text/html"] as string;
+  assert(html.length < 5000, `histogram output is ${html.length} characters`);
 });
 
 Deno.test("headless charts do not embed plotly.js; interactive ones embed it once", () => {

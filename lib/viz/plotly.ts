@@ -128,11 +128,62 @@ export function scatter(groups: Record<string, { x: ArrayLike<number>; y: ArrayL
   return plot(data, axes(o));
 }
 
-/** Histogram, one overlaid trace per series. */
+export interface Bins {
+  /** Bin centres, shared by every series. */
+  centers: number[];
+  width: number;
+  /** Per series: count per bin (or share of its values, with normalize). */
+  heights: Record<string, number[]>;
+  /** Per series: values left out because they are not finite (NaN, ±Infinity). */
+  skipped: Record<string, number>;
+}
+
+/**
+ * Shared equal-width bins over all series. Integer data with no more distinct values than `bins` gets one
+ * bin per integer (centred on it), so counts of clicks or days are exact.
+ */
+export function histogramBins(series: Series, bins = 40, normalize = false): Bins {
+  let lo = Infinity, hi = -Infinity, integers = true;
+  for (const v of Object.values(series)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (!Number.isFinite(x)) continue;
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+      if (integers && !Number.isInteger(x)) integers = false;
+    }
+  }
+  if (lo > hi) lo = hi = 0;
+  const unit = integers && hi - lo + 1 <= bins;
+  const n = unit ? hi - lo + 1 : bins;
+  const width = unit ? 1 : (hi - lo) / bins || 1;
+  const start = unit ? lo - 0.5 : lo;
+  const heights: Record<string, number[]> = {}, skipped: Record<string, number> = {};
+  for (const [name, v] of Object.entries(series)) {
+    const h = new Array<number>(n).fill(0);
+    let kept = 0;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (!Number.isFinite(x)) continue;
+      h[Math.min(n - 1, Math.floor((x - start) / width))]++;
+      kept++;
+    }
+    heights[name] = normalize && kept > 0 ? h.map((c) => c / kept) : h;
+    skipped[name] = v.length - kept;
+  }
+  return { centers: Array.from({ length: n }, (_, i) => start + (i + 0.5) * width), width, heights, skipped };
+}
+
+/**
+ * Histogram: binned here (`histogramBins`), drawn as overlaid bars, so the chart carries one number per bin
+ * whatever the number of values (a million raw values would put megabytes into the notebook and the report).
+ */
 export function histogram(series: Series, o: ChartOptions & { bins?: number; normalize?: boolean } = {}) {
-  const data = Object.entries(series).map(([name, v]) => ({
-    type: "histogram", name, x: arr(v), nbinsx: o.bins ?? 40, opacity: Object.keys(series).length > 1 ? 0.6 : 1,
-    histnorm: o.normalize ? "probability" : "",
+  const b = histogramBins(series, o.bins ?? 40, o.normalize);
+  const overlay = Object.keys(series).length > 1;
+  const data = Object.entries(b.heights).map(([name, y]) => ({
+    type: "bar", name: b.skipped[name] ? `${name} (${b.skipped[name]} not finite, left out)` : name,
+    x: b.centers, y, width: b.width, opacity: overlay ? 0.6 : 1,
   }));
-  return plot(data, { ...axes(o), barmode: "overlay" });
+  return plot(data, { ...axes(o), barmode: "overlay", bargap: 0 });
 }
