@@ -25,6 +25,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from pathlib import Path
 
@@ -147,6 +148,10 @@ async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=Non
                     await asyncio.sleep(0.5)  # let a dying kernel finish writing and exit
                     reason = "the kernel died" if isinstance(err, DeadKernelError) else f"the cell timed out after {timeout:.0f} s"
                     failed = (cell_label(in_path, cell, index), index, f"{reason}; kernel: {kernel_exit(client)}", "")
+                    break
+                except Exception as err:  # a fault in this runner: name it, with the kernel's state
+                    reason = f"the runner failed while running the cell ({type(err).__name__}: {err}); kernel: {kernel_exit(client)}"
+                    failed = (cell_label(in_path, cell, index), index, reason, traceback.format_exc())
                     break
             if not stock and failed is None:
                 await client.drain(1.0)
