@@ -191,9 +191,11 @@ Deno.test("a kernel that dies mid-cell: one more attempt; a repeated death names
   const marker = `${cfg.runDir}-in/crashed-once`;
   const once = `${cfg.runDir}-in/once.ipynb`;
   await Deno.writeTextFile(once, notebookJson(["const a = 20;\na", `try { Deno.statSync(${JSON.stringify(marker)}) } catch { Deno.writeTextFileSync(${JSON.stringify(marker)}, ""); Deno.exit(9) }\n"survived"`, "a + 1"]));
-  const r = await executeNotebook(once, { outDir: `${cfg.runDir}/once`, cfg, html: false });
+  const onceCfg = { ...cfg, runDir: `${cfg.runDir}/once` };
+  await runNotebooks(onceCfg, [once], () => {});
+  const [r] = JSON.parse(await Deno.readTextFile(`${onceCfg.runDir}/run.json`)).notebooks; // on record in run.json
   assert(r.ok && r.firstAttempt?.includes("the kernel died; kernel: exit code 9"), JSON.stringify(r));
-  const cells = await readCells(`${cfg.runDir}/once/once.ipynb`);
+  const cells = await readCells(`${onceCfg.runDir}/once.ipynb`);
   assertEquals(cells.map((c) => (c.outputs ?? []).map((o) => joined(o.data?.["text/plain"] as string | string[]))), [["20"], ['"survived"'], ["21"]]);
 });
 
