@@ -9,7 +9,8 @@ import { arr, type Arr, evaluate } from "../lib/graph/interp.ts";
 import { ModelBuilder, weightedBce } from "../lib/graph/nn.ts";
 import { compile, invName, type ModelFn, newName, rowsName, stateName, uniqName } from "../lib/graph/program.ts";
 import { clipByGlobalNorm, type OptimizerConfig, update } from "../lib/graph/optim.ts";
-import { constant, input, param } from "../lib/graph/tensor.ts";
+import { constant, input, param, scatterND } from "../lib/graph/tensor.ts";
+import { toOnnx } from "../lib/graph/onnx.ts";
 import { dcn } from "../lib/models/dcn.ts";
 import { dcnDin, din } from "../lib/models/din.ts";
 import { dnn } from "../lib/models/dnn.ts";
@@ -20,7 +21,7 @@ import { sharedBottom } from "../lib/models/shared_bottom.ts";
 import { type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
 import { type Batch, TrainSession, uniqueInverse } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { assert, assertClose, assertEquals } from "./assert.ts";
+import { assert, assertClose, assertEquals, assertRejects } from "./assert.ts";
 
 const B = 24;
 const SMALL = { dense: 5, userVocab: 30, itemVocab: 20, embDim: 4 };
@@ -232,3 +233,29 @@ Deno.test("uniqueInverse maps every id to its position among the unique ids", ()
   assertEquals([...inv], [0n, 1n, 0n, 1n, 2n]);
 });
 
+
+Deno.test("CTRLAB_NODE_THREADS sets onnxruntime-node's threads: one thread sums heavily repeated ids exactly; bad values are refused", async () => {
+  // 200,000 updates of 1 into 4 rows: the exact result is each row's count (exact in float32 below 2^24)
+  const N = 200_000, ROWS = 4, D = 16;
+  const data = input("data", [ROWS, D]), idx = input("idx", [N, 1], "int64"), upd = input("upd", [N, D]);
+  const bytes = toOnnx({ name: "scatter_race", inputs: [data, idx, upd], outputs: { y: scatterND(data, idx, upd) } });
+  const ids = BigInt64Array.from({ length: N }, (_, i) => BigInt((i * 7) % ROWS));
+  const counts = Array.from({ length: ROWS }, (_, r) => ids.filter((v) => v === BigInt(r)).length);
+  const be = await loadBackend("node");
+  const run = async (threads: string) => {
+    Deno.env.set("CTRLAB_NODE_THREADS", threads);
+    const s = await be.session(bytes);
+    const out = await s.run({ data: be.tensor("float32", new Float32Array(ROWS * D), [ROWS, D]), idx: be.tensor("int64", ids, [N, 1]), upd: be.tensor("float32", new Float32Array(N * D).fill(1), [N, D]) });
+    await s.release();
+    const y = await be.read(out.y) as Float32Array;
+    return Math.max(...Array.from(y, (v, i) => Math.abs(v - counts[Math.floor(i / D)])));
+  };
+  try {
+    assertEquals(await run("1"), 0, "single-threaded scatter-add must be exact");
+    console.log(`default threads: max |error| ${await run("0")} over ${N} repeated-id updates`); // reported, not asserted
+    Deno.env.set("CTRLAB_NODE_THREADS", "two");
+    await assertRejects(() => be.session(bytes), /CTRLAB_NODE_THREADS must be a whole number/);
+  } finally {
+    Deno.env.delete("CTRLAB_NODE_THREADS");
+  }
+});

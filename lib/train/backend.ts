@@ -2,7 +2,7 @@
  * Execution backends for the ONNX graphs: onnxruntime-web on WebGPU (parameters and optimizer state stay in
  * GPU buffers between steps) or on wasm, and onnxruntime-node's CPU provider (MLAS kernels, multi-threaded).
  * `pickBackend()` chooses: a hardware WebGPU adapter if there is one, else onnxruntime-node, else wasm;
- * CTRLAB_BACKEND or an explicit name overrides.
+ * CTRLAB_BACKEND or an explicit name overrides; CTRLAB_NODE_THREADS sets onnxruntime-node's threads.
  */
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-common";
 
@@ -52,6 +52,21 @@ function wrap(name: BackendName, ort: OrtModule, sessionOptions: (o: SessionOpti
   } as Backend;
 }
 
+/**
+ * Threads for onnxruntime-node's CPU kernels: CTRLAB_NODE_THREADS, or 0 (onnxruntime's default, every core).
+ * Set it to 1 for bit-reproducible training. With several threads, DIN and DCN-DIN training on node differs
+ * from run to run in the fourth decimal of AUC (same data, same seed; the DNN, DCN and MMoE graphs repeat
+ * exactly). The kernel responsible is not pinned down: the suspect is CPU ScatterND(reduction="add"), which
+ * splits its updates across threads with no synchronisation while DIN's batches repeat item ids many times.
+ * wasm and a single-threaded node session give the same bits on every run.
+ */
+export function nodeThreads(): number {
+  const v = Deno.env.get("CTRLAB_NODE_THREADS") ?? "0";
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`CTRLAB_NODE_THREADS must be a whole number ≥ 0 (0: every core), got "${v}"`);
+  return n;
+}
+
 const loaded = new Map<BackendName, Backend>();
 
 export async function loadBackend(name: BackendName): Promise<Backend> {
@@ -60,7 +75,7 @@ export async function loadBackend(name: BackendName): Promise<Backend> {
   let b: Backend;
   if (name === "node") {
     const ort = await import("onnxruntime-node");
-    b = wrap("node", ort, () => ({ executionProviders: ["cpu"], graphOptimizationLevel: "all" }));
+    b = wrap("node", ort, () => ({ executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: nodeThreads() }));
   } else if (name === "wasm") {
     const ort = await import("onnxruntime-web");
     b = wrap("wasm", ort, () => ({ executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
