@@ -40,12 +40,18 @@ async function smallConfig(tag: string): Promise<RunConfig> {
   return { rows: 20_000, seed: 7, corruptRate: 0.02, dataDir: `${dir}/data`, runDir: `${dir}/run` };
 }
 
+/** Write a notebook of `cells` beside the run folder (`<runDir>-in/<name>.ipynb`); returns its path. */
+async function writeNotebook(cfg: RunConfig, name: string, cells: string[]): Promise<string> {
+  await Deno.mkdir(`${cfg.runDir}-in`, { recursive: true });
+  const path = `${cfg.runDir}-in/${name}.ipynb`;
+  await Deno.writeTextFile(path, notebookJson(cells));
+  return path;
+}
+
 Deno.test("no output is lost: 120 displaying cells, three runs, every result in its own cell", async () => {
   const cfg = await smallConfig("nbloss");
-  const path = `${cfg.runDir}-in/many.ipynb`;
-  await Deno.mkdir(`${cfg.runDir}-in`, { recursive: true });
   const n = 120;
-  await Deno.writeTextFile(path, notebookJson(Array.from({ length: n }, (_, i) => `const v${i} = ${i} * 3;\nv${i}`)));
+  const path = await writeNotebook(cfg, "many", Array.from({ length: n }, (_, i) => `const v${i} = ${i} * 3;\nv${i}`));
   let late = 0;
   for (let run = 0; run < 3; run++) {
     const r = await executeNotebook(path, { outDir: `${cfg.runDir}/${run}`, cfg, html: false });
@@ -61,9 +67,7 @@ Deno.test("no output is lost: 120 displaying cells, three runs, every result in 
 
 Deno.test("a failing cell fails the run and names the notebook and the cell", async () => {
   const cfg = await smallConfig("nbfail");
-  await Deno.mkdir(`${cfg.runDir}-in`, { recursive: true });
-  const path = `${cfg.runDir}-in/broken.ipynb`;
-  await Deno.writeTextFile(path, notebookJson(["1 + 1", "throw new Error('boom in cell two')", "3"]));
+  const path = await writeNotebook(cfg, "broken", ["1 + 1", "throw new Error('boom in cell two')", "3"]);
   await assertRejects(executeNotebook(path, { outDir: cfg.runDir, cfg, html: false }), (e: unknown) => {
     assert(e instanceof NotebookError);
     assert(e.message.includes("broken.ipynb: cell 1 (id c1)"), e.message);
@@ -172,11 +176,9 @@ async function typecheck(path: string): Promise<{ ok: boolean; errors: string }>
 
 Deno.test("a kernel that dies mid-cell: one more attempt; a repeated death names the cell, the exit status and the kernel's stderr", async () => {
   const cfg = await smallConfig("nbdead");
-  await Deno.mkdir(`${cfg.runDir}-in`, { recursive: true });
   // dies every time: reported after the second attempt. The process's own stderr (where a panic would go;
   // the kernel turns Deno.stderr into cell output) is in the report: the text is not in the cell's source
-  const path = `${cfg.runDir}-in/dies.ipynb`;
-  await Deno.writeTextFile(path, notebookJson(["1 + 1", "const words = ['last', 'words'].join(' ');\nDeno.writeTextFileSync('/dev/stderr', `${words} before exit\\n`); Deno.exit(7)", "3"]));
+  const path = await writeNotebook(cfg, "dies", ["1 + 1", "const words = ['last', 'words'].join(' ');\nDeno.writeTextFileSync('/dev/stderr', `${words} before exit\\n`); Deno.exit(7)", "3"]);
   await assertRejects(executeNotebook(path, { outDir: cfg.runDir, cfg, html: false }), (e: unknown) => {
     assert(e instanceof NotebookError);
     const lines = e.message.split("\n");
@@ -189,8 +191,7 @@ Deno.test("a kernel that dies mid-cell: one more attempt; a repeated death names
   });
   // dies once (a transient crash): the second attempt runs every cell, and the first crash is on record
   const marker = `${cfg.runDir}-in/crashed-once`;
-  const once = `${cfg.runDir}-in/once.ipynb`;
-  await Deno.writeTextFile(once, notebookJson(["const a = 20;\na", `try { Deno.statSync(${JSON.stringify(marker)}) } catch { Deno.writeTextFileSync(${JSON.stringify(marker)}, ""); Deno.exit(9) }\n"survived"`, "a + 1"]));
+  const once = await writeNotebook(cfg, "once", ["const a = 20;\na", `try { Deno.statSync(${JSON.stringify(marker)}) } catch { Deno.writeTextFileSync(${JSON.stringify(marker)}, ""); Deno.exit(9) }\n"survived"`, "a + 1"]);
   const onceCfg = { ...cfg, runDir: `${cfg.runDir}/once` };
   await runNotebooks(onceCfg, [once], () => {});
   const [r] = JSON.parse(await Deno.readTextFile(`${onceCfg.runDir}/run.json`)).notebooks; // on record in run.json

@@ -48,7 +48,7 @@ export interface ExecuteOptions {
 
 interface Attempt {
   code: number;
-  /** The runner's stderr: on failure it starts with "FAILED <cell>" and the reason. */
+  /** The head of the runner's stderr: on failure it starts with "FAILED <cell>" and the reason. */
   report: string;
   summary: { seconds?: number; outputs?: number; late_outputs_recovered?: number; reason?: string };
 }
@@ -60,7 +60,8 @@ async function attempt(path: string, name: string, o: ExecuteOptions): Promise<A
   const child = new Deno.Command(PYTHON, { args, env: kernelEnv(o.cfg), stdout: "piped", stderr: "piped" }).spawn();
   const { code, stdout, stderr } = await child.output();
   const out = new TextDecoder().decode(stdout).trim().split("\n");
-  const report = new TextDecoder().decode(stderr).split("\n").filter((l) => !l.includes('"deno jupyter" is unstable')).join("\n").trim();
+  // the kernel's own stderr (and Deno's "unstable" banner) goes to nbrun's kernel log, not here; keep the head
+  const report = new TextDecoder().decode(stderr).trim().slice(0, 6000);
   let summary: Attempt["summary"] = {};
   try {
     summary = JSON.parse(out[out.length - 1]);
@@ -83,7 +84,7 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
   let a = await attempt(path, name, o);
   let firstAttempt: string | undefined;
   if (kernelCrashed(a) && !o.stock) {
-    firstAttempt = a.report.slice(0, 6000);
+    firstAttempt = a.report;
     console.warn(`ctrlab: notebook ${name}: ${a.summary.reason}; running it once more.\n${firstAttempt}`);
     a = await attempt(path, name, o);
   }
@@ -92,8 +93,7 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
     lateOutputsRecovered: a.summary.late_outputs_recovered ?? 0, html: o.html !== false ? `${name}.html` : undefined, firstAttempt,
   };
   if (a.code !== 0) {
-    // the runner's report starts with the failing cell and the reason; keep its head
-    result.error = a.report.slice(0, 6000) || `nbrun.py exited with code ${a.code}`;
+    result.error = a.report || `nbrun.py exited with code ${a.code}`;
     const again = firstAttempt ? " (on the second attempt too)" : "";
     throw new NotebookError(result, `notebook ${name} failed${again}:\n${result.error}`);
   }
