@@ -1,18 +1,21 @@
 /**
  * ctrlab command line.
  *
- *   main     [--rows N] [--seed S] [--corrupt R] [--run-id ID] [--only 01_etl,...]
- *            generate the default data (once), execute every notebook in order, write artifacts/<run-id>/
- *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single]
- *   etl      --input RAW --output DIR
- *   predict  --package RUN_DIR --input CSV [--output OUT.csv]
- *            score a raw-log CSV with a run's model package; writes id,probability
+ *   main     [--data PATH [--spec FILE|NAME]] [--rows N] [--seed S] [--corrupt R] [--run-id ID] [--only 01_etl,...] [--zoo M,..]
+ *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
+ *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
+ *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
+ *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single|release]
+ *   etl      --input RAW --output DIR [--spec FILE|NAME]
+ *   predict  --package RUN_DIR --input FILE [--output OUT.csv]   (default RUN_DIR/predictions/<name>.predictions.csv)
+ *            score raw logs (in the spec the package was trained on) with a run's model package; writes id,probability
  *   make-text-model [--out DIR]
  *            (re)build the tiny BERT that ships in assets/tiny-zh-bert
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_CORRUPT_RATE, DEFAULT_ROWS, DEFAULT_SEED, datasetDir, parseZoo, REPO_ROOT, type RunConfig } from "../lib/config.ts";
-import { ensureDataset } from "../lib/data/dataset.ts";
+import { configEnv, DEFAULT_CORRUPT_RATE, DEFAULT_ROWS, DEFAULT_SEED, datasetDir, parseZoo, REPO_ROOT, type RunConfig } from "../lib/config.ts";
+import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
+import { BUILTIN_SPECS, loadSpec } from "../lib/data/spec.ts";
 import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
@@ -29,17 +32,24 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     options: {
       rows: { type: "string" }, seed: { type: "string" }, corrupt: { type: "string" }, "run-id": { type: "string" },
-      only: { type: "string" }, zoo: { type: "string" }, out: { type: "string" }, package: { type: "string" }, layout: { type: "string" }, input: { type: "string" }, output: { type: "string" },
+      only: { type: "string" }, zoo: { type: "string" }, data: { type: "string" }, spec: { type: "string" }, out: { type: "string" }, package: { type: "string" }, layout: { type: "string" }, input: { type: "string" }, output: { type: "string" },
     },
   });
   const rows = Number(values.rows ?? DEFAULT_ROWS), seed = Number(values.seed ?? DEFAULT_SEED);
   const corruptRate = Number(values.corrupt ?? DEFAULT_CORRUPT_RATE);
+  // a spec file is passed on by its absolute path (kernels run in notebooks/); built-in names as they are
+  const spec = values.spec === undefined ? undefined : BUILTIN_SPECS[values.spec] ? values.spec : Deno.realPathSync(values.spec);
+  if (spec && !values.data && cmd !== "etl") throw new Error("--spec describes the logs given with --data PATH");
+  const runConfigFromArgs = (): RunConfig => {
+    const input = values.data === undefined ? undefined : Deno.realPathSync(values.data);
+    return {
+      rows, seed, corruptRate, runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}`, zoo: parseZoo(values.zoo),
+      dataDir: input ? ownDataDir(input, spec) : datasetDir(rows, seed, corruptRate), ...(input ? { input } : {}), ...(spec ? { spec } : {}),
+    };
+  };
   switch (cmd) {
     case "main": {
-      const cfg: RunConfig = {
-        rows, seed, corruptRate, dataDir: datasetDir(rows, seed, corruptRate), runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}`,
-        zoo: parseZoo(values.zoo),
-      };
+      const cfg = runConfigFromArgs();
       await ensureDataset(cfg);
       const only = values.only?.split(",");
       const notebooks = listNotebooks().filter((p) => !only || only.some((o) => p.endsWith(`/${o}.ipynb`)));
@@ -47,21 +57,34 @@ async function main(argv: string[]): Promise<number> {
       console.log(`\n${info.notebooks.length} notebooks executed; report: ${cfg.runDir}/index.html`);
       return 0;
     }
+    case "env": {
+      const cfg = runConfigFromArgs();
+      if (cfg.input) await ensureDataset(cfg, (s) => console.error(s));
+      const env = configEnv({ ...cfg, runDir: values["run-id"] ? cfg.runDir : `${REPO_ROOT}/artifacts/interactive` });
+      for (const [k, v] of Object.entries(env)) console.log(`export ${k}='${v.replaceAll("'", "'\\''")}'`);
+      return 0;
+    }
     case "generate": {
       if (!values.out) throw new Error("generate: --out DIR is required");
-      const m = await generateLogs({ rows, seed, corruptRate, outDir: values.out, layout: values.layout === "single" ? "single" : "partitioned" });
+      const layout = values.layout ?? "partitioned";
+      if (layout !== "partitioned" && layout !== "single" && layout !== "release") throw new Error(`generate: --layout must be partitioned, single or release`);
+      const m = await generateLogs({ rows, seed, corruptRate, outDir: values.out, layout });
       console.log(JSON.stringify({ rows: m.rows, files: m.files.length, corrupt: m.corrupt }, null, 1));
       return 0;
     }
     case "etl": {
       if (!values.input || !values.output) throw new Error("etl: --input RAW and --output DIR are required");
-      const r = await runEtl({ input: values.input, output: values.output });
+      assertOutside(values.input, values.output, "ETL output");
+      const r = await runEtl({ input: values.input, output: values.output, spec: spec ? await loadSpec(spec) : undefined });
       console.log(`read ${r.rowsRead}, written ${r.rowsWritten}, quarantined ${r.rowsQuarantined} in ${r.seconds.toFixed(1)} s`);
       return 0;
     }
     case "predict": {
       if (!values.package || !values.input) throw new Error("predict: --package RUN_DIR and --input CSV are required");
-      const out = values.output ?? values.input.replace(/\.csv$/, "") + ".predictions.csv";
+      // by default beside the package, never beside the input (inputs are only read)
+      const out = values.output ?? `${values.package}/predictions/${values.input.split("/").pop()!.replace(/\.csv(\.gz)?$/, "")}.predictions.csv`;
+      assertOutside(values.input, out, "output");
+      await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
       const r = await predictCsv(values.package, values.input, { out });
       console.log(`scored ${r.ids.length} of ${r.rowsRead} records (${r.quarantined} quarantined${r.quarantineFile ? `, see ${r.quarantineFile}` : ""}) → ${out}`);
       return 0;
@@ -73,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      console.error("usage: ctrlab main|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)");
+      console.error("usage: ctrlab main|env|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)");
       return 2;
   }
 }

@@ -4,8 +4,15 @@
  * the full default dataset.
  */
 export interface RunConfig {
-  /** Dataset directory: raw/ logs, oracle.parquet, manifest.json, clean/ (the ETL output). */
+  /**
+   * The work folder ctrlab owns for this dataset: clean/ (the ETL output), table/, text caches — and for the
+   * generated default also raw/, oracle.parquet and manifest.json. Never a user's input folder.
+   */
   dataDir: string;
+  /** The user's own logs (a folder or file, only ever read); unset: the generated default in `<dataDir>/raw`. */
+  input?: string;
+  /** The dataset spec of `input`: a built-in name (antm2c, antm2c-10) or a JSON/YAML file; unset: recognised from the header. */
+  spec?: string;
   /** Artifacts of this run: executed notebooks, HTML reports, metrics. */
   runDir: string;
   /** Rows of the generated default dataset. */
@@ -21,6 +28,11 @@ export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, 
 export const DEFAULT_ROWS = 1_000_000;
 export const DEFAULT_SEED = 7;
 export const DEFAULT_CORRUPT_RATE = 0.001;
+
+/** Where the raw logs are: the user's input, or the generated default's raw/ folder. */
+export function rawInput(cfg: RunConfig): string {
+  return cfg.input ?? `${cfg.dataDir}/raw`;
+}
 
 /** Directory of a generated dataset, named by its parameters so reruns reuse it. */
 export function datasetDir(rows: number, seed: number, corruptRate: number): string {
@@ -43,6 +55,8 @@ export function runConfig(): RunConfig {
   return {
     rows, seed, corruptRate,
     dataDir: Deno.env.get("CTRLAB_DATA_DIR") || datasetDir(rows, seed, corruptRate),
+    ...(Deno.env.get("CTRLAB_INPUT") ? { input: Deno.env.get("CTRLAB_INPUT") } : {}),
+    ...(Deno.env.get("CTRLAB_SPEC") ? { spec: Deno.env.get("CTRLAB_SPEC") } : {}),
     runDir: Deno.env.get("CTRLAB_RUN_DIR") || `${REPO_ROOT}/artifacts/interactive`,
     zoo: parseZoo(Deno.env.get("CTRLAB_ZOO")),
   };
@@ -58,6 +72,8 @@ export function parseZoo(v: string | undefined): string[] | undefined {
 export function configEnv(cfg: RunConfig): Record<string, string> {
   return {
     CTRLAB_DATA_DIR: cfg.dataDir,
+    CTRLAB_INPUT: cfg.input ?? "",
+    CTRLAB_SPEC: cfg.spec ?? "",
     CTRLAB_RUN_DIR: cfg.runDir,
     CTRLAB_ROWS: String(cfg.rows),
     CTRLAB_SEED: String(cfg.seed),

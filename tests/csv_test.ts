@@ -1,33 +1,83 @@
-import { lineShape, parseLogTime } from "../lib/data/csv.ts";
+import { CSV_DIALECT, forEachRecord, parseEpochBytes, parseLogTime, type RecordScan, scanRecord } from "../lib/data/csv.ts";
 import { assert, assertEquals } from "./assert.ts";
 
-const shape = (s: string) => {
-  const b = new TextEncoder().encode(s);
-  return lineShape(b, 0, b.length);
+const enc = (s: string) => new TextEncoder().encode(s);
+const scan = (s: string, want = -1, range?: Int32Array) => {
+  const b = enc(s), r = {} as RecordScan;
+  assert(scanRecord(b, 0, b.length, true, CSV_DIALECT, r, want, range));
+  return { fields: r.fields, lines: r.lines, end: r.end, next: r.next, quoteError: r.quoteError, badUtf8: r.badUtf8 };
 };
 
-Deno.test("lineShape counts fields under RFC 4180 quoting", () => {
-  assertEquals(shape("a,b,c"), { ok: true, fields: 3 });
-  assertEquals(shape('a,"b,c",d'), { ok: true, fields: 3 });
-  assertEquals(shape('a,"say ""hi""",d'), { ok: true, fields: 3 });
-  assertEquals(shape("a,,"), { ok: true, fields: 3 });
-  assertEquals(shape(""), { ok: true, fields: 1 });
-  assertEquals(shape('"x",'), { ok: true, fields: 2 });
+/** Every record of a text as [decoded record, first line, fields, quote error], read through small chunks. */
+async function records(text: string | Uint8Array, chunk = 3): Promise<[string, number, number, boolean][]> {
+  const bytes = typeof text === "string" ? enc(text) : text;
+  const out: [string, number, number, boolean][] = [];
+  const source = (async function* () {
+    for (let i = 0; i < bytes.length; i += chunk) yield bytes.slice(i, i + chunk);
+  })();
+  await forEachRecord(source, CSV_DIALECT, (b, r, start, line) => {
+    out.push([new TextDecoder().decode(b.subarray(start, r.end)), line, r.fields, r.quoteError >= 0]);
+  });
+  return out;
+}
+
+Deno.test("scanRecord counts fields under RFC 4180 quoting", () => {
+  assertEquals(scan("a,b,c").fields, 3);
+  assertEquals(scan('a,"b,c",d').fields, 3);
+  assertEquals(scan('a,"say ""hi""",d').fields, 3);
+  assertEquals(scan("a,,").fields, 3);
+  assertEquals(scan("").fields, 1);
+  assertEquals(scan('"x",').fields, 2);
+  assertEquals(scan("a,b\r\nc,d"), { fields: 2, lines: 1, end: 3, next: 5, quoteError: -1, badUtf8: -1 });
 });
 
-Deno.test("lineShape rejects unterminated and stray quotes", () => {
-  assertEquals(shape('a,"b,c').ok, false);
-  assertEquals(shape('a,b"c,d').ok, false);
-  assertEquals(shape('a,"b"c,d').ok, false);
+Deno.test("a quoted field may hold line breaks: one record over several lines", async () => {
+  assertEquals(scan('1,"two\nlines",3\nnext').fields, 3);
+  assertEquals(scan('1,"two\nlines",3\nnext').lines, 2);
+  const got = await records('h1,h2\r\n1,"a\r\nb"\r\n2,"x ""q"" y"\n3,z');
+  assertEquals(got, [["h1,h2", 1, 2, false], ['1,"a\r\nb"', 2, 2, false], ['2,"x ""q"" y"', 4, 2, false], ["3,z", 5, 2, false]]);
 });
 
-Deno.test("lineShape reports the byte range of a requested field", () => {
-  const b = new TextEncoder().encode('1,"x,y",2023/7/10 8:05,1');
-  const r = new Int32Array(2);
-  lineShape(b, 0, b.length, 2, r);
+Deno.test("a broken quote costs only its own line, whatever follows", async () => {
+  assert(scan('a,"b,c').quoteError >= 0);
+  assert(scan('a,b"c,d').quoteError >= 0);
+  assert(scan('a,"b"c,d').quoteError >= 0);
+  // an opening quote never closed: the next lines are records of their own, with their own line numbers
+  const got = await records('1,"broken,x\n2,"ok",y\n3,z,w\n');
+  assertEquals(got, [['1,"broken,x', 1, 2, true], ['2,"ok",y', 2, 3, false], ["3,z,w", 3, 3, false]]);
+  // at the end of the input
+  assertEquals(await records('1,ok\n2,"open'), [["1,ok", 1, 2, false], ['2,"open', 2, 2, true]]);
+});
+
+Deno.test("invalid UTF-8 is found at its byte, valid multi-byte text passes", () => {
+  assertEquals(scan("用户,标题").badUtf8, -1);
+  const gbk = Uint8Array.of(0x61, 0x2c, 0xc4, 0xe3, 0xba, 0xc3); // "a,你好" in GBK
+  const r = {} as RecordScan;
+  scanRecord(gbk, 0, gbk.length, true, CSV_DIALECT, r);
+  assertEquals(r.badUtf8, 2);
+  scanRecord(gbk, 0, gbk.length, true, { ...CSV_DIALECT, utf8: false }, r);
+  assertEquals(r.badUtf8, -1);
+});
+
+Deno.test("scanRecord reports the byte range of a requested field", () => {
+  const b = enc('1,"x,y",2023/7/10 8:05,1');
+  const r = new Int32Array(2), out = {} as RecordScan;
+  scanRecord(b, 0, b.length, true, CSV_DIALECT, out, 2, r);
   assertEquals(new TextDecoder().decode(b.subarray(r[0], r[1])), "2023/7/10 8:05");
-  lineShape(b, 0, b.length, 1, r);
+  scanRecord(b, 0, b.length, true, CSV_DIALECT, out, 1, r);
   assertEquals(new TextDecoder().decode(b.subarray(r[0], r[1])), "x,y");
+  const tab = enc("u\t1690876800\t1");
+  scanRecord(tab, 0, tab.length, true, { ...CSV_DIALECT, delimiter: 9 }, out, 1, r);
+  assertEquals(out.fields, 3);
+  assertEquals(parseEpochBytes(tab, r[0], r[1], 1000), 1690876800_000);
+});
+
+Deno.test("epoch times: seconds and milliseconds, fractions, garbage rejected", () => {
+  const p = (s: string, unit: number) => parseEpochBytes(enc(s), 0, enc(s).length, unit);
+  assertEquals(p("1690876800", 1000), Date.UTC(2023, 7, 1, 8));
+  assertEquals(p("1690876800123", 1), Date.UTC(2023, 7, 1, 8) + 123);
+  assertEquals(p("1690876800.5", 1000), Date.UTC(2023, 7, 1, 8) + 500);
+  for (const bad of ["", "12a", "1.2.3", "-", "2023-08-01"]) assert(Number.isNaN(p(bad, 1000)), bad);
 });
 
 Deno.test("parseLogTime accepts both AntM2C layouts and rejects impossible dates", () => {
@@ -40,9 +90,12 @@ Deno.test("parseLogTime accepts both AntM2C layouts and rejects impossible dates
   }
 });
 
-Deno.test("headLines shows raw lines without parsing them, broken quotes included", async () => {
+Deno.test("headLines shows raw lines without parsing them, broken quotes included, gzip or not", async () => {
   const { headLines } = await import("../lib/data/csv.ts");
   const path = await Deno.makeTempFile();
   await Deno.writeTextFile(path, 'a,b\r\n1,"broken\n2,ok\n');
-  assertEquals(headLines(path, 2), ["a,b", '1,"broken']);
+  assertEquals(await headLines(path, 2), ["a,b", '1,"broken']);
+  const gz = await Deno.makeTempFile(); // no extension: recognised by its magic bytes
+  await Deno.writeFile(gz, new Uint8Array(await new Response(new Blob([enc("x,y\n1,2\n")]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer()));
+  assertEquals(await headLines(gz, 2), ["x,y", "1,2"]);
 });

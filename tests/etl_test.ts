@@ -1,4 +1,5 @@
 import pl from "nodejs-polars";
+import { loadSpec } from "../lib/data/spec.ts";
 import { CORRUPTIONS, generateLogs } from "../lib/data/synth.ts";
 import { EtlSchemaError, QUARANTINE_FILE, REPORT_FILE, runEtl, scanClean } from "../lib/data/etl.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
@@ -54,7 +55,7 @@ Deno.test("ETL names file, line, column and value of each bad row", async () => 
     GOOD.replace("1,10,2,", "1,10,9,"), // 5: scene 9
     GOOD.replace("08:05:31", "28:05:31"), // 6: bad time
     GOOD.replace(",1,惠民", ",,惠民"), // 7: missing label
-    GOOD.replace("1,10,", "u1,10,"), // 8: bad user id
+    GOOD.replace("1,10,", ",10,"), // 8: missing user id
     GOOD + ",extra", // 9: 11 fields
     GOOD.replace('"奶茶,咖啡"', '"奶茶,咖啡'), // 10: broken quote
     "", // 11: empty line
@@ -63,13 +64,14 @@ Deno.test("ETL names file, line, column and value of each bad row", async () => 
   await Deno.writeTextFile(`${dir}/raw/logs.csv`, lines.join("\n") + "\n");
   const r = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean` });
   assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [11, 3, 8]);
+  assertEquals(r.spec, "antm2c-10", "the generator's layout is recognised from the header");
   const q = pl.readCSV(`${dir}/clean/${QUARANTINE_FILE}`, { inferSchemaLength: 0 }).withColumns(pl.col("line").cast(pl.Int32)).sort("line").select("file", "line", "reason", "column", "value").toRecords();
   assertEquals(q.map((x) => [String(x.line), x.reason, x.column ?? "", x.value ?? ""]), [
     ["4", "bad_value", "label", "7"],
     ["5", "bad_value", "scene", "9"],
     ["6", "bad_value", "log_time", "2023-07-10 28:05:31"],
     ["7", "missing_value", "label", ""],
-    ["8", "bad_value", "user_id", "u1"],
+    ["8", "missing_value", "user_id", ""],
     ["9", "wrong_column_count", "", "11 fields, expected 10"],
     ["10", "broken_quoting", "", q[6].value],
     ["11", "empty_line", "", "1 fields, expected 10"],
@@ -89,15 +91,22 @@ Deno.test("ETL stops on a schema error naming the file and the column", async ()
   const dir = await tempDir("etl");
   await Deno.mkdir(`${dir}/raw`);
   await Deno.writeTextFile(`${dir}/raw/a.csv`, HEADER.replace(",label", "") + "\n");
-  const err = await assertRejects(runEtl({ input: `${dir}/raw`, output: `${dir}/clean` }), (e: unknown) => {
+  // with the layout's spec named, the missing column is named
+  await assertRejects(runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec: await loadSpec("antm2c-10") }), (e: unknown) => {
     assert(e instanceof EtlSchemaError);
     assertEquals(e.column, "label");
     assert(e.message.includes("a.csv") && e.message.includes('missing column "label"'), e.message);
     return true;
   });
-  void err;
+  // without a spec, an unknown header lists its columns and shows a spec to start from
   await Deno.writeTextFile(`${dir}/raw/a.csv`, HEADER.replace("label", "clicked") + "\n");
-  await assertRejects(runEtl({ input: `${dir}/raw`, output: `${dir}/clean` }), /a\.csv: unexpected column "clicked"/);
+  await assertRejects(runEtl({ input: `${dir}/raw`, output: `${dir}/clean` }), (e: unknown) => {
+    const m = (e as Error).message;
+    assert(m.includes("a.csv") && m.includes("needs a dataset spec") && m.includes("Columns found (10): user_id, item_id, scene, log_time, clicked"), m);
+    assert(m.includes('"label": {') && m.includes('"column": "clicked"'), `a starter spec guessing the label column: ${m}`);
+    return true;
+  });
+  assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["raw"], "nothing written on a schema error");
 });
 
 Deno.test("ETL refuses to overwrite a directory it did not write", async () => {

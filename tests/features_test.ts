@@ -2,7 +2,9 @@
 import pl from "nodejs-polars";
 import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
-import { FEATURE_DEFS } from "../lib/features/defs.ts";
+import { featureDefs } from "../lib/features/defs.ts";
+
+const FEATURE_DEFS = featureDefs(5); // the generated data has five scenes
 import { joinHistory } from "../lib/features/history.ts";
 import { buildTable, loadEvents, readSplit, unitHash, writeTable } from "../lib/features/table.ts";
 import { Rng } from "../lib/util/rng.ts";

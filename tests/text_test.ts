@@ -13,7 +13,7 @@ import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
 import { arr, evaluate } from "../lib/graph/interp.ts";
 import { ModelBuilder } from "../lib/graph/nn.ts";
 import { embedCached, type Embedder } from "../lib/text/embedder.ts";
-import { buildTextFeatures, joinTextIndex, textExpr } from "../lib/text/features.ts";
+import { buildTextFeatures, joinTextIndex, textColumns, textExpr } from "../lib/text/features.ts";
 import { meanCovariance } from "../lib/text/linalg.ts";
 import { charNgrams, TfidfSvdEmbedder } from "../lib/text/tfidf.ts";
 import { makeTinyBert, tinyBert } from "../lib/text/tiny_bert.ts";
@@ -95,7 +95,8 @@ Deno.test("text joins to rows by row_id: a shuffled split still gets each row's 
   const order = new Rng(1).shuffle(Uint32Array.from({ length: test.height }, (_, i) => i));
   const shuffled = pl.DataFrame({ row_id: Array.from(order, (i) => test.getColumn("row_id").get(i)) }).withColumns(pl.col("row_id").cast(pl.Int64));
   const joined = joinTextIndex(shuffled, tf);
-  const truth = scanClean(`${dir}/clean`).select("row_id", textExpr("user"), textExpr("item")).collectSync();
+  const cols = textColumns(`${dir}/clean`);
+  const truth = scanClean(`${dir}/clean`).select("row_id", textExpr("user", cols.user), textExpr("item", cols.item)).collectSync();
   const want = shuffled.join(truth, { on: "row_id", how: "left" });
   const [ui, ii] = [joined.getColumn("user_text_idx").toArray() as number[], joined.getColumn("item_text_idx").toArray() as number[]];
   const [ut, it] = [want.getColumn("user_text").toArray() as string[], want.getColumn("item_text").toArray() as string[]];

@@ -1,55 +1,150 @@
 /**
- * Byte-level CSV record checks used by the ETL before a chunk is handed to polars.
+ * Byte-level CSV records for the ETL, before a chunk is handed to polars.
  *
- * A record is one physical line: AntM2C fields never contain newlines, so a broken quote can damage only
- * its own line and row accounting stays exact (a stock CSV parser would swallow the following lines).
+ * A record is not a line: under RFC 4180 a quoted field may hold line breaks, doubled quotes and delimiters.
+ * `scanRecord` finds a record's extent, counts its fields, finds one field's byte range and checks UTF-8 in one
+ * pass. A quoting error never swallows later records: the record is cut back to its first physical line,
+ * which alone is quarantined, and reading resumes on the next line (so does a quoted field left open for more
+ * than MAX_RECORD_BYTES).
  */
-const QUOTE = 0x22, COMMA = 0x2c;
+const QUOTE = 0x22, COMMA = 0x2c, LF = 0x0a, CR = 0x0d;
+/** A quoted field left open longer than this is a broken quote, not a long record. */
+export const MAX_RECORD_BYTES = 1 << 20;
 
-export type LineShape = { ok: true; fields: number } | { ok: false; reason: "broken_quoting"; at: number };
+export interface Dialect {
+  delimiter: number;
+  quote: number;
+  /** Check UTF-8 (true for utf-8 input; other encodings are decoded per record instead). */
+  utf8: boolean;
+}
+export const CSV_DIALECT: Dialect = { delimiter: COMMA, quote: QUOTE, utf8: true };
 
-/**
- * Count the fields of bytes[start, end) under RFC 4180 quoting, strictly: a quoted field must close before
- * the end of the line and be followed by a comma or the end; a quote inside an unquoted field is an error.
- */
-export function lineShape(b: Uint8Array, start: number, end: number, want = -1, range?: Int32Array): LineShape {
-  let fields = 1, i = start;
-  if (range) range[0] = range[1] = -1;
-  while (i < end) {
-    const fieldStart = i;
-    if (b[i] === QUOTE) {
-      i++;
-      for (;;) {
-        while (i < end && b[i] !== QUOTE) i++;
-        if (i >= end) return { ok: false, reason: "broken_quoting", at: i - start };
-        if (i + 1 < end && b[i + 1] === QUOTE) { i += 2; continue; }
-        i++; // closing quote
-        break;
-      }
-      if (fields - 1 === want && range) { range[0] = fieldStart + 1; range[1] = i - 1; }
-      if (i === end) break;
-      if (b[i] !== COMMA) return { ok: false, reason: "broken_quoting", at: i - start };
-      i++;
-      fields++;
-    } else {
-      while (i < end && b[i] !== COMMA) {
-        if (b[i] === QUOTE) return { ok: false, reason: "broken_quoting", at: i - start };
-        i++;
-      }
-      if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = i; }
-      if (i < end) {
-        i++;
-        fields++;
-        if (i === end && fields - 1 === want && range) range[0] = range[1] = end; // trailing empty field
-      }
-    }
-  }
-  return { ok: true, fields };
+export interface RecordScan {
+  /** Content end (line break excluded) and where the next record starts. */
+  end: number;
+  next: number;
+  fields: number;
+  /** Physical lines the record spans. */
+  lines: number;
+  /** -1, or the byte (from the record's start) of the first quoting error; the record is then its first line. */
+  quoteError: number;
+  /** -1, or the byte (from the record's start) of the first invalid UTF-8 sequence. */
+  badUtf8: number;
 }
 
-/** Split a header line (no quoting expected) into trimmed names, dropping a UTF-8 BOM. */
-export function parseHeader(line: string): string[] {
-  return line.replace(/^\uFEFF/, "").replace(/\r$/, "").split(",").map((s) => s.trim());
+/** Length of the valid UTF-8 sequence at b[i] (1–4), 0 if invalid, -1 if it runs past `limit`. */
+function utf8Len(b: Uint8Array, i: number, limit: number): number {
+  const c = b[i];
+  const n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n === 0) return 0;
+  if (i + n > limit) return -1;
+  for (let k = 1; k < n; k++) if ((b[i + k] & 0xc0) !== 0x80) return 0;
+  if (n === 3 && ((c === 0xe0 && b[i + 1] < 0xa0) || (c === 0xed && b[i + 1] > 0x9f))) return 0; // overlong, surrogate
+  if (n === 4 && ((c === 0xf0 && b[i + 1] < 0x90) || (c === 0xf4 && b[i + 1] > 0x8f))) return 0;
+  return n;
+}
+
+/**
+ * Scan the record starting at b[start], with bytes valid up to `limit` (`eof`: nothing follows). Fills `out`
+ * and returns true, or returns false when the record may continue past `limit` (read more and call again).
+ * `want`/`range`: the byte range of field `want` (quotes excluded; -1 when the record has no such field).
+ */
+export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boolean, d: Dialect, out: RecordScan, want = -1, range?: Int32Array): boolean {
+  const Q = d.quote, D = d.delimiter;
+  let i = start, fields = 1, lines = 1, bad = -1, err = -1;
+  if (range) range[0] = range[1] = -1;
+  const utf = (): boolean => { // at a byte >= 0x80: advance past it; false = need more bytes
+    const n = d.utf8 ? utf8Len(b, i, limit) : 1;
+    if (n < 0) {
+      if (!eof) return false;
+      if (bad < 0) bad = i - start;
+      i++;
+      return true;
+    }
+    if (n === 0) { if (bad < 0) bad = i - start; i++; } else i += n;
+    return true;
+  };
+  for (;;) {
+    const fieldStart = i;
+    if (i < limit && b[i] === Q) {
+      i++;
+      let closed = false;
+      while (!closed) {
+        if (i >= limit) {
+          if (!eof) return false;
+          err = i - start; // unterminated at the end of the input
+          break;
+        }
+        const c = b[i];
+        if (c === Q) {
+          if (i + 1 >= limit && !eof) return false;
+          if (i + 1 < limit && b[i + 1] === Q) { i += 2; continue; }
+          i++;
+          closed = true;
+        } else if (c === LF) { lines++; i++; } else if (c >= 0x80) { if (!utf()) return false; } else i++;
+        if (i - start > MAX_RECORD_BYTES) { err = i - start; break; }
+      }
+      if (err >= 0) break;
+      if (fields - 1 === want && range) { range[0] = fieldStart + 1; range[1] = i - 1; }
+      if (i >= limit) {
+        if (!eof) return false;
+        return finish(b, start, limit, limit, fields, lines, -1, bad, out);
+      }
+      const c = b[i];
+      if (c === D) { i++; fields++; if (i >= limit && !eof) return false; continue; }
+      if (c === LF) return finish(b, start, i, i + 1, fields, lines, -1, bad, out);
+      if (c === CR && (i + 1 < limit ? b[i + 1] === LF : eof)) return finish(b, start, i, Math.min(i + 2, limit), fields, lines, -1, bad, out);
+      if (c === CR && i + 1 >= limit) return false;
+      err = i - start; // a byte after a closing quote
+      break;
+    }
+    for (;;) {
+      if (i >= limit) {
+        if (!eof) return false;
+        if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = i; }
+        return finish(b, start, i > start && b[i - 1] === CR ? i - 1 : i, i, fields, lines, -1, bad, out);
+      }
+      const c = b[i];
+      if (c === D || c === LF) break;
+      if (c === Q) { err = i - start; break; }
+      if (c >= 0x80) { if (!utf()) return false; } else i++;
+    }
+    if (err >= 0) break;
+    if (b[i] === LF) {
+      const end = i > start && b[i - 1] === CR ? i - 1 : i;
+      if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = Math.max(fieldStart, end); }
+      return finish(b, start, end, i + 1, fields, lines, -1, bad, out);
+    }
+    if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = i; }
+    i++; // delimiter
+    fields++;
+    if (i >= limit && !eof) return false;
+  }
+  // quoting error: the record is its first physical line alone
+  const nl = b.indexOf(LF, start);
+  if (nl < 0 || nl >= limit) {
+    if (!eof && limit - start <= MAX_RECORD_BYTES) return false;
+    return finish(b, start, limit, limit, fields, 1, err, -1, out);
+  }
+  return finish(b, start, nl > start && b[nl - 1] === CR ? nl - 1 : nl, nl + 1, fields, 1, err, -1, out);
+}
+
+function finish(_b: Uint8Array, _start: number, end: number, next: number, fields: number, lines: number, quoteError: number, badUtf8: number, out: RecordScan): true {
+  out.end = end;
+  out.next = next;
+  out.fields = fields;
+  out.lines = lines;
+  out.quoteError = quoteError;
+  out.badUtf8 = quoteError >= 0 ? -1 : badUtf8;
+  return true;
+}
+
+/** Split a header record (already decoded) into trimmed names, dropping a BOM and surrounding quotes. */
+export function parseHeader(line: string, delimiter = ",", quote = '"'): string[] {
+  return line.replace(/^\uFEFF/, "").replace(/\r$/, "").split(delimiter).map((s) => {
+    const t = s.trim();
+    return t.length >= 2 && t.startsWith(quote) && t.endsWith(quote) ? t.slice(1, -1).replaceAll(quote + quote, quote) : t;
+  });
 }
 
 /** A growable byte buffer for assembling CSV chunks without per-line allocations. */
@@ -72,11 +167,11 @@ export class ByteBuilder {
     this.buf.set(src.subarray(start, end), this.length);
     this.length += end - start;
   }
-  /** Append an ASCII string followed by a comma (a CSV field that needs no quoting). */
-  field(s: string) {
+  /** Append an ASCII string followed by `sep` (a CSV field that needs no quoting). */
+  field(s: string, sep = COMMA) {
     this.#reserve(s.length + 1);
     for (let k = 0; k < s.length; k++) this.buf[this.length++] = s.charCodeAt(k);
-    this.buf[this.length++] = COMMA;
+    this.buf[this.length++] = sep;
   }
   byte(x: number) {
     this.#reserve(1);
@@ -90,42 +185,73 @@ export class ByteBuilder {
   }
 }
 
+/** True when the file starts with gzip's magic bytes (whatever its name). */
+export function isGzip(path: string): boolean {
+  using f = Deno.openSync(path);
+  const head = new Uint8Array(2);
+  return (f.readSync(head) ?? 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** True when the file is Parquet (starts with "PAR1"). */
+export function isParquet(path: string): boolean {
+  using f = Deno.openSync(path);
+  const head = new Uint8Array(4);
+  return (f.readSync(head) ?? 0) === 4 && new TextDecoder().decode(head) === "PAR1";
+}
+
+/** The bytes of a file, gunzipped when it is gzip-compressed, as a stream of chunks. */
+export async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
+  const gz = isGzip(path);
+  const file = await Deno.open(path, { read: true });
+  const stream = gz ? file.readable.pipeThrough(new DecompressionStream("gzip")) : file.readable;
+  try {
+    for await (const c of stream) yield c;
+  } catch (e) {
+    throw new Error(`${path}: ${gz ? "gzip stream is corrupt or truncated" : "read failed"}: ${(e as Error).message}`);
+  }
+}
+
 /**
- * Stream the lines of a file as byte ranges over a reused buffer, with 1-based line numbers.
- * `onLine(bytes, start, end, lineNo)` must not keep references to `bytes` past the call.
+ * Stream the records of a byte source with 1-based line numbers and byte offsets (of the decompressed bytes).
+ * `onRecord(bytes, scan, start, lineNo, offset)` must not keep references to `bytes` past the call.
  */
-export async function forEachLine(path: string, onLine: (bytes: Uint8Array, start: number, end: number, lineNo: number) => void, chunkSize = 8 << 20): Promise<number> {
-  using file = await Deno.open(path, { read: true });
-  let buf = new Uint8Array(chunkSize);
-  let filled = 0, lineNo = 0;
+export async function forEachRecord(source: AsyncIterable<Uint8Array>, d: Dialect, onRecord: (bytes: Uint8Array, r: RecordScan, start: number, lineNo: number, offset: number) => void, want = -1, range?: Int32Array): Promise<number> {
+  let buf = new Uint8Array(8 << 20);
+  let filled = 0, lineNo = 1, offset = 0, records = 0;
+  const r: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
+  const it = source[Symbol.asyncIterator]();
+  let pending: Uint8Array | null = null, eof = false;
   for (;;) {
-    if (filled === buf.length) { // a line longer than the buffer: grow
+    // fill: move what is left to the front and append the source's next chunks
+    while (!eof && filled < buf.length) {
+      if (!pending) {
+        const n = await it.next();
+        if (n.done) { eof = true; break; }
+        pending = n.value;
+      }
+      const take = Math.min(pending.length, buf.length - filled);
+      buf.set(pending.subarray(0, take), filled);
+      filled += take;
+      pending = take === pending.length ? null : pending.subarray(take);
+    }
+    let start = 0;
+    while (start < filled) {
+      if (!scanRecord(buf, start, filled, eof, d, r, want, range)) break;
+      onRecord(buf, r, start, lineNo, offset + start);
+      records++;
+      lineNo += r.lines;
+      start = r.next;
+    }
+    if (eof && start >= filled) return records;
+    if (start === 0 && filled === buf.length) { // one record longer than the buffer: grow
       const bigger = new Uint8Array(buf.length * 2);
       bigger.set(buf);
       buf = bigger;
+    } else {
+      buf.copyWithin(0, start, filled);
+      filled -= start;
+      offset += start;
     }
-    const n = await file.read(buf.subarray(filled));
-    const eof = n === null;
-    if (!eof) filled += n;
-    let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(0x0a, start);
-      if (nl < 0 || nl >= filled) break;
-      let end = nl;
-      if (end > start && buf[end - 1] === 0x0d) end--;
-      onLine(buf, start, end, ++lineNo);
-      start = nl + 1;
-    }
-    if (eof) {
-      if (start < filled) {
-        let end = filled;
-        if (buf[end - 1] === 0x0d) end--;
-        onLine(buf, start, end, ++lineNo);
-      }
-      return lineNo;
-    }
-    buf.copyWithin(0, start, filled);
-    filled -= start;
   }
 }
 
@@ -173,10 +299,28 @@ export function parseLogTime(s: string): number {
   return parseLogTimeBytes(b, 0, b.length);
 }
 
-/** The first `n` lines of a file, as text, without parsing them (raw logs may be malformed). */
-export function headLines(path: string, n: number, maxBytes = 1 << 20): string[] {
-  using f = Deno.openSync(path);
-  const buf = new Uint8Array(maxBytes);
-  const got = f.readSync(buf) ?? 0;
-  return new TextDecoder().decode(buf.subarray(0, got)).split("\n").slice(0, n).map((l) => l.replace(/\r$/, ""));
+/** The first `n` lines of a file, as text (gunzipped, decoded with `encoding`), without parsing them (raw logs may be malformed). */
+export async function headLines(path: string, n: number, encoding = "utf-8", maxBytes = 1 << 20): Promise<string[]> {
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  for await (const c of fileBytes(path)) {
+    parts.push(c);
+    got += c.length;
+    if (got >= maxBytes) break;
+  }
+  const all = new Uint8Array(got);
+  parts.reduce((o, c) => (all.set(c, o), o + c.length), 0);
+  return new TextDecoder(encoding).decode(all.subarray(0, maxBytes)).split("\n").slice(0, n).map((l) => l.replace(/\r$/, ""));
+}
+
+/** Parse an epoch time in seconds or milliseconds (digits, optional sign, optional fraction) to milliseconds; NaN otherwise. */
+export function parseEpochBytes(b: Uint8Array, start: number, end: number, unitMs: number): number {
+  let i = start, sign = 1, v = 0, frac = 0, scale = 1, digits = 0;
+  if (i < end && (b[i] === 0x2d || b[i] === 0x2b)) { if (b[i] === 0x2d) sign = -1; i++; }
+  for (; i < end && b[i] >= 0x30 && b[i] <= 0x39; i++, digits++) v = v * 10 + (b[i] - 0x30);
+  if (i < end && b[i] === 0x2e) {
+    for (i++; i < end && b[i] >= 0x30 && b[i] <= 0x39; i++) { frac = frac * 10 + (b[i] - 0x30); scale *= 10; }
+  }
+  if (digits === 0 || i !== end || digits > 16) return NaN;
+  return sign * Math.round((v + frac / scale) * unitMs);
 }

@@ -1,16 +1,23 @@
 /**
- * ETL: raw AntM2C CSV logs → validated, Hive-partitioned Parquet (`date=YYYY-MM-DD/scene=N/part-*.parquet`).
+ * ETL: raw click logs → validated, Hive-partitioned Parquet (`date=YYYY-MM-DD/scene=N/part-*.parquet`).
  *
- * Two passes per chunk. A byte-level pass (lib/data/csv.ts) checks each line's quoting and field count and
- * tags valid lines with their row id and line number; polars then parses the chunk and validates values
- * (ids, scene 0–4, both timestamp layouts, label 0/1). Every row read is either written or quarantined with
- * its file, line, column, value and reason: written + quarantined = read, per file and in total.
- * A schema error (missing or unexpected header column) stops the run with the file and column named.
+ * The dataset spec (lib/data/spec.ts) says what the files are and what each column means. Two passes per
+ * chunk: a byte-level pass (lib/data/csv.ts) finds each RFC 4180 record (quoted line breaks included), counts
+ * its fields, checks or converts its encoding and parses its time; polars then parses the chunk and validates
+ * values (ids present, scene known, label spelled as the spec allows, numbers parse). Every record read is
+ * written or quarantined with its file, line, byte offset, column, value and reason: written + quarantined =
+ * read, per file and in total. A schema error (a column the spec needs is missing) stops the run before
+ * anything is written, naming the file and the column. The input is only ever read.
+ *
+ * The cleaned layout is the same for every dataset: row_id, user_id and item_id (strings), log_time, label,
+ * the spec's text, numeric and categorical columns under their own names, and the partitions date and scene
+ * (the scene's index in the spec's scene list; 0 when there is none). `_dataset.json` beside it records the
+ * resolved spec and the scene names, which every later stage reads.
  */
 import pl from "nodejs-polars";
 import { Buffer } from "node:buffer";
-import { ByteBuilder, forEachLine, lineShape, parseHeader, parseLogTimeBytes } from "./csv.ts";
-import { CLEAN_FILE_COLUMNS, RAW_COLUMNS, SCENES } from "./schema.ts";
+import { ByteBuilder, type Dialect, fileBytes, forEachRecord, isParquet, parseEpochBytes, parseHeader, parseLogTimeBytes, type RecordScan, scanRecord } from "./csv.ts";
+import { ANTM2C_TIME_FORMATS, BUILTIN_SPECS, detectSpec, globRegExp, requiredColumns, resolveSpec, type ResolvedSpec, starterSpec } from "./spec.ts";
 import { csvField } from "./synth.ts";
 
 export class EtlSchemaError extends Error {
@@ -21,11 +28,15 @@ export class EtlSchemaError extends Error {
 }
 
 export interface EtlOptions {
-  /** A CSV file, or a directory searched recursively for *.csv (e.g. date=*&#47;part-*.csv), in sorted order. */
+  /** A file, or a directory whose files matching the spec's globs are read, in sorted order. Never written to. */
   input: string;
   /** Output directory; replaced if it holds an earlier ETL output, refused if it holds anything else. */
   output: string;
-  /** Flush a chunk to polars/Parquet once this many bytes of valid lines are buffered. */
+  /** The dataset spec; default: recognised from the first file's header (the two AntM2C layouts). */
+  spec?: ResolvedSpec;
+  /** Scene names fixed by an earlier ETL (scoring new logs with a trained package): unknown values are quarantined. */
+  scenes?: string[];
+  /** Flush a chunk to polars/Parquet once this many bytes of valid records are buffered. */
   chunkBytes?: number;
   onProgress?: (rowsRead: number, file: string) => void;
 }
@@ -39,22 +50,32 @@ export interface QuarantineReason {
 export interface EtlReport {
   input: string;
   output: string;
-  files: { file: string; rowsRead: number; rowsWritten: number; rowsQuarantined: number }[];
+  spec: string;
+  /** Counts are records (a quoted field may span lines), not physical lines. */
+  files: { file: string; rowsRead: number; rowsWritten: number; rowsQuarantined: number; ignoredColumns?: string[] }[];
   rowsRead: number;
   rowsWritten: number;
   rowsQuarantined: number;
   byReason: QuarantineReason[];
   partitions: { date: string; scene: number; rows: number; clicks: number }[];
+  scenes: string[];
   quarantineFile: string;
   seconds: number;
 }
 
+/** What the cleaned data holds, for every later stage: the resolved spec and the scene names (index = partition). */
+export interface CleanSchema {
+  spec: ResolvedSpec;
+  scenes: string[];
+}
+
 export const REPORT_FILE = "_etl_report.json";
 export const QUARANTINE_FILE = "_quarantine.csv";
-const QUARANTINE_HEADER = "file,line,row_id,reason,column,value,raw\n";
+export const SCHEMA_FILE = "_dataset.json";
+const QUARANTINE_HEADER = "file,line,byte,row_id,reason,column,value,raw\n";
 
-/** Raw CSV files under `input`, sorted (the order that defines row ids). */
-export async function listInputFiles(input: string): Promise<string[]> {
+/** Input files under `input` that the spec's globs match (hidden and `_`-prefixed names skipped), sorted: the order that defines row ids. */
+export async function listInputFiles(input: string, globs: string[] = ["**/*"]): Promise<string[]> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(input);
@@ -62,43 +83,106 @@ export async function listInputFiles(input: string): Promise<string[]> {
     throw new Error(`ETL input not found: ${input}`);
   }
   if (info.isFile) return [input];
-  const out: string[] = [];
-  const walk = async (dir: string) => {
+  const res = globs.map(globRegExp);
+  const out: string[] = [], seen: string[] = [];
+  const walk = async (dir: string, rel: string) => {
     for await (const e of Deno.readDir(dir)) {
-      const p = `${dir}/${e.name}`;
-      if (e.isDirectory) await walk(p);
-      else if (e.isFile && e.name.endsWith(".csv")) out.push(p);
+      if (e.name.startsWith(".") || e.name.startsWith("_")) continue;
+      const p = `${dir}/${e.name}`, r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) await walk(p, r);
+      else if (e.isFile) {
+        seen.push(r);
+        if (res.some((re) => re.test(r))) out.push(p);
+      }
     }
   };
-  await walk(input);
-  if (out.length === 0) throw new Error(`ETL input ${input} holds no .csv files`);
+  await walk(input, "");
+  if (out.length === 0) {
+    throw new Error(`ETL input ${input} holds no files matching ${globs.join(", ")}${seen.length ? ` (found ${seen.slice(0, 5).join(", ")}${seen.length > 5 ? ", …" : ""})` : " (it is empty)"}`);
+  }
   return out.sort();
 }
 
-function checkHeader(file: string, names: string[]): void {
-  const seen = new Set<string>();
-  for (const n of names) {
-    if (seen.has(n)) throw new EtlSchemaError(file, n, `duplicate column "${n}" in header`);
-    seen.add(n);
-    if (!(RAW_COLUMNS as readonly string[]).includes(n)) {
-      throw new EtlSchemaError(file, n, `unexpected column "${n}" in header (expected ${RAW_COLUMNS.join(",")})`);
-    }
-  }
-  for (const c of RAW_COLUMNS) {
-    if (!seen.has(c)) throw new EtlSchemaError(file, c, `missing column "${c}" in header (found ${names.join(",")})`);
-  }
+/** A file's bytes as CSV: the file itself (gunzipped if compressed), or a Parquet file's rows written as CSV. */
+function csvSource(path: string, spec: ResolvedSpec): { bytes: AsyncIterable<Uint8Array>; parquet: boolean } {
+  const parquet = spec.format === "parquet" || (spec.format === undefined && isParquet(path));
+  if (!parquet) return { bytes: fileBytes(path), parquet };
+  return {
+    parquet,
+    bytes: (async function* () {
+      const scan = pl.scanParquet(path);
+      const total = scan.select(pl.len().alias("n")).collectSync().getColumn("n").get(0) as number;
+      const step = 500_000;
+      for (let off = 0; off === 0 || off < total; off += step) {
+        const df = scan.slice(off, step).collectSync();
+        const asText = df.select(...df.columns.map((c) => {
+          const t = df.getColumn(c).dtype;
+          const e = String(t).startsWith("Datetime") ? pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S") : pl.col(c);
+          return e.cast(pl.Utf8).alias(c);
+        }));
+        yield new Uint8Array(asText.writeCSV({ includeHeader: off === 0, sep: spec.delimiter, quoteChar: spec.quote } as never) as unknown as Buffer);
+        if (total === 0) break;
+      }
+    })(),
+  };
 }
 
-async function readHeader(path: string): Promise<string[]> {
-  using f = await Deno.open(path);
-  const buf = new Uint8Array(64 << 10);
-  const n = await f.read(buf) ?? 0;
-  const text = new TextDecoder().decode(buf.subarray(0, n));
-  const nl = text.indexOf("\n");
-  if (n === 0 || (nl < 0 && n === buf.length)) throw new EtlSchemaError(path, "", n === 0 ? "empty file: no header line" : "no header line in the first 64 KiB");
-  const header = parseHeader(nl < 0 ? text : text.slice(0, nl));
-  checkHeader(path, header);
+/** A record's text in the file's encoding (invalid bytes replaced), for messages and the quarantine. */
+function recordText(bytes: Uint8Array, start: number, end: number, encoding: string): string {
+  return new TextDecoder(encoding).decode(bytes.subarray(start, end));
+}
+
+/** The header record of a file: its column names (decoded, BOM dropped). */
+async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
+  let header: string[] | null = null;
+  const d: Dialect = { delimiter: spec.delimiter.charCodeAt(0), quote: spec.quote.charCodeAt(0), utf8: false };
+  const src = csvSource(path, spec).bytes;
+  const it = src[Symbol.asyncIterator]();
+  let buf = new Uint8Array(0);
+  const r: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
+  for (;;) {
+    const n = await it.next();
+    if (!n.done) {
+      const b = new Uint8Array(buf.length + n.value.length);
+      b.set(buf);
+      b.set(n.value, buf.length);
+      buf = b;
+    }
+    if (scanRecord(buf, 0, buf.length, !!n.done, d, r) || buf.length > (1 << 20)) {
+      if (buf.length === 0) throw new EtlSchemaError(path, "", "empty file: no header line");
+      header = parseHeader(recordText(buf, 0, Math.min(r.end || buf.length, buf.length), spec.encoding), spec.delimiter, spec.quote);
+      break;
+    }
+  }
+  await it.return?.(undefined);
+  const seen = new Set<string>();
+  for (const h of header) {
+    if (seen.has(h)) throw new EtlSchemaError(path, h, `duplicate column "${h}" in header`);
+    seen.add(h);
+  }
   return header;
+}
+
+/**
+ * The spec for `input`: the given one, or the built-in whose layout the first file's header matches. An unknown
+ * header stops with the columns found and a spec to start from.
+ */
+export async function specFor(input: string, spec?: ResolvedSpec): Promise<ResolvedSpec> {
+  if (spec) return spec;
+  const files = await listInputFiles(input);
+  const probe = resolveSpec(BUILTIN_SPECS.antm2c);
+  const header = await readHeader(files[0], probe);
+  const name = detectSpec(header);
+  if (name) return resolveSpec(BUILTIN_SPECS[name]);
+  throw new EtlSchemaError(files[0], "", `the header is not one of the AntM2C layouts ctrlab knows, so it needs a dataset spec (--spec FILE).\n` +
+    `Columns found (${header.length}): ${header.join(", ")}\n` +
+    `A spec to start from (save it as my-logs.json, correct the roles, and pass --spec my-logs.json):\n${JSON.stringify(starterSpec(header), null, 2)}`);
+}
+
+function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {
+  for (const c of requiredColumns(spec)) {
+    if (!header.includes(c)) throw new EtlSchemaError(file, c, `missing column "${c}" in header (spec "${spec.name}"; found ${header.join(",")})`);
+  }
 }
 
 async function prepareOutput(output: string): Promise<void> {
@@ -114,22 +198,38 @@ async function prepareOutput(output: string): Promise<void> {
   await Deno.mkdir(output, { recursive: true });
 }
 
-/** Value checks in column order: the first failing one names the row's reason. */
-function valueChecks(): { column: string; missing: pl.Expr; bad: pl.Expr }[] {
-  const isInt = (c: string) => pl.col(c).cast(pl.Int64, false).isNull();
+/** How the time column is parsed: by hand on bytes (the AntM2C layouts, epoch numbers) or by polars (other patterns). */
+function timeParser(formats: string[]): ((b: Uint8Array, s: number, e: number) => number) | null {
+  if (formats.length === 1 && (formats[0] === "epoch_s" || formats[0] === "epoch_ms")) {
+    const unit = formats[0] === "epoch_s" ? 1000 : 1;
+    return (b, s, e) => parseEpochBytes(b, s, e, unit);
+  }
+  if (formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) return parseLogTimeBytes;
+  if (formats.some((f) => f.startsWith("epoch_"))) throw new Error(`time.format: epoch_s / epoch_ms cannot be mixed with patterns`);
+  return null;
+}
+
+const trimmed = (c: string) => pl.col(c).cast(pl.Utf8).str.strip();
+const isBlank = (c: string) => pl.col(c).isNull().or(trimmed(c).eq(pl.lit("")));
+
+/** Value checks in role order: the first failing one names the record's reason and column. */
+function valueChecks(spec: ResolvedSpec): { column: string; missing: pl.Expr; bad: pl.Expr }[] {
+  const never = pl.lit(false);
+  const labels = [...spec.label.positive, ...spec.label.negative].map((v) => v.toLowerCase());
   return [
-    { column: "user_id", missing: pl.col("user_id").isNull(), bad: isInt("user_id") },
-    { column: "item_id", missing: pl.col("item_id").isNull(), bad: isInt("item_id") },
-    { column: "scene", missing: pl.col("scene").isNull(), bad: pl.col("scene").isIn(SCENES.map(String)).not() },
-    { column: "log_time", missing: pl.col("log_time").isNull(), bad: pl.col("_ms").isNull() },
-    { column: "label", missing: pl.col("label").isNull(), bad: pl.col("label").isIn(["0", "1"]).not() },
+    { column: spec.user, missing: isBlank(spec.user), bad: never },
+    { column: spec.item, missing: isBlank(spec.item), bad: never },
+    ...(spec.scene ? [{ column: spec.scene.column, missing: isBlank(spec.scene.column), bad: pl.col("_scene").isNull() }] : []),
+    { column: spec.time.column, missing: isBlank(spec.time.column), bad: pl.col("_ms").isNull() },
+    { column: spec.label.column, missing: isBlank(spec.label.column), bad: trimmed(spec.label.column).str.toLowerCase().isIn(labels).not() },
+    ...spec.numeric.map((n) => ({ column: n.column, missing: never, bad: isBlank(n.column).not().and(trimmed(n.column).cast(pl.Float64, false).isNull()) })),
   ];
 }
 
-function firstFailure(pick: "reason" | "column"): pl.Expr {
+function firstFailure(checks: ReturnType<typeof valueChecks>, pick: "reason" | "column"): pl.Expr {
   // deno-lint-ignore no-explicit-any
   let chain: any = null;
-  for (const c of valueChecks()) {
+  for (const c of checks) {
     for (const [cond, reason] of [[c.missing, "missing_value"], [c.bad, "bad_value"]] as const) {
       const value = pl.lit(pick === "reason" ? reason : c.column);
       chain = chain === null ? pl.when(cond).then(value) : chain.when(cond).then(value);
@@ -150,12 +250,12 @@ class QuarantineWriter {
     const b = this.#enc.encode(s);
     for (let off = 0; off < b.length;) off += this.#file.writeSync(b.subarray(off));
   }
-  add(file: string, line: number, rowId: number, reason: string, column: string, value: string, raw: string) {
+  add(file: string, line: number, byte: number, rowId: number, reason: string, column: string, value: string, raw: string) {
     const key = `${reason}\u0000${column}`;
     const c = this.counts.get(key) ?? { reason, column, rows: 0 };
     c.rows++;
     this.counts.set(key, c);
-    this.#write([file, line, rowId, reason, column, value, raw].map((x) => csvField(String(x))).join(",") + "\n");
+    this.#write([file, line, byte, rowId, reason, column, value, raw].map((x) => csvField(String(x))).join(",") + "\n");
   }
   close() {
     this.#file.close();
@@ -165,19 +265,32 @@ class QuarantineWriter {
 /** Run the ETL; returns (and writes) the reconciliation report. */
 export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
   const t0 = performance.now();
-  const files = await listInputFiles(opts.input);
+  const spec = await specFor(opts.input, opts.spec);
+  const files = await listInputFiles(opts.input, spec.files);
   // every header is checked before anything is written: a schema error leaves no partial output
   const headers = new Map<string, string[]>();
-  for (const path of files) headers.set(path, await readHeader(path));
+  for (const path of files) {
+    const h = await readHeader(path, spec);
+    checkHeader(path, h, spec);
+    headers.set(path, h);
+  }
+  const fastTime = timeParser(spec.time.format);
   await prepareOutput(opts.output);
   const quarantine = new QuarantineWriter(`${opts.output}/${QUARANTINE_FILE}`);
   const chunkBytes = opts.chunkBytes ?? 96 << 20;
-  const decoder = new TextDecoder();
+  const sep = spec.delimiter.charCodeAt(0);
+  const dialect: Dialect = { delimiter: sep, quote: spec.quote.charCodeAt(0), utf8: spec.encoding === "utf-8" };
+  const recode = spec.encoding === "utf-8" ? null : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
+  const utf8Dialect: Dialect = { ...dialect, utf8: true };
   const partitions = new Map<string, { date: string; scene: number; rows: number; clicks: number; parts: number }>();
   const perFile: EtlReport["files"] = [];
+  // scene names: fixed by the spec (or an earlier ETL), else discovered in order of appearance
+  const scenes: string[] = opts.scenes ? [...opts.scenes] : spec.scene?.values ? [...spec.scene.values] : spec.scene ? [] : ["all"];
+  const discover = !opts.scenes && !!spec.scene && !spec.scene.values;
   let rowId = 0;
   const chunk = new ByteBuilder(16 << 20);
-  const range = new Int32Array(2);
+  const range = new Int32Array(2), range2 = new Int32Array(2);
+  const scan2: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
   const dates = new Map<number, string>();
   const dateOf = (ms: number) => {
     const day = Math.floor(ms / 86_400_000);
@@ -185,36 +298,62 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     if (d === undefined) dates.set(day, d = new Date(day * 86_400_000).toISOString().slice(0, 10));
     return d;
   };
+  const text = spec.text.map((t) => t.column), numeric = spec.numeric.map((n) => n.column), categorical = spec.categorical.map((c) => c.column);
+  const positive = spec.label.positive.map((v) => v.toLowerCase());
 
   const flush = (file: string, header: string[], stats: { written: number; quarantined: number }) => {
     if (chunk.length === 0) return;
     const raw = pl.readCSV(Buffer.from(chunk.buf.buffer, chunk.buf.byteOffset, chunk.length), {
-      hasHeader: false, inferSchemaLength: 0, quoteChar: '"',
+      hasHeader: false, inferSchemaLength: 0, quoteChar: spec.quote, sep: spec.delimiter,
     });
     chunk.clear();
-    const names = ["_row_id", "_line", "_ms", "date", ...header];
-    const df = raw.rename(Object.fromEntries(raw.columns.map((c, k) => [c, names[k]])));
-    const checked = df.withColumns(firstFailure("reason"), firstFailure("column"));
+    const names = ["_row_id", "_line", "_byte", "_ms", "date", ...header];
+    let df = raw.rename(Object.fromEntries(raw.columns.map((c, k) => [c, names[k]])));
+    if (!fastTime) { // other strptime patterns: polars parses the time column, tried pattern by pattern
+      const t = trimmed(spec.time.column);
+      // deno-lint-ignore no-explicit-any
+      let parsed: any = null;
+      for (const f of spec.time.format) {
+        const e = t.str.strptime(pl.Datetime("ms"), f);
+        parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
+      }
+      parsed = parsed.otherwise(pl.lit(null));
+      df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("_ms")).withColumns(pl.col("_ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("date"));
+    }
+    if (spec.scene) {
+      const col = spec.scene.column;
+      if (discover) {
+        const vals = df.select(trimmed(col).alias("v")).filter(pl.col("v").isNotNull().and(pl.col("v").neq(pl.lit("")))).getColumn("v").unique({ maintainOrder: true } as never).toArray() as string[];
+        for (const v of vals) if (!scenes.includes(v)) scenes.push(v);
+      }
+      const lookup = pl.DataFrame({ _scene_value: scenes, _scene: scenes.map((_, i) => i) }).withColumns(pl.col("_scene").cast(pl.Int32));
+      df = df.withColumns(trimmed(col).alias("_scene_value")).join(lookup, { on: "_scene_value", how: "left" });
+    } else df = df.withColumns(pl.lit(0).cast(pl.Int32).alias("_scene"));
+    const checks = valueChecks(spec);
+    const checked = df.withColumns(firstFailure(checks, "reason"), firstFailure(checks, "column"));
     const bad = checked.filter(pl.col("_reason").isNotNull());
     if (bad.height > 0) {
       for (const r of bad.toRecords() as Record<string, string | null>[]) {
         const column = r._column as string;
-        const rawLine = header.map((h) => csvField(r[h] ?? "")).join(",");
-        quarantine.add(file, Number(r._line), Number(r._row_id), r._reason as string, column, r[column] ?? "", rawLine);
+        const rawLine = header.map((h) => csvField(r[h] ?? "")).join(spec.delimiter);
+        quarantine.add(file, Number(r._line), Number(r._byte), Number(r._row_id), r._reason as string, column, r[column] ?? "", rawLine);
         stats.quarantined++;
       }
     }
     const good = checked.filter(pl.col("_reason").isNull()).select(
       pl.col("_row_id").cast(pl.Int64).alias("row_id"),
-      pl.col("user_id").cast(pl.Int64),
-      pl.col("item_id").cast(pl.Int64),
+      trimmed(spec.user).alias("user_id"),
+      trimmed(spec.item).alias("item_id"),
       pl.col("_ms").cast(pl.Int64).cast(pl.Datetime("ms")).alias("log_time"),
-      pl.col("label").cast(pl.Int32),
-      ...["item_title", "item_entity_names", "query_entity_seq", "service_entity_seq", "bill_entity_seq"].map((c) => pl.col(c).fillNull("")),
-      pl.col("scene").cast(pl.Int32),
+      trimmed(spec.label.column).str.toLowerCase().isIn(positive).cast(pl.Int32).alias("label"),
+      ...text.map((c) => pl.col(c).fillNull("")),
+      ...numeric.map((c) => trimmed(c).cast(pl.Float64, false).alias(c)),
+      ...categorical.map((c) => trimmed(c).alias(c)),
+      pl.col("_scene").cast(pl.Int32).alias("scene"),
       pl.col("date"),
     );
     stats.written += good.height;
+    const columns = good.columns.filter((c) => c !== "scene" && c !== "date");
     for (const part of good.partitionBy(["date", "scene"], false, true)) {
       const date = part.getColumn("date").get(0) as string;
       const scene = part.getColumn("scene").get(0) as number;
@@ -222,7 +361,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const p = partitions.get(key) ?? { date, scene, rows: 0, clicks: 0, parts: 0 };
       const dir = `${opts.output}/date=${date}/scene=${scene}`;
       Deno.mkdirSync(dir, { recursive: true });
-      part.select(...CLEAN_FILE_COLUMNS).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, { compression: "zstd" });
+      part.select(...columns).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, { compression: "zstd" });
       p.parts++;
       p.rows += part.height;
       p.clicks += part.getColumn("label").sum() as number;
@@ -234,31 +373,51 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     const file = path.startsWith(opts.input + "/") ? path.slice(opts.input.length + 1) : path.split("/").pop()!;
     const stats = { read: 0, written: 0, quarantined: 0 };
     const header = headers.get(path)!;
-    const timeField = header.indexOf("log_time");
-    await forEachLine(path, (bytes, start, end, lineNo) => {
-      if (lineNo === 1) return; // the header, checked above
+    const timeField = header.indexOf(spec.time.column);
+    const source = csvSource(path, spec);
+    const where = (lineNo: number) => source.parquet ? lineNo - 1 : lineNo; // Parquet: row number (its CSV image has a header line)
+    let first = true;
+    await forEachRecord(source.bytes, dialect, (bytes, r, start, lineNo, offset) => {
+      if (first) { first = false; return; } // the header, checked above
       stats.read++;
       const id = rowId++;
-      const shape = lineShape(bytes, start, end, timeField, range);
-      if (!shape.ok || shape.fields !== RAW_COLUMNS.length || end === start) {
-        const raw = decoder.decode(bytes.subarray(start, end));
-        if (!shape.ok) quarantine.add(file, lineNo, id, "broken_quoting", "", `unterminated or stray quote at byte ${shape.at}`, raw);
-        else quarantine.add(file, lineNo, id, end === start ? "empty_line" : "wrong_column_count", "", `${shape.fields} fields, expected ${RAW_COLUMNS.length}`, raw);
+      const fail = (reason: string, value: string) => {
+        quarantine.add(file, where(lineNo), offset, id, reason, "", value, recordText(bytes, start, r.end, spec.encoding));
         stats.quarantined++;
-        return;
+      };
+      if (r.quoteError >= 0) return fail("broken_quoting", r.quoteError <= r.end - start ? `unterminated or stray quote at byte ${r.quoteError}` : "quoted field left open past the end of the line");
+      if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${header.length}`);
+      if (r.badUtf8 >= 0) return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
+      let b = bytes, s = start, e = r.end, tr = range;
+      if (recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
+        let text: string;
+        try {
+          text = recode.decoder.decode(bytes.subarray(start, r.end));
+        } catch {
+          return fail("bad_encoding", `not valid ${spec.encoding} (record at byte ${offset} of the file)`);
+        }
+        b = recode.encoder.encode(text);
+        s = 0;
+        e = b.length;
+        scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
+        tr = range2;
       }
-      const ms = parseLogTimeBytes(bytes, range[0], range[1]);
-      chunk.field(String(id));
-      chunk.field(String(lineNo));
-      chunk.field(Number.isNaN(ms) ? "" : String(ms));
-      chunk.field(Number.isNaN(ms) ? "" : dateOf(ms));
-      chunk.bytes(bytes, start, end);
+      if (r.fields !== header.length) return fail("wrong_column_count", `${r.fields} fields, expected ${header.length}`);
+      const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : NaN;
+      chunk.field(String(id), sep);
+      chunk.field(String(where(lineNo)), sep);
+      chunk.field(String(offset), sep);
+      chunk.field(Number.isNaN(ms) ? "" : String(ms), sep);
+      chunk.field(Number.isNaN(ms) ? "" : dateOf(ms), sep);
+      chunk.bytes(b, s, e);
       chunk.byte(0x0a);
       if (chunk.length >= chunkBytes) flush(file, header, stats);
       if (stats.read % 500_000 === 0) opts.onProgress?.(rowId, file);
-    });
+    }, timeField, range);
     flush(file, header, stats);
-    perFile.push({ file, rowsRead: stats.read, rowsWritten: stats.written, rowsQuarantined: stats.quarantined });
+    const used = new Set(requiredColumns(spec));
+    const ignored = header.filter((h) => !used.has(h));
+    perFile.push({ file, rowsRead: stats.read, rowsWritten: stats.written, rowsQuarantined: stats.quarantined, ...(ignored.length ? { ignoredColumns: ignored } : {}) });
     opts.onProgress?.(rowId, file);
   }
   quarantine.close();
@@ -267,20 +426,39 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
   const report: EtlReport = {
     input: opts.input,
     output: opts.output,
+    spec: spec.name,
     files: perFile,
     rowsRead: sum("rowsRead"),
     rowsWritten: sum("rowsWritten"),
     rowsQuarantined: sum("rowsQuarantined"),
     byReason: [...quarantine.counts.values()].sort((a, b) => b.rows - a.rows),
     partitions: [...partitions.values()].map(({ parts: _p, ...rest }) => rest).sort((a, b) => a.date.localeCompare(b.date) || a.scene - b.scene),
+    scenes,
     quarantineFile: QUARANTINE_FILE,
     seconds: (performance.now() - t0) / 1000,
   };
   if (report.rowsWritten + report.rowsQuarantined !== report.rowsRead) {
     throw new Error(`ETL reconciliation failed: written ${report.rowsWritten} + quarantined ${report.rowsQuarantined} != read ${report.rowsRead}`);
   }
+  const schema: CleanSchema = { spec, scenes };
+  await Deno.writeTextFile(`${opts.output}/${SCHEMA_FILE}`, JSON.stringify(schema, null, 2));
   await Deno.writeTextFile(`${opts.output}/${REPORT_FILE}`, JSON.stringify(report, null, 2));
   return report;
+}
+
+/** The generator's layout as a cleaned schema. */
+export function generatorSchema(): CleanSchema {
+  return { spec: resolveSpec(BUILTIN_SPECS["antm2c-10"]), scenes: BUILTIN_SPECS["antm2c-10"].scene!.values! };
+}
+
+/** What a cleaned folder holds (written by the ETL); folders cleaned before specs existed hold the generator's layout. */
+export function readCleanSchema(cleanDir: string): CleanSchema {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${cleanDir}/${SCHEMA_FILE}`));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    return generatorSchema();
+  }
 }
 
 /** Read the cleaned table back (all partitions, or some dates), with `date` and `scene` restored from paths. */

@@ -1,11 +1,15 @@
 /** Summaries of the cleaned table used by notebooks and the run index (from the ETL report, no rescans). */
 import type { EtlReport } from "./etl.ts";
-import { SCENES } from "./schema.ts";
 
 type Partition = EtlReport["partitions"][number];
 
-/** A date × scene grid of rows, clicks or CTR: z[dateIndex][scene]. */
-export function dateSceneGrid(partitions: Partition[], value: "rows" | "clicks" | "ctr"): { dates: string[]; scenes: number[]; z: number[][] } {
+/** Scene indices 0..S−1 of the partitions (the ETL's scene list), so every scene has a column even if empty. */
+const sceneIndices = (partitions: Partition[], scenes?: number) =>
+  Array.from({ length: scenes ?? Math.max(0, ...partitions.map((p) => p.scene + 1)) }, (_, s) => s);
+
+/** A date × scene grid of rows, clicks or CTR: z[dateIndex][scene]. `scenes`: the report's scene count. */
+export function dateSceneGrid(partitions: Partition[], value: "rows" | "clicks" | "ctr", sceneCount?: number): { dates: string[]; scenes: number[]; z: number[][] } {
+  const SCENES = sceneIndices(partitions, sceneCount);
   const dates = [...new Set(partitions.map((p) => p.date))].sort();
   const z = dates.map(() => SCENES.map(() => 0));
   const rows = dates.map(() => SCENES.map(() => 0));
@@ -19,9 +23,9 @@ export function dateSceneGrid(partitions: Partition[], value: "rows" | "clicks" 
 }
 
 /** Rows, clicks, CTR and share of rows per scene. */
-export function sceneSummary(partitions: Partition[]): { scene: number; rows: number; clicks: number; ctr: number; share: number }[] {
+export function sceneSummary(partitions: Partition[], sceneCount?: number): { scene: number; rows: number; clicks: number; ctr: number; share: number }[] {
   const total = partitions.reduce((a, p) => a + p.rows, 0);
-  return SCENES.map((scene) => {
+  return sceneIndices(partitions, sceneCount).map((scene) => {
     const ps = partitions.filter((p) => p.scene === scene);
     const rows = ps.reduce((a, p) => a + p.rows, 0), clicks = ps.reduce((a, p) => a + p.clicks, 0);
     return { scene, rows, clicks, ctr: rows ? clicks / rows : NaN, share: total ? rows / total : NaN };

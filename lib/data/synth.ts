@@ -22,6 +22,7 @@ import { cumulative, Rng, sampleCumulative } from "../util/rng.ts";
 import { ENTITY_SEP, RAW_COLUMNS, SCENES } from "./schema.ts";
 import { TITLE_PREFIXES, TITLE_SUFFIXES, TOPICS } from "./vocab.ts";
 import { encodePng, itemPixels } from "./images.ts";
+import { BUILTIN_HEADERS, DEEP_FEATURES } from "./spec.ts";
 
 export interface SynthOptions {
   /** Total log rows (including corrupt ones). */
@@ -40,8 +41,12 @@ export interface SynthOptions {
   slashTimeShare?: number;
   /** Probability that a row is corrupted (one defect per corrupt row). */
   corruptRate?: number;
-  /** One CSV per day under raw/date=YYYY-MM-DD/ (default) or a single raw/logs.csv. */
-  layout?: "partitioned" | "single";
+  /**
+   * One CSV per day under raw/date=YYYY-MM-DD/ (default), a single raw/logs.csv, or the public AntM2C release's
+   * layout: raw/antm2c_10m_part0..2 (no extension), 37 columns with 27 deep_features_* (noisy views of the
+   * user's and item's latent vectors, 2 % missing), one time layout.
+   */
+  layout?: "partitioned" | "single" | "release";
   onDay?: (day: number, days: number, rowsDone: number) => void;
 }
 
@@ -365,6 +370,27 @@ function corruptLine(kind: Corruption, f: string[], rng: Rng): string {
   return f.join(",");
 }
 
+/** The ten fields with one defect applied (a wrong field count is applied to the final line instead). */
+function splitCorrupted(kind: Corruption, f: string[], rng: Rng): string[] {
+  if (kind !== "wrong_column_count") corruptLine(kind, f, rng);
+  return f;
+}
+
+/** 27 deep features: noisy views of the user's (0–12) and item's (13–26) latent vectors; 2 % are missing. */
+function deepFeatures(w: World, u: number, i: number, rng: Rng): string[] {
+  return DEEP_FEATURES.map((_, k) => {
+    const v = k < 13 ? w.userVec[u * DIM + (k % DIM)] : w.itemVec[i * DIM + ((k - 13) % DIM)];
+    return rng.next() < 0.02 ? "" : (v + 0.5 * rng.normal()).toFixed(4);
+  });
+}
+
+/** A row in the release's column order (user_id, item_id, log_time, label, bill, service, query, entity names, title, scene, deep_features_*). */
+function releaseLine(f: string[], deep: string[], kind: Corruption | null): string {
+  const cols = [f[0], f[1], f[3], f[4], f[9], f[8], f[7], f[6], f[5], f[2], ...deep];
+  if (kind === "wrong_column_count") return cols.slice(0, -1).join(",");
+  return cols.join(",");
+}
+
 /** Split a generated row (fields built by this module, so quoting is well-formed) into its 10 fields. */
 function splitGenerated(line: string): string[] {
   const out: string[] = [];
@@ -380,7 +406,7 @@ function splitGenerated(line: string): string[] {
 function resolveOptions(opts: SynthOptions) {
   const o = {
     seed: 7, days: 30, start: "2023-07-10", lateUserShare: 0.2, lateItemShare: 0.25, slashTimeShare: 0.5,
-    corruptRate: 0, layout: "partitioned" as const, ...defaultSizes(opts.rows), ...opts,
+    corruptRate: 0, layout: "partitioned" as const, ...defaultSizes(opts.rows), ...(opts.layout === "release" ? { slashTimeShare: 0 } : {}), ...opts,
   };
   if (!(o.rows > 0) || !Number.isInteger(o.rows)) throw new Error(`synth: rows must be a positive integer, got ${o.rows}`);
   return o;
@@ -411,15 +437,38 @@ async function writeItemImages(world: World, outDir: string, seed: number): Prom
   }).writeParquet(`${outDir}/${ITEM_TRUTH}`);
 }
 
+/**
+ * The generator writes only into a folder it created: missing, empty, or holding its own manifest.json. Any
+ * other folder (a user's logs, say) is refused before anything is written.
+ */
+export async function assertGeneratorFolder(outDir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = [...Deno.readDirSync(outDir)].map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  if (entries.length === 0) return;
+  let ours = false;
+  try {
+    const m = JSON.parse(await Deno.readTextFile(`${outDir}/manifest.json`));
+    ours = typeof m.version === "number" && typeof m.rows === "number" && typeof m.oracle === "string";
+  } catch { /* no manifest: not ours */ }
+  if (!ours) throw new Error(`generate: ${outDir} is not empty and was not written by ctrlab's generator (no generator manifest.json); refusing to write there`);
+}
+
 export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
   const o = resolveOptions(opts);
   const { onDay: _onDay, outDir: _outDir, ...options } = o;
+  await assertGeneratorFolder(opts.outDir);
   const world = buildWorld(o);
   const rawDir = `${opts.outDir}/raw`;
   await Deno.remove(rawDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(rawDir, { recursive: true });
 
-  const header = RAW_COLUMNS.join(",") + "\n";
+  const release = o.layout === "release";
+  const header = (release ? BUILTIN_HEADERS.antm2c : RAW_COLUMNS).join(",") + "\n";
   const encoder = new TextEncoder();
   const oracle = new Float32Array(o.rows);
   const sceneRows = [0, 0, 0, 0, 0];
@@ -442,6 +491,7 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
     for (let off = 0; off < bytes.length;) off += file!.writeSync(bytes.subarray(off));
   };
   if (o.layout === "single") open(`${rawDir}/logs.csv`);
+  const RELEASE_PARTS = 3;
 
   for (let day = 0; day < o.days; day++) {
     const rng = Rng.derive(o.seed, `day-${day}`);
@@ -452,6 +502,9 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
     const dash = `${ymd[0]}-${pad2(ymd[1])}-${pad2(ymd[2])}`;
     const slash = `${ymd[0]}/${ymd[1]}/${ymd[2]}`;
     if (o.layout === "partitioned") open(`${rawDir}/date=${dash}/part-00000.csv`);
+    if (release && (day === 0 || Math.floor(day * RELEASE_PARTS / o.days) !== Math.floor((day - 1) * RELEASE_PARTS / o.days))) {
+      open(`${rawDir}/antm2c_10m_part${Math.floor(day * RELEASE_PARTS / o.days)}`);
+    }
     // impression times first, sorted, so each day's file is in time order
     const n = volumes[day];
     const secs = new Float64Array(n);
@@ -466,11 +519,12 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
       oracle[rowId] = p;
       const time = rng.next() < o.slashTimeShare ? `${slash} ${hour}:${pad2(minute)}` : `${dash} ${pad2(hour)}:${pad2(minute)}:${pad2(second)}`;
       let line = `${u + 1},${i + 1},${s},${time},${label},${world.itemText[i]},${world.userText[u]}`;
-      if (o.corruptRate > 0 && rng.next() < o.corruptRate) {
-        const kind = rng.pick(corruptKinds);
-        corrupt[kind]++;
-        line = corruptLine(kind, splitGenerated(line), rng);
-      } else {
+      const isCorrupt = o.corruptRate > 0 && rng.next() < o.corruptRate;
+      const kind = isCorrupt ? rng.pick(corruptKinds) : null;
+      if (release) line = releaseLine(kind ? splitCorrupted(kind, splitGenerated(line), rng) : splitGenerated(line), deepFeatures(world, u, i, rng), kind);
+      else if (kind) line = corruptLine(kind, splitGenerated(line), rng);
+      if (kind) corrupt[kind]++;
+      else {
         sceneRows[s]++;
         clicks += label;
       }

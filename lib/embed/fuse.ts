@@ -63,7 +63,7 @@ export function fuse(content: Float32Array, collaborative: Float32Array, alpha: 
 }
 
 /** item_id → item_vec_idx (the row in an item vector table built over `itemIds`), for TableData's item_vec lookup. */
-export function withItemVecIndex(df: pl.DataFrame, itemIds: number[]): pl.DataFrame {
+export function withItemVecIndex(df: pl.DataFrame, itemIds: string[]): pl.DataFrame {
   const index = pl.DataFrame({ item_id: itemIds, item_vec_idx: itemIds.map((_, i) => i) }).withColumns(pl.col("item_id").cast(df.getColumn("item_id").dtype), pl.col("item_vec_idx").cast(pl.Int32));
   return lookupJoin(df, index, "item_id", "item_vec_idx", "item vector");
 }

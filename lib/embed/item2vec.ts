@@ -6,6 +6,7 @@
  * context, 0 for K items drawn from the unigram^0.75 distribution), lazy Adam on the touched rows only.
  */
 import pl from "nodejs-polars";
+import { sortByIds } from "../features/table.ts";
 import { embedding, type ModelBuilder } from "../graph/nn.ts";
 import { compile } from "../graph/program.ts";
 import { matmul, reshape } from "../graph/tensor.ts";
@@ -23,10 +24,10 @@ export interface ClickSequences {
 
 /** Each user's clicked items on `days` (day indices), in time (row_id) order, through the item vocabulary (OOV dropped). */
 export function clickSequences(events: pl.DataFrame, days: number[], itemVocab: pl.DataFrame): ClickSequences {
-  const clicks = events.filter(pl.col("label").eq(pl.lit(1)).and(pl.col("day").isIn(days)))
-    .join(itemVocab.select("item_id", pl.col("idx").alias("item_idx")), { on: "item_id", how: "inner" })
-    .sort(["user_id", "row_id"]).select(pl.col("user_id").cast(pl.Int32), pl.col("item_idx").cast(pl.Int32));
-  const users = clicks.getColumn("user_id").toTypedArray() as Int32Array;
+  const joined = events.filter(pl.col("label").eq(pl.lit(1)).and(pl.col("day").isIn(days)))
+    .join(itemVocab.select("item_id", pl.col("idx").alias("item_idx")), { on: "item_id", how: "inner" });
+  const clicks = sortByIds(joined, "user_id", ["row_id"]).select(pl.col("user_id").cast(pl.Utf8), pl.col("item_idx").cast(pl.Int32));
+  const users = clicks.getColumn("user_id").toArray() as string[];
   const tokens = Int32Array.from(clicks.getColumn("item_idx").toTypedArray() as Int32Array);
   const offsets = [0];
   for (let i = 1; i < users.length; i++) if (users[i] !== users[i - 1]) offsets.push(i);

@@ -7,34 +7,45 @@
  */
 import pl from "nodejs-polars";
 import { IMAGES_DIR } from "../data/synth.ts";
+import { sortByIds } from "../features/table.ts";
 import { joinTextIndex, type TextFeatures } from "../text/features.ts";
 import { concatRows, fuse, l2Rows, padColumns, pcaL2 } from "./fuse.ts";
 import { type ImageEmbedder, PixelEmbedder } from "./image.ts";
 import type { Item2Vec } from "./item2vec.ts";
 
 export interface ItemEmbeddings {
-  itemIds: number[];
+  itemIds: string[];
   /** Training-vocabulary index per item (0: the item never appears on a training day). */
   vocabIdx: Int32Array;
   /** Whitened text (text.k wide), image, content and collaborative vectors (k wide), n rows each. */
   text: { vectors: Float32Array; k: number };
-  image: { vectors: Float32Array; k: number; explained: number; embedder: string };
+  /** null when the dataset has no item pictures (a user's own logs). */
+  image: { vectors: Float32Array; k: number; explained: number; embedder: string } | null;
   content: { vectors: Float32Array; k: number; explained: number };
   collaborative: Float32Array;
   k: number;
   fused(alpha: number): Float32Array;
 }
 
-export const itemImagePath = (dataDir: string, itemId: number) => `${dataDir}/${IMAGES_DIR}/${itemId}.png`;
+export const itemImagePath = (dataDir: string, itemId: string) => `${dataDir}/${IMAGES_DIR}/${itemId}.png`;
+
+/** Whether the dataset has item pictures (the generator draws them; a user's logs have none). */
+export function hasItemImages(dataDir: string): boolean {
+  try {
+    return Deno.statSync(`${dataDir}/${IMAGES_DIR}`).isDirectory;
+  } catch {
+    return false;
+  }
+}
 
 /** `events`: row_id and item_id of every logged row; `itemVocab`: the training vocabulary (item_id, idx). */
 export async function buildItemEmbeddings(o: {
   dataDir: string; events: pl.DataFrame; itemVocab: pl.DataFrame; text: TextFeatures; item2vec: Item2Vec; imageEmbedder?: ImageEmbedder; k?: number;
 }): Promise<ItemEmbeddings> {
   const k = o.k ?? 128;
-  const items = joinTextIndex(o.events.select("row_id", "item_id"), o.text).groupBy("item_id").agg(pl.col("item_text_idx").first())
-    .join(o.itemVocab.select("item_id", "idx"), { on: "item_id", how: "left" }).withColumns(pl.col("idx").fillNull(0)).sort("item_id");
-  const itemIds = (items.getColumn("item_id").toArray() as (number | bigint)[]).map(Number);
+  const items = sortByIds(joinTextIndex(o.events.select("row_id", "item_id"), o.text).groupBy("item_id").agg(pl.col("item_text_idx").first())
+    .join(o.itemVocab.select("item_id", "idx"), { on: "item_id", how: "left" }).withColumns(pl.col("idx").fillNull(0)), "item_id");
+  const itemIds = (items.getColumn("item_id").toArray() as (string | number | bigint)[]).map(String);
   const vocabIdx = Int32Array.from(items.getColumn("idx").toArray() as number[], Number);
   const textIdx = items.getColumn("item_text_idx").toArray() as number[];
   const inTrain = (r: number) => vocabIdx[r] > 0;
@@ -42,10 +53,14 @@ export async function buildItemEmbeddings(o: {
   const textRaw = new Float32Array(n * kt);
   textIdx.forEach((t, r) => textRaw.set(o.text.tables.item.subarray(t * kt, (t + 1) * kt), r * kt));
   const text = { vectors: l2Rows(textRaw, kt), k: kt };
-  const embedder = o.imageEmbedder ?? new PixelEmbedder();
-  const pixels = await embedder.embed(itemIds.map((id) => itemImagePath(o.dataDir, id)));
-  const image = { ...pcaL2(pixels, embedder.dim, k, inTrain), embedder: embedder.name };
-  const both = concatRows([{ x: text.vectors, d: kt }, { x: image.vectors, d: image.k }]);
+  // content = text (+ the picture where the dataset has them), PCA + L2 fitted on training items
+  let image: ItemEmbeddings["image"] = null;
+  if (hasItemImages(o.dataDir)) {
+    const embedder = o.imageEmbedder ?? new PixelEmbedder();
+    const pixels = await embedder.embed(itemIds.map((id) => itemImagePath(o.dataDir, id)));
+    image = { ...pcaL2(pixels, embedder.dim, k, inTrain), embedder: embedder.name };
+  }
+  const both = concatRows([{ x: text.vectors, d: kt }, ...(image ? [{ x: image.vectors, d: image.k }] : [])]);
   const content = pcaL2(both.x, both.d, k, inTrain);
   // one width for both: with fewer training items than k, the content PCA has fewer directions; zero columns pad it
   const kk = Math.max(content.k, o.item2vec.dim), d2v = o.item2vec.dim;

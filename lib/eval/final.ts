@@ -5,7 +5,8 @@
  * coldness) in long and pivot form.
  */
 import pl from "nodejs-polars";
-import { joinOracle } from "../data/dataset.ts";
+import { oracleProbs } from "../data/dataset.ts";
+import { readManifest, sceneLabels } from "../features/table.ts";
 import { COLDNESS, coldnessExpr } from "../features/summary.ts";
 import { auc, logloss } from "./metrics.ts";
 import { alignedPredictions, predictionsPath } from "./predictions.ts";
@@ -26,9 +27,12 @@ export interface TestRows {
   rowIds: pl.Series;
   labels: Float32Array;
   scene: number[];
+  /** Display name per scene index. */
+  sceneLabels: string[];
   userCold: string[];
   itemCold: string[];
-  oracle: Float64Array;
+  /** The generator's true click probabilities; null for data without an oracle (a user's own logs). */
+  oracle: Float64Array | null;
 }
 
 /** The test split's keys, labels, scenes and coldness (training impressions), and the oracle's probabilities. */
@@ -39,9 +43,10 @@ export function loadTestRows(dataDir: string): TestRows {
     rowIds: f.getColumn("row_id"),
     labels: f.getColumn("label").cast(pl.Float32).toTypedArray() as Float32Array,
     scene: f.getColumn("scene").toArray() as number[],
+    sceneLabels: sceneLabels(readManifest(`${dataDir}/table`)),
     userCold: f.getColumn("u").toArray() as string[],
     itemCold: f.getColumn("i").toArray() as string[],
-    oracle: Float64Array.from(joinOracle(f.select("row_id"), dataDir).getColumn("p_true").toArray() as number[]),
+    oracle: oracleProbs(f, dataDir),
   };
 }
 
@@ -53,7 +58,7 @@ export interface StageRow {
   "test logloss": number;
   "Δ vs previous": number | "n/a";
   "95% CI": string;
-  "oracle test AUC": number;
+  "oracle test AUC": number | "n/a";
 }
 
 /** Test predictions of every stage model this run saved, aligned to the test rows. */
@@ -72,7 +77,7 @@ export function stagePredictions(runDir: string, t: TestRows): { stage: string; 
 export function stageTable(runDir: string, t: TestRows, o: { resamples?: number } = {}): StageRow[] {
   const results = readResults(runDir);
   const preds = stagePredictions(runDir, t);
-  const oracle = auc(t.labels, t.oracle);
+  const oracle = t.oracle ? auc(t.labels, t.oracle) : "n/a";
   return preds.map((p, k) => {
     const val = results.findLast((r) => r.model === p.model && r.split === "val" && r.slice === "all");
     const prev = preds[k - 1];
@@ -101,7 +106,7 @@ export function coldStartLong(t: TestRows, models: { model: string; probs: Array
     for (const side of ["user", "item"] as const) {
       const cold = side === "user" ? t.userCold : t.itemCold;
       const s = { labels: t.labels, probs: m.probs };
-      for (const r of [...sliceMetrics(s, (i) => `${cold[i]}|all`), ...sliceMetrics(s, (i) => `${cold[i]}|scene ${t.scene[i]}`)]) {
+      for (const r of [...sliceMetrics(s, (i) => `${cold[i]}|all`), ...sliceMetrics(s, (i) => `${cold[i]}|${t.sceneLabels[t.scene[i]]}`)]) {
         const [coldness, scene] = r.slice.split("|");
         out.push({ model: m.model, side, coldness, scene, rows: r.rows, auc: r.auc, logloss: r.logloss });
       }

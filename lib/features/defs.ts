@@ -1,10 +1,9 @@
 /**
- * The feature catalogue, declared once: each behaviour feature is (entity, window, statistic[, scene]).
+ * The feature catalogue, declared once: each behaviour feature is (entity, window, statistic[, scene]); the
+ * per-scene counts follow the dataset's scene list.
  * lib/features/history.ts turns the catalogue into polars expressions; notebooks print it; the training
  * table's manifest lists it. Adding a feature is one line here plus its expression if the statistic is new.
  */
-export const SCENE_COUNT = 5;
-
 export type Entity = "user" | "item" | "pair";
 export type Window = "prev_day" | "7d" | "cum" | "first_seen";
 export type Stat = "imp" | "clk" | "ctr" | "sctr" | "days";
@@ -31,7 +30,7 @@ function def(entity: Entity, window: Window, stat: Stat, column: string, descrip
   return { name, entity, window, stat, scene, column, transform: stat === "imp" || stat === "clk" || stat === "days" ? "log1p" : "none", description: `${WHO[entity]}: ${description}` };
 }
 
-function entityDefs(e: Entity): FeatureDef[] {
+function entityDefs(e: Entity, scenes: number): FeatureDef[] {
   const out = [
     def(e, "prev_day", "imp", "imp_1d", "impressions on the previous day"),
     def(e, "prev_day", "clk", "clk_1d", "clicks on the previous day"),
@@ -45,16 +44,19 @@ function entityDefs(e: Entity): FeatureDef[] {
   if (e === "pair") return out.filter((d) => d.window === "cum");
   out.push(def(e, "cum", "sctr", "sctr_cum", "Beta-smoothed CTR before this day (prior fitted on training days)"));
   out.push(def(e, "first_seen", "days", "days_seen", "days since first seen"));
-  for (let s = 0; s < SCENE_COUNT; s++) {
+  for (let s = 0; scenes > 1 && s < scenes; s++) { // with one scene the per-scene counts would repeat the totals
     out.push(def(e, "cum", "imp", `imp_s${s}`, `impressions in scene ${s} before this day`, s));
     out.push(def(e, "cum", "clk", `clk_s${s}`, `clicks in scene ${s} before this day`, s));
   }
   return out;
 }
 
-export const FEATURE_DEFS: FeatureDef[] = [...entityDefs("user"), ...entityDefs("item"), ...entityDefs("pair")];
+/** The behaviour features for data with `scenes` scenes (per-scene counts only where there is more than one). */
+export function featureDefs(scenes: number): FeatureDef[] {
+  return [...entityDefs("user", scenes), ...entityDefs("item", scenes), ...entityDefs("pair", scenes)];
+}
 
 /** The catalogue as rows for a table display. */
-export function catalogue(): { name: string; entity: string; window: string; stat: string; scene: string; description: string }[] {
-  return FEATURE_DEFS.map((d) => ({ name: d.name, entity: d.entity, window: d.window, stat: d.stat, scene: d.scene === undefined ? "" : String(d.scene), description: d.description }));
+export function catalogue(scenes: number): { name: string; entity: string; window: string; stat: string; scene: string; description: string }[] {
+  return featureDefs(scenes).map((d) => ({ name: d.name, entity: d.entity, window: d.window, stat: d.stat, scene: d.scene === undefined ? "" : String(d.scene), description: d.description }));
 }

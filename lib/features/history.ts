@@ -10,7 +10,7 @@
  *   prevDay(D)    = day(D−1)
  */
 import pl from "nodejs-polars";
-import { FEATURE_DEFS, type FeatureDef, SCENE_COUNT } from "./defs.ts";
+import { type FeatureDef, featureDefs } from "./defs.ts";
 import { releaseMemory } from "../util/memory.ts";
 
 export interface HistoryOptions {
@@ -24,7 +24,16 @@ export interface HistoryOptions {
   asOf?: "day" | "timestamp";
   /** Beta prior for smoothed CTRs per entity (fit on training days with `fitCtrPrior`). */
   priors?: Record<"user" | "item", BetaPrior>;
+  /** Number of scenes (the dataset's scene list); default: the largest scene index in the events + 1. */
+  scenes?: number;
 }
+
+/** The scene count to use: the given one, or the events' largest scene index + 1. */
+export function sceneCount(events: pl.DataFrame, scenes?: number): number {
+  return scenes ?? ((events.getColumn("scene").max() as number) + 1);
+}
+
+const countCols = (scenes: number) => ["imp", "clk", ...Array.from({ length: scenes > 1 ? scenes : 0 }, (_, s) => [`imp_s${s}`, `clk_s${s}`]).flat()];
 
 export interface BetaPrior {
   alpha: number;
@@ -37,12 +46,10 @@ export type Entity = keyof typeof ENTITY_KEYS;
 /** Day index (days since 1970-01-01) from the cleaned table's `date` column. */
 export const dayExpr = () => pl.col("date").cast(pl.Int32).alias("day");
 
-const COUNT_COLS = ["imp", "clk", ...Array.from({ length: SCENE_COUNT }, (_, s) => [`imp_s${s}`, `clk_s${s}`]).flat()];
-
 /** Impressions and clicks per key and `at` (day or log_time), in total and — for users and items — per scene. */
-function countsBy(events: pl.DataFrame, entity: Entity, at: "day" | "log_time"): pl.DataFrame {
+function countsBy(events: pl.DataFrame, entity: Entity, at: "day" | "log_time", scenes: number): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
-  const perScene = entity === "pair" ? [] : Array.from({ length: SCENE_COUNT }, (_, s) => [
+  const perScene = entity === "pair" || scenes < 2 ? [] : Array.from({ length: scenes }, (_, s) => [
     pl.col("scene").eq(pl.lit(s)).cast(pl.Int32).sum().alias(`imp_s${s}`),
     pl.col("label").mul(pl.col("scene").eq(pl.lit(s)).cast(pl.Int32)).sum().alias(`clk_s${s}`),
   ]).flat();
@@ -51,7 +58,7 @@ function countsBy(events: pl.DataFrame, entity: Entity, at: "day" | "log_time"):
 }
 
 /** Impressions and clicks per key and day, in total and per scene. */
-export const dailyCounts = (events: pl.DataFrame, entity: Entity) => countsBy(events, entity, "day");
+export const dailyCounts = (events: pl.DataFrame, entity: Entity, scenes?: number) => countsBy(events, entity, "day", sceneCount(events, scenes));
 
 /** clicks / impressions, 0 without impressions. */
 const ratio = (clk: string, imp: string) => pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
@@ -60,13 +67,14 @@ const ratio = (clk: string, imp: string) => pl.when(pl.col(imp).gt(0)).then(pl.c
 export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
   const over = (e: pl.Expr) => e.over(keys[0], ...keys.slice(1));
-  const daily = dailyCounts(events, entity);
-  const counts = COUNT_COLS.filter((c) => daily.columns.includes(c));
+  const scenes = sceneCount(events, o.scenes);
+  const daily = dailyCounts(events, entity, scenes);
+  const counts = countCols(scenes).filter((c) => daily.columns.includes(c));
   const leaky = !!o.includeCurrentDay;
   // cumulative through each day, per key; "before" drops the day itself unless leaky
   let h = daily.withColumns(...counts.map((c) => over(pl.col(c).cumSum()).alias(`cum_${c}`)));
   h = h.withColumns(...counts.map((c) => (leaky ? pl.col(`cum_${c}`) : pl.col(`cum_${c}`).sub(pl.col(c))).alias(`before_${c}`)));
-  const defs = FEATURE_DEFS.filter((d) => d.entity === entity);
+  const defs = featureDefs(scenes).filter((d) => d.entity === entity);
   // the cumulative count at the last active day ≤ D − 8 (≤ D − 7 when leaky) closes the 7-day window
   const lag = leaky ? 7 : 8;
   const edge = h.select(...keys, pl.col("day").alias("edge_day"), pl.col("cum_imp").alias("edge_imp"), pl.col("cum_clk").alias("edge_clk"))
@@ -88,7 +96,7 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
     clk_cum: pl.col("before_clk"),
     days_seen: pl.col("day").sub(first),
   };
-  for (let s = 0; s < SCENE_COUNT; s++) {
+  for (let s = 0; s < scenes; s++) {
     if (!counts.includes(`imp_s${s}`)) continue;
     base[`imp_s${s}`] = pl.col(`before_imp_s${s}`);
     base[`clk_s${s}`] = pl.col(`before_clk_s${s}`);
@@ -124,15 +132,16 @@ export function fitCtrPrior(trainEvents: pl.DataFrame, entity: "user" | "item", 
 export function entityHistoryAtTime(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
   const over = (e: pl.Expr) => e.over(keys[0], ...keys.slice(1));
-  const at = countsBy(events, entity, "log_time");
-  const counts = COUNT_COLS.filter((c) => at.columns.includes(c));
+  const scenes = sceneCount(events, o.scenes);
+  const at = countsBy(events, entity, "log_time", scenes);
+  const counts = countCols(scenes).filter((c) => at.columns.includes(c));
   const before = at.select(...keys, "log_time", ...counts.map((c) => over(pl.col(c).cumSum()).sub(pl.col(c)).cast(pl.Float32).alias(c)));
   const prior = entity === "pair" ? undefined : o.priors?.[entity];
   const cols: pl.Expr[] = [pl.col("imp").alias("imp_cum"), pl.col("clk").alias("clk_cum"), ratio("clk", "imp").alias("ctr_cum")];
   if (prior) cols.push(pl.col("clk").add(pl.lit(prior.alpha)).div(pl.col("imp").add(pl.lit(prior.alpha + prior.beta))).alias("sctr_cum"));
-  for (let s = 0; s < SCENE_COUNT; s++) if (counts.includes(`imp_s${s}`)) cols.push(pl.col(`imp_s${s}`), pl.col(`clk_s${s}`));
+  for (let s = 0; s < scenes; s++) if (counts.includes(`imp_s${s}`)) cols.push(pl.col(`imp_s${s}`), pl.col(`clk_s${s}`));
   const derived = before.select(...keys, "log_time", ...cols);
-  const defs = FEATURE_DEFS.filter((d) => d.entity === entity && d.window === "cum" && derived.columns.includes(d.column));
+  const defs = featureDefs(scenes).filter((d) => d.entity === entity && d.window === "cum" && derived.columns.includes(d.column));
   return derived.select(...keys, "log_time", ...defs.map((d) => pl.col(d.column).cast(pl.Float32).alias(d.name)));
 }
 
@@ -158,6 +167,7 @@ function withPairHistory(events: pl.LazyDataFrame, leaky: boolean): pl.LazyDataF
 
 /** Every impression with its user, item and user×item history (absent history = 0, smoothed CTR = prior). */
 export async function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}): Promise<pl.DataFrame> {
+  o = { ...o, scenes: sceneCount(events, o.scenes) };
   const atTime = o.asOf === "timestamp";
   // day order for the pair windows (ETL row ids are already chronological, so this keeps row_id order);
   // one join at a time, letting each superseded wide frame go before the next is built

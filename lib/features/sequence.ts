@@ -8,7 +8,7 @@
  * clicked item first seen after the training days is a known "unknown item" in the sequence, not padding.
  */
 import pl from "nodejs-polars";
-import { lookupJoin } from "./table.ts";
+import { lookupJoin, sortByIds } from "./table.ts";
 
 export interface SequenceOptions {
   /** Sequence length N (default 20). */
@@ -32,12 +32,15 @@ const int32 = (df: pl.DataFrame, c: string) => df.getColumn(c).cast(pl.Int32).to
 /** `events`: row_id, user_id, item_id, scene, label, day (row_id order is time order). */
 export function behaviourSequences(events: pl.DataFrame, itemVocab: pl.DataFrame, o: SequenceOptions = {}): BehaviourSequences {
   const L = o.length ?? 20;
+  // users as dense integer codes in one order for both sides (ids are strings)
+  const codes = sortByIds(events.select("user_id").unique(), "user_id").withRowIndex("user_code");
   const clicks = events.filter(pl.col("label").eq(pl.lit(1))).select("row_id", "user_id", "item_id", "scene", "day")
     .join(itemVocab.select("item_id", pl.col("idx").alias("item_idx")), { on: "item_id", how: "left" })
-    .withColumns(pl.col("item_idx").fillNull(0)).sort(["user_id", "row_id"]);
-  const [cu, cd, ci, cs] = ["user_id", "day", "item_idx", "scene"].map((c) => int32(clicks, c));
-  const keys = events.select("user_id", "day").unique().sort(["user_id", "day"]);
-  const [ku, kd] = [int32(keys, "user_id"), int32(keys, "day")];
+    .withColumns(pl.col("item_idx").fillNull(0)).join(codes, { on: "user_id" }).sort(["user_code", "row_id"]);
+  const [cu, cd, ci, cs] = ["user_code", "day", "item_idx", "scene"].map((c) => int32(clicks, c));
+  const coded = events.select("user_id", "day").unique().join(codes, { on: "user_id" }).sort(["user_code", "day"]);
+  const [ku, kd] = [int32(coded, "user_code"), int32(coded, "day")];
+  const keys = coded.drop("user_code");
   const S = keys.height;
   const items = new BigInt64Array(S * L), scenes = new BigInt64Array(S * L), mask = new Float32Array(S * L), lengths = new Int32Array(S);
   const before = o.includeCurrentDay ? (d: number, D: number) => d <= D : (d: number, D: number) => d < D;

@@ -6,8 +6,8 @@
  * Layout: <out>/split=train|val|test/part-00000.parquet, <out>/manifest.json, <out>/vocab_<column>.parquet.
  */
 import pl from "nodejs-polars";
-import { scanClean } from "../data/etl.ts";
-import { FEATURE_DEFS, SCENE_COUNT } from "./defs.ts";
+import { type CleanSchema, generatorSchema, readCleanSchema, scanClean } from "../data/etl.ts";
+import { featureDefs } from "./defs.ts";
 import { type BetaPrior, dayExpr, fitCtrPrior, joinHistory } from "./history.ts";
 import { releaseMemory } from "../util/memory.ts";
 
@@ -30,6 +30,10 @@ export interface FeatureStat {
   transform: "log1p" | "none";
   mean: number;
   std: number;
+  /** A numeric column of the dataset spec (missing values: the training mean, i.e. 0 once standardised). */
+  spec?: true;
+  /** Share of training rows where a spec column is missing. */
+  missingShare?: number;
 }
 
 export interface Manifest {
@@ -40,7 +44,11 @@ export interface Manifest {
   features: FeatureStat[];
   vocabs: Record<string, { size: number; minCount: number; oovIndex: 0 }>;
   priors: Record<"user" | "item", BetaPrior>;
+  /** Number of scenes (tasks) and their names, from the dataset spec (index = the scene column's value). */
   scenes: number;
+  sceneNames: string[];
+  /** The spec's further categorical columns, each with a vocabulary (in `vocabs`) and an index column <name>_idx. */
+  categorical: string[];
   includeCurrentDay: boolean;
 }
 
@@ -81,21 +89,35 @@ export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
   return pl.when(u.lt(pl.lit(nTest))).then(pl.lit("test")).when(u.lt(pl.lit(nTest + nVal))).then(pl.lit("val")).otherwise(pl.lit("train")).alias("split");
 }
 
-/** Vocabulary of `column` over training rows: ids seen at least `minCount` times get 1..V, others 0. */
+/**
+ * Vocabulary of `column` over training rows: ids seen at least `minCount` times get 1..V, others 0 (missing
+ * values too). Ids are strings; they are ordered by length, then text, so integer ids keep their numeric order.
+ */
 export function buildVocab(train: pl.DataFrame, column: string, minCount = 1): pl.DataFrame {
-  return train.groupBy(column).agg(pl.len().alias("count")).filter(pl.col("count").gtEq(minCount)).sort(column)
-    .withRowIndex("idx", 1).select(pl.col(column), pl.col("idx").cast(pl.Int64), pl.col("count"));
+  const counts = train.filter(pl.col(column).isNotNull()).groupBy(column).agg(pl.len().alias("count")).filter(pl.col("count").gtEq(minCount));
+  return sortByIds(counts, column).withRowIndex("idx", 1).select(pl.col(column), pl.col("idx").cast(pl.Int64), pl.col("count"));
+}
+
+/** `df` sorted by an id column in vocabulary order (length, then text: integer ids in numeric order), then by `then`. */
+export function sortByIds(df: pl.DataFrame, id: string, then: string[] = []): pl.DataFrame {
+  return df.withColumns(pl.col(id).cast(pl.Utf8).str.lengths().alias("__id_len")).sort(["__id_len", id, ...then]).drop("__id_len");
 }
 
 /** Id columns with a training vocabulary: (id column, index column, training-impressions column). */
 export const ID_VOCABS = [["user_id", "user_idx", "u_train_imp"], ["item_id", "item_idx", "i_train_imp"]] as const;
 
-/** Each id's vocabulary index (0 = out of vocabulary) and how much training history it has (for cold-start slices). */
-export function withVocabIndex(df: pl.DataFrame, vocabs: Record<string, pl.DataFrame>): pl.DataFrame {
+/**
+ * Each id's vocabulary index (0 = out of vocabulary) and how much training history it has (for cold-start
+ * slices); each categorical column's index (<name>_idx, 0 = unseen or missing).
+ */
+export function withVocabIndex(df: pl.DataFrame, vocabs: Record<string, pl.DataFrame>, categorical: string[] = []): pl.DataFrame {
   let out = df;
   for (const [col, as, count] of ID_VOCABS) {
     out = out.join(vocabs[col].select(col, pl.col("idx").alias(as), pl.col("count").cast(pl.Float32).alias(count)), { on: col, how: "left" })
       .withColumns(pl.col(as).fillNull(0), pl.col(count).fillNull(0));
+  }
+  for (const col of categorical) {
+    out = out.join(vocabs[col].select(col, pl.col("idx").alias(`${col}_idx`)), { on: col, how: "left" }).withColumns(pl.col(`${col}_idx`).fillNull(0)).drop(col);
   }
   return out;
 }
@@ -106,21 +128,22 @@ export interface BuildOptions {
   keepTime?: boolean;
   minCount?: number;
   includeCurrentDay?: boolean;
+  /** What the cleaned data holds (scenes, numeric and categorical columns); default: the generator's layout. */
+  schema?: CleanSchema;
 }
 
-export const ENTITY_COLUMNS = ["item_entity_names", "query_entity_seq", "service_entity_seq", "bill_entity_seq"] as const;
-
 /**
- * Vocabulary of entity tokens (the comma-separated entries of the entity-name and entity-sequence columns)
- * over training days only: tokens seen at least `minCount` times get 1..V, the rest map to 0 (OOV).
+ * Vocabulary of entity tokens (the entries of the spec's entity-list text columns) over training days only:
+ * tokens seen at least `minCount` times get 1..V, the rest map to 0 (OOV).
  */
 export function buildEntityVocab(cleanDir: string, trainDays: string[], minCount = 1): pl.DataFrame {
+  const entityColumns = readCleanSchema(cleanDir).spec.text.filter((t) => t.entities);
   // one streaming query over the training days' files; the exploded token lists never sit in memory whole
   const days = trainDays.map((d) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000));
   const scan = () => scanClean(cleanDir).filter(pl.col("date").cast(pl.Int32).isIn(days));
   const counts = new Map<string, number>();
-  for (const c of ENTITY_COLUMNS) {
-    const per = scan().select(pl.col(c).str.split(",").alias("entity")).explode("entity")
+  for (const { column: c, entities } of entityColumns) {
+    const per = scan().select(pl.col(c).str.split(entities!).alias("entity")).explode("entity")
       .filter(pl.col("entity").isNotNull().and(pl.col("entity").neq(pl.lit("")))).groupBy("entity").agg(pl.len().alias("n"))
       .collectSync({ engine: "streaming" } as never);
     const [ents, ns] = [per.getColumn("entity").toArray() as string[], per.getColumn("n").toArray() as number[]];
@@ -131,11 +154,14 @@ export function buildEntityVocab(cleanDir: string, trainDays: string[], minCount
     .withColumns(pl.col("idx").cast(pl.Int64), pl.col("count").cast(pl.Int64));
 }
 
-/** Load cleaned impressions with a day index. */
+/** Load cleaned impressions with a day index (and the spec's numeric and categorical columns). */
 export function loadEvents(cleanDir: string): pl.DataFrame {
-  return scanClean(cleanDir).select("row_id", "user_id", "item_id", "scene", "label", "date", "log_time")
+  const { spec } = readCleanSchema(cleanDir);
+  const extra = [...spec.numeric.map((n) => n.column), ...spec.categorical.map((c) => c.column)];
+  return scanClean(cleanDir).select("row_id", pl.col("user_id").cast(pl.Utf8), pl.col("item_id").cast(pl.Utf8), "scene", "label", "date", "log_time", ...extra)
     .withColumns(dayExpr(), pl.col("scene").cast(pl.Int32)).collectSync();
 }
+
 
 /** Build features, splits and vocabularies in memory (the notebook inspects this before writing). */
 export interface BuiltTable {
@@ -145,6 +171,9 @@ export interface BuiltTable {
 }
 
 export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Promise<BuiltTable> {
+  const schema = o.schema ?? generatorSchema();
+  const scenes = schema.scenes.length, defs = featureDefs(scenes);
+  const numeric = schema.spec.numeric, categorical = schema.spec.categorical;
   const split = { mode: "temporal" as const, valDays: 3, testDays: 3, seed: 7, ...o.split };
   const days = (events.getColumn("day").unique().sort().toArray() as number[]);
   // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
@@ -154,19 +183,24 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   const priors = { user: fitCtrPrior(train, "user"), item: fitCtrPrior(train, "item") };
   const vocabs: Record<string, pl.DataFrame> = {};
   for (const [col] of ID_VOCABS) vocabs[col] = buildVocab(train, col, o.minCount ?? 1);
-  narrow = withVocabIndex(narrow, vocabs);
+  for (const c of categorical) vocabs[c.column] = buildVocab(train, c.column, c.minCount ?? 1);
+  narrow = withVocabIndex(narrow, vocabs, categorical.map((c) => c.column));
   await releaseMemory();
-  const table = await joinHistory(narrow, { priors, includeCurrentDay: o.includeCurrentDay });
+  const table = await joinHistory(narrow, { priors, includeCurrentDay: o.includeCurrentDay, scenes });
   narrow = table; // let the narrow frame go
   await releaseMemory();
   // standardisation statistics from the training split, all features in one pass
-  const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...FEATURE_DEFS.flatMap((d) => {
+  // (behaviour features, then the spec's numeric columns; a spec column's mean and std skip missing values)
+  const all = [...defs.map((d) => ({ name: d.name, transform: d.transform })), ...numeric.map((n) => ({ name: n.column, transform: n.transform ?? "none" as const, spec: true as const }))];
+  const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...all.flatMap((d) => {
     const x = transformed(pl.col(d.name).cast(pl.Float64), d.transform);
-    return [x.mean().alias(`${d.name}:mean`), x.std().alias(`${d.name}:std`)];
+    return [x.mean().alias(`${d.name}:mean`), x.std().alias(`${d.name}:std`), pl.col(d.name).isNull().mean().alias(`${d.name}:missing`)];
   })).collectSync();
-  const features: FeatureStat[] = FEATURE_DEFS.map((d) => {
-    const std = stats.getColumn(`${d.name}:std`).get(0) as number;
-    return { name: d.name, dtype: "float32" as const, transform: d.transform, mean: stats.getColumn(`${d.name}:mean`).get(0) as number, std: std > 1e-12 ? std : 1 };
+  const stat = (name: string, k: string) => stats.getColumn(`${name}:${k}`).get(0) as number;
+  const features: FeatureStat[] = all.map((d) => {
+    const std = stat(d.name, "std"), mean = stat(d.name, "mean");
+    const f: FeatureStat = { name: d.name, dtype: "float32" as const, transform: d.transform, mean: Number.isFinite(mean) ? mean : 0, std: std > 1e-12 ? std : 1 };
+    return "spec" in d ? { ...f, spec: true, missingShare: stat(d.name, "missing") } : f;
   });
   const dayStr = (d: number) => new Date(d * 86_400_000).toISOString().slice(0, 10);
   const counts = narrow.groupBy("split").agg(pl.len().alias("rows"), pl.col("day").unique().sort().alias("days"));
@@ -177,7 +211,8 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
     splitDays[r.split] = r.days.map(dayStr);
   }
   const manifest: Manifest = {
-    createdAt: new Date().toISOString(), source: "", split: { ...split, days: splitDays }, rows, features, priors, scenes: SCENE_COUNT,
+    createdAt: new Date().toISOString(), source: "", split: { ...split, days: splitDays }, rows, features, priors, scenes, sceneNames: schema.scenes,
+    categorical: categorical.map((c) => c.column),
     includeCurrentDay: !!o.includeCurrentDay,
     vocabs: Object.fromEntries(Object.entries(vocabs).map(([c, v]) => [c, { size: v.height + 1, minCount: o.minCount ?? 1, oovIndex: 0 as const }])),
   };
@@ -188,9 +223,12 @@ function transformed(e: pl.Expr, t: "log1p" | "none"): pl.Expr {
   return t === "log1p" ? e.add(pl.lit(1)).log() : e;
 }
 
-/** Standardised feature columns ("n_<name>", float32) from the manifest's training statistics. */
+/** Standardised feature columns ("n_<name>", float32) from the manifest's training statistics; a missing spec value becomes 0 (the training mean). */
 export function normalizedFeatures(manifest: Manifest): pl.Expr[] {
-  return manifest.features.map((f) => transformed(pl.col(f.name), f.transform).sub(pl.lit(f.mean)).div(pl.lit(f.std)).cast(pl.Float32).alias(`n_${f.name}`));
+  return manifest.features.map((f) => {
+    const z = transformed(pl.col(f.name), f.transform).sub(pl.lit(f.mean)).div(pl.lit(f.std)).cast(pl.Float32);
+    return (f.spec ? z.fillNull(0).fillNan(0) : z).alias(`n_${f.name}`);
+  });
 }
 
 /**
@@ -209,12 +247,19 @@ export async function writeTable(outDir: string, built: BuiltTable, source: stri
   for (const [c, v] of Object.entries({ ...built.vocabs, entity })) v.writeParquet(`${outDir}/vocab_${c}.parquet`);
   const manifest: Manifest = {
     ...built.manifest, source,
+    categorical: built.manifest.categorical ?? [],
     vocabs: { ...built.manifest.vocabs, entity: { size: entity.height + 1, minCount: built.manifest.vocabs.user_id.minCount, oovIndex: 0 } },
   };
   const total = SPLITS.reduce((a, s) => a + manifest.rows[s], 0);
   if (total !== built.table.height) throw new Error(`split accounting: ${total} rows in splits, ${built.table.height} in the table`);
   await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
   return manifest;
+}
+
+/** Display names of the scenes ("scene 0", "scene home", …; a single task is "all scenes"), indexed like the scene column. */
+export function sceneLabels(manifest: Pick<Manifest, "scenes" | "sceneNames">): string[] {
+  const names = manifest.sceneNames ?? Array.from({ length: manifest.scenes }, (_, i) => String(i));
+  return names.map((n) => n === "all" && names.length === 1 ? "all scenes" : `scene ${n}`);
 }
 
 export function readManifest(dir: string): Manifest {

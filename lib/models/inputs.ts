@@ -21,6 +21,8 @@ export interface CtrInputs {
   fallback?: boolean;
   /** Width of a precomputed item vector, fed as input "item_vec" [B, itemVec] (lib/embed's fused embedding). */
   itemVec?: number;
+  /** Vocabulary sizes of further categorical fields (the dataset spec's), inputs "field_<k>" int64 [B], each embedded like the ids. */
+  fields?: number[];
 }
 
 /** The behaviour sequence inputs (lib/features/sequence.ts): clicked item ids and scenes [B, L], and the mask. */
@@ -51,7 +53,8 @@ export function ctrInputParts(m: ModelBuilder, c: CtrInputs): { dense: Tensor; u
   if (c.fallback && !text) throw new Error("the cold-start fallback projects text: set `text` too");
   const user = idEmbedding(m, c, "user", c.userVocab, text?.[0]);
   const item = idEmbedding(m, c, "item", c.itemVocab, text?.[1]);
-  const extra = [...(text ?? []), ...(c.itemVec ? [m.input("item_vec", ["B", c.itemVec])] : [])];
+  const fields = (c.fields ?? []).map((v, k) => embedding(m, `field_${k}_emb`, m.input(`field_${k}`, ["B"], "int64"), v, c.embDim));
+  const extra = [...(text ?? []), ...(c.itemVec ? [m.input("item_vec", ["B", c.itemVec])] : []), ...fields];
   return { dense, user, item, extra };
 }
 

@@ -6,6 +6,7 @@
  */
 import pl from "nodejs-polars";
 import type { RunConfig } from "../config.ts";
+import { type CleanSchema, readCleanSchema, SCHEMA_FILE } from "../data/etl.ts";
 import { loadEvents, type Manifest, readManifest } from "../features/table.ts";
 import type { TableData } from "../train/data.ts";
 import { loadBackend, type Session } from "../train/backend.ts";
@@ -31,6 +32,8 @@ export interface ModelPackage {
   dir: string;
   info: ModelInfo;
   manifest: Manifest;
+  /** The dataset spec and scene list the model was trained on (new logs are read with them). */
+  schema: CleanSchema;
   vocabs: Record<string, pl.DataFrame>;
   text?: TextFeatures;
   session: Session;
@@ -54,6 +57,7 @@ export async function writePackage(cfg: RunConfig, session: TrainSession, info: 
   for await (const e of Deno.readDir(`${cfg.dataDir}/table`)) {
     if (e.isFile && (e.name === "manifest.json" || e.name.startsWith("vocab_"))) await Deno.copyFile(`${cfg.dataDir}/table/${e.name}`, `${dir}/table/${e.name}`);
   }
+  await Deno.copyFile(`${cfg.dataDir}/clean/${SCHEMA_FILE}`, `${dir}/table/${SCHEMA_FILE}`); // the dataset spec new logs are read with
   loadEvents(`${cfg.dataDir}/clean`).writeParquet(`${dir}/history.parquet`);
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(cfg, null, 2));
   return full;
@@ -67,10 +71,11 @@ export async function loadPackage(dir: string): Promise<ModelPackage> {
     throw new Error(`${dir} is not a ctrlab model package (no model/model.json; run the notebooks through 09_fallback first)`);
   }
   const manifest = readManifest(`${dir}/table`);
-  const vocabs = Object.fromEntries(["user_id", "item_id"].map((c) => [c, pl.readParquet(`${dir}/table/vocab_${c}.parquet`)]));
+  const vocabs = Object.fromEntries(["user_id", "item_id", ...manifest.categorical ?? []].map((c) => [c, pl.readParquet(`${dir}/table/vocab_${c}.parquet`)]));
+  const schema = readCleanSchema(`${dir}/table`);
   const text = info.text ? await loadTextFeatures(`${dir}/text`) : undefined;
   const session = await (await loadBackend("node")).session(await Deno.readFile(`${dir}/model/model.onnx`));
-  return { dir, info, manifest, vocabs, text, session };
+  return { dir, info, manifest, schema, vocabs, text, session };
 }
 
 /** Each row's click probability (its scene's column) from the package's inference model. */

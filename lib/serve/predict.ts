@@ -1,5 +1,5 @@
 /**
- * Score a new raw-log CSV with a model package: validate it with the ETL (bad rows quarantined and counted,
+ * Score new raw logs (a file in the dataset spec the package was trained on) with a model package: validate it with the ETL (bad rows quarantined and counted,
  * never dropped silently), rebuild every point-in-time feature from the package's history plus the file's own
  * earlier days, look up vocabularies, embed and whiten the texts, and run the ONNX inference model.
  * The result is one probability per valid record, keyed by the record's ordinal in the file (id).
@@ -8,7 +8,7 @@ import pl from "nodejs-polars";
 import { runEtl, scanClean } from "../data/etl.ts";
 import { joinHistory } from "../features/history.ts";
 import { loadEvents, normalizedFeatures, withVocabIndex } from "../features/table.ts";
-import { embedTexts, indexTexts, TEXT_SIDES, textExpr, withMeanForMissing } from "../text/features.ts";
+import { embedTexts, indexTexts, TEXT_SIDES, textColumns, textExpr, withMeanForMissing } from "../text/features.ts";
 import { fallbackFlags, tableData } from "../train/tables.ts";
 import { loadPackage, type ModelPackage, scoreTable } from "./package.ts";
 
@@ -29,7 +29,7 @@ export async function predictCsv(pkg: string | ModelPackage, csv: string, o: { o
   const p = typeof pkg === "string" ? await loadPackage(pkg) : pkg;
   const tmp = await Deno.makeTempDir({ prefix: "ctrlab-predict-" });
   try {
-    const etl = await runEtl({ input: csv, output: tmp });
+    const etl = await runEtl({ input: csv, output: tmp, spec: p.schema.spec, scenes: p.schema.scenes });
     let quarantineFile: string | undefined;
     if (etl.rowsQuarantined && o.out) {
       quarantineFile = `${o.out.replace(/\.csv$/, "")}.quarantine.csv`;
@@ -45,13 +45,14 @@ export async function predictCsv(pkg: string | ModelPackage, csv: string, o: { o
     const renumbered = fresh.withColumns(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id")).select(...past.columns);
     const events = pl.concat([past, renumbered.withColumns(...past.columns.map((c) => pl.col(c).cast(past.getColumn(c).dtype)))])
       .sort("row_id").drop("date", "log_time");
-    const withIds = withVocabIndex(events, p.vocabs);
     const m = p.manifest;
-    let frame = (await joinHistory(withIds, { priors: m.priors, includeCurrentDay: m.includeCurrentDay }))
+    const withIds = withVocabIndex(events, p.vocabs, m.categorical ?? []);
+    let frame = (await joinHistory(withIds, { priors: m.priors, includeCurrentDay: m.includeCurrentDay, scenes: m.scenes }))
       .filter(pl.col("row_id").gtEq(pl.lit(offset))).withColumns(...normalizedFeatures(m));
     let text: { user: Float32Array; item: Float32Array; k: number } | undefined;
     if (p.text) {
-      const texts = scanClean(tmp).select(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"), textExpr("user"), textExpr("item")).collectSync();
+      const cols = textColumns(tmp);
+      const texts = scanClean(tmp).select(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"), textExpr("user", cols.user), textExpr("item", cols.item)).collectSync();
       const tables = {} as Record<"user" | "item", Float32Array>;
       for (const side of TEXT_SIDES) {
         const { texts: distinct, index } = indexTexts(texts, side);

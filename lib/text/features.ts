@@ -9,7 +9,7 @@
  * user_text_idx, item_text_idx), meta.json.
  */
 import pl from "nodejs-polars";
-import { scanClean } from "../data/etl.ts";
+import { readCleanSchema, scanClean } from "../data/etl.ts";
 import { type EmbedOptions, type Embedder, embedCached } from "./embedder.ts";
 import { TfidfSvdEmbedder, type TfidfConfig } from "./tfidf.ts";
 import { TransformersEmbedder } from "./transformers.ts";
@@ -17,14 +17,17 @@ import { applyWhitening, fitWhitening, truncateWhitening, type Whitening } from 
 
 export type TextSide = "user" | "item";
 export const TEXT_SIDES: TextSide[] = ["user", "item"];
-export const TEXT_COLUMNS: Record<TextSide, string[]> = {
-  item: ["item_title", "item_entity_names"],
-  user: ["query_entity_seq", "service_entity_seq", "bill_entity_seq"],
-};
 
-/** The side's text from the raw columns: non-empty fields joined by ","; "" when every field is empty. */
-export function textExpr(side: TextSide): pl.Expr {
-  const cols = TEXT_COLUMNS[side].map((c) => pl.col(c).cast(pl.Utf8).fillNull(pl.lit("")));
+/** The dataset spec's text columns per side (AntM2C: item = title + entity names; user = query, service and bill entity sequences). */
+export function textColumns(cleanDir: string): Record<TextSide, string[]> {
+  const { spec } = readCleanSchema(cleanDir);
+  return { user: spec.text.filter((t) => t.side === "user").map((t) => t.column), item: spec.text.filter((t) => t.side === "item").map((t) => t.column) };
+}
+
+/** The side's text from its columns: non-empty fields joined by ","; "" when every field is empty (or there is none). */
+export function textExpr(side: TextSide, columns: string[]): pl.Expr {
+  if (columns.length === 0) return pl.lit("").alias(`${side}_text`);
+  const cols = columns.map((c) => pl.col(c).cast(pl.Utf8).fillNull(pl.lit("")));
   const joined = pl.concatString(cols, ",").str.replaceAll(",+", ",").str.stripChars(",");
   return joined.alias(`${side}_text`);
 }
@@ -68,7 +71,9 @@ export interface TextBuildOptions {
  */
 export async function buildTextFeatures(dataDir: string, trainDays: string[], outDir: string, o: TextBuildOptions = {}): Promise<TextFeatures> {
   const days = trainDays.map((d) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000));
-  const rows = scanClean(`${dataDir}/clean`).select(pl.col("row_id"), pl.col("date").cast(pl.Int32).isIn(days).alias("train"), textExpr("user"), textExpr("item")).collectSync();
+  const cols = textColumns(`${dataDir}/clean`);
+  if (!cols.user.length && !cols.item.length) throw new Error(`the dataset spec declares no text columns (text: [{ column, side: "user" | "item" }]): text features need at least one`);
+  const rows = scanClean(`${dataDir}/clean`).select(pl.col("row_id"), pl.col("date").cast(pl.Int32).isIn(days).alias("train"), textExpr("user", cols.user), textExpr("item", cols.item)).collectSync();
   await Deno.remove(outDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(`${outDir}/embedder`, { recursive: true });
   // distinct texts per side, index 0 reserved for ""

@@ -4,12 +4,12 @@
  * oracle and against an earlier model's saved predictions (paired bootstrap intervals), then recording it all.
  */
 import pl from "nodejs-polars";
-import { joinOracle } from "../data/dataset.ts";
+import { oracleProbs } from "../data/dataset.ts";
 import { alignedPredictions, savePredictions } from "../eval/predictions.ts";
 import { appendResults } from "../eval/results.ts";
 import { type ComparisonRow, compareBySlice, sliceMetrics, type SliceRow } from "../eval/slices.ts";
 import { coldnessExpr } from "../features/summary.ts";
-import { type Manifest, readManifest, readSplit, SPLITS } from "../features/table.ts";
+import { type Manifest, readManifest, readSplit, sceneLabels, SPLITS } from "../features/table.ts";
 import { joinTextIndex, type TextFeatures, withMeanForMissing } from "../text/features.ts";
 import type { ModelFn } from "../graph/program.ts";
 import { compile } from "../graph/program.ts";
@@ -76,10 +76,10 @@ export interface SceneTraining {
 export async function trainScenes(model: ModelFn, d: SceneData, o: { epochs: number; batchSize: number; lr: number; seed: number; label: string }): Promise<SceneTraining> {
   const compiled = compile(model, { optimizer: { type: "adam" }, taskMask: true });
   const session = await TrainSession.create(compiled, await pickBackend(), { seed: o.seed });
-  const scene = d.tables.val.task!;
+  const scene = d.tables.val.task!, labels = sceneLabels(d.manifest);
   const result = await fit(session, d.tables.train, d.tables.val, {
     epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, patience: 2, reduceOnPlateau: { factor: 0.5, patience: 1 },
-    progressLabel: o.label, valSlices: (i) => `scene ${scene[i]}`,
+    progressLabel: o.label, valSlices: (i) => labels[scene[i]],
   });
   return { session, result };
 }
@@ -106,19 +106,20 @@ export async function reportScenes(t: SceneTraining, d: SceneData, o: { runDir: 
   const evals = { val: await evaluateTable(t.session, d.tables.val), test: await evaluateTable(t.session, d.tables.test) };
   for (const s of ["val", "test"] as const) await savePredictions(o.runDir, o.model.toLowerCase(), s, d.frames[s].getColumn("row_id"), evals[s].probs);
   const test = d.tables.test, scene = test.task!;
-  const key = (i: number) => `scene ${scene[i]}`;
-  const pTrue = joinOracle(d.frames.test.select("row_id"), o.dataDir).getColumn("p_true").toArray() as number[];
-  const oracle = sliceMetrics({ labels: test.labels, probs: pTrue }, key, { includeAll: true });
+  const labels = sceneLabels(d.manifest);
+  const key = (i: number) => labels[scene[i]];
+  const pTrue = oracleProbs(d.frames.test, o.dataDir); // null: the data has no known ceiling
+  const oracle = pTrue ? sliceMetrics({ labels: test.labels, probs: pTrue }, key, { includeAll: true }) : null;
   const rows = sliceMetrics({ labels: test.labels, probs: evals.test.probs }, key, { includeAll: true })
-    .map((r, k) => ({ ...r, oracleAuc: oracle[k].auc }));
+    .map((r, k) => ({ ...r, oracleAuc: oracle ? oracle[k].auc : "n/a" as const }));
   const base = alignedPredictions(o.runDir, o.baseline.toLowerCase(), "test", d.frames.test.getColumn("row_id"));
   const versus = compareBySlice(test.labels, base, evals.test.probs, key, { resamples: o.resamples ?? 200 });
   const probs = { labels: test.labels, probs: evals.test.probs };
   // coldness as a deployed model sees it: the user's (item's) impressions in the training days
   const cold = d.frames.test.select(coldnessExpr("u_train_imp").alias("u"), coldnessExpr("i_train_imp").alias("i"));
   const [userCold, itemCold] = [cold.getColumn("u").toArray() as string[], cold.getColumn("i").toArray() as string[]];
-  const levels = ["zero", "few", "warm"], sceneNames = [...Array(d.manifest.scenes).keys()].map((s) => `scene ${s}`);
-  const pivot = sliceMetrics(probs, (i) => `scene ${scene[i]}|${userCold[i]}`);
+  const levels = ["zero", "few", "warm"], sceneNames = labels;
+  const pivot = sliceMetrics(probs, (i) => `${labels[scene[i]]}|${userCold[i]}`);
   const cell = (s: string, l: string) => pivot.find((r) => r.slice === `${s}|${l}`);
   const coldness = {
     byUser: sliceMetrics(probs, (i) => `user ${userCold[i]}`),

@@ -42,7 +42,7 @@ export interface TableOptions {
 export function standardColumns(manifest: Manifest, o: TableOptions = {}): InputColumns {
   return {
     dense: manifest.features.map((f) => `n_${f.name}`),
-    ids: { user_id: "user_idx", item_id: "item_idx" },
+    ids: { user_id: "user_idx", item_id: "item_idx", ...Object.fromEntries((manifest.categorical ?? []).map((c, k) => [`field_${k}`, `${c}_idx`])) },
     label: "label",
     ...(o.scenesAsTasks ? { task: { column: "scene", tasks: manifest.scenes } } : {}),
     ...(o.taskWeights ? { taskWeights: o.taskWeights } : {}),
@@ -66,7 +66,8 @@ export function tableData(df: pl.DataFrame, manifest: Manifest, o: TableOptions 
   return TableData.fromDataFrame(df, standardColumns(manifest, o));
 }
 
-/** Vocabulary sizes for embedding tables, from the manifest. */
-export function vocabSizes(manifest: Manifest): { userVocab: number; itemVocab: number } {
-  return { userVocab: manifest.vocabs.user_id.size, itemVocab: manifest.vocabs.item_id.size };
+/** Vocabulary sizes for embedding tables, from the manifest (and the spec's categorical fields, when it has any). */
+export function vocabSizes(manifest: Manifest): { userVocab: number; itemVocab: number; fields?: number[] } {
+  const fields = (manifest.categorical ?? []).map((c) => manifest.vocabs[c].size);
+  return { userVocab: manifest.vocabs.user_id.size, itemVocab: manifest.vocabs.item_id.size, ...(fields.length ? { fields } : {}) };
 }

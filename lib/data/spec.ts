@@ -1,0 +1,240 @@
+/**
+ * The dataset spec: one JSON or YAML file that says how a click log is laid out — its files, CSV dialect and
+ * encoding, and each column's role (FuxiCTR's dataset_config in spirit). The ETL maps any log it describes to
+ * the one cleaned layout every later stage reads; the scene list, text sides, numeric and categorical inputs
+ * downstream all come from it (through the cleaned data's `_dataset.json`), never from constants.
+ *
+ * Two specs are built in: `antm2c` (the public release as it ships: 37 columns, deep_features_* as numeric
+ * inputs, files without an extension) and `antm2c-10` (the ten-column layout ctrlab's generator writes).
+ * `detectSpec` recognises both from a header; an unknown header gets an error listing its columns and a spec
+ * to start from.
+ */
+import { parse as parseYaml } from "yaml";
+
+export type TextSide = "user" | "item";
+
+export interface TextColumn {
+  column: string;
+  /** Whose text it is: the user's (queries, services, bills) or the item's (title, entity names). */
+  side: TextSide;
+  /** The field is a list of entities split by this separator (they get an entity vocabulary). */
+  entities?: string;
+}
+
+export interface NumericColumn {
+  column: string;
+  /** Transform before standardisation (fitted on training days): "none" (default) or "log1p" (counts, prices). */
+  transform?: "none" | "log1p";
+}
+
+export interface CategoricalColumn {
+  column: string;
+  /** Values seen fewer times on training days map to the out-of-vocabulary index 0 (default 1). */
+  minCount?: number;
+}
+
+export interface DatasetSpec {
+  name: string;
+  /** Input files under the data path: glob(s) relative to it (`*`, `**`, `?`); default every non-hidden file. */
+  files?: string | string[];
+  /** "csv" (plain or gzip-compressed, recognised by content) or "parquet"; default: by each file's content. */
+  format?: "csv" | "parquet";
+  delimiter?: string;
+  quote?: string;
+  /** "utf-8" (default), "gbk" or "gb18030". */
+  encoding?: string;
+  user: string;
+  item: string;
+  /** Time column; format: strptime patterns (tried in order), "epoch_s" or "epoch_ms". */
+  time: { column: string; format: string | string[] };
+  /** Label column and its accepted spellings (compared trimmed, case-insensitively). */
+  label: { column: string; positive?: string[]; negative?: string[] };
+  /** The scene (task) column and its values in task order; values omitted: discovered in order of appearance. No scene: one task. */
+  scene?: { column: string; values?: string[] } | null;
+  text?: TextColumn[];
+  /** Dense inputs: missing values are imputed with the training mean, then standardised on training days. */
+  numeric?: (string | NumericColumn)[];
+  /** Further categorical inputs, embedded like the ids (vocabulary on training days, 0 = unseen or missing). */
+  categorical?: (string | CategoricalColumn)[];
+}
+
+/** A spec with every default filled in and column lists normalised. */
+export interface ResolvedSpec extends Required<Omit<DatasetSpec, "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label">> {
+  files: string[];
+  time: { column: string; format: string[] };
+  label: { column: string; positive: string[]; negative: string[] };
+  format?: "csv" | "parquet";
+  scene: { column: string; values?: string[] } | null;
+  numeric: NumericColumn[];
+  categorical: CategoricalColumn[];
+}
+
+export const DEFAULT_POSITIVE = ["1", "1.0", "true"];
+export const DEFAULT_NEGATIVE = ["0", "0.0", "false"];
+export const ENCODINGS = ["utf-8", "gbk", "gb18030"];
+/** The two log_time layouts seen in AntM2C dumps. */
+export const ANTM2C_TIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
+/** Names the cleaned layout uses for its own columns; no other role may take them. */
+export const RESERVED = ["row_id", "user_id", "item_id", "log_time", "label", "scene", "date", "split", "day"];
+
+const ANTM2C_TEXT: TextColumn[] = [
+  { column: "item_title", side: "item" },
+  { column: "item_entity_names", side: "item", entities: "," },
+  { column: "query_entity_seq", side: "user", entities: "," },
+  { column: "service_entity_seq", side: "user", entities: "," },
+  { column: "bill_entity_seq", side: "user", entities: "," },
+];
+const antm2cBase = {
+  user: "user_id", item: "item_id", time: { column: "log_time", format: ANTM2C_TIME_FORMATS },
+  label: { column: "label" }, scene: { column: "scene", values: ["0", "1", "2", "3", "4"] }, text: ANTM2C_TEXT,
+};
+export const DEEP_FEATURES = Array.from({ length: 27 }, (_, k) => `deep_features_${k}`);
+
+export const BUILTIN_SPECS: Record<string, DatasetSpec> = {
+  /** The public AntM2C release: antm2c_10m_part0..2, no extension, 37 columns. */
+  antm2c: { name: "antm2c", files: "**/*", ...antm2cBase, numeric: DEEP_FEATURES },
+  /** The ten-column layout of ctrlab's generator (and earlier AntM2C dumps). */
+  "antm2c-10": { name: "antm2c-10", files: "**/*.csv", ...antm2cBase },
+};
+
+/** Header columns of each built-in layout, in the order the files carry them. */
+export const BUILTIN_HEADERS: Record<string, string[]> = {
+  antm2c: ["user_id", "item_id", "log_time", "label", "bill_entity_seq", "service_entity_seq", "query_entity_seq", "item_entity_names", "item_title", "scene", ...DEEP_FEATURES],
+  "antm2c-10": ["user_id", "item_id", "scene", "log_time", "label", "item_title", "item_entity_names", "query_entity_seq", "service_entity_seq", "bill_entity_seq"],
+};
+
+export class SpecError extends Error {
+  constructor(where: string, detail: string) {
+    super(`${where}: ${detail}`);
+    this.name = "SpecError";
+  }
+}
+
+const asList = <T>(x: T | T[] | undefined): T[] => x === undefined ? [] : Array.isArray(x) ? x : [x];
+
+/** Fill defaults, normalise lists, and check the spec for mistakes a user can make (named by `where`). */
+export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): ResolvedSpec {
+  const need = (v: unknown, what: string) => {
+    if (typeof v !== "string" || v === "") throw new SpecError(where, `${what} must name a column`);
+  };
+  need(s.user, "user");
+  need(s.item, "item");
+  need(s.time?.column, "time.column");
+  need(s.label?.column, "label.column");
+  const formats = asList(s.time.format);
+  if (formats.length === 0) throw new SpecError(where, `time.format is required: strptime patterns such as "%Y-%m-%d %H:%M:%S", or "epoch_s" / "epoch_ms"`);
+  const encoding = (s.encoding ?? "utf-8").toLowerCase().replace(/^utf8$/, "utf-8");
+  if (!ENCODINGS.includes(encoding)) throw new SpecError(where, `encoding "${s.encoding}" is not supported (use ${ENCODINGS.join(", ")})`);
+  const delimiter = s.delimiter ?? ",", quote = s.quote ?? '"';
+  for (const [k, v] of [["delimiter", delimiter], ["quote", quote]]) {
+    if (v.length !== 1 || v.charCodeAt(0) > 0x7f || v === "\n" || v === "\r") throw new SpecError(where, `${k} must be one ASCII character other than a line break, got ${JSON.stringify(v)}`);
+  }
+  if (delimiter === quote) throw new SpecError(where, "delimiter and quote must differ");
+  if (s.format && s.format !== "csv" && s.format !== "parquet") throw new SpecError(where, `format "${s.format}" is not csv or parquet`);
+  const text = (s.text ?? []).map((t) => {
+    need(t.column, "text[].column");
+    if (t.side !== "user" && t.side !== "item") throw new SpecError(where, `text column "${t.column}": side must be "user" or "item"`);
+    return t;
+  });
+  const numeric = (s.numeric ?? []).map((n) => typeof n === "string" ? { column: n } : n);
+  for (const n of numeric) if (n.transform && n.transform !== "none" && n.transform !== "log1p") throw new SpecError(where, `numeric column "${n.column}": transform must be none or log1p`);
+  const categorical = (s.categorical ?? []).map((c) => typeof c === "string" ? { column: c } : c);
+  const spec: ResolvedSpec = {
+    name: s.name ?? "dataset", files: asList(s.files ?? "**/*"), format: s.format, delimiter, quote, encoding,
+    user: s.user, item: s.item, time: { column: s.time.column, format: formats },
+    label: { column: s.label.column, positive: (s.label.positive ?? DEFAULT_POSITIVE).map(String), negative: (s.label.negative ?? DEFAULT_NEGATIVE).map(String) },
+    scene: s.scene ? { column: s.scene.column, ...(s.scene.values ? { values: s.scene.values.map(String) } : {}) } : null,
+    text, numeric, categorical,
+  };
+  // every column has one role; roles other than the five keys keep their own names in the cleaned layout
+  const roles = new Map<string, string>();
+  const claim = (col: string, role: string) => {
+    const had = roles.get(col);
+    if (had) throw new SpecError(where, `column "${col}" is given two roles: ${had} and ${role}`);
+    roles.set(col, role);
+  };
+  claim(spec.user, "user");
+  claim(spec.item, "item");
+  claim(spec.time.column, "time");
+  claim(spec.label.column, "label");
+  if (spec.scene) claim(spec.scene.column, "scene");
+  for (const t of text) claim(t.column, "text");
+  for (const n of numeric) claim(n.column, "numeric");
+  for (const c of categorical) claim(c.column, "categorical");
+  for (const [col, role] of roles) {
+    if (!["user", "item", "time", "label", "scene"].includes(role) && RESERVED.includes(col)) {
+      throw new SpecError(where, `the ${role} column "${col}" has a name the cleaned layout reserves (${RESERVED.join(", ")})`);
+    }
+  }
+  const pos = spec.label.positive.map((v) => v.toLowerCase()), neg = spec.label.negative.map((v) => v.toLowerCase());
+  const both = pos.find((v) => neg.includes(v));
+  if (both !== undefined) throw new SpecError(where, `label spelling "${both}" is both positive and negative`);
+  return spec;
+}
+
+/** The columns a file must carry for `spec` (in role order). */
+export function requiredColumns(spec: ResolvedSpec): string[] {
+  return [spec.user, spec.item, spec.time.column, spec.label.column, ...(spec.scene ? [spec.scene.column] : []), ...spec.text.map((t) => t.column), ...spec.numeric.map((n) => n.column), ...spec.categorical.map((c) => c.column)];
+}
+
+/** A built-in spec by name, or a JSON / YAML file. */
+export async function loadSpec(nameOrFile: string): Promise<ResolvedSpec> {
+  if (BUILTIN_SPECS[nameOrFile]) return resolveSpec(BUILTIN_SPECS[nameOrFile]);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(nameOrFile);
+  } catch {
+    throw new SpecError(nameOrFile, `no such spec file, and not a built-in spec (${Object.keys(BUILTIN_SPECS).join(", ")})`);
+  }
+  let raw: unknown;
+  try {
+    raw = /\.ya?ml$/i.test(nameOrFile) ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    throw new SpecError(nameOrFile, `not valid ${/\.ya?ml$/i.test(nameOrFile) ? "YAML" : "JSON"}: ${(e as Error).message}`);
+  }
+  if (!raw || typeof raw !== "object") throw new SpecError(nameOrFile, "a spec is an object with user, item, time, label, ...");
+  const spec = raw as DatasetSpec;
+  return resolveSpec({ ...spec, name: spec.name ?? nameOrFile.split("/").pop()!.replace(/\.(json|ya?ml)$/i, "") }, nameOrFile);
+}
+
+/** The built-in spec whose layout has exactly these header columns (in any order), or null. */
+export function detectSpec(header: string[]): string | null {
+  const have = [...header].sort().join(",");
+  for (const [name, cols] of Object.entries(BUILTIN_HEADERS)) if ([...cols].sort().join(",") === have) return name;
+  return null;
+}
+
+/** A spec to start from for an unknown header: guesses by column name, for the user to correct. */
+export function starterSpec(header: string[]): DatasetSpec {
+  const find = (re: RegExp) => header.find((h) => re.test(h));
+  const user = find(/user|uid|member|customer/i) ?? "USER_ID_COLUMN";
+  const item = find(/item|iid|ad_?id|product|doc|video/i) ?? "ITEM_ID_COLUMN";
+  const time = find(/time|date|ts$|timestamp/i) ?? "TIME_COLUMN";
+  const label = find(/label|click|clk|target|y$/i) ?? "LABEL_COLUMN";
+  const scene = find(/scene|scenario|domain|surface|channel|page/i);
+  const used = new Set([user, item, time, label, scene]);
+  const rest = header.filter((h) => !used.has(h));
+  return {
+    name: "my-logs", files: "**/*.csv", delimiter: ",", encoding: "utf-8", user, item,
+    time: { column: time, format: "%Y-%m-%d %H:%M:%S" }, label: { column: label, positive: ["1"], negative: ["0"] },
+    scene: scene ? { column: scene } : null,
+    text: rest.filter((h) => /title|name|text|query|desc/i.test(h)).map((column) => ({ column, side: "item" as const })),
+    numeric: rest.filter((h) => /price|count|num|score|feat|dense|age/i.test(h)),
+    categorical: rest.filter((h) => !/title|name|text|query|desc|price|count|num|score|feat|dense|age/i.test(h)),
+  };
+}
+
+/** Glob (`*`, `**`, `?`) → RegExp over '/'-separated relative paths. */
+export function globRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*") {
+      re += glob[i + 2] === "/" ? "(?:.*/)?" : ".*";
+      i += glob[i + 2] === "/" ? 2 : 1;
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}

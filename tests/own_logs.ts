@@ -1,0 +1,102 @@
+/**
+ * Test helpers: click logs as users bring them. `writeReleaseLogs` writes the public AntM2C release's exact
+ * layout (three files without an extension, 37 columns); `writeOtherLogs` turns generated logs into a log that
+ * is not AntM2C at all — other column names, string ids, epoch-second times, 3 named scenes, a numeric and a
+ * categorical column, GBK text, one file gzipped — plus the dataset spec that describes it.
+ */
+import pl from "nodejs-polars";
+import { runEtl, scanClean } from "../lib/data/etl.ts";
+import type { DatasetSpec } from "../lib/data/spec.ts";
+import { generateLogs } from "../lib/data/synth.ts";
+
+/** The release layout under `<dir>/logs` (only the three part files; the oracle stays in `<dir>/gen`, never given to ctrlab). */
+export async function writeReleaseLogs(dir: string, rows: number, seed = 7, corruptRate = 0.01): Promise<string> {
+  await generateLogs({ rows, seed, corruptRate, outDir: `${dir}/gen`, layout: "release" });
+  await Deno.rename(`${dir}/gen/raw`, `${dir}/logs`);
+  return `${dir}/logs`;
+}
+
+export const OTHER_SPEC: DatasetSpec = {
+  name: "other-log",
+  files: ["*.csv", "*.csv.gz"],
+  encoding: "gbk",
+  user: "uid",
+  item: "ad",
+  time: { column: "ts", format: "epoch_s" },
+  label: { column: "clicked", positive: ["1.0", "1"], negative: ["0.0", "0"] },
+  scene: { column: "surface", values: ["home", "feed", "search"] },
+  text: [{ column: "title", side: "item" }, { column: "query", side: "user", entities: "," }],
+  numeric: [{ column: "price", transform: "log1p" }],
+  categorical: ["city"],
+};
+
+/** AntM2C scenes 0–4 folded into three named surfaces. */
+const SURFACE = ["home", "home", "feed", "search", "search"];
+
+/** Encode UTF-8 text as GBK with the system's iconv. */
+export async function toGbk(text: string): Promise<Uint8Array> {
+  const p = new Deno.Command("iconv", { args: ["-f", "UTF-8", "-t", "GBK"], stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const out = await p.output();
+  if (!out.success) throw new Error(`iconv: ${new TextDecoder().decode(out.stderr)}`);
+  return out.stdout;
+}
+
+export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+}
+
+/**
+ * Another company's click log under `<dir>/logs`: days before the midpoint in `part-a.csv.gz` (GBK, gzipped),
+ * the rest in `part-b.csv` (GBK). Returns the folder and the spec file's path (written beside, not inside, the logs).
+ */
+export async function writeOtherLogs(dir: string, rows: number, seed = 7): Promise<{ logs: string; spec: string; rows: number }> {
+  await generateLogs({ rows, seed, corruptRate: 0, outDir: `${dir}/gen` });
+  await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/gen/clean` });
+  const clean = scanClean(`${dir}/gen/clean`).sort("row_id").collectSync();
+  const hex = (id: string) => (Math.imul(Number(id), 2654435761) >>> 0).toString(16).padStart(8, "0");
+  const scene = clean.getColumn("scene").toArray() as number[];
+  const users = clean.getColumn("user_id").toArray() as string[], items = clean.getColumn("item_id").toArray() as string[];
+  const other = pl.DataFrame({
+    uid: users.map((u) => `u_${u}`),
+    ad: items.map(hex),
+    ts: (clean.getColumn("log_time").toArray() as unknown as Date[]).map((d) => String(d.getTime() / 1000)),
+    clicked: (clean.getColumn("label").toArray() as number[]).map((l) => l ? "1.0" : "0.0"),
+    surface: scene.map((s) => SURFACE[s]),
+    title: clean.getColumn("item_title").toArray() as string[],
+    query: clean.getColumn("query_entity_seq").toArray() as string[],
+    price: items.map((i, k) => k % 50 === 7 ? "" : String((Number(i) % 97) + 0.5)),
+    city: users.map((u) => `c${Number(u) % 7}`),
+    date: clean.getColumn("date").cast(pl.Utf8),
+  });
+  const days = [...new Set(other.getColumn("date").toArray() as string[])].sort();
+  const mid = days[Math.floor(days.length / 2)];
+  const csv = (df: pl.DataFrame) => new TextDecoder().decode(df.drop("date").writeCSV() as unknown as Uint8Array);
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.writeFile(`${dir}/logs/part-a.csv.gz`, await gzip(await toGbk(csv(other.filter(pl.col("date").lt(pl.lit(mid)))))));
+  await Deno.writeFile(`${dir}/logs/part-b.csv`, await toGbk(csv(other.filter(pl.col("date").gtEq(pl.lit(mid))))));
+  await Deno.writeTextFile(`${dir}/other-log.json`, JSON.stringify(OTHER_SPEC, null, 2));
+  return { logs: `${dir}/logs`, spec: `${dir}/other-log.json`, rows: other.height };
+}
+
+/** sha256 of every file under `dir` (relative path → hash), and each entry's mode: the input tree's fingerprint. */
+export async function treeHashes(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string, rel: string) => {
+    for await (const e of Deno.readDir(d)) {
+      const p = `${d}/${e.name}`, r = rel ? `${rel}/${e.name}` : e.name;
+      const st = await Deno.lstat(p);
+      if (e.isDirectory) {
+        out[r + "/"] = `dir ${st.mode}`;
+        await walk(p, r);
+      } else {
+        const h = await crypto.subtle.digest("SHA-256", await Deno.readFile(p));
+        out[r] = `${st.mode} ${st.mtime?.getTime()} ${[...new Uint8Array(h)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+      }
+    }
+  };
+  await walk(dir, "");
+  return out;
+}
