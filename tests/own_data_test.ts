@@ -156,3 +156,23 @@ Deno.test("the user's folder is never written: work folders outside it, the gene
   await ensureDataset(cfg, () => {});
   await assertRejects(Deno.stat(`${cfg.dataDir}/marker`), Deno.errors.NotFound);
 });
+
+Deno.test("ctrlab main --data on an unknown layout stops before any notebook, listing the columns and a spec to start from; env exports the run", async () => {
+  const dir = await tempDir("cli");
+  await Deno.mkdir(`${dir}/logs`);
+  await Deno.writeTextFile(`${dir}/logs/x.csv`, "member,video,when,clicked,page\nm1,v1,2023-08-01 08:00:00,1,home\n");
+  const root = new URL("..", import.meta.url).pathname;
+  const run = (args: string[]) => new Deno.Command(Deno.execPath(), { args: ["run", "-A", "cli/ctrlab.ts", ...args], cwd: root, stdout: "piped", stderr: "piped", env: { CTRLAB_WORK_ROOT: `${dir}/work` } }).output();
+  const bad = await run(["main", "--data", `${dir}/logs`]);
+  const err = new TextDecoder().decode(bad.stderr);
+  assertEquals(bad.code, 1);
+  assert(err.includes("x.csv") && err.includes("Columns found (5): member, video, when, clicked, page"), err);
+  assert(err.includes('"user": "member"') && err.includes('"item": "video"') && err.includes('"column": "page"'), err);
+  await Deno.writeTextFile(`${dir}/spec.json`, JSON.stringify({ user: "member", item: "video", time: { column: "when", format: "%Y-%m-%d %H:%M:%S" }, label: { column: "clicked" }, scene: { column: "page" } }));
+  const ok = await run(["env", "--data", `${dir}/logs`, "--spec", `${dir}/spec.json`]);
+  const out = new TextDecoder().decode(ok.stdout);
+  assert(ok.success, new TextDecoder().decode(ok.stderr));
+  assert(out.includes(`export CTRLAB_INPUT='${Deno.realPathSync(`${dir}/logs`)}'`) && out.includes(`export CTRLAB_SPEC='${Deno.realPathSync(`${dir}/spec.json`)}'`), out);
+  assert(out.includes(`export CTRLAB_DATA_DIR='${Deno.realPathSync(dir)}/work/own-logs-`), out);
+  assertEquals([...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name), ["x.csv"], "the input folder holds only what it held");
+});

@@ -84,6 +84,22 @@ Deno.test("progress prints sparse lines when headless", () => {
   assert(lines[3].includes("100%") && lines[3].includes("1,000/1,000"));
 });
 
+Deno.test("progress with an unknown total (0) counts, prints once when done, and never loops", () => {
+  Deno.env.set("CTRLAB_HEADLESS", "1");
+  const lines: string[] = [];
+  const orig = console.log;
+  console.log = (s: string) => lines.push(s);
+  try {
+    const p = progress(0, "records");
+    for (let i = 0; i < 5; i++) p.tick(1000);
+    p.done("ok");
+  } finally {
+    console.log = orig;
+  }
+  assertEquals(lines.length, 1);
+  assert(lines[0].startsWith("records 5,000 ") && lines[0].endsWith("ok"), lines[0]);
+});
+
 Deno.test("progress updates one display in place inside a kernel", async () => {
   Deno.env.delete("CTRLAB_HEADLESS");
   const { useKernel } = await import("../lib/viz/display.ts");

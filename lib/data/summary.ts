@@ -9,17 +9,17 @@ const sceneIndices = (partitions: Partition[], scenes?: number) =>
 
 /** A date × scene grid of rows, clicks or CTR: z[dateIndex][scene]. `scenes`: the report's scene count. */
 export function dateSceneGrid(partitions: Partition[], value: "rows" | "clicks" | "ctr", sceneCount?: number): { dates: string[]; scenes: number[]; z: number[][] } {
-  const SCENES = sceneIndices(partitions, sceneCount);
+  const scenes = sceneIndices(partitions, sceneCount);
   const dates = [...new Set(partitions.map((p) => p.date))].sort();
-  const z = dates.map(() => SCENES.map(() => 0));
-  const rows = dates.map(() => SCENES.map(() => 0));
+  const z = dates.map(() => scenes.map(() => 0));
+  const rows = dates.map(() => scenes.map(() => 0));
   for (const p of partitions) {
     const d = dates.indexOf(p.date);
     z[d][p.scene] += value === "rows" ? p.rows : p.clicks;
     rows[d][p.scene] += p.rows;
   }
-  if (value === "ctr") for (let d = 0; d < dates.length; d++) for (const s of SCENES) z[d][s] = rows[d][s] ? z[d][s] / rows[d][s] : NaN;
-  return { dates, scenes: [...SCENES], z };
+  if (value === "ctr") for (let d = 0; d < dates.length; d++) for (const s of scenes) z[d][s] = rows[d][s] ? z[d][s] / rows[d][s] : NaN;
+  return { dates, scenes, z };
 }
 
 /** Rows, clicks, CTR and share of rows per scene. */

@@ -37,9 +37,11 @@ export class NotebookRun {
     useKernel(kernel ?? null);
   }
 
-  /** The configuration as a table (the notebook's first output). */
+  /** The configuration as a table (the notebook's first output); the generator's settings only when it made the data. */
   configTable() {
-    return table(Object.entries(this.cfg).map(([setting, value]) => ({ setting, value: String(value) })), {
+    const generatorOnly = ["rows", "corruptRate"];
+    const shown = Object.entries(this.cfg).filter(([k]) => !(this.cfg.input && generatorOnly.includes(k)));
+    return table(shown.map(([setting, value]) => ({ setting, value: String(value) })), {
       title: `${this.stage.id} · ${this.stage.title}: run configuration`,
     });
   }

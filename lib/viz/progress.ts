@@ -20,6 +20,7 @@ export function progress(total: number, label = "progress", every = 0.25): Progr
   const line = (info?: string) => {
     const f = total > 0 ? Math.min(1, done / total) : 1;
     const secs = (performance.now() - t0) / 1000;
+    if (!(total > 0)) return `${label} ${done.toLocaleString("en-US")} ${secs.toFixed(1)}s${info ? "  " + info : ""}`; // total unknown
     const bar = "█".repeat(Math.round(f * 24)).padEnd(24, "·");
     return `${label} ${bar} ${(100 * f).toFixed(0).padStart(3)}% ${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} ${secs.toFixed(1)}s${info ? "  " + info : ""}`;
   };
@@ -30,9 +31,9 @@ export function progress(total: number, label = "progress", every = 0.25): Progr
       lastDraw = now;
       kernel.display({ "text/plain": line(info) }, { raw: true, update: shown, display_id: id });
       shown = true;
-    } else if (force || done / total >= nextPrint) {
+    } else if (force || (total > 0 && done / total >= nextPrint)) { // an unknown total (0) prints only when done
       console.log(line(info));
-      while (nextPrint <= done / total) nextPrint += every;
+      while (total > 0 && nextPrint <= done / total) nextPrint += every;
     }
   };
   return {
