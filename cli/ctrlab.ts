@@ -37,11 +37,14 @@ async function main(argv: string[]): Promise<number> {
   });
   const rows = Number(values.rows ?? DEFAULT_ROWS), seed = Number(values.seed ?? DEFAULT_SEED);
   const corruptRate = Number(values.corrupt ?? DEFAULT_CORRUPT_RATE);
+  // paths as the user typed them, relative to where they ran the script (scripts/*.sh change into the repo first)
+  const cwd = Deno.env.get("CTRLAB_CALLER_CWD") || Deno.cwd();
+  const userPath = (p: string) => Deno.realPathSync(p.startsWith("/") ? p : `${cwd}/${p}`);
   // a spec file is passed on by its absolute path (kernels run in notebooks/); built-in names as they are
-  const spec = values.spec === undefined ? undefined : BUILTIN_SPECS[values.spec] ? values.spec : Deno.realPathSync(values.spec);
+  const spec = values.spec === undefined ? undefined : BUILTIN_SPECS[values.spec] ? values.spec : userPath(values.spec);
   if (spec && !values.data && cmd !== "etl") throw new Error("--spec describes the logs given with --data PATH");
   const runConfigFromArgs = (): RunConfig => {
-    const input = values.data === undefined ? undefined : Deno.realPathSync(values.data);
+    const input = values.data === undefined ? undefined : userPath(values.data);
     return {
       rows, seed, corruptRate, runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}`, zoo: parseZoo(values.zoo),
       dataDir: input ? ownDataDir(input, spec) : datasetDir(rows, seed, corruptRate), ...(input ? { input } : {}), ...(spec ? { spec } : {}),

@@ -34,6 +34,11 @@ export function rawInput(cfg: RunConfig): string {
   return cfg.input ?? `${cfg.dataDir}/raw`;
 }
 
+/** Where work folders for users' own logs go (data/own-*): CTRLAB_WORK_ROOT, or the repository's data/. */
+export function workRoot(): string {
+  return Deno.env.get("CTRLAB_WORK_ROOT") || `${REPO_ROOT}/data`;
+}
+
 /** Directory of a generated dataset, named by its parameters so reruns reuse it. */
 export function datasetDir(rows: number, seed: number, corruptRate: number): string {
   return `${REPO_ROOT}/data/synth-${rows}-s${seed}-c${corruptRate}`;

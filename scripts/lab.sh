@@ -4,6 +4,7 @@
 # Run options reach the kernel like the main job's: --data PATH [--spec FILE] for your own logs, or
 # --rows N --seed S --corrupt R for the generated default. Everything else goes to Jupyter.
 set -euo pipefail
+export CTRLAB_CALLER_CWD="$PWD"  # --data/--spec paths are relative to where the script was run
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 bash "$ROOT/scripts/setup.sh"
 if ! dpkg-query -W -f='${Status}' jupyter-notebook 2>/dev/null | grep -q "install ok installed"; then

@@ -4,6 +4,7 @@
 # Options pass through to `ctrlab main`: --data PATH [--spec FILE] (your own logs, only read) --rows N --seed S
 # --corrupt R --run-id ID --only 01_etl,... --zoo M,...
 set -euo pipefail
+export CTRLAB_CALLER_CWD="$PWD"  # --data/--spec paths are relative to where the script was run
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"

@@ -9,6 +9,8 @@ import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts
 import { loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
+import { buildTable, loadEvents, normalizedFeatures, sceneLabels } from "../lib/features/table.ts";
+import { vocabSizes } from "../lib/train/tables.ts";
 import { assert, assertEquals, assertRejects, assertThrows, tempDir } from "./assert.ts";
 import { gzip, OTHER_SPEC, toGbk, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
 
@@ -23,6 +25,8 @@ Deno.test("the AntM2C release as it ships: three files without an extension, 37 
   const dir = await tempDir("release");
   const logs = await writeReleaseLogs(dir, 6_000, 3, 0.02);
   const m = JSON.parse(await Deno.readTextFile(`${dir}/gen/manifest.json`));
+  await Deno.writeTextFile(`${logs}/README.md`, "# AntM2C\nnot a log\n"); // what a download may hold beside the parts
+  await Deno.writeTextFile(`${logs}/_SUCCESS`, "");
   const r = await runEtl({ input: logs, output: `${dir}/clean` });
   assertEquals(r.spec, "antm2c");
   assertEquals(r.files.map((f) => f.file), ["antm2c_10m_part0", "antm2c_10m_part1", "antm2c_10m_part2"]);
@@ -82,12 +86,12 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
   const dir = await tempDir("spec");
   await Deno.mkdir(`${dir}/logs/sub`, { recursive: true });
   const rows = [
-    "\uFEFFuid,ad,ts,clicked,surface,title,query,price,city",
-    "u_1000,9f3a0c1e,1690876800,1.0,home,奶茶,\"奶茶,咖啡\",12.5,c1",
-    "u_1001,0000beef,1690880400,0.0,search,火锅,,,", // empty numeric and categorical: missing, not errors
-    "u_1000,9f3a0c1e,1690963200,maybe,feed,奶茶,,3,c2", // label spelled otherwise: quarantined
-    "u_1002,0000beef,1690963260,1,moon,火锅,,3,c2", // a scene the spec does not list
-    "u_1003,0000beef,1690963261,0,feed,火锅,,cheap,c2", // a non-numeric number
+    "\uFEFFuid,ad,ts,clicked,surface,title,query,price,city,date", // an unused column named like one of ctrlab's own
+    "u_1000,9f3a0c1e,1690876800,1.0,home,奶茶,\"奶茶,咖啡\",12.5,c1,x",
+    "u_1001,0000beef,1690880400,0.0,search,火锅,,,,x", // empty numeric and categorical: missing, not errors
+    "u_1000,9f3a0c1e,1690963200,maybe,feed,奶茶,,3,c2,x", // label spelled otherwise: quarantined
+    "u_1002,0000beef,1690963260,1,moon,火锅,,3,c2,x", // a scene the spec does not list
+    "u_1003,0000beef,1690963261,0,feed,火锅,,cheap,c2,x", // a non-numeric number
   ];
   await Deno.writeFile(`${dir}/logs/sub/day1`, await gzip(new TextEncoder().encode(rows.join("\r\n") + "\r\n")));
   const spec = resolveSpec({ ...OTHER_SPEC, encoding: "utf-8", files: "**/*" });
@@ -103,6 +107,7 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
   assertEquals(clean.getColumn("price").toArray(), [12.5, null]);
   assertEquals(clean.getColumn("city").toArray(), ["c1", null]);
   assertEquals(readCleanSchema(`${dir}/clean`).scenes, ["home", "feed", "search"]);
+  assertEquals(r.files[0].ignoredColumns, ["date"]);
   // the same records as Parquet (a spec may say so; here it is recognised by content)
   const asParquet = pl.DataFrame({ uid: ["u_1", "u_2"], ad: ["a", "b"], ts: ["1690876800", "x"], clicked: ["1", "0"], surface: ["home", "feed"], title: ["t", "t"], query: ["", ""], price: ["1", "2"], city: ["c", "d"] });
   await Deno.remove(`${dir}/logs/sub/day1`);
@@ -175,4 +180,24 @@ Deno.test("ctrlab main --data on an unknown layout stops before any notebook, li
   assert(out.includes(`export CTRLAB_INPUT='${Deno.realPathSync(`${dir}/logs`)}'`) && out.includes(`export CTRLAB_SPEC='${Deno.realPathSync(`${dir}/spec.json`)}'`), out);
   assert(out.includes(`export CTRLAB_DATA_DIR='${Deno.realPathSync(dir)}/work/own-logs-`), out);
   assertEquals([...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name), ["x.csv"], "the input folder holds only what it held");
+});
+
+Deno.test("no scene column is one task; a numeric fill value and categorical vocabularies reach the training table", async () => {
+  const dir = await tempDir("onetask");
+  const { logs } = await writeOtherLogs(dir, 4_000, 5);
+  const spec = resolveSpec({ ...OTHER_SPEC, scene: null, numeric: [{ column: "price", transform: "log1p", fill: 0 }] });
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec });
+  assertEquals(r.scenes, ["all"]);
+  assert(r.partitions.every((p) => p.scene === 0));
+  const schema = readCleanSchema(`${dir}/clean`);
+  const { table, manifest } = await buildTable(loadEvents(`${dir}/clean`), { schema });
+  assertEquals([manifest.scenes, sceneLabels(manifest)], [1, ["all scenes"]]);
+  assert(!manifest.features.some((f) => /_s\d$/.test(f.name)), "no per-scene counts with one scene");
+  const price = manifest.features.find((f) => f.name === "price")!;
+  assertEquals(price.fill, (Math.log1p(0) - price.mean) / price.std);
+  const z = table.withColumns(...normalizedFeatures(manifest)).filter(pl.col("price").isNull()).getColumn("n_price").toArray() as number[];
+  assert(z.length > 0 && z.every((v) => Math.abs(v - price.fill!) < 1e-6), "missing prices take the fill value");
+  assertEquals(manifest.categorical, ["city"]);
+  assert(manifest.vocabs.city.size === 8 && table.columns.includes("city_idx"), `city vocabulary of 7 values + OOV: ${manifest.vocabs.city.size}`);
+  assertEquals(vocabSizes(manifest).fields, [8]);
 });

@@ -68,34 +68,36 @@ Deno.test("table renders records and formats numbers", () => {
   assert((many[JUPYTER_DISPLAY]()["text/plain"] as string).includes("70 more rows not shown"));
 });
 
-Deno.test("progress prints sparse lines when headless", () => {
+/** The lines `run` prints with console.log in a headless run. */
+function headlessLines(run: () => void): string[] {
   Deno.env.set("CTRLAB_HEADLESS", "1");
   const lines: string[] = [];
   const orig = console.log;
   console.log = (s: string) => lines.push(s);
   try {
-    const p = progress(1000, "work", 0.25);
-    for (let i = 0; i < 1000; i++) p.tick(1);
-    p.done();
+    run();
   } finally {
     console.log = orig;
   }
+  return lines;
+}
+
+Deno.test("progress prints sparse lines when headless", () => {
+  const lines = headlessLines(() => {
+    const p = progress(1000, "work", 0.25);
+    for (let i = 0; i < 1000; i++) p.tick(1);
+    p.done();
+  });
   assertEquals(lines.length, 4);
   assert(lines[3].includes("100%") && lines[3].includes("1,000/1,000"));
 });
 
 Deno.test("progress with an unknown total (0) counts, prints once when done, and never loops", () => {
-  Deno.env.set("CTRLAB_HEADLESS", "1");
-  const lines: string[] = [];
-  const orig = console.log;
-  console.log = (s: string) => lines.push(s);
-  try {
+  const lines = headlessLines(() => {
     const p = progress(0, "records");
     for (let i = 0; i < 5; i++) p.tick(1000);
     p.done("ok");
-  } finally {
-    console.log = orig;
-  }
+  });
   assertEquals(lines.length, 1);
   assert(lines[0].startsWith("records 5,000 ") && lines[0].endsWith("ok"), lines[0]);
 });

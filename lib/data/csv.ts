@@ -53,17 +53,6 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
   const Q = d.quote, D = d.delimiter;
   let i = start, fields = 1, lines = 1, bad = -1, err = -1;
   if (range) range[0] = range[1] = -1;
-  const utf = (): boolean => { // at a byte >= 0x80: advance past it; false = need more bytes
-    const n = d.utf8 ? utf8Len(b, i, limit) : 1;
-    if (n < 0) {
-      if (!eof) return false;
-      if (bad < 0) bad = i - start;
-      i++;
-      return true;
-    }
-    if (n === 0) { if (bad < 0) bad = i - start; i++; } else i += n;
-    return true;
-  };
   for (;;) {
     const fieldStart = i;
     if (i < limit && b[i] === Q) {
@@ -81,7 +70,11 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
           if (i + 1 < limit && b[i + 1] === Q) { i += 2; continue; }
           i++;
           closed = true;
-        } else if (c === LF) { lines++; i++; } else if (c >= 0x80) { if (!utf()) return false; } else i++;
+        } else if (c === LF) { lines++; i++; } else if (c >= 0x80) { // a byte >= 0x80: a whole UTF-8 sequence, or an invalid byte noted (inline: this runs for every byte of text)
+          const n = d.utf8 ? utf8Len(b, i, limit) : 1;
+          if (n > 0) i += n;
+          else if (n === 0 || eof) { if (bad < 0) bad = i - start; i++; } else return false;
+        } else i++;
         if (i - start > MAX_RECORD_BYTES) { err = i - start; break; }
       }
       if (err >= 0) break;
@@ -107,7 +100,11 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
       const c = b[i];
       if (c === D || c === LF) break;
       if (c === Q) { err = i - start; break; }
-      if (c >= 0x80) { if (!utf()) return false; } else i++;
+      if (c >= 0x80) { // a byte >= 0x80: a whole UTF-8 sequence, or an invalid byte noted (inline: this runs for every byte of text)
+        const n = d.utf8 ? utf8Len(b, i, limit) : 1;
+        if (n > 0) i += n;
+        else if (n === 0 || eof) { if (bad < 0) bad = i - start; i++; } else return false;
+      } else i++;
     }
     if (err >= 0) break;
     if (b[i] === LF) {

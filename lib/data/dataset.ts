@@ -5,7 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { createHash } from "node:crypto";
-import { REPO_ROOT, type RunConfig } from "../config.ts";
+import { rawInput, type RunConfig, workRoot } from "../config.ts";
 import { listInputFiles, specFor } from "./etl.ts";
 import { loadSpec, type ResolvedSpec } from "./spec.ts";
 import { assertGeneratorFolder, GENERATOR_VERSION, generateItemImages, generateLogs, ITEM_TRUTH, type SynthManifest } from "./synth.ts";
@@ -22,7 +22,7 @@ export async function readSynthManifest(dataDir: string): Promise<SynthManifest 
 }
 
 /** The work folder for a user's input: data/own-<name>-<hash of the input's real path and spec>. */
-export function ownDataDir(input: string, spec?: string, root = Deno.env.get("CTRLAB_WORK_ROOT") || `${REPO_ROOT}/data`): string {
+export function ownDataDir(input: string, spec?: string, root = workRoot()): string {
   const real = Deno.realPathSync(input);
   const key = createHash("sha1").update(`${real}\n${spec ? specKey(spec) : ""}`).digest("hex").slice(0, 10);
   const name = real.split("/").filter(Boolean).pop()?.replace(/[^A-Za-z0-9_.-]/g, "_") ?? "input";
@@ -72,7 +72,7 @@ export function assertOutside(input: string, dir: string, what: string): void {
 
 /** The resolved spec of a run's input (named, from a file, or recognised from the header). */
 export async function runSpec(cfg: RunConfig): Promise<ResolvedSpec> {
-  return await specFor(cfg.input ?? `${cfg.dataDir}/raw`, cfg.spec ? await loadSpec(cfg.spec) : undefined);
+  return await specFor(rawInput(cfg), cfg.spec ? await loadSpec(cfg.spec) : undefined);
 }
 
 /**

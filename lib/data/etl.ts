@@ -169,7 +169,9 @@ async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
  */
 export async function specFor(input: string, spec?: ResolvedSpec): Promise<ResolvedSpec> {
   if (spec) return spec;
-  const files = await listInputFiles(input);
+  // the first file a built-in layout would read (so a README beside the logs is not taken for them)
+  const builtinGlobs = [...new Set(Object.values(BUILTIN_SPECS).flatMap((s) => [s.files ?? []].flat()))];
+  const files = await listInputFiles(input, builtinGlobs).catch(() => listInputFiles(input));
   const probe = resolveSpec(BUILTIN_SPECS.antm2c);
   const header = await readHeader(files[0], probe);
   const name = detectSpec(header);
@@ -212,17 +214,23 @@ function timeParser(formats: string[]): ((b: Uint8Array, s: number, e: number) =
 const trimmed = (c: string) => pl.col(c).cast(pl.Utf8).str.strip();
 const isBlank = (c: string) => pl.col(c).isNull().or(trimmed(c).eq(pl.lit("")));
 
-/** Value checks in role order: the first failing one names the record's reason and column. */
+/** A numeric column parsed once per chunk (null where empty or not a number). */
+const numericCol = (k: number) => `__num${k}`;
+
+/**
+ * Value checks in role order: the first failing one names the record's reason and column. Expects the chunk's
+ * `__scene`, `__ms`, `__label` (trimmed, lower case) and numeric `__num<k>` columns.
+ */
 function valueChecks(spec: ResolvedSpec): { column: string; missing: pl.Expr; bad: pl.Expr }[] {
   const never = pl.lit(false);
   const labels = [...spec.label.positive, ...spec.label.negative].map((v) => v.toLowerCase());
   return [
     { column: spec.user, missing: isBlank(spec.user), bad: never },
     { column: spec.item, missing: isBlank(spec.item), bad: never },
-    ...(spec.scene ? [{ column: spec.scene.column, missing: isBlank(spec.scene.column), bad: pl.col("_scene").isNull() }] : []),
-    { column: spec.time.column, missing: isBlank(spec.time.column), bad: pl.col("_ms").isNull() },
-    { column: spec.label.column, missing: isBlank(spec.label.column), bad: trimmed(spec.label.column).str.toLowerCase().isIn(labels).not() },
-    ...spec.numeric.map((n) => ({ column: n.column, missing: never, bad: isBlank(n.column).not().and(trimmed(n.column).cast(pl.Float64, false).isNull()) })),
+    ...(spec.scene ? [{ column: spec.scene.column, missing: isBlank(spec.scene.column), bad: pl.col("__scene").isNull() }] : []),
+    { column: spec.time.column, missing: isBlank(spec.time.column), bad: pl.col("__ms").isNull() },
+    { column: spec.label.column, missing: isBlank(spec.label.column), bad: pl.col("__label").isIn(labels).not() },
+    ...spec.numeric.map((n, k) => ({ column: n.column, missing: never, bad: pl.col(numericCol(k)).isNull().and(pl.col(n.column).isNotNull()).and(pl.col(n.column).neq(pl.lit(""))) })),
   ];
 }
 
@@ -235,7 +243,7 @@ function firstFailure(checks: ReturnType<typeof valueChecks>, pick: "reason" | "
       chain = chain === null ? pl.when(cond).then(value) : chain.when(cond).then(value);
     }
   }
-  return chain.otherwise(pl.lit(null)).alias(`_${pick}`);
+  return chain.otherwise(pl.lit(null)).alias(`__${pick}`);
 }
 
 class QuarantineWriter {
@@ -301,13 +309,19 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
   const text = spec.text.map((t) => t.column), numeric = spec.numeric.map((n) => n.column), categorical = spec.categorical.map((c) => c.column);
   const positive = spec.label.positive.map((v) => v.toLowerCase());
 
+  // where each record of the current chunk came from (line, byte offset), by row id − chunkStart: only
+  // quarantined records need it, so it stays in JavaScript instead of travelling through polars
+  let chunkStart = 0;
+  const lineOf: number[] = [], byteOf: number[] = [];
   const flush = (file: string, header: string[], stats: { written: number; quarantined: number }) => {
+    const start = chunkStart, lines = lineOf.splice(0), offsets = byteOf.splice(0);
+    chunkStart = rowId;
     if (chunk.length === 0) return;
     const raw = pl.readCSV(Buffer.from(chunk.buf.buffer, chunk.buf.byteOffset, chunk.length), {
       hasHeader: false, inferSchemaLength: 0, quoteChar: spec.quote, sep: spec.delimiter,
     });
     chunk.clear();
-    const names = ["_row_id", "_line", "_byte", "_ms", "date", ...header];
+    const names = ["__row_id", "__ms", "__date", ...header]; // internal names cannot clash with a log's own columns
     let df = raw.rename(Object.fromEntries(raw.columns.map((c, k) => [c, names[k]])));
     if (!fastTime) { // other strptime patterns: polars parses the time column, tried pattern by pattern
       const t = trimmed(spec.time.column);
@@ -318,7 +332,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
         parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
       }
       parsed = parsed.otherwise(pl.lit(null));
-      df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("_ms")).withColumns(pl.col("_ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("date"));
+      df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("__ms")).withColumns(pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"));
     }
     if (spec.scene) {
       const col = spec.scene.column;
@@ -326,31 +340,34 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
         const vals = df.select(trimmed(col).alias("v")).filter(pl.col("v").isNotNull().and(pl.col("v").neq(pl.lit("")))).getColumn("v").unique({ maintainOrder: true } as never).toArray() as string[];
         for (const v of vals) if (!scenes.includes(v)) scenes.push(v);
       }
-      const lookup = pl.DataFrame({ _scene_value: scenes, _scene: scenes.map((_, i) => i) }).withColumns(pl.col("_scene").cast(pl.Int32));
-      df = df.withColumns(trimmed(col).alias("_scene_value")).join(lookup, { on: "_scene_value", how: "left" });
-    } else df = df.withColumns(pl.lit(0).cast(pl.Int32).alias("_scene"));
+      const lookup = pl.DataFrame({ __scene_value: scenes, __scene: scenes.map((_, i) => i) }).withColumns(pl.col("__scene").cast(pl.Int32));
+      df = df.withColumns(trimmed(col).alias("__scene_value")).join(lookup, { on: "__scene_value", how: "left" });
+    } else df = df.withColumns(pl.lit(0).cast(pl.Int32).alias("__scene"));
+    // one pass flags the failing records; only those get the ordered checks that name reason and column
+    df = df.withColumns(...numeric.map((c, k) => trimmed(c).cast(pl.Float64, false).alias(numericCol(k))), trimmed(spec.label.column).str.toLowerCase().alias("__label"));
     const checks = valueChecks(spec);
-    const checked = df.withColumns(firstFailure(checks, "reason"), firstFailure(checks, "column"));
-    const bad = checked.filter(pl.col("_reason").isNotNull());
+    const flagged = df.withColumns(checks.map((c) => c.missing.or(c.bad)).reduce((a, b) => a.or(b)).alias("__bad"));
+    const bad = flagged.filter(pl.col("__bad")).withColumns(firstFailure(checks, "reason"), firstFailure(checks, "column"));
     if (bad.height > 0) {
       for (const r of bad.toRecords() as Record<string, string | null>[]) {
-        const column = r._column as string;
+        const column = r.__column as string;
         const rawLine = header.map((h) => csvField(r[h] ?? "")).join(spec.delimiter);
-        quarantine.add(file, Number(r._line), Number(r._byte), Number(r._row_id), r._reason as string, column, r[column] ?? "", rawLine);
+        const k = Number(r.__row_id) - start;
+        quarantine.add(file, lines[k], offsets[k], Number(r.__row_id), r.__reason as string, column, r[column] ?? "", rawLine);
         stats.quarantined++;
       }
     }
-    const good = checked.filter(pl.col("_reason").isNull()).select(
-      pl.col("_row_id").cast(pl.Int64).alias("row_id"),
+    const good = flagged.filter(pl.col("__bad").not()).select(
+      pl.col("__row_id").cast(pl.Int64).alias("row_id"),
       trimmed(spec.user).alias("user_id"),
       trimmed(spec.item).alias("item_id"),
-      pl.col("_ms").cast(pl.Int64).cast(pl.Datetime("ms")).alias("log_time"),
-      trimmed(spec.label.column).str.toLowerCase().isIn(positive).cast(pl.Int32).alias("label"),
+      pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).alias("log_time"),
+      pl.col("__label").isIn(positive).cast(pl.Int32).alias("label"),
       ...text.map((c) => pl.col(c).fillNull("")),
-      ...numeric.map((c) => trimmed(c).cast(pl.Float64, false).alias(c)),
+      ...numeric.map((c, k) => pl.col(numericCol(k)).alias(c)),
       ...categorical.map((c) => trimmed(c).alias(c)),
-      pl.col("_scene").cast(pl.Int32).alias("scene"),
-      pl.col("date"),
+      pl.col("__scene").cast(pl.Int32).alias("scene"),
+      pl.col("__date").alias("date"),
     );
     stats.written += good.height;
     const columns = good.columns.filter((c) => c !== "scene" && c !== "date");
@@ -361,7 +378,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const p = partitions.get(key) ?? { date, scene, rows: 0, clicks: 0, parts: 0 };
       const dir = `${opts.output}/date=${date}/scene=${scene}`;
       Deno.mkdirSync(dir, { recursive: true });
-      part.select(...columns).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, { compression: "zstd" });
+      part.select(...columns).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, { compression: "snappy" }); // Spark's default codec, faster to write than zstd
       p.parts++;
       p.rows += part.height;
       p.clicks += part.getColumn("label").sum() as number;
@@ -381,6 +398,8 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       if (first) { first = false; return; } // the header, checked above
       stats.read++;
       const id = rowId++;
+      lineOf.push(where(lineNo));
+      byteOf.push(offset);
       const fail = (reason: string, value: string) => {
         quarantine.add(file, where(lineNo), offset, id, reason, "", value, recordText(bytes, start, r.end, spec.encoding));
         stats.quarantined++;
@@ -405,8 +424,6 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       if (r.fields !== header.length) return fail("wrong_column_count", `${r.fields} fields, expected ${header.length}`);
       const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : NaN;
       chunk.field(String(id), sep);
-      chunk.field(String(where(lineNo)), sep);
-      chunk.field(String(offset), sep);
       chunk.field(Number.isNaN(ms) ? "" : String(ms), sep);
       chunk.field(Number.isNaN(ms) ? "" : dateOf(ms), sep);
       chunk.bytes(b, s, e);

@@ -25,6 +25,8 @@ export interface NumericColumn {
   column: string;
   /** Transform before standardisation (fitted on training days): "none" (default) or "log1p" (counts, prices). */
   transform?: "none" | "log1p";
+  /** A missing value: the training mean ("mean", the default) or this raw value. */
+  fill?: "mean" | number;
 }
 
 export interface CategoricalColumn {
@@ -52,7 +54,7 @@ export interface DatasetSpec {
   /** The scene (task) column and its values in task order; values omitted: discovered in order of appearance. No scene: one task. */
   scene?: { column: string; values?: string[] } | null;
   text?: TextColumn[];
-  /** Dense inputs: missing values are imputed with the training mean, then standardised on training days. */
+  /** Dense inputs: missing values are imputed (the training mean, or a given value), then standardised on training days. */
   numeric?: (string | NumericColumn)[];
   /** Further categorical inputs, embedded like the ids (vocabulary on training days, 0 = unseen or missing). */
   categorical?: (string | CategoricalColumn)[];
@@ -92,9 +94,9 @@ export const DEEP_FEATURES = Array.from({ length: 27 }, (_, k) => `deep_features
 
 export const BUILTIN_SPECS: Record<string, DatasetSpec> = {
   /** The public AntM2C release: antm2c_10m_part0..2, no extension, 37 columns. */
-  antm2c: { name: "antm2c", files: "**/*", ...antm2cBase, numeric: DEEP_FEATURES },
+  antm2c: { name: "antm2c", files: ["**/antm2c_*", "**/*.csv", "**/*.csv.gz"], ...antm2cBase, numeric: DEEP_FEATURES },
   /** The ten-column layout of ctrlab's generator (and earlier AntM2C dumps). */
-  "antm2c-10": { name: "antm2c-10", files: "**/*.csv", ...antm2cBase },
+  "antm2c-10": { name: "antm2c-10", files: ["**/*.csv", "**/*.csv.gz"], ...antm2cBase },
 };
 
 /** Header columns of each built-in layout, in the order the files carry them. */
@@ -137,7 +139,10 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     return t;
   });
   const numeric = (s.numeric ?? []).map((n) => typeof n === "string" ? { column: n } : n);
-  for (const n of numeric) if (n.transform && n.transform !== "none" && n.transform !== "log1p") throw new SpecError(where, `numeric column "${n.column}": transform must be none or log1p`);
+  for (const n of numeric) {
+    if (n.transform && n.transform !== "none" && n.transform !== "log1p") throw new SpecError(where, `numeric column "${n.column}": transform must be none or log1p`);
+    if (n.fill !== undefined && n.fill !== "mean" && typeof n.fill !== "number") throw new SpecError(where, `numeric column "${n.column}": fill must be "mean" or a number`);
+  }
   const categorical = (s.categorical ?? []).map((c) => typeof c === "string" ? { column: c } : c);
   const spec: ResolvedSpec = {
     name: s.name ?? "dataset", files: asList(s.files ?? "**/*"), format: s.format, delimiter, quote, encoding,

@@ -30,8 +30,10 @@ export interface FeatureStat {
   transform: "log1p" | "none";
   mean: number;
   std: number;
-  /** A numeric column of the dataset spec (missing values: the training mean, i.e. 0 once standardised). */
+  /** A numeric column of the dataset spec. */
   spec?: true;
+  /** A spec column's missing value, standardised: 0 (the training mean) unless the spec gives a value. */
+  fill?: number;
   /** Share of training rows where a spec column is missing. */
   missingShare?: number;
 }
@@ -191,7 +193,10 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   await releaseMemory();
   // standardisation statistics from the training split, all features in one pass
   // (behaviour features, then the spec's numeric columns; a spec column's mean and std skip missing values)
-  const all = [...defs.map((d) => ({ name: d.name, transform: d.transform })), ...numeric.map((n) => ({ name: n.column, transform: n.transform ?? "none" as const, spec: true as const }))];
+  const all: { name: string; transform: "log1p" | "none"; spec?: true; fill?: "mean" | number }[] = [
+    ...defs.map((d) => ({ name: d.name, transform: d.transform })),
+    ...numeric.map((n) => ({ name: n.column, transform: n.transform ?? "none" as const, spec: true as const, fill: n.fill })),
+  ];
   const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...all.flatMap((d) => {
     const x = transformed(pl.col(d.name).cast(pl.Float64), d.transform);
     return [x.mean().alias(`${d.name}:mean`), x.std().alias(`${d.name}:std`), pl.col(d.name).isNull().mean().alias(`${d.name}:missing`)];
@@ -200,7 +205,9 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   const features: FeatureStat[] = all.map((d) => {
     const std = stat(d.name, "std"), mean = stat(d.name, "mean");
     const f: FeatureStat = { name: d.name, dtype: "float32" as const, transform: d.transform, mean: Number.isFinite(mean) ? mean : 0, std: std > 1e-12 ? std : 1 };
-    return "spec" in d ? { ...f, spec: true, missingShare: stat(d.name, "missing") } : f;
+    if (!d.spec) return f;
+    const fill = typeof d.fill === "number" ? ((d.transform === "log1p" ? Math.log1p(d.fill) : d.fill) - f.mean) / f.std : 0;
+    return { ...f, spec: true, fill, missingShare: stat(d.name, "missing") };
   });
   const dayStr = (d: number) => new Date(d * 86_400_000).toISOString().slice(0, 10);
   const counts = narrow.groupBy("split").agg(pl.len().alias("rows"), pl.col("day").unique().sort().alias("days"));
@@ -223,11 +230,11 @@ function transformed(e: pl.Expr, t: "log1p" | "none"): pl.Expr {
   return t === "log1p" ? e.add(pl.lit(1)).log() : e;
 }
 
-/** Standardised feature columns ("n_<name>", float32) from the manifest's training statistics; a missing spec value becomes 0 (the training mean). */
+/** Standardised feature columns ("n_<name>", float32) from the manifest's training statistics; a missing spec value becomes its fill (0: the training mean). */
 export function normalizedFeatures(manifest: Manifest): pl.Expr[] {
   return manifest.features.map((f) => {
     const z = transformed(pl.col(f.name), f.transform).sub(pl.lit(f.mean)).div(pl.lit(f.std)).cast(pl.Float32);
-    return (f.spec ? z.fillNull(0).fillNan(0) : z).alias(`n_${f.name}`);
+    return (f.spec ? z.fillNull(f.fill ?? 0).fillNan(f.fill ?? 0) : z).alias(`n_${f.name}`);
   });
 }
 
