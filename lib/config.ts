@@ -73,6 +73,13 @@ export function parseZoo(v: string | undefined): string[] | undefined {
   return v === "none" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
+/** The settings that describe a run (config tables, run.json): the generator's only when it made the data. */
+export function describedConfig(cfg: RunConfig): Partial<RunConfig> {
+  if (!cfg.input) return { ...cfg };
+  const { rows: _rows, corruptRate: _corrupt, ...rest } = cfg;
+  return rest;
+}
+
 /** Environment that hands `cfg` to a child process (a kernel). */
 export function configEnv(cfg: RunConfig): Record<string, string> {
   return {

@@ -3,7 +3,7 @@
  * drop the stage's results from an earlier execution in the same run, and later record its headline metrics
  * for the run's index page.
  */
-import { type RunConfig, runConfig } from "../config.ts";
+import { describedConfig, type RunConfig, runConfig } from "../config.ts";
 import { dropResults } from "../eval/results.ts";
 import { type KernelDisplay, useKernel } from "../viz/display.ts";
 import type { Figure } from "../viz/plotly.ts";
@@ -37,11 +37,9 @@ export class NotebookRun {
     useKernel(kernel ?? null);
   }
 
-  /** The configuration as a table (the notebook's first output); the generator's settings only when it made the data. */
+  /** The configuration as a table (the notebook's first output). */
   configTable() {
-    const generatorOnly = ["rows", "corruptRate"];
-    const shown = Object.entries(this.cfg).filter(([k]) => !(this.cfg.input && generatorOnly.includes(k)));
-    return table(shown.map(([setting, value]) => ({ setting, value: String(value) })), {
+    return table(Object.entries(describedConfig(this.cfg)).map(([setting, value]) => ({ setting, value: String(value) })), {
       title: `${this.stage.id} · ${this.stage.title}: run configuration`,
     });
   }

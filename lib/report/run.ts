@@ -3,7 +3,7 @@
  * with the late-output fix), in order; its executed copy and self-contained HTML land in the run directory,
  * then the index page. A failing cell stops the run with the notebook and cell named.
  */
-import { configEnv, REPO_ROOT, type RunConfig } from "../config.ts";
+import { configEnv, describedConfig, REPO_ROOT, type RunConfig } from "../config.ts";
 import { plotlySourcePath } from "../viz/plotly.ts";
 import { type NotebookResult, type RunInfo, writeIndex } from "./index_page.ts";
 
@@ -103,7 +103,7 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
 /** Run notebooks in order into cfg.runDir; writes run.json and index.html even when one fails. */
 export async function runNotebooks(cfg: RunConfig, notebooks = listNotebooks(), log: (s: string) => void = console.log): Promise<RunInfo> {
   const runId = cfg.runDir.split("/").pop()!;
-  const info: RunInfo = { runId, startedAt: new Date().toISOString(), config: { ...cfg }, notebooks: [] };
+  const info: RunInfo = { runId, startedAt: new Date().toISOString(), config: describedConfig(cfg), notebooks: [] };
   const finish = async () => {
     await Deno.writeTextFile(`${cfg.runDir}/run.json`, JSON.stringify(info, null, 2));
     await writeIndex(cfg.runDir, info);
