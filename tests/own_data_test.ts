@@ -116,6 +116,11 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
   assertEquals([rp.rowsRead, rp.rowsWritten, rp.rowsQuarantined], [2, 1, 1]);
   const qp = await quarantine(`${dir}/clean`);
   assertEquals([qp[0].line, qp[0].reason, qp[0].column], ["2", "bad_value", "ts"]);
+  // a Parquet timestamp column (not text) is read as the time it holds
+  pl.DataFrame({ ...asParquet.drop("ts").toObject(), ts: [new Date(Date.UTC(2023, 7, 1, 8)), new Date(Date.UTC(2023, 7, 2, 9, 30))] }).writeParquet(`${dir}/logs/sub/day1.parquet`);
+  const rt = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec });
+  assertEquals([rt.rowsRead, rt.rowsWritten], [2, 2]);
+  assertEquals((scanClean(`${dir}/clean`).sort("row_id").collectSync().getColumn("log_time").toArray() as unknown as Date[]).map((d) => d.toISOString()), ["2023-08-01T08:00:00.000Z", "2023-08-02T09:30:00.000Z"]);
   // a scene list discovered from the data when the spec gives no values
   const discovered = resolveSpec({ ...OTHER_SPEC, encoding: "utf-8", files: "**/*", scene: { column: "surface" } });
   const rd = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec: discovered });

@@ -81,12 +81,12 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
       if (fields - 1 === want && range) { range[0] = fieldStart + 1; range[1] = i - 1; }
       if (i >= limit) {
         if (!eof) return false;
-        return finish(b, start, limit, limit, fields, lines, -1, bad, out);
+        return finish(limit, limit, fields, lines, -1, bad, out);
       }
       const c = b[i];
       if (c === D) { i++; fields++; if (i >= limit && !eof) return false; continue; }
-      if (c === LF) return finish(b, start, i, i + 1, fields, lines, -1, bad, out);
-      if (c === CR && (i + 1 < limit ? b[i + 1] === LF : eof)) return finish(b, start, i, Math.min(i + 2, limit), fields, lines, -1, bad, out);
+      if (c === LF) return finish(i, i + 1, fields, lines, -1, bad, out);
+      if (c === CR && (i + 1 < limit ? b[i + 1] === LF : eof)) return finish(i, Math.min(i + 2, limit), fields, lines, -1, bad, out);
       if (c === CR && i + 1 >= limit) return false;
       err = i - start; // a byte after a closing quote
       break;
@@ -95,7 +95,7 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
       if (i >= limit) {
         if (!eof) return false;
         if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = i; }
-        return finish(b, start, i > start && b[i - 1] === CR ? i - 1 : i, i, fields, lines, -1, bad, out);
+        return finish(i > start && b[i - 1] === CR ? i - 1 : i, i, fields, lines, -1, bad, out);
       }
       const c = b[i];
       if (c === D || c === LF) break;
@@ -110,7 +110,7 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
     if (b[i] === LF) {
       const end = i > start && b[i - 1] === CR ? i - 1 : i;
       if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = Math.max(fieldStart, end); }
-      return finish(b, start, end, i + 1, fields, lines, -1, bad, out);
+      return finish(end, i + 1, fields, lines, -1, bad, out);
     }
     if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = i; }
     i++; // delimiter
@@ -121,12 +121,12 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
   const nl = b.indexOf(LF, start);
   if (nl < 0 || nl >= limit) {
     if (!eof && limit - start <= MAX_RECORD_BYTES) return false;
-    return finish(b, start, limit, limit, fields, 1, err, -1, out);
+    return finish(limit, limit, fields, 1, err, -1, out);
   }
-  return finish(b, start, nl > start && b[nl - 1] === CR ? nl - 1 : nl, nl + 1, fields, 1, err, -1, out);
+  return finish(nl > start && b[nl - 1] === CR ? nl - 1 : nl, nl + 1, fields, 1, err, -1, out);
 }
 
-function finish(_b: Uint8Array, _start: number, end: number, next: number, fields: number, lines: number, quoteError: number, badUtf8: number, out: RecordScan): true {
+function finish(end: number, next: number, fields: number, lines: number, quoteError: number, badUtf8: number, out: RecordScan): true {
   out.end = end;
   out.next = next;
   out.fields = fields;

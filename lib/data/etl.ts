@@ -107,6 +107,8 @@ export async function listInputFiles(input: string, globs: string[] = ["**/*"]):
 function csvSource(path: string, spec: ResolvedSpec): { bytes: AsyncIterable<Uint8Array>; parquet: boolean } {
   const parquet = spec.format === "parquet" || (spec.format === undefined && isParquet(path));
   if (!parquet) return { bytes: fileBytes(path), parquet };
+  const first = spec.time.format[0];
+  const timeText = first === "epoch_s" ? "%s" : first === "epoch_ms" ? "%s%3f" : first;
   return {
     parquet,
     bytes: (async function* () {
@@ -116,8 +118,8 @@ function csvSource(path: string, spec: ResolvedSpec): { bytes: AsyncIterable<Uin
       for (let off = 0; off === 0 || off < total; off += step) {
         const df = scan.slice(off, step).collectSync();
         const asText = df.select(...df.columns.map((c) => {
-          const t = df.getColumn(c).dtype;
-          const e = String(t).startsWith("Datetime") ? pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S") : pl.col(c);
+          // a timestamp column is written in the layout the spec parses (its first format) before the text checks
+          const e = String(df.getColumn(c).dtype).includes("Datetime") ? pl.col(c).dt.strftime(c === spec.time.column ? timeText : "%Y-%m-%d %H:%M:%S") : pl.col(c);
           return e.cast(pl.Utf8).alias(c);
         }));
         yield new Uint8Array(asText.writeCSV({ includeHeader: off === 0, sep: spec.delimiter, quoteChar: spec.quote } as never) as unknown as Buffer);
@@ -134,6 +136,7 @@ function recordText(bytes: Uint8Array, start: number, end: number, encoding: str
 
 /** The header record of a file: its column names (decoded, BOM dropped). */
 async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
+  if (spec.format === "parquet" || (spec.format === undefined && isParquet(path))) return pl.scanParquet(path).columns; // from the schema, no rows read
   let header: string[] | null = null;
   const d: Dialect = { delimiter: spec.delimiter.charCodeAt(0), quote: spec.quote.charCodeAt(0), utf8: false };
   const src = csvSource(path, spec).bytes;
