@@ -254,7 +254,6 @@ export async function writeTable(outDir: string, built: BuiltTable, source: stri
   for (const [c, v] of Object.entries({ ...built.vocabs, entity })) v.writeParquet(`${outDir}/vocab_${c}.parquet`);
   const manifest: Manifest = {
     ...built.manifest, source,
-    categorical: built.manifest.categorical ?? [],
     vocabs: { ...built.manifest.vocabs, entity: { size: entity.height + 1, minCount: built.manifest.vocabs.user_id.minCount, oovIndex: 0 } },
   };
   const total = SPLITS.reduce((a, s) => a + manifest.rows[s], 0);
