@@ -13,7 +13,10 @@ import { TfidfSvdEmbedder } from "../lib/text/tfidf.ts";
 import { TransformersEmbedder } from "../lib/text/transformers.ts";
 import { Rng } from "../lib/util/rng.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { texts: { type: "string" }, batch: { type: "string" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { texts: { type: "string" }, batch: { type: "string" } },
+});
 const n = Number(values.texts ?? 20_000), batchSize = Number(values.batch ?? 64);
 const rng = new Rng(11);
 const texts = Array.from({ length: n }, () => {

@@ -5,12 +5,13 @@
  * MLP 128-64 with Dice) over behaviour sequences of length 20 and 50 (each row's real length uniform in 0..L).
  *
  *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe,din-L20,din-L50] [--seconds 4]
+ *                         [--sparse-sum scatter|segment]   (default: the backend's; scatter on CPU races on repeated ids)
  *
  * One line per (model, batch, backend): samples/s and the matmul GFLOP/s it implies (forward + backward).
  * Ids follow a Zipf-like law, as user and item traffic does. The loss is read every 50 steps, as in training.
  */
 import { parseArgs } from "node:util";
-import { compile, type ModelFn } from "../lib/graph/program.ts";
+import { compile, type CompiledModel, type ModelFn } from "../lib/graph/program.ts";
 import { topoSort } from "../lib/graph/tensor.ts";
 import { din } from "../lib/models/din.ts";
 import { dnn } from "../lib/models/dnn.ts";
@@ -23,12 +24,23 @@ const SHAPE = { dense: 30, userVocab: 100_000, itemVocab: 50_000, embDim: 16 };
 const MODELS: Record<string, { fn: ModelFn; tasks: number; seqLen?: number }> = {
   dnn: { fn: dnn({ ...SHAPE, hidden: [128, 64] }), tasks: 1 },
   mmoe: { fn: mmoe({ ...SHAPE, experts: 8, expertHidden: 64, tasks: 5, tower: [64, 32, 1] }), tasks: 5 },
-  ...Object.fromEntries([20, 50].map((L) => [`din-L${L}`, { fn: din({ ...SHAPE, seqLen: L, scenes: 5, attention: [36], hidden: [128, 64] }), tasks: 1, seqLen: L }])),
+  ...Object.fromEntries(
+    [20, 50].map((
+      L,
+    ) => [`din-L${L}`, {
+      fn: din({ ...SHAPE, seqLen: L, scenes: 5, attention: [36], hidden: [128, 64] }),
+      tasks: 1,
+      seqLen: L,
+    }]),
+  ),
 };
 
 function zipfIds(rng: Rng, n: number, vocab: number): BigInt64Array {
   // inverse-CDF of a continuous power law with exponent ~1.1 over [1, vocab]
-  return BigInt64Array.from({ length: n }, () => BigInt(Math.min(vocab - 1, Math.floor(Math.pow(vocab, rng.next()) - 1))));
+  return BigInt64Array.from(
+    { length: n },
+    () => BigInt(Math.min(vocab - 1, Math.floor(Math.pow(vocab, rng.next()) - 1))),
+  );
 }
 
 function makeBatch(rng: Rng, rows: number, tasks: number, seqLen = 0): Batch {
@@ -39,13 +51,22 @@ function makeBatch(rng: Rng, rows: number, tasks: number, seqLen = 0): Batch {
     user_id: zipfIds(rng, rows, SHAPE.userVocab),
     item_id: zipfIds(rng, rows, SHAPE.itemVocab),
     label: Float32Array.from({ length: rows * tasks }, () => (rng.next() < 0.34 ? 1 : 0)),
-    ...(tasks > 1 ? { mask: Float32Array.from({ length: rows * tasks }, (_, i) => (i % tasks === Math.floor(i / tasks) % tasks ? 1 : 0)) } : {}),
+    ...(tasks > 1
+      ? {
+        mask: Float32Array.from(
+          { length: rows * tasks },
+          (_, i) => (i % tasks === Math.floor(i / tasks) % tasks ? 1 : 0),
+        ),
+      }
+      : {}),
   };
 }
 
 /** Behaviour sequences: each row's length uniform in 0..L, Zipf-like item ids, padding 0 with mask 0. */
 function sequences(rng: Rng, rows: number, L: number): Batch {
-  const hist_item = new BigInt64Array(rows * L), hist_scene = new BigInt64Array(rows * L), hist_mask = new Float32Array(rows * L);
+  const hist_item = new BigInt64Array(rows * L),
+    hist_scene = new BigInt64Array(rows * L),
+    hist_mask = new Float32Array(rows * L);
   for (let r = 0; r < rows; r++) {
     const n = rng.int(L + 1), ids = zipfIds(rng, n, SHAPE.itemVocab);
     for (let j = 0; j < n; j++) {
@@ -58,7 +79,7 @@ function sequences(rng: Rng, rows: number, L: number): Batch {
 }
 
 /** Multiply-adds of every MatMul in the train graph, ×2 for FLOPs. */
-function matmulFlops(model: ReturnType<typeof compile>, rows: number): number {
+function matmulFlops(model: CompiledModel, rows: number): number {
   let f = 0;
   for (const t of topoSort(Object.values(model.trainGraph.outputs))) {
     if (t.op !== "MatMul") continue;
@@ -72,12 +93,29 @@ function matmulFlops(model: ReturnType<typeof compile>, rows: number): number {
 }
 
 async function main() {
-  const { values } = parseArgs({ args: Deno.args, options: { backends: { type: "string" }, batches: { type: "string" }, models: { type: "string" }, seconds: { type: "string" } } });
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      backends: { type: "string" },
+      batches: { type: "string" },
+      models: { type: "string" },
+      seconds: { type: "string" },
+      "sparse-sum": { type: "string" },
+    },
+  });
   const adapter = await gpuAdapter();
   const backends = (values.backends ?? `node,wasm${adapter ? ",webgpu" : ""}`).split(",") as BackendName[];
   const batches = (values.batches ?? "256,1024,4096").split(",").map(Number);
   const seconds = Number(values.seconds ?? 4);
-  console.log(`# ${Deno.build.os} ${navigator.hardwareConcurrency} cores; WebGPU adapter: ${adapter ? `${adapter.vendor} ${adapter.architecture} ${adapter.description}${adapter.isFallbackAdapter ? " (software fallback)" : ""}` : "none"}`);
+  console.log(
+    `# ${Deno.build.os} ${navigator.hardwareConcurrency} cores; WebGPU adapter: ${
+      adapter
+        ? `${adapter.vendor} ${adapter.architecture} ${adapter.description}${
+          adapter.isFallbackAdapter ? " (software fallback)" : ""
+        }`
+        : "none"
+    }`,
+  );
   const rates = new Map<string, number>();
   for (const name of (values.models ?? "dnn,mmoe,din-L20,din-L50").split(",")) {
     if (!MODELS[name]) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(", ")})`);
@@ -85,8 +123,16 @@ async function main() {
     for (const rows of batches) {
       for (const be of backends) {
         const backend = await loadBackend(be);
-        const model = compile(fn, { optimizer: { type: "adam" }, taskMask: tasks > 1, sparseWriteBack: be === "webgpu" ? "graph" : "host" });
-        const s = await TrainSession.create(model, backend, { seed: 1 });
+        const train = { optimizer: { type: "adam" } as const, taskMask: tasks > 1 };
+        const sum = values["sparse-sum"] as "scatter" | "segment" | undefined;
+        const s = sum // the backend's own choice unless the sum is named, to compare the two
+          ? await TrainSession.create(
+            compile(fn, { ...train, ...backend.compile, sparseSum: sum }),
+            backend,
+            { seed: 1 },
+          )
+          : await TrainSession.build(fn, backend, train, { seed: 1 });
+        const model = s.model;
         const rng = new Rng(rows);
         const data = Array.from({ length: 8 }, () => makeBatch(rng, rows, tasks, seqLen));
         for (let i = 0; i < 3; i++) await s.step(data[i % data.length], rows, 1e-3, true); // warm-up
@@ -101,7 +147,11 @@ async function main() {
         const secs = (performance.now() - t0) / 1000;
         const sps = steps * rows / secs;
         const gflops = matmulFlops(model, rows) * steps / secs / 1e9;
-        console.log(`${name} B=${rows} ${be}: ${Math.round(sps).toLocaleString("en-US")} samples/s (${gflops.toFixed(1)} GFLOP/s)`);
+        console.log(
+          `${name} B=${rows} ${be}: ${Math.round(sps).toLocaleString("en-US")} samples/s (${
+            gflops.toFixed(1)
+          } GFLOP/s)`,
+        );
         rates.set(`${name} ${rows} ${be}`, sps);
         await s.release();
       }
@@ -111,8 +161,12 @@ async function main() {
   for (const [key, sps] of rates) {
     const [name, rows, be] = key.split(" ");
     const dnnRate = rates.get(`dnn ${rows} ${be}`), l20 = rates.get(`din-L20 ${rows} ${be}`);
-    if (name.startsWith("din") && dnnRate) console.log(`ratio ${name}/dnn B=${rows} ${be}: ${(sps / dnnRate).toFixed(2)}`);
-    if (name === "din-L50" && l20) console.log(`ratio din-L50/din-L20 B=${rows} ${be}: ${(sps / l20).toFixed(2)}`);
+    if (name.startsWith("din") && dnnRate) {
+      console.log(`ratio ${name}/dnn B=${rows} ${be}: ${(sps / dnnRate).toFixed(2)}`);
+    }
+    if (name === "din-L50" && l20) {
+      console.log(`ratio din-L50/din-L20 B=${rows} ${be}: ${(sps / l20).toFixed(2)}`);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
  * ctrlab command line.
  *
  *   main     [--data PATH [--spec FILE|NAME]] [--rows N] [--seed S] [--corrupt R] [--run-id ID] [--only 01_etl,...] [--zoo M,..]
+ *            [--backend auto|node|wasm|webgpu] [--threads N]   (defaults: CTRLAB_BACKEND, CTRLAB_NODE_THREADS, else auto and 0 = every core)
  *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
@@ -13,7 +14,19 @@
  *            (re)build the tiny BERT that ships in assets/tiny-zh-bert
  */
 import { parseArgs } from "node:util";
-import { configEnv, DEFAULT_CORRUPT_RATE, DEFAULT_ROWS, DEFAULT_SEED, datasetDir, parseZoo, REPO_ROOT, type RunConfig } from "../lib/config.ts";
+import {
+  configEnv,
+  datasetDir,
+  DEFAULT_CORRUPT_RATE,
+  DEFAULT_ROWS,
+  DEFAULT_SEED,
+  parseBackend,
+  parseThreads,
+  parseZoo,
+  REPO_ROOT,
+  type RunConfig,
+  runConfig,
+} from "../lib/config.ts";
 import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
 import { BUILTIN_SPECS, loadSpec } from "../lib/data/spec.ts";
 import { runEtl } from "../lib/data/etl.ts";
@@ -31,8 +44,21 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: rest,
     options: {
-      rows: { type: "string" }, seed: { type: "string" }, corrupt: { type: "string" }, "run-id": { type: "string" },
-      only: { type: "string" }, zoo: { type: "string" }, data: { type: "string" }, spec: { type: "string" }, out: { type: "string" }, package: { type: "string" }, layout: { type: "string" }, input: { type: "string" }, output: { type: "string" },
+      rows: { type: "string" },
+      seed: { type: "string" },
+      corrupt: { type: "string" },
+      "run-id": { type: "string" },
+      only: { type: "string" },
+      zoo: { type: "string" },
+      data: { type: "string" },
+      spec: { type: "string" },
+      out: { type: "string" },
+      package: { type: "string" },
+      layout: { type: "string" },
+      input: { type: "string" },
+      output: { type: "string" },
+      backend: { type: "string" },
+      threads: { type: "string" },
     },
   });
   const rows = Number(values.rows ?? DEFAULT_ROWS), seed = Number(values.seed ?? DEFAULT_SEED);
@@ -41,13 +67,29 @@ async function main(argv: string[]): Promise<number> {
   const cwd = Deno.env.get("CTRLAB_CALLER_CWD") || Deno.cwd();
   const userPath = (p: string) => Deno.realPathSync(p.startsWith("/") ? p : `${cwd}/${p}`);
   // a spec file is passed on by its absolute path (kernels run in notebooks/); built-in names as they are
-  const spec = values.spec === undefined ? undefined : BUILTIN_SPECS[values.spec] ? values.spec : userPath(values.spec);
-  if (spec && !values.data && cmd !== "etl") throw new Error("--spec describes the logs given with --data PATH");
+  const spec = values.spec === undefined
+    ? undefined
+    : BUILTIN_SPECS[values.spec]
+    ? values.spec
+    : userPath(values.spec);
+  if (spec && !values.data && cmd !== "etl") {
+    throw new Error("--spec describes the logs given with --data PATH");
+  }
   const runConfigFromArgs = (): RunConfig => {
     const input = values.data === undefined ? undefined : userPath(values.data);
+    const fromEnv = runConfig(); // CTRLAB_BACKEND, CTRLAB_NODE_THREADS when no option names them
     return {
-      rows, seed, corruptRate, runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}`, zoo: parseZoo(values.zoo),
-      dataDir: input ? ownDataDir(input, spec) : datasetDir(rows, seed, corruptRate), ...(input ? { input } : {}), ...(spec ? { spec } : {}),
+      backend: values.backend ? parseBackend(values.backend) : fromEnv.backend,
+      threads: values.threads ? parseThreads(values.threads) : fromEnv.threads,
+      headless: false,
+      rows,
+      seed,
+      corruptRate,
+      runDir: `${REPO_ROOT}/artifacts/${values["run-id"] ?? runId()}`,
+      zoo: parseZoo(values.zoo),
+      dataDir: input ? ownDataDir(input, spec) : datasetDir(rows, seed, corruptRate),
+      ...(input ? { input } : {}),
+      ...(spec ? { spec } : {}),
     };
   };
   switch (cmd) {
@@ -63,14 +105,19 @@ async function main(argv: string[]): Promise<number> {
     case "env": {
       const cfg = runConfigFromArgs();
       if (cfg.input) await ensureDataset(cfg, (s) => console.error(s));
-      const env = configEnv({ ...cfg, runDir: values["run-id"] ? cfg.runDir : `${REPO_ROOT}/artifacts/interactive` });
+      const env = configEnv({
+        ...cfg,
+        runDir: values["run-id"] ? cfg.runDir : `${REPO_ROOT}/artifacts/interactive`,
+      });
       for (const [k, v] of Object.entries(env)) console.log(`export ${k}='${v.replaceAll("'", "'\\''")}'`);
       return 0;
     }
     case "generate": {
       if (!values.out) throw new Error("generate: --out DIR is required");
       const layout = values.layout ?? "partitioned";
-      if (layout !== "partitioned" && layout !== "single" && layout !== "release") throw new Error(`generate: --layout must be partitioned, single or release`);
+      if (layout !== "partitioned" && layout !== "single" && layout !== "release") {
+        throw new Error(`generate: --layout must be partitioned, single or release`);
+      }
       const m = await generateLogs({ rows, seed, corruptRate, outDir: values.out, layout });
       console.log(JSON.stringify({ rows: m.rows, files: m.files.length, corrupt: m.corrupt }, null, 1));
       return 0;
@@ -78,28 +125,49 @@ async function main(argv: string[]): Promise<number> {
     case "etl": {
       if (!values.input || !values.output) throw new Error("etl: --input RAW and --output DIR are required");
       assertOutside(values.input, values.output, "ETL output");
-      const r = await runEtl({ input: values.input, output: values.output, spec: spec ? await loadSpec(spec) : undefined });
-      console.log(`read ${r.rowsRead}, written ${r.rowsWritten}, quarantined ${r.rowsQuarantined} in ${r.seconds.toFixed(1)} s`);
+      const r = await runEtl({
+        input: values.input,
+        output: values.output,
+        spec: spec ? await loadSpec(spec) : undefined,
+      });
+      console.log(
+        `read ${r.rowsRead}, written ${r.rowsWritten}, quarantined ${r.rowsQuarantined} in ${
+          r.seconds.toFixed(1)
+        } s`,
+      );
       return 0;
     }
     case "predict": {
-      if (!values.package || !values.input) throw new Error("predict: --package RUN_DIR and --input CSV are required");
+      if (!values.package || !values.input) {
+        throw new Error("predict: --package RUN_DIR and --input CSV are required");
+      }
       // by default beside the package, never beside the input (inputs are only read)
-      const out = values.output ?? `${values.package}/predictions/${values.input.split("/").pop()!.replace(/\.csv(\.gz)?$/, "")}.predictions.csv`;
+      const out = values.output ??
+        `${values.package}/predictions/${
+          values.input.split("/").pop()!.replace(/\.csv(\.gz)?$/, "")
+        }.predictions.csv`;
       assertOutside(values.input, out, "output");
       await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
       const r = await predictCsv(values.package, values.input, { out });
-      console.log(`scored ${r.ids.length} of ${r.rowsRead} records (${r.quarantined} quarantined${r.quarantineFile ? `, see ${r.quarantineFile}` : ""}) → ${out}`);
+      console.log(
+        `scored ${r.ids.length} of ${r.rowsRead} records (${r.quarantined} quarantined${
+          r.quarantineFile ? `, see ${r.quarantineFile}` : ""
+        }) → ${out}`,
+      );
       return 0;
     }
     case "make-text-model": {
       const out = values.out ?? `${REPO_ROOT}/assets/tiny-zh-bert`;
       const { config } = await makeTinyBert(out);
-      console.log(`tiny BERT (${config.layers} layers, hidden ${config.hidden}, vocab ${config.vocab}) → ${out}`);
+      console.log(
+        `tiny BERT (${config.layers} layers, hidden ${config.hidden}, vocab ${config.vocab}) → ${out}`,
+      );
       return 0;
     }
     default:
-      console.error("usage: ctrlab main|env|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)");
+      console.error(
+        "usage: ctrlab main|env|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)",
+      );
       return 2;
   }
 }

@@ -20,9 +20,24 @@ export interface RunConfig {
   seed: number;
   /** Share of corrupt rows the generator injects (exercises the ETL's quarantine). */
   corruptRate: number;
-  /** Models 04_dnn trains beside the DNN (lib/train/zoo.ts names); unset: all of them. */
+  /** Models 04_dnn trains beside the DNN (lib/experiment/models.ts names); unset: all of them. */
   zoo?: string[];
+  /** Where the graphs run: "auto" (a hardware WebGPU adapter, else onnxruntime-node, else wasm) or a backend's name. */
+  backend: "auto" | "node" | "wasm" | "webgpu";
+  /** onnxruntime-node's intra-op threads; 0: every core. Training repeats to the last bit at any count. */
+  threads: number;
+  /** Notebooks run by the headless runner (charts as static HTML, no live progress bars). */
+  headless: boolean;
 }
+
+const BACKENDS = ["auto", "node", "wasm", "webgpu"] as const;
+
+/** Execution settings of a run that names none: the automatic backend, every core, interactive display. */
+export const EXECUTION_DEFAULTS: Pick<RunConfig, "backend" | "threads" | "headless"> = {
+  backend: "auto",
+  threads: 0,
+  headless: false,
+};
 
 export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DEFAULT_ROWS = 1_000_000;
@@ -58,13 +73,33 @@ export function runConfig(): RunConfig {
   const seed = num("CTRLAB_SEED", DEFAULT_SEED);
   const corruptRate = num("CTRLAB_CORRUPT_RATE", DEFAULT_CORRUPT_RATE);
   return {
-    rows, seed, corruptRate,
+    rows,
+    seed,
+    corruptRate,
     dataDir: Deno.env.get("CTRLAB_DATA_DIR") || datasetDir(rows, seed, corruptRate),
     ...(Deno.env.get("CTRLAB_INPUT") ? { input: Deno.env.get("CTRLAB_INPUT") } : {}),
     ...(Deno.env.get("CTRLAB_SPEC") ? { spec: Deno.env.get("CTRLAB_SPEC") } : {}),
     runDir: Deno.env.get("CTRLAB_RUN_DIR") || `${REPO_ROOT}/artifacts/interactive`,
     zoo: parseZoo(Deno.env.get("CTRLAB_ZOO")),
+    backend: parseBackend(Deno.env.get("CTRLAB_BACKEND") || "auto"),
+    threads: parseThreads(Deno.env.get("CTRLAB_NODE_THREADS") || "0"),
+    headless: Deno.env.get("CTRLAB_HEADLESS") === "1",
   };
+}
+
+export function parseBackend(v: string): RunConfig["backend"] {
+  if (!(BACKENDS as readonly string[]).includes(v)) {
+    throw new Error(`backend must be one of ${BACKENDS.join(", ")}, got "${v}"`);
+  }
+  return v as RunConfig["backend"];
+}
+
+export function parseThreads(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n)) {
+    throw new Error(`threads must be a whole number ≥ 0 (0: every core), got "${v}"`);
+  }
+  return n;
 }
 
 /** The zoo setting as written on the command line or in CTRLAB_ZOO: "DCN,DIN" → ["DCN", "DIN"]; "none" → []; unset → undefined (all). */
@@ -91,5 +126,8 @@ export function configEnv(cfg: RunConfig): Record<string, string> {
     CTRLAB_SEED: String(cfg.seed),
     CTRLAB_CORRUPT_RATE: String(cfg.corruptRate),
     CTRLAB_ZOO: cfg.zoo ? (cfg.zoo.length ? cfg.zoo.join(",") : "none") : "",
+    CTRLAB_BACKEND: cfg.backend,
+    CTRLAB_NODE_THREADS: String(cfg.threads),
+    CTRLAB_HEADLESS: cfg.headless ? "1" : "",
   };
 }

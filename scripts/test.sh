@@ -7,6 +7,8 @@ cd "$ROOT"
 log=$(mktemp)
 status=0
 deno check cli/ lib/ tests/ bench/ 2>&1 | tee "$log" || status=$?
+# formatting (deno.json "fmt": lib, cli, tests, bench and the notebooks' code cells, 110 columns)
+[ $status -eq 0 ] && { deno fmt --check 2>&1 | tail -n 20 || status=$?; }
 if [ $status -eq 0 ]; then
   NO_COLOR=1 deno test -A --parallel tests/ "$@" 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}

@@ -1,11 +1,25 @@
-import { CSV_DIALECT, forEachRecord, parseEpochBytes, parseLogTime, type RecordScan, scanRecord } from "../lib/data/csv.ts";
+import {
+  CSV_DIALECT,
+  forEachRecord,
+  parseEpochBytes,
+  parseLogTime,
+  type RecordScan,
+  scanRecord,
+} from "../lib/data/csv.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const scan = (s: string, want = -1, range?: Int32Array) => {
   const b = enc(s), r = {} as RecordScan;
   assert(scanRecord(b, 0, b.length, true, CSV_DIALECT, r, want, range));
-  return { fields: r.fields, lines: r.lines, end: r.end, next: r.next, quoteError: r.quoteError, badUtf8: r.badUtf8 };
+  return {
+    fields: r.fields,
+    lines: r.lines,
+    end: r.end,
+    next: r.next,
+    quoteError: r.quoteError,
+    badUtf8: r.badUtf8,
+  };
 };
 
 /** Every record of a text as [decoded record, first line, fields, quote error], read through small chunks. */
@@ -35,7 +49,12 @@ Deno.test("a quoted field may hold line breaks: one record over several lines", 
   assertEquals(scan('1,"two\nlines",3\nnext').fields, 3);
   assertEquals(scan('1,"two\nlines",3\nnext').lines, 2);
   const got = await records('h1,h2\r\n1,"a\r\nb"\r\n2,"x ""q"" y"\n3,z');
-  assertEquals(got, [["h1,h2", 1, 2, false], ['1,"a\r\nb"', 2, 2, false], ['2,"x ""q"" y"', 4, 2, false], ["3,z", 5, 2, false]]);
+  assertEquals(got, [["h1,h2", 1, 2, false], ['1,"a\r\nb"', 2, 2, false], ['2,"x ""q"" y"', 4, 2, false], [
+    "3,z",
+    5,
+    2,
+    false,
+  ]]);
 });
 
 Deno.test("a broken quote costs only its own line, whatever follows", async () => {
@@ -85,7 +104,20 @@ Deno.test("parseLogTime accepts both AntM2C layouts and rejects impossible dates
   assertEquals(parseLogTime("2023/7/10 8:05"), Date.UTC(2023, 6, 10, 8, 5, 0));
   assertEquals(parseLogTime("2023/12/31 23:59"), Date.UTC(2023, 11, 31, 23, 59, 0));
   assertEquals(parseLogTime("2024-02-29 00:00:00"), Date.UTC(2024, 1, 29));
-  for (const bad of ["2023-02-29 00:00:00", "2023-13-45 99:00:00", "2023/7/32 25:61", "not a time", "20230710", "", "2023-07-10", "2023-7-10 08:05:31", "2023/07/10 8:5", "2023/7/10 24:00"]) {
+  for (
+    const bad of [
+      "2023-02-29 00:00:00",
+      "2023-13-45 99:00:00",
+      "2023/7/32 25:61",
+      "not a time",
+      "20230710",
+      "",
+      "2023-07-10",
+      "2023-7-10 08:05:31",
+      "2023/07/10 8:5",
+      "2023/7/10 24:00",
+    ]
+  ) {
     assert(Number.isNaN(parseLogTime(bad)), `should reject ${JSON.stringify(bad)}`);
   }
 });
@@ -96,6 +128,12 @@ Deno.test("headLines shows raw lines without parsing them, broken quotes include
   await Deno.writeTextFile(path, 'a,b\r\n1,"broken\n2,ok\n');
   assertEquals(await headLines(path, 2), ["a,b", '1,"broken']);
   const gz = await Deno.makeTempFile(); // no extension: recognised by its magic bytes
-  await Deno.writeFile(gz, new Uint8Array(await new Response(new Blob([enc("x,y\n1,2\n")]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer()));
+  await Deno.writeFile(
+    gz,
+    new Uint8Array(
+      await new Response(new Blob([enc("x,y\n1,2\n")]).stream().pipeThrough(new CompressionStream("gzip")))
+        .arrayBuffer(),
+    ),
+  );
   assertEquals(await headLines(gz, 2), ["x,y", "1,2"]);
 });

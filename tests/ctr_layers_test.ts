@@ -3,7 +3,7 @@
  * that cannot be seen, and Dice's switch from batch statistics (training) to running statistics (inference).
  */
 import { gradCheck } from "../lib/graph/check.ts";
-import { arr, type Arr, evaluate } from "../lib/graph/interp.ts";
+import { type Arr, arr, evaluate } from "../lib/graph/interp.ts";
 import { dice, linear, ModelBuilder } from "../lib/graph/nn.ts";
 import { compile, newName } from "../lib/graph/program.ts";
 import * as T from "../lib/graph/tensor.ts";
@@ -14,7 +14,8 @@ import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose } from "./assert.ts";
 
 const rng = new Rng(5);
-const rand = (shape: number[], scale = 1) => arr(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()));
+const rand = (shape: number[], scale = 1) =>
+  arr(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()));
 
 /** Gradient check of sum(w ⊙ f(...)) over every trainable param of a layer built on a fresh ModelBuilder. */
 function checkLayer(build: (m: ModelBuilder) => T.Tensor, feeds: Record<string, Arr>, batch: number) {
@@ -33,10 +34,14 @@ function checkLayer(build: (m: ModelBuilder) => T.Tensor, feeds: Record<string, 
 for (const version of ["v1", "v2"] as const) {
   Deno.test(`cross network ${version}: gradients of every layer and of x0 match finite differences`, () => {
     const feeds: Record<string, Arr> = { x0: rand([4, 5]) };
-    const res = checkLayer((m) => {
-      const x0 = m.param("x0", [4, 5], { kind: "zeros" }); // x0 as a param, so its gradient is checked too
-      return crossNet(m, "cross", x0, 3, version);
-    }, feeds, 4);
+    const res = checkLayer(
+      (m) => {
+        const x0 = m.param("x0", [4, 5], { kind: "zeros" }); // x0 as a param, so its gradient is checked too
+        return crossNet(m, "cross", x0, 3, version);
+      },
+      feeds,
+      4,
+    );
     assert(res.length === 7, `x0 + 3 layers × (w, b), got ${res.map((r) => r.param)}`);
   });
 }
@@ -45,7 +50,11 @@ Deno.test("cross network v1: one layer is x0·(x·w) + b + x, by hand", () => {
   const m = new ModelBuilder(true);
   const x0 = T.input("x", ["B", 2]);
   const y = crossNet(m, "c", x0, 1, "v1");
-  const [out] = evaluate([y], { x: arr([1, 2], [1, 2]), "c.0.w": arr([2, 1], [0.5, -1]), "c.0.b": arr([2], [0.1, 0.2]) });
+  const [out] = evaluate([y], {
+    x: arr([1, 2], [1, 2]),
+    "c.0.w": arr([2, 1], [0.5, -1]),
+    "c.0.b": arr([2], [0.1, 0.2]),
+  });
   // x·w = 0.5 − 2 = −1.5 → x0·(−1.5) + b + x = [−1.5 + 0.1 + 1, −3 + 0.2 + 2]
   assertClose(out.data[0], -0.4, 1e-12);
   assertClose(out.data[1], -0.8, 1e-12);
@@ -71,13 +80,24 @@ Deno.test("DIN attention: padded behaviours get weight 0 and cannot change the i
     const m = new ModelBuilder(training);
     const { interest, weights } = attention(m, "input");
     const feeds: Record<string, Arr> = { mask: MASK, q: rand([B, D]) };
-    for (const p of m.params.values()) if (p.tensor.name !== "q") feeds[p.tensor.name!] = p.tensor.name!.endsWith("running_var") ? arr(p.shape, Array(p.shape[0]).fill(1)) : rand(p.shape, 0.5);
+    for (const p of m.params.values()) {
+      if (p.tensor.name !== "q") {
+        feeds[p.tensor.name!] = p.tensor.name!.endsWith("running_var")
+          ? arr(p.shape, Array(p.shape[0]).fill(1))
+          : rand(p.shape, 0.5);
+      }
+    }
     const keys = rand([B, L, D]);
     const [i1, w1] = evaluate([interest, weights], { ...feeds, k: keys });
-    const other = arr(keys.shape, keys.data.map((v, j) => MASK.data[Math.floor(j / D)] ? v : v + 10 * rng.normal())); // change only padded keys
+    const other = arr(
+      keys.shape,
+      keys.data.map((v, j) => MASK.data[Math.floor(j / D)] ? v : v + 10 * rng.normal()),
+    ); // change only padded keys
     const [i2, w2] = evaluate([interest, weights], { ...feeds, k: other });
     i1.data.forEach((v, j) => assertClose(i2.data[j], v, 1e-12, `interest ${j} (training ${training})`));
-    w1.data.forEach((v, j) => assert(MASK.data[j] ? Math.abs(v - w2.data[j]) < 1e-12 : v === 0, `weight ${j}`));
+    w1.data.forEach((v, j) =>
+      assert(MASK.data[j] ? Math.abs(v - w2.data[j]) < 1e-12 : v === 0, `weight ${j}`)
+    );
     // a real behaviour does count (the test could fail)
     const moved = arr(keys.shape, keys.data.map((v, j) => j < D ? v + 1 : v));
     assert(Math.abs(evaluate([interest], { ...feeds, k: moved })[0].data[0] - i1.data[0]) > 1e-6);
@@ -95,7 +115,10 @@ Deno.test("Dice uses batch statistics in training and the running statistics at 
     const h = dice(m, "dice", linear(m, "l", m.input("dense", ["B", F]), 4), { momentum: mom });
     return { logits: T.reshape(linear(m, "out", h, 1), ["B"]) };
   }, { optimizer: { type: "sgd" } });
-  assert(model.params.filter((p) => p.buffer).map((p) => p.tensor.name).join() === "dice.running_mean,dice.running_var");
+  assert(
+    model.params.filter((p) => p.buffer).map((p) => p.tensor.name).join() ===
+      "dice.running_mean,dice.running_var",
+  );
   assert(model.trainOutputs.includes(newName("dice.running_mean")), "the train step writes the running mean");
   const s = await TrainSession.create(model, await loadBackend("node"), { seed: 3 });
   const r = new Rng(8);
@@ -133,14 +156,34 @@ Deno.test("Dice uses batch statistics in training and the running statistics at 
   // and equals the formula evaluated with the running statistics
   const snap = await s.snapshot();
   const m = new ModelBuilder(false);
-  const y = T.sigmoid(T.reshape(linear(m, "out", dice(m, "dice", linear(m, "l", m.input("dense", ["B", F]), 4), { momentum: mom }), 1), ["B"]));
+  const y = T.sigmoid(
+    T.reshape(
+      linear(m, "out", dice(m, "dice", linear(m, "l", m.input("dense", ["B", F]), 4), { momentum: mom }), 1),
+      ["B"],
+    ),
+  );
   const feeds: Record<string, Arr> = { dense: arr([N, F], test.dense) };
   for (const p of m.params.values()) feeds[p.tensor.name!] = arr(p.shape, snap.values[p.tensor.name!]);
-  evaluate([y], feeds)[0].data.forEach((p, i) => assertClose(together[i], p, 1e-5, `row ${i} vs running-statistics formula`));
+  evaluate([y], feeds)[0].data.forEach((p, i) =>
+    assertClose(together[i], p, 1e-5, `row ${i} vs running-statistics formula`)
+  );
   // the training graph's batch statistics would give other outputs on this shifted batch (the test could fail)
   const trainM = new ModelBuilder(true);
-  const yTrain = T.sigmoid(T.reshape(linear(trainM, "out", dice(trainM, "dice", linear(trainM, "l", trainM.input("dense", ["B", F]), 4), { momentum: mom }), 1), ["B"]));
+  const yTrain = T.sigmoid(
+    T.reshape(
+      linear(
+        trainM,
+        "out",
+        dice(trainM, "dice", linear(trainM, "l", trainM.input("dense", ["B", F]), 4), { momentum: mom }),
+        1,
+      ),
+      ["B"],
+    ),
+  );
   const batchProbs = evaluate([yTrain], feeds)[0].data;
-  assert(batchProbs.some((p, i) => Math.abs(p - together[i]) > 1e-3), "batch statistics differ from running ones on a shifted batch");
+  assert(
+    batchProbs.some((p, i) => Math.abs(p - together[i]) > 1e-3),
+    "batch statistics differ from running ones on a shifted batch",
+  );
   await s.release();
 });

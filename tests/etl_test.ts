@@ -28,14 +28,20 @@ Deno.test("ETL on a corrupted sample reconciles exactly, reason by reason", asyn
   // the quarantine file holds one line per quarantined row, naming file and line
   const q = pl.readCSV(`${dir}/clean/${QUARANTINE_FILE}`, { inferSchemaLength: 0 });
   assertEquals(q.height, injected);
-  assert((q.getColumn("file").toArray() as string[]).every((f) => /^date=2023-\d\d-\d\d\/part-00000\.csv$/.test(f)));
+  assert(
+    (q.getColumn("file").toArray() as string[]).every((f) =>
+      /^date=2023-\d\d-\d\d\/part-00000\.csv$/.test(f)
+    ),
+  );
   // written rows: unique row ids, no overlap with quarantined ones, labels and scenes in range, the true
   // probabilities join by row_id
   const clean = scanClean(`${dir}/clean`).collectSync();
   assertEquals(clean.height, r.rowsWritten);
   assertEquals(clean.getColumn("row_id").nUnique(), clean.height);
   const ids = new Set((clean.getColumn("row_id").toArray() as bigint[]).map(Number));
-  for (const id of q.getColumn("row_id").toArray() as string[]) assert(!ids.has(Number(id)), `row ${id} both written and quarantined`);
+  for (const id of q.getColumn("row_id").toArray() as string[]) {
+    assert(!ids.has(Number(id)), `row ${id} both written and quarantined`);
+  }
   assertEquals([...new Set(clean.getColumn("label").toArray())].sort(), [0, 1]);
   assertEquals(r.partitions.reduce((a, p) => a + p.rows, 0), r.rowsWritten);
   assert(JSON.parse(await Deno.readTextFile(`${dir}/clean/${REPORT_FILE}`)).rowsRead === 30_000);
@@ -65,7 +71,9 @@ Deno.test("ETL names file, line, column and value of each bad row", async () => 
   const r = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean` });
   assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [11, 3, 8]);
   assertEquals(r.spec, "antm2c-10", "the generator's layout is recognised from the header");
-  const q = pl.readCSV(`${dir}/clean/${QUARANTINE_FILE}`, { inferSchemaLength: 0 }).withColumns(pl.col("line").cast(pl.Int32)).sort("line").select("file", "line", "reason", "column", "value").toRecords();
+  const q = pl.readCSV(`${dir}/clean/${QUARANTINE_FILE}`, { inferSchemaLength: 0 }).withColumns(
+    pl.col("line").cast(pl.Int32),
+  ).sort("line").select("file", "line", "reason", "column", "value").toRecords();
   assertEquals(q.map((x) => [String(x.line), x.reason, x.column ?? "", x.value ?? ""]), [
     ["4", "bad_value", "label", "7"],
     ["5", "bad_value", "scene", "9"],
@@ -79,7 +87,10 @@ Deno.test("ETL names file, line, column and value of each bad row", async () => 
   assert(q.every((x) => x.file === "logs.csv"));
   const clean = scanClean(`${dir}/clean`).sort("row_id").collectSync();
   assertEquals(clean.getColumn("row_id").toArray().map(Number), [0, 1, 10]);
-  assertEquals((clean.getColumn("date").toArray() as unknown as Date[]).map((d) => d.toISOString().slice(0, 10)), ["2023-07-10", "2023-07-11", "2023-07-10"]);
+  assertEquals(
+    (clean.getColumn("date").toArray() as unknown as Date[]).map((d) => d.toISOString().slice(0, 10)),
+    ["2023-07-10", "2023-07-11", "2023-07-10"],
+  );
   assertEquals(clean.getColumn("scene").toArray().map(Number), [2, 2, 2]);
   // the partition layout Spark/DuckDB/pandas expect, partition columns only in the path
   const part = pl.readParquet(`${dir}/clean/date=2023-07-11/scene=2/part-00000.parquet`);
@@ -92,18 +103,28 @@ Deno.test("ETL stops on a schema error naming the file and the column", async ()
   await Deno.mkdir(`${dir}/raw`);
   await Deno.writeTextFile(`${dir}/raw/a.csv`, HEADER.replace(",label", "") + "\n");
   // with the layout's spec named, the missing column is named
-  await assertRejects(runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec: await loadSpec("antm2c-10") }), (e: unknown) => {
-    assert(e instanceof EtlSchemaError);
-    assertEquals(e.column, "label");
-    assert(e.message.includes("a.csv") && e.message.includes('missing column "label"'), e.message);
-    return true;
-  });
+  await assertRejects(
+    runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec: await loadSpec("antm2c-10") }),
+    (e: unknown) => {
+      assert(e instanceof EtlSchemaError);
+      assertEquals(e.column, "label");
+      assert(e.message.includes("a.csv") && e.message.includes('missing column "label"'), e.message);
+      return true;
+    },
+  );
   // without a spec, an unknown header lists its columns and shows a spec to start from
   await Deno.writeTextFile(`${dir}/raw/a.csv`, HEADER.replace("label", "clicked") + "\n");
   await assertRejects(runEtl({ input: `${dir}/raw`, output: `${dir}/clean` }), (e: unknown) => {
     const m = (e as Error).message;
-    assert(m.includes("a.csv") && m.includes("needs a dataset spec") && m.includes("Columns found (10): user_id, item_id, scene, log_time, clicked"), m);
-    assert(m.includes('"label": {') && m.includes('"column": "clicked"'), `a starter spec guessing the label column: ${m}`);
+    assert(
+      m.includes("a.csv") && m.includes("needs a dataset spec") &&
+        m.includes("Columns found (10): user_id, item_id, scene, log_time, clicked"),
+      m,
+    );
+    assert(
+      m.includes('"label": {') && m.includes('"column": "clicked"'),
+      `a starter spec guessing the label column: ${m}`,
+    );
     return true;
   });
   assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["raw"], "nothing written on a schema error");

@@ -49,7 +49,15 @@ Deno.test("paired bootstrap: zero for identical models, a clear positive interva
 
 Deno.test("results registry: a stage that runs again replaces its rows, other stages keep theirs", async () => {
   const dir = await tempDir("results");
-  const row = (stage: string, auc: number): ResultRow => ({ stage, model: "m", split: "test", slice: "all", rows: 10, auc, logloss: 0.5 });
+  const row = (stage: string, auc: number): ResultRow => ({
+    stage,
+    model: "m",
+    split: "test",
+    slice: "all",
+    rows: 10,
+    auc,
+    logloss: 0.5,
+  });
   await appendResults(dir, [row("04_dnn", 0.61), row("05_mmoe", 0.62)]);
   assertEquals(dropResults(dir, "07_text"), 0); // nothing of its own yet
   assertEquals(dropResults(dir, "04_dnn"), 1); // the rerun starts: its old row goes

@@ -6,7 +6,8 @@ import { featureDefs } from "../lib/features/defs.ts";
 
 const FEATURE_DEFS = featureDefs(5); // the generated data has five scenes
 import { joinHistory } from "../lib/features/history.ts";
-import { buildTable, loadEvents, readSplit, unitHash, writeTable } from "../lib/features/table.ts";
+import { buildTable, loadEvents, readSplit, writeTable } from "../lib/features/table.ts";
+import { unitHash } from "../lib/util/frame.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose, assertEquals, tempDir } from "./assert.ts";
 
@@ -21,7 +22,11 @@ function log(rows: [number, number, number, number, number][]): pl.DataFrame {
     scene: rows.map((r) => r[2]),
     day: rows.map((r) => D0 + r[3]),
     label: rows.map((r) => r[4]),
-  }).withColumns(pl.col("scene").cast(pl.Int32), pl.col("day").cast(pl.Int32), pl.col("label").cast(pl.Int32));
+  }).withColumns(
+    pl.col("scene").cast(pl.Int32),
+    pl.col("day").cast(pl.Int32),
+    pl.col("label").cast(pl.Int32),
+  );
 }
 
 Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", async () => {
@@ -92,13 +97,18 @@ Deno.test("leakage audit: relabelling day D leaves day D's features unchanged an
   const priors = { user: { alpha: 1, beta: 2 }, item: { alpha: 2, beta: 3 } };
   const base = (await joinHistory(events, { priors })).sort("row_id");
   const perm = (await joinHistory(permuteDayLabels(events, day, 1), { priors })).sort("row_id");
-  const rowsOf = (df: pl.DataFrame, d: number) => df.filter(pl.col("day").eq(pl.lit(d))).select(...featureNames);
+  const rowsOf = (df: pl.DataFrame, d: number) =>
+    df.filter(pl.col("day").eq(pl.lit(d))).select(...featureNames);
   assert(rowsOf(base, day).frameEqual(rowsOf(perm, day)), "day D features must not see day D labels");
   assert(!rowsOf(base, day + 1).frameEqual(rowsOf(perm, day + 1)), "day D+1 features must see day D labels");
   // the audit can fail: the leaky variant does see day D's labels on day D
   const leakyBase = (await joinHistory(events, { priors, includeCurrentDay: true })).sort("row_id");
-  const leakyPerm = (await joinHistory(permuteDayLabels(events, day, 1), { priors, includeCurrentDay: true })).sort("row_id");
-  assert(!rowsOf(leakyBase, day).frameEqual(rowsOf(leakyPerm, day)), "the leaky variant should fail the audit");
+  const leakyPerm = (await joinHistory(permuteDayLabels(events, day, 1), { priors, includeCurrentDay: true }))
+    .sort("row_id");
+  assert(
+    !rowsOf(leakyBase, day).frameEqual(rowsOf(leakyPerm, day)),
+    "the leaky variant should fail the audit",
+  );
 });
 
 Deno.test("a user's or item's first day has no history: counts zero, smoothed CTR at the prior", async () => {
@@ -138,10 +148,17 @@ Deno.test("temporal split, training-only vocabularies, and every row in exactly 
   // entity tokens: a training-day vocabulary too
   const ents = pl.readParquet(`${out}/vocab_entity.parquet`);
   assertEquals(m.vocabs.entity.size, ents.height + 1);
-  assert(ents.height > 50 && (ents.getColumn("entity").toArray() as string[]).every((t) => t.length > 0 && !t.includes(",")));
+  assert(
+    ents.height > 50 &&
+      (ents.getColumn("entity").toArray() as string[]).every((t) => t.length > 0 && !t.includes(",")),
+  );
   // normalisation statistics come from the training split
   const z = train.getColumn("n_u_imp_cum");
-  assert(Math.abs(z.mean()) < 1e-5 && Math.abs((train.select(pl.col("n_u_imp_cum").std()).getColumn("n_u_imp_cum").get(0) as number) - 1) < 1e-3);
+  assert(
+    Math.abs(z.mean()) < 1e-5 &&
+      Math.abs((train.select(pl.col("n_u_imp_cum").std()).getColumn("n_u_imp_cum").get(0) as number) - 1) <
+        1e-3,
+  );
   // a random split mixes all days into every split (labelled leaky in the notebook)
   const rnd = await buildTable(events, { split: { mode: "random" } });
   const testDays = rnd.table.filter(pl.col("split").eq(pl.lit("test"))).getColumn("day").nUnique();
@@ -149,9 +166,16 @@ Deno.test("temporal split, training-only vocabularies, and every row in exactly 
 });
 
 Deno.test("unitHash gives every row a stable coin in [0, 1) (no overflow to negative values)", () => {
-  const df = pl.DataFrame({ row_id: Array.from({ length: 2_000_000 }, (_, i) => i) }).withColumns(pl.col("row_id").cast(pl.Int64));
+  const df = pl.DataFrame({ row_id: Array.from({ length: 2_000_000 }, (_, i) => i) }).withColumns(
+    pl.col("row_id").cast(pl.Int64),
+  );
   const u = df.select(unitHash("row_id", 7).alias("u"), unitHash("row_id", 8).alias("v"));
-  const r = u.select(pl.col("u").min().alias("lo"), pl.col("u").max().alias("hi"), pl.col("u").lt(0.1).mean().alias("share"), pl.col("u").eq(pl.col("v")).mean().alias("same")).toRecords()[0] as Record<string, number>;
+  const r = u.select(
+    pl.col("u").min().alias("lo"),
+    pl.col("u").max().alias("hi"),
+    pl.col("u").lt(0.1).mean().alias("share"),
+    pl.col("u").eq(pl.col("v")).mean().alias("same"),
+  ).toRecords()[0] as Record<string, number>;
   assert(r.lo >= 0 && r.hi < 1, `range [${r.lo}, ${r.hi}]`);
   assertClose(r.share, 0.1, 0.002, "share below 0.1");
   assert(r.same < 1e-4, "another seed gives other coins");

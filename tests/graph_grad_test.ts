@@ -7,7 +7,8 @@ import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose } from "./assert.ts";
 
 const rng = new Rng(42);
-const rand = (shape: number[], scale = 1, offset = 0) => arr(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => offset + scale * rng.normal()));
+const rand = (shape: number[], scale = 1, offset = 0) =>
+  arr(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => offset + scale * rng.normal()));
 
 /** Reduce any tensor to a scalar with random weights so every output element matters. */
 function scalarize(y: T.Tensor, feeds: Record<string, ReturnType<typeof arr>>, batch = 3): T.Tensor {
@@ -17,13 +18,21 @@ function scalarize(y: T.Tensor, feeds: Record<string, ReturnType<typeof arr>>, b
   return T.reduceSum(T.mul(y, w), y.shape.map((_, i) => i));
 }
 
-function check(name: string, build: (p: T.Tensor[]) => T.Tensor, shapes: number[][], extra: Record<string, ReturnType<typeof arr>> = {}, positive = false) {
+function check(
+  name: string,
+  build: (p: T.Tensor[]) => T.Tensor,
+  shapes: number[][],
+  extra: Record<string, ReturnType<typeof arr>> = {},
+  positive = false,
+) {
   Deno.test(`gradient of ${name} matches finite differences`, () => {
     const params = shapes.map((s, i) => T.param(`p${i}`, s));
     const feeds: Record<string, ReturnType<typeof arr>> = { ...extra };
     shapes.forEach((s, i) => feeds[`p${i}`] = positive ? rand(s, 0.3, 1.5) : rand(s));
     const loss = scalarize(build(params), feeds);
-    for (const r of gradCheck(loss, params, feeds)) assert(r.maxRelErr < 1e-6, `${name} d/d${r.param}: rel err ${r.maxRelErr}`);
+    for (const r of gradCheck(loss, params, feeds)) {
+      assert(r.maxRelErr < 1e-6, `${name} d/d${r.param}: rel err ${r.maxRelErr}`);
+    }
   });
 }
 
@@ -61,13 +70,18 @@ check("where", ([a, b]) => T.where(T.greater(a, 0), a, b), [[3, 4], [4]]);
 Deno.test("gradient of gather accumulates repeated ids (ScatterND add)", () => {
   const table = T.param("table", [6, 3]);
   const ids = T.input("ids", ["B", 2], "int64");
-  const feeds: Record<string, ReturnType<typeof arr>> = { table: rand([6, 3]), ids: arr([3, 2], [1, 4, 1, 1, 5, 0]) };
+  const feeds: Record<string, ReturnType<typeof arr>> = {
+    table: rand([6, 3]),
+    ids: arr([3, 2], [1, 4, 1, 1, 5, 0]),
+  };
   const loss = scalarize(T.gather(table, ids), feeds);
   for (const r of gradCheck(loss, [table], feeds)) assert(r.maxRelErr < 1e-6, `gather: ${r.maxRelErr}`);
   // row 1 appears three times: its gradient is the sum of three contributions
   const g = evaluate([gradients(loss, [table]).dense.get(table)!], feeds)[0];
   const w = feeds.__w.data;
-  for (let k = 0; k < 3; k++) assertClose(g.data[3 + k], w[0 * 3 + k] + w[2 * 3 + k] + w[3 * 3 + k], 1e-12, `row 1 col ${k}`);
+  for (let k = 0; k < 3; k++) {
+    assertClose(g.data[3 + k], w[0 * 3 + k] + w[2 * 3 + k] + w[3 * 3 + k], 1e-12, `row 1 col ${k}`);
+  }
   assertClose(g.data[2 * 3], 0, 0, "untouched row");
 });
 
@@ -96,15 +110,19 @@ Deno.test("weighted, masked BCE-with-logits: value and gradients", async () => {
   const y = T.input("y", ["B", 2]), w = T.input("w", ["B"]), mask = T.input("mask", ["B", 2]);
   const feeds: Record<string, ReturnType<typeof arr>> = {
     z: arr([3, 2], [0.3, -1.2, 2.5, 0.1, -40, 35]), // ±40: stable far from zero
-    y: arr([3, 2], [1, 0, 0, 1, 1, 0]), w: arr([3], [1, 2, 0.5]), mask: arr([3, 2], [1, 0, 1, 1, 0, 1]),
+    y: arr([3, 2], [1, 0, 0, 1, 1, 0]),
+    w: arr([3], [1, 2, 0.5]),
+    mask: arr([3, 2], [1, 0, 1, 1, 0, 1]),
   };
   const loss = weightedBce(T.reshape(z, ["B", 2]), y, w, mask);
   const bce = (zz: number, yy: number) => Math.max(zz, 0) - zz * yy + Math.log1p(Math.exp(-Math.abs(zz)));
   let num = 0, den = 0;
-  for (let i = 0; i < 3; i++) for (let t = 0; t < 2; t++) {
-    const k = i * 2 + t, wk = feeds.w.data[i] * feeds.mask.data[k];
-    num += wk * bce(feeds.z.data[k], feeds.y.data[k]);
-    den += wk;
+  for (let i = 0; i < 3; i++) {
+    for (let t = 0; t < 2; t++) {
+      const k = i * 2 + t, wk = feeds.w.data[i] * feeds.mask.data[k];
+      num += wk * bce(feeds.z.data[k], feeds.y.data[k]);
+      den += wk;
+    }
   }
   assertClose(evaluate([loss], feeds)[0].data[0], num / den, 1e-12, "loss value");
   assert(Number.isFinite(num), "no overflow at large logits");

@@ -4,8 +4,13 @@ import { assert, assertClose, assertEquals } from "./assert.ts";
 
 function bruteAuc(y: number[], s: number[]): number {
   let num = 0, den = 0;
-  for (let i = 0; i < y.length; i++) for (let j = 0; j < y.length; j++) {
-    if (y[i] === 1 && y[j] === 0) { den++; num += s[i] > s[j] ? 1 : s[i] === s[j] ? 0.5 : 0; }
+  for (let i = 0; i < y.length; i++) {
+    for (let j = 0; j < y.length; j++) {
+      if (y[i] === 1 && y[j] === 0) {
+        den++;
+        num += s[i] > s[j] ? 1 : s[i] === s[j] ? 0.5 : 0;
+      }
+    }
   }
   return num / den;
 }

@@ -3,7 +3,13 @@
  * notebooks run on small data, exported HTML draws its charts offline in Chromium, and cell code type-checks.
  */
 import { decode } from "fast-png";
-import { DEFAULT_CORRUPT_RATE, DEFAULT_ROWS, DEFAULT_SEED, type RunConfig } from "../lib/config.ts";
+import {
+  DEFAULT_CORRUPT_RATE,
+  DEFAULT_ROWS,
+  DEFAULT_SEED,
+  EXECUTION_DEFAULTS,
+  type RunConfig,
+} from "../lib/config.ts";
 import { ensureDataset } from "../lib/data/dataset.ts";
 import { renderedDom, screenshot } from "../lib/report/browser.ts";
 import { executeNotebook, listNotebooks, NotebookError, runNotebooks } from "../lib/report/run.ts";
@@ -25,9 +31,17 @@ const src = (c: Cell) => joined(c.source)!;
 
 function notebookJson(cells: string[]): string {
   return JSON.stringify({
-    nbformat: 4, nbformat_minor: 5,
+    nbformat: 4,
+    nbformat_minor: 5,
     metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
-    cells: cells.map((source, i) => ({ cell_type: "code", id: `c${i}`, source, metadata: {}, outputs: [], execution_count: null })),
+    cells: cells.map((source, i) => ({
+      cell_type: "code",
+      id: `c${i}`,
+      source,
+      metadata: {},
+      outputs: [],
+      execution_count: null,
+    })),
   });
 }
 
@@ -37,7 +51,14 @@ async function readCells(path: string): Promise<Cell[]> {
 
 async function smallConfig(tag: string): Promise<RunConfig> {
   const dir = await tempDir(tag);
-  return { rows: 20_000, seed: 7, corruptRate: 0.02, dataDir: `${dir}/data`, runDir: `${dir}/run` };
+  return {
+    ...EXECUTION_DEFAULTS,
+    rows: 20_000,
+    seed: 7,
+    corruptRate: 0.02,
+    dataDir: `${dir}/data`,
+    runDir: `${dir}/run`,
+  };
 }
 
 /** Write a notebook of `cells` beside the run folder (`<runDir>-in/<name>.ipynb`); returns its path. */
@@ -51,14 +72,24 @@ async function writeNotebook(cfg: RunConfig, name: string, cells: string[]): Pro
 Deno.test("no output is lost: 120 displaying cells, three runs, every result in its own cell", async () => {
   const cfg = await smallConfig("nbloss");
   const n = 120;
-  const path = await writeNotebook(cfg, "many", Array.from({ length: n }, (_, i) => `const v${i} = ${i} * 3;\nv${i}`));
+  const path = await writeNotebook(
+    cfg,
+    "many",
+    Array.from({ length: n }, (_, i) => `const v${i} = ${i} * 3;\nv${i}`),
+  );
   let late = 0;
   for (let run = 0; run < 3; run++) {
     const r = await executeNotebook(path, { outDir: `${cfg.runDir}/${run}`, cfg, html: false });
     late += r.lateOutputsRecovered;
     const cells = await readCells(`${cfg.runDir}/${run}/many.ipynb`);
-    const values = cells.map((c) => (c.outputs ?? []).map((o) => joined(o.data?.["text/plain"] as string | string[])));
-    assertEquals(values, Array.from({ length: n }, (_, i) => [String(i * 3)]), `run ${run}: outputs lost or misplaced`);
+    const values = cells.map((c) =>
+      (c.outputs ?? []).map((o) => joined(o.data?.["text/plain"] as string | string[]))
+    );
+    assertEquals(
+      values,
+      Array.from({ length: n }, (_, i) => [String(i * 3)]),
+      `run ${run}: outputs lost or misplaced`,
+    );
   }
   // stock nbclient on the same notebook, for the record (its loss is intermittent, so it is reported, not asserted)
   const stock = await executeNotebook(path, { outDir: `${cfg.runDir}/stock`, cfg, html: false, stock: true });
@@ -101,10 +132,15 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
   for (const r of info.notebooks) {
     const cells = (await readCells(`${cfg.runDir}/${r.stage}.ipynb`)).filter((c) => c.cell_type === "code");
     for (const [i, c] of cells.entries()) {
-      assert((c.outputs ?? []).length > 0, `${r.stage}: code cell ${i} has no output: ${src(c).slice(0, 60)}`);
+      assert(
+        (c.outputs ?? []).length > 0,
+        `${r.stage}: code cell ${i} has no output: ${src(c).slice(0, 60)}`,
+      );
       assert(!(c.outputs ?? []).some((o) => o.output_type === "error"), `${r.stage}: cell ${i} errored`);
     }
-    const charts = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data?.["application/vnd.plotly.v1+json"]).length;
+    const charts = cells.flatMap((c) =>
+      c.outputs ?? []
+    ).filter((o) => o.data?.["application/vnd.plotly.v1+json"]).length;
     const html = await Deno.readTextFile(`${cfg.runDir}/${r.stage}.html`);
     assert(!/<script[^>]*\bsrc=/.test(html), `${r.stage}.html loads an external script`);
     assert(!/<link[^>]*href="(https?:|file:)/.test(html), `${r.stage}.html links an external stylesheet`);
@@ -112,7 +148,11 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
     assert(html.includes("plotly.js v3"), `${r.stage}.html does not inline plotly.js`);
     // charts actually drew: one plotly container per chart output in the rendered DOM ...
     const dom = await renderedDom(`${cfg.runDir}/${r.stage}.html`);
-    assertEquals((dom.match(/class="plot-container plotly"/g) ?? []).length, charts, `${r.stage}: charts drawn`);
+    assertEquals(
+      (dom.match(/class="plot-container plotly"/g) ?? []).length,
+      charts,
+      `${r.stage}: charts drawn`,
+    );
     // ... and a screenshot shows trace colours in quantity
     const png = `${cfg.runDir}/${r.stage}.png`;
     await screenshot(`${cfg.runDir}/${r.stage}.html`, png, 1280, 6000);
@@ -120,16 +160,48 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
     assert(px.palette > 5_000, `${r.stage}: only ${px.palette} chart-coloured pixels`);
   }
   const results = readResults(cfg.runDir);
-  assertEquals(info.notebooks.map((r) => r.stage), ["01_etl", "02_features", "03_join", "04_dnn", "05_mmoe", "06_ple", "07_text", "08_fusion", "09_fallback", "10_final_eval"]);
+  assertEquals(info.notebooks.map((r) => r.stage), [
+    "01_etl",
+    "02_features",
+    "03_join",
+    "04_dnn",
+    "05_mmoe",
+    "06_ple",
+    "07_text",
+    "08_fusion",
+    "09_fallback",
+    "10_final_eval",
+  ]);
   for (const stage of ["04_dnn", "05_mmoe", "06_ple", "07_text", "08_fusion", "09_fallback"]) {
-    assert(results.some((x) => x.stage === stage && x.slice === "all" && x.split === "test"), `${stage} recorded its test result`);
+    assert(
+      results.some((x) => x.stage === stage && x.slice === "all" && x.split === "test"),
+      `${stage} recorded its test result`,
+    );
   }
-  for (const [stage, model] of [["04_dnn", "DCN"], ["04_dnn", "DCN-V2"], ["04_dnn", "DIN"], ["04_dnn", "DCN-DIN"], ["07_text", "DNN+fused"], ["07_text", "DNN+content"]]) {
-    assert(results.some((x) => x.stage === stage && x.model === model && x.split === "test" && x.auc > 0.5), `${stage} recorded ${model}'s test AUC`);
+  for (
+    const [stage, model] of [
+      ["04_dnn", "DCN"],
+      ["04_dnn", "DCN-V2"],
+      ["04_dnn", "DIN"],
+      ["04_dnn", "DCN-DIN"],
+      ["07_text", "DNN+fused"],
+      ["07_text", "DNN+content"],
+    ]
+  ) {
+    assert(
+      results.some((x) => x.stage === stage && x.model === model && x.split === "test" && x.auc > 0.5),
+      `${stage} recorded ${model}'s test AUC`,
+    );
   }
   const index = await Deno.readTextFile(`${cfg.runDir}/index.html`);
-  assert(index.includes('href="01_etl.html"') && !index.includes("not built yet") && index.includes("rows quarantined"));
-  assert(index.includes('class="stage"') && index.includes("Fusion+fallback"), "the index shows the stage table");
+  assert(
+    index.includes('href="01_etl.html"') && !index.includes("not built yet") &&
+      index.includes("rows quarantined"),
+  );
+  assert(
+    index.includes('class="stage"') && index.includes("Fusion+fallback"),
+    "the index shows the stage table",
+  );
   const indexDom = await renderedDom(`${cfg.runDir}/index.html`);
   assert(indexDom.includes('class="plot-container plotly"'), "index chart drawn");
 });
@@ -137,22 +209,47 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
 Deno.test("the run's model package: predict rebuilds features from raw CSV and reproduces the notebook's test predictions exactly", async () => {
   const cfg = pipeline;
   assert(cfg, "needs the pipeline run above");
-  for (const f of ["config.json", "model/model.onnx", "model/model.json", "text/whitening.json", "table/manifest.json", "table/vocab_user_id.parquet", "history.parquet", "results.jsonl", "results.csv", "cold_start_long.csv", "cold_start_pivot.csv", "metrics/10_final_eval.json"]) {
+  for (
+    const f of [
+      "config.json",
+      "model/model.onnx",
+      "model/model.json",
+      "text/whitening.json",
+      "table/manifest.json",
+      "table/vocab_user_id.parquet",
+      "history.parquet",
+      "results.jsonl",
+      "results.csv",
+      "cold_start_long.csv",
+      "cold_start_pivot.csv",
+      "metrics/10_final_eval.json",
+    ]
+  ) {
     assert((await Deno.stat(`${cfg.runDir}/${f}`)).size > 0, `${f} missing from the run folder`);
   }
   // the test days' raw files as one new CSV; its record k is row (first test row id + k) of the run
   const manifest = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/table/manifest.json`));
   const days: string[] = manifest.split.days.test;
-  const lines = days.flatMap((d, i) => Deno.readTextFileSync(`${cfg.dataDir}/raw/date=${d}/part-00000.csv`).split("\n").filter(Boolean).slice(i ? 1 : 0));
+  const lines = days.flatMap((d, i) =>
+    Deno.readTextFileSync(`${cfg.dataDir}/raw/date=${d}/part-00000.csv`).split("\n").filter(Boolean).slice(
+      i ? 1 : 0,
+    )
+  );
   const csv = `${cfg.runDir}/test_days.csv`;
   await Deno.writeTextFile(csv, lines.join("\n") + "\n");
   const out = `${cfg.runDir}/test_days.predictions.csv`;
   const r = await predictCsv(cfg.runDir, csv, { out });
   assertEquals(r.ids.length + r.quarantined, r.rowsRead, "every record scored or quarantined");
   // both ETLs number the same records in the same order: align on the first valid record of the first test day
-  const firstDay = pl.readParquet(`${cfg.dataDir}/table/split=test/part-00000.parquet`).getColumn("row_id").min() as number;
+  const firstDay = pl.readParquet(`${cfg.dataDir}/table/split=test/part-00000.parquet`).getColumn("row_id")
+    .min() as number;
   const offset = firstDay - r.ids[0];
-  const notebook = alignedPredictions(cfg.runDir, "final", "test", pl.Series("row_id", r.ids.map((i) => i + offset)));
+  const notebook = alignedPredictions(
+    cfg.runDir,
+    "final",
+    "test",
+    pl.Series("row_id", r.ids.map((i) => i + offset)),
+  );
   assertEquals(notebook.length, r.probs.length);
   const maxDiff = r.probs.reduce((m, p, i) => Math.max(m, Math.abs(p - notebook[i])), 0);
   assertEquals(maxDiff, 0, `predict differs from the notebook by up to ${maxDiff}`);
@@ -167,7 +264,11 @@ async function typecheck(path: string): Promise<{ ok: boolean; errors: string }>
   const check = path.replace(/([^/]+)\.ipynb$/, ".typecheck_$1.ts");
   await Deno.writeTextFile(check, code + "\nexport {};\n");
   try {
-    const out = await new Deno.Command(Deno.execPath(), { args: ["check", "--quiet", check], stdout: "piped", stderr: "piped" }).output();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--quiet", check],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     return { ok: out.success, errors: new TextDecoder().decode(out.stderr) };
   } finally {
     await Deno.remove(check);
@@ -178,7 +279,11 @@ Deno.test("a kernel that dies mid-cell: one more attempt; a repeated death names
   const cfg = await smallConfig("nbdead");
   // dies every time: reported after the second attempt. The process's own stderr (where a panic would go;
   // the kernel turns Deno.stderr into cell output) is in the report: the text is not in the cell's source
-  const path = await writeNotebook(cfg, "dies", ["1 + 1", "const words = ['last', 'words'].join(' ');\nDeno.writeTextFileSync('/dev/stderr', `${words} before exit\\n`); Deno.exit(7)", "3"]);
+  const path = await writeNotebook(cfg, "dies", [
+    "1 + 1",
+    "const words = ['last', 'words'].join(' ');\nDeno.writeTextFileSync('/dev/stderr', `${words} before exit\\n`); Deno.exit(7)",
+    "3",
+  ]);
   await assertRejects(executeNotebook(path, { outDir: cfg.runDir, cfg, html: false }), (e: unknown) => {
     assert(e instanceof NotebookError);
     const lines = e.message.split("\n");
@@ -191,18 +296,48 @@ Deno.test("a kernel that dies mid-cell: one more attempt; a repeated death names
   });
   // dies once (a transient crash): the second attempt runs every cell, and the first crash is on record
   const marker = `${cfg.runDir}-in/crashed-once`;
-  const once = await writeNotebook(cfg, "once", ["const a = 20;\na", `try { Deno.statSync(${JSON.stringify(marker)}) } catch { Deno.writeTextFileSync(${JSON.stringify(marker)}, ""); Deno.exit(9) }\n"survived"`, "a + 1"]);
+  const once = await writeNotebook(cfg, "once", [
+    "const a = 20;\na",
+    `try { Deno.statSync(${JSON.stringify(marker)}) } catch { Deno.writeTextFileSync(${
+      JSON.stringify(marker)
+    }, ""); Deno.exit(9) }\n"survived"`,
+    "a + 1",
+  ]);
   const onceCfg = { ...cfg, runDir: `${cfg.runDir}/once` };
   await runNotebooks(onceCfg, [once], () => {});
   const [r] = JSON.parse(await Deno.readTextFile(`${onceCfg.runDir}/run.json`)).notebooks; // on record in run.json
   assert(r.ok && r.firstAttempt?.includes("the kernel died; kernel: exit code 9"), JSON.stringify(r));
   const cells = await readCells(`${onceCfg.runDir}/once.ipynb`);
-  assertEquals(cells.map((c) => (c.outputs ?? []).map((o) => joined(o.data?.["text/plain"] as string | string[]))), [["20"], ['"survived"'], ["21"]]);
+  assertEquals(
+    cells.map((c) => (c.outputs ?? []).map((o) => joined(o.data?.["text/plain"] as string | string[]))),
+    [["20"], ['"survived"'], ["21"]],
+  );
+});
+
+Deno.test("no two notebooks define the same function: shared logic lives in lib/", async () => {
+  // function declarations and functions bound to a name (const f = (...) => / async (...) => / function)
+  const defined =
+    /(?:function\s+([A-Za-z_$][\w$]*)|(?:const|let)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s*)?(?:\([^)]*\)|[A-Za-z_$][\w$]*)\s*=>|(?:const|let)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s+)?function)/g;
+  const where = new Map<string, string[]>();
+  for (const path of listNotebooks()) {
+    const code = (await readCells(path)).filter((c) => c.cell_type === "code").map(src).join("\n");
+    for (const name of new Set([...code.matchAll(defined)].map((m) => m[1] ?? m[2] ?? m[3]))) {
+      where.set(name, [...where.get(name) ?? [], path.split("/").pop()!]);
+    }
+  }
+  assert(where.size > 0, "the pattern finds the notebooks' own helpers");
+  assertEquals(
+    [...where].filter(([, nbs]) => nbs.length > 1).map(([name, nbs]) => `${name}: ${nbs.join(", ")}`),
+    [],
+  );
 });
 
 Deno.test("notebook code cells type-check (and the check catches a type error)", async () => {
   const dir = await tempDir("nbcheck");
-  await Deno.writeTextFile(`${dir}/bad.ipynb`, notebookJson(["const n: number = 1;", "const s: string = n;\ns"]));
+  await Deno.writeTextFile(
+    `${dir}/bad.ipynb`,
+    notebookJson(["const n: number = 1;", "const s: string = n;\ns"]),
+  );
   const bad = await typecheck(`${dir}/bad.ipynb`);
   assert(!bad.ok && bad.errors.includes("TS2322"), "a type error must fail the check");
   for (const path of listNotebooks()) {
@@ -215,7 +350,15 @@ Deno.test("on the default data (1M rows), MMoE is not worse than the DNN on the 
   // the same notebooks as the main job, at its default size (02 is skipped: nothing downstream reads it)
   const dir = await tempDir("default");
   // 04's model zoo is not needed here (05 compares with the DNN), and at 1M rows it would cost minutes
-  const cfg: RunConfig = { rows: DEFAULT_ROWS, seed: DEFAULT_SEED, corruptRate: DEFAULT_CORRUPT_RATE, dataDir: `${dir}/data`, runDir: `${dir}/run`, zoo: [] };
+  const cfg: RunConfig = {
+    ...EXECUTION_DEFAULTS,
+    rows: DEFAULT_ROWS,
+    seed: DEFAULT_SEED,
+    corruptRate: DEFAULT_CORRUPT_RATE,
+    dataDir: `${dir}/data`,
+    runDir: `${dir}/run`,
+    zoo: [],
+  };
   await ensureDataset(cfg, () => {});
   const notebooks = listNotebooks().filter((p) => /\/(01_etl|03_join|04_dnn|05_mmoe)\.ipynb$/.test(p));
   await runNotebooks(cfg, notebooks, () => {});
@@ -224,7 +367,10 @@ Deno.test("on the default data (1M rows), MMoE is not worse than the DNN on the 
     const r = results.find((x) => x.stage === "05_mmoe" && x.split === "test" && x.slice === scene);
     assert(r, `05_mmoe recorded no test result for ${scene}`);
     const hi = r.extra!["vs DNN hi"] as number;
-    assert(Number.isFinite(hi) && hi >= 0, `MMoE worse than the DNN on ${scene} beyond the 95 % interval: upper bound ${hi}`);
+    assert(
+      Number.isFinite(hi) && hi >= 0,
+      `MMoE worse than the DNN on ${scene} beyond the 95 % interval: upper bound ${hi}`,
+    );
   }
   await Deno.remove(dir, { recursive: true });
 });

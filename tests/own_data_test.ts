@@ -9,6 +9,7 @@ import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts
 import { loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
+import { EXECUTION_DEFAULTS } from "../lib/config.ts";
 import { buildTable, loadEvents, normalizedFeatures, sceneLabels } from "../lib/features/table.ts";
 import { vocabSizes } from "../lib/train/tables.ts";
 import { assert, assertEquals, assertRejects, assertThrows, tempDir } from "./assert.ts";
@@ -18,7 +19,10 @@ const HEADER = RAW_COLUMNS.join(",");
 const GOOD = '1,10,2,2023-07-10 08:05:31,1,惠民奶茶优惠券,"奶茶,咖啡",外卖,,';
 
 async function quarantine(dir: string): Promise<Record<string, string>[]> {
-  return pl.readCSV(`${dir}/_quarantine.csv`, { inferSchemaLength: 0 }).toRecords() as Record<string, string>[];
+  return pl.readCSV(`${dir}/_quarantine.csv`, { inferSchemaLength: 0 }).toRecords() as Record<
+    string,
+    string
+  >[];
 }
 
 Deno.test("the AntM2C release as it ships: three files without an extension, 37 columns, recognised from the header", async () => {
@@ -31,12 +35,19 @@ Deno.test("the AntM2C release as it ships: three files without an extension, 37 
   assertEquals(r.spec, "antm2c");
   assertEquals(r.files.map((f) => f.file), ["antm2c_10m_part0", "antm2c_10m_part1", "antm2c_10m_part2"]);
   assertEquals(r.rowsRead, 6_000);
-  assertEquals(r.rowsQuarantined, Object.values(m.corrupt as Record<string, number>).reduce((a, b) => a + b, 0), "exactly the injected defects");
+  assertEquals(
+    r.rowsQuarantined,
+    Object.values(m.corrupt as Record<string, number>).reduce((a, b) => a + b, 0),
+    "exactly the injected defects",
+  );
   assertEquals(r.rowsWritten + r.rowsQuarantined, r.rowsRead);
   const clean = scanClean(`${dir}/clean`).collectSync();
   assert(clean.columns.includes("deep_features_0") && clean.columns.includes("deep_features_26"));
   assert(String(clean.getColumn("deep_features_3").dtype).includes("Float64"));
-  assert(clean.getColumn("deep_features_3").nullCount() > 0, "empty deep features are missing values, not errors");
+  assert(
+    clean.getColumn("deep_features_3").nullCount() > 0,
+    "empty deep features are missing values, not errors",
+  );
   assert(/String|Utf8/.test(String(clean.getColumn("user_id").dtype)), "ids are strings to the ETL");
   assertEquals(readCleanSchema(`${dir}/clean`).scenes, ["0", "1", "2", "3", "4"]);
 });
@@ -45,13 +56,19 @@ Deno.test("a quoted field holding a line break is one record: counted once, writ
   const dir = await tempDir("multiline");
   await Deno.mkdir(`${dir}/raw`);
   const multi = GOOD.replace("惠民奶茶优惠券", '"惠民奶茶\n优惠券 ""新"""');
-  await Deno.writeTextFile(`${dir}/raw/a.csv`, [HEADER, GOOD, multi, GOOD.replace("1,10,", "2,11,")].join("\n") + "\n");
+  await Deno.writeTextFile(
+    `${dir}/raw/a.csv`,
+    [HEADER, GOOD, multi, GOOD.replace("1,10,", "2,11,")].join("\n") + "\n",
+  );
   const r = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean` });
   assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [3, 3, 0]);
   const titles = scanClean(`${dir}/clean`).sort("row_id").collectSync().getColumn("item_title").toArray();
   assertEquals(titles[1], '惠民奶茶\n优惠券 "新"');
   // a broken quote still costs only its line: the following records keep their numbers
-  await Deno.writeTextFile(`${dir}/raw/a.csv`, [HEADER, GOOD.replace('"奶茶,咖啡"', '"奶茶,咖啡'), GOOD, GOOD].join("\n") + "\n");
+  await Deno.writeTextFile(
+    `${dir}/raw/a.csv`,
+    [HEADER, GOOD.replace('"奶茶,咖啡"', '"奶茶,咖啡'), GOOD, GOOD].join("\n") + "\n",
+  );
   const r2 = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean` });
   assertEquals([r2.rowsRead, r2.rowsWritten, r2.rowsQuarantined], [3, 2, 1]);
   const q = await quarantine(`${dir}/clean`);
@@ -68,11 +85,20 @@ Deno.test("encodings: GBK read through the spec; undecodable records quarantined
   const r = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean` });
   assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [2, 0, 2]);
   const q = await quarantine(`${dir}/clean`);
-  assertEquals(q.map((x) => [x.file, x.line, x.reason]), [["gbk.csv", "2", "bad_encoding"], ["gbk.csv", "3", "bad_encoding"]]);
+  assertEquals(q.map((x) => [x.file, x.line, x.reason]), [["gbk.csv", "2", "bad_encoding"], [
+    "gbk.csv",
+    "3",
+    "bad_encoding",
+  ]]);
   assert(/invalid utf-8 at byte \d+ of the file/.test(q[0].value), q[0].value);
   // with the spec's encoding: decoded, and one damaged record (a lone lead byte) quarantined by itself
   const spec = resolveSpec({ ...(await loadSpec("antm2c-10")), name: "gbk-logs", encoding: "gbk" });
-  const damaged = new Uint8Array([...gbk, ...new TextEncoder().encode("3,12,2,2023-07-10 09:00:00,0,"), 0x81, ...new TextEncoder().encode(",x,,,,\n")]);
+  const damaged = new Uint8Array([
+    ...gbk,
+    ...new TextEncoder().encode("3,12,2,2023-07-10 09:00:00,0,"),
+    0x81,
+    ...new TextEncoder().encode(",x,,,,\n"),
+  ]);
   await Deno.writeFile(`${dir}/raw/gbk.csv`, damaged);
   const r2 = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec });
   assertEquals([r2.rowsRead, r2.rowsWritten, r2.rowsQuarantined], [3, 2, 1]);
@@ -87,29 +113,49 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
   await Deno.mkdir(`${dir}/logs/sub`, { recursive: true });
   const rows = [
     "\uFEFFuid,ad,ts,clicked,surface,title,query,price,city,date", // an unused column named like one of ctrlab's own
-    "u_1000,9f3a0c1e,1690876800,1.0,home,奶茶,\"奶茶,咖啡\",12.5,c1,x",
+    'u_1000,9f3a0c1e,1690876800,1.0,home,奶茶,"奶茶,咖啡",12.5,c1,x',
     "u_1001,0000beef,1690880400,0.0,search,火锅,,,,x", // empty numeric and categorical: missing, not errors
     "u_1000,9f3a0c1e,1690963200,maybe,feed,奶茶,,3,c2,x", // label spelled otherwise: quarantined
     "u_1002,0000beef,1690963260,1,moon,火锅,,3,c2,x", // a scene the spec does not list
     "u_1003,0000beef,1690963261,0,feed,火锅,,cheap,c2,x", // a non-numeric number
   ];
-  await Deno.writeFile(`${dir}/logs/sub/day1`, await gzip(new TextEncoder().encode(rows.join("\r\n") + "\r\n")));
+  await Deno.writeFile(
+    `${dir}/logs/sub/day1`,
+    await gzip(new TextEncoder().encode(rows.join("\r\n") + "\r\n")),
+  );
   const spec = resolveSpec({ ...OTHER_SPEC, encoding: "utf-8", files: "**/*" });
   const r = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec });
   assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [5, 2, 3]);
-  assertEquals(r.byReason.map((x) => `${x.reason}:${x.column}`).sort(), ["bad_value:clicked", "bad_value:price", "bad_value:surface"]);
+  assertEquals(r.byReason.map((x) => `${x.reason}:${x.column}`).sort(), [
+    "bad_value:clicked",
+    "bad_value:price",
+    "bad_value:surface",
+  ]);
   const clean = scanClean(`${dir}/clean`).sort("row_id").collectSync();
   assertEquals(clean.getColumn("user_id").toArray(), ["u_1000", "u_1001"]);
   assertEquals(clean.getColumn("item_id").toArray(), ["9f3a0c1e", "0000beef"]);
   assertEquals(clean.getColumn("label").toArray().map(Number), [1, 0]);
   assertEquals(clean.getColumn("scene").toArray().map(Number), [0, 2]);
-  assertEquals((clean.getColumn("log_time").toArray() as unknown as Date[]).map((d) => d.toISOString()), ["2023-08-01T08:00:00.000Z", "2023-08-01T09:00:00.000Z"]);
+  assertEquals((clean.getColumn("log_time").toArray() as unknown as Date[]).map((d) => d.toISOString()), [
+    "2023-08-01T08:00:00.000Z",
+    "2023-08-01T09:00:00.000Z",
+  ]);
   assertEquals(clean.getColumn("price").toArray(), [12.5, null]);
   assertEquals(clean.getColumn("city").toArray(), ["c1", null]);
   assertEquals(readCleanSchema(`${dir}/clean`).scenes, ["home", "feed", "search"]);
   assertEquals(r.files[0].ignoredColumns, ["date"]);
   // the same records as Parquet (a spec may say so; here it is recognised by content)
-  const asParquet = pl.DataFrame({ uid: ["u_1", "u_2"], ad: ["a", "b"], ts: ["1690876800", "x"], clicked: ["1", "0"], surface: ["home", "feed"], title: ["t", "t"], query: ["", ""], price: ["1", "2"], city: ["c", "d"] });
+  const asParquet = pl.DataFrame({
+    uid: ["u_1", "u_2"],
+    ad: ["a", "b"],
+    ts: ["1690876800", "x"],
+    clicked: ["1", "0"],
+    surface: ["home", "feed"],
+    title: ["t", "t"],
+    query: ["", ""],
+    price: ["1", "2"],
+    city: ["c", "d"],
+  });
   await Deno.remove(`${dir}/logs/sub/day1`);
   asParquet.writeParquet(`${dir}/logs/sub/day1.parquet`);
   const rp = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec });
@@ -117,26 +163,54 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
   const qp = await quarantine(`${dir}/clean`);
   assertEquals([qp[0].line, qp[0].reason, qp[0].column], ["2", "bad_value", "ts"]);
   // a Parquet timestamp column (not text) is read as the time it holds
-  pl.DataFrame({ ...asParquet.drop("ts").toObject(), ts: [new Date(Date.UTC(2023, 7, 1, 8)), new Date(Date.UTC(2023, 7, 2, 9, 30))] }).writeParquet(`${dir}/logs/sub/day1.parquet`);
+  pl.DataFrame({
+    ...asParquet.drop("ts").toObject(),
+    ts: [new Date(Date.UTC(2023, 7, 1, 8)), new Date(Date.UTC(2023, 7, 2, 9, 30))],
+  }).writeParquet(`${dir}/logs/sub/day1.parquet`);
   const rt = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec });
   assertEquals([rt.rowsRead, rt.rowsWritten], [2, 2]);
-  assertEquals((scanClean(`${dir}/clean`).sort("row_id").collectSync().getColumn("log_time").toArray() as unknown as Date[]).map((d) => d.toISOString()), ["2023-08-01T08:00:00.000Z", "2023-08-02T09:30:00.000Z"]);
+  assertEquals(
+    (scanClean(`${dir}/clean`).sort("row_id").collectSync().getColumn("log_time")
+      .toArray() as unknown as Date[]).map((d) => d.toISOString()),
+    ["2023-08-01T08:00:00.000Z", "2023-08-02T09:30:00.000Z"],
+  );
   // a scene list discovered from the data when the spec gives no values
-  const discovered = resolveSpec({ ...OTHER_SPEC, encoding: "utf-8", files: "**/*", scene: { column: "surface" } });
+  const discovered = resolveSpec({
+    ...OTHER_SPEC,
+    encoding: "utf-8",
+    files: "**/*",
+    scene: { column: "surface" },
+  });
   const rd = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec: discovered });
   assertEquals(rd.scenes, ["home", "feed"]);
 });
 
 Deno.test("specs are checked: mistakes are named, YAML and JSON both load", async () => {
-  assertThrows(() => resolveSpec({ ...OTHER_SPEC, encoding: "latin9" }), /encoding "latin9" is not supported/);
-  assertThrows(() => resolveSpec({ ...OTHER_SPEC, numeric: ["title"] }), /column "title" is given two roles: text and numeric/);
+  assertThrows(
+    () => resolveSpec({ ...OTHER_SPEC, encoding: "latin9" }),
+    /encoding "latin9" is not supported/,
+  );
+  assertThrows(
+    () => resolveSpec({ ...OTHER_SPEC, numeric: ["title"] }),
+    /column "title" is given two roles: text and numeric/,
+  );
   assertThrows(() => resolveSpec({ ...OTHER_SPEC, categorical: ["date"] }), /reserves/);
-  assertThrows(() => resolveSpec({ ...OTHER_SPEC, label: { column: "clicked", positive: ["1"], negative: ["1"] } }), /both positive and negative/);
+  assertThrows(
+    () => resolveSpec({ ...OTHER_SPEC, label: { column: "clicked", positive: ["1"], negative: ["1"] } }),
+    /both positive and negative/,
+  );
   assertThrows(() => resolveSpec({ ...OTHER_SPEC, time: { column: "ts", format: [] } }), SpecError);
   const dir = await tempDir("specfile");
-  await Deno.writeTextFile(`${dir}/s.yaml`, "name: y\nuser: uid\nitem: ad\ntime: { column: ts, format: epoch_ms }\nlabel: { column: clicked }\nscene: null\n");
+  await Deno.writeTextFile(
+    `${dir}/s.yaml`,
+    "name: y\nuser: uid\nitem: ad\ntime: { column: ts, format: epoch_ms }\nlabel: { column: clicked }\nscene: null\n",
+  );
   const y = await loadSpec(`${dir}/s.yaml`);
-  assertEquals([y.name, y.time.format, y.scene, y.label.positive], ["y", ["epoch_ms"], null, ["1", "1.0", "true"]]);
+  assertEquals([y.name, y.time.format, y.scene, y.label.positive], ["y", ["epoch_ms"], null, [
+    "1",
+    "1.0",
+    "true",
+  ]]);
   await Deno.writeTextFile(`${dir}/bad.json`, "{ user: ");
   await assertRejects(loadSpec(`${dir}/bad.json`), /bad\.json: not valid JSON/);
   await assertRejects(loadSpec(`${dir}/none.json`), /no such spec file, and not a built-in spec/);
@@ -149,13 +223,28 @@ Deno.test("the user's folder is never written: work folders outside it, the gene
   // the generator never replaces a folder it did not write (issue: CTRLAB_DATA_DIR at a folder holding raw/)
   await assertRejects(assertGeneratorFolder(dir), /not written by ctrlab's generator/);
   await assertRejects(generateLogs({ rows: 100, outDir: dir }), /refusing to write there/);
-  const cfg = { rows: 0, seed: 7, corruptRate: 0, input: logs, spec, dataDir: ownDataDir(logs, spec, `${dir}/work`), runDir: `${dir}/run` };
+  const cfg = {
+    ...EXECUTION_DEFAULTS,
+    rows: 0,
+    seed: 7,
+    corruptRate: 0,
+    input: logs,
+    spec,
+    dataDir: ownDataDir(logs, spec, `${dir}/work`),
+    runDir: `${dir}/run`,
+  };
   await ensureDataset(cfg, () => {});
   assert(cfg.dataDir.startsWith(`${dir}/work/own-logs-`), cfg.dataDir);
   // a work or run folder inside the input, or an input inside the work folder, is refused
   assertThrows(() => assertOutside(logs, `${logs}/clean`, "work folder"), /lies inside the input/);
-  assertThrows(() => assertOutside(`${cfg.dataDir}/clean`, cfg.dataDir, "work folder"), /lies inside the work folder/);
-  await assertRejects(ensureDataset({ ...cfg, runDir: `${logs}/run` }, () => {}), /run folder .* lies inside the input/);
+  assertThrows(
+    () => assertOutside(`${cfg.dataDir}/clean`, cfg.dataDir, "work folder"),
+    /lies inside the work folder/,
+  );
+  await assertRejects(
+    ensureDataset({ ...cfg, runDir: `${logs}/run` }, () => {}),
+    /run folder .* lies inside the input/,
+  );
   const r = await runEtl({ input: logs, output: `${cfg.dataDir}/clean`, spec: await loadSpec(spec) });
   assertEquals(r.rowsWritten + r.rowsQuarantined, r.rowsRead);
   assertEquals(await treeHashes(logs), before, "the input tree is byte-for-byte, mode and mtime unchanged");
@@ -170,27 +259,61 @@ Deno.test("the user's folder is never written: work folders outside it, the gene
 Deno.test("ctrlab main --data on an unknown layout stops before any notebook, listing the columns and a spec to start from; env exports the run", async () => {
   const dir = await tempDir("cli");
   await Deno.mkdir(`${dir}/logs`);
-  await Deno.writeTextFile(`${dir}/logs/x.csv`, "member,video,when,clicked,page\nm1,v1,2023-08-01 08:00:00,1,home\n");
+  await Deno.writeTextFile(
+    `${dir}/logs/x.csv`,
+    "member,video,when,clicked,page\nm1,v1,2023-08-01 08:00:00,1,home\n",
+  );
   const root = new URL("..", import.meta.url).pathname;
-  const run = (args: string[]) => new Deno.Command(Deno.execPath(), { args: ["run", "-A", "cli/ctrlab.ts", ...args], cwd: root, stdout: "piped", stderr: "piped", env: { CTRLAB_WORK_ROOT: `${dir}/work` } }).output();
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli/ctrlab.ts", ...args],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+      env: { CTRLAB_WORK_ROOT: `${dir}/work` },
+    }).output();
   const bad = await run(["main", "--data", `${dir}/logs`]);
   const err = new TextDecoder().decode(bad.stderr);
   assertEquals(bad.code, 1);
   assert(err.includes("x.csv") && err.includes("Columns found (5): member, video, when, clicked, page"), err);
-  assert(err.includes('"user": "member"') && err.includes('"item": "video"') && err.includes('"column": "page"'), err);
-  await Deno.writeTextFile(`${dir}/spec.json`, JSON.stringify({ user: "member", item: "video", time: { column: "when", format: "%Y-%m-%d %H:%M:%S" }, label: { column: "clicked" }, scene: { column: "page" } }));
+  assert(
+    err.includes('"user": "member"') && err.includes('"item": "video"') && err.includes('"column": "page"'),
+    err,
+  );
+  await Deno.writeTextFile(
+    `${dir}/spec.json`,
+    JSON.stringify({
+      user: "member",
+      item: "video",
+      time: { column: "when", format: "%Y-%m-%d %H:%M:%S" },
+      label: { column: "clicked" },
+      scene: { column: "page" },
+    }),
+  );
   const ok = await run(["env", "--data", `${dir}/logs`, "--spec", `${dir}/spec.json`]);
   const out = new TextDecoder().decode(ok.stdout);
   assert(ok.success, new TextDecoder().decode(ok.stderr));
-  assert(out.includes(`export CTRLAB_INPUT='${Deno.realPathSync(`${dir}/logs`)}'`) && out.includes(`export CTRLAB_SPEC='${Deno.realPathSync(`${dir}/spec.json`)}'`), out);
+  assert(
+    out.includes(`export CTRLAB_INPUT='${Deno.realPathSync(`${dir}/logs`)}'`) &&
+      out.includes(`export CTRLAB_SPEC='${Deno.realPathSync(`${dir}/spec.json`)}'`),
+    out,
+  );
   assert(out.includes(`export CTRLAB_DATA_DIR='${Deno.realPathSync(dir)}/work/own-logs-`), out);
-  assertEquals([...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name), ["x.csv"], "the input folder holds only what it held");
+  assertEquals(
+    [...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name),
+    ["x.csv"],
+    "the input folder holds only what it held",
+  );
 });
 
 Deno.test("no scene column is one task; a numeric fill value and categorical vocabularies reach the training table", async () => {
   const dir = await tempDir("onetask");
   const { logs } = await writeOtherLogs(dir, 4_000, 5);
-  const spec = resolveSpec({ ...OTHER_SPEC, scene: null, numeric: [{ column: "price", transform: "log1p", fill: 0 }] });
+  const spec = resolveSpec({
+    ...OTHER_SPEC,
+    scene: null,
+    numeric: [{ column: "price", transform: "log1p", fill: 0 }],
+  });
   const r = await runEtl({ input: logs, output: `${dir}/clean`, spec });
   assertEquals(r.scenes, ["all"]);
   assert(r.partitions.every((p) => p.scene === 0));
@@ -200,9 +323,17 @@ Deno.test("no scene column is one task; a numeric fill value and categorical voc
   assert(!manifest.features.some((f) => /_s\d$/.test(f.name)), "no per-scene counts with one scene");
   const price = manifest.features.find((f) => f.name === "price")!;
   assertEquals(price.fill, (Math.log1p(0) - price.mean) / price.std);
-  const z = table.withColumns(...normalizedFeatures(manifest)).filter(pl.col("price").isNull()).getColumn("n_price").toArray() as number[];
-  assert(z.length > 0 && z.every((v) => Math.abs(v - price.fill!) < 1e-6), "missing prices take the fill value");
+  const z = table.withColumns(...normalizedFeatures(manifest)).filter(pl.col("price").isNull()).getColumn(
+    "n_price",
+  ).toArray() as number[];
+  assert(
+    z.length > 0 && z.every((v) => Math.abs(v - price.fill!) < 1e-6),
+    "missing prices take the fill value",
+  );
   assertEquals(manifest.categorical, ["city"]);
-  assert(manifest.vocabs.city.size === 8 && table.columns.includes("city_idx"), `city vocabulary of 7 values + OOV: ${manifest.vocabs.city.size}`);
+  assert(
+    manifest.vocabs.city.size === 8 && table.columns.includes("city_idx"),
+    `city vocabulary of 7 values + OOV: ${manifest.vocabs.city.size}`,
+  );
   assertEquals(vocabSizes(manifest).fields, [8]);
 });

@@ -10,7 +10,12 @@ import type { DatasetSpec } from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 
 /** The release layout under `<dir>/logs` (only the three part files; the oracle stays in `<dir>/gen`, never given to ctrlab). */
-export async function writeReleaseLogs(dir: string, rows: number, seed = 7, corruptRate = 0.01): Promise<string> {
+export async function writeReleaseLogs(
+  dir: string,
+  rows: number,
+  seed = 7,
+  corruptRate = 0.01,
+): Promise<string> {
   await generateLogs({ rows, seed, corruptRate, outDir: `${dir}/gen`, layout: "release" });
   await Deno.rename(`${dir}/gen/raw`, `${dir}/logs`);
   return `${dir}/logs`;
@@ -35,7 +40,12 @@ const SURFACE = ["home", "home", "feed", "search", "search"];
 
 /** Encode UTF-8 text as GBK with the system's iconv. */
 export async function toGbk(text: string): Promise<Uint8Array> {
-  const p = new Deno.Command("iconv", { args: ["-f", "UTF-8", "-t", "GBK"], stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const p = new Deno.Command("iconv", {
+    args: ["-f", "UTF-8", "-t", "GBK"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const w = p.stdin.getWriter();
   await w.write(new TextEncoder().encode(text));
   await w.close();
@@ -45,20 +55,28 @@ export async function toGbk(text: string): Promise<Uint8Array> {
 }
 
 export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+  return new Uint8Array(
+    await new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip")))
+      .arrayBuffer(),
+  );
 }
 
 /**
  * Another company's click log under `<dir>/logs`: days before the midpoint in `part-a.csv.gz` (GBK, gzipped),
  * the rest in `part-b.csv` (GBK). Returns the folder and the spec file's path (written beside, not inside, the logs).
  */
-export async function writeOtherLogs(dir: string, rows: number, seed = 7): Promise<{ logs: string; spec: string; rows: number }> {
+export async function writeOtherLogs(
+  dir: string,
+  rows: number,
+  seed = 7,
+): Promise<{ logs: string; spec: string; rows: number }> {
   await generateLogs({ rows, seed, corruptRate: 0, outDir: `${dir}/gen` });
   await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/gen/clean` });
   const clean = scanClean(`${dir}/gen/clean`).sort("row_id").collectSync();
   const hex = (id: string) => (Math.imul(Number(id), 2654435761) >>> 0).toString(16).padStart(8, "0");
   const scene = clean.getColumn("scene").toArray() as number[];
-  const users = clean.getColumn("user_id").toArray() as string[], items = clean.getColumn("item_id").toArray() as string[];
+  const users = clean.getColumn("user_id").toArray() as string[],
+    items = clean.getColumn("item_id").toArray() as string[];
   const other = pl.DataFrame({
     uid: users.map((u) => `u_${u}`),
     ad: items.map(hex),
@@ -73,10 +91,17 @@ export async function writeOtherLogs(dir: string, rows: number, seed = 7): Promi
   });
   const days = [...new Set(other.getColumn("date").toArray() as string[])].sort();
   const mid = days[Math.floor(days.length / 2)];
-  const csv = (df: pl.DataFrame) => new TextDecoder().decode(df.drop("date").writeCSV() as unknown as Uint8Array);
+  const csv = (df: pl.DataFrame) =>
+    new TextDecoder().decode(df.drop("date").writeCSV() as unknown as Uint8Array);
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
-  await Deno.writeFile(`${dir}/logs/part-a.csv.gz`, await gzip(await toGbk(csv(other.filter(pl.col("date").lt(pl.lit(mid)))))));
-  await Deno.writeFile(`${dir}/logs/part-b.csv`, await toGbk(csv(other.filter(pl.col("date").gtEq(pl.lit(mid))))));
+  await Deno.writeFile(
+    `${dir}/logs/part-a.csv.gz`,
+    await gzip(await toGbk(csv(other.filter(pl.col("date").lt(pl.lit(mid)))))),
+  );
+  await Deno.writeFile(
+    `${dir}/logs/part-b.csv`,
+    await toGbk(csv(other.filter(pl.col("date").gtEq(pl.lit(mid))))),
+  );
   await Deno.writeTextFile(`${dir}/other-log.json`, JSON.stringify(OTHER_SPEC, null, 2));
   return { logs: `${dir}/logs`, spec: `${dir}/other-log.json`, rows: other.height };
 }
@@ -93,7 +118,9 @@ export async function treeHashes(dir: string): Promise<Record<string, string>> {
         await walk(p, r);
       } else {
         const h = await crypto.subtle.digest("SHA-256", await Deno.readFile(p));
-        out[r] = `${st.mode} ${st.mtime?.getTime()} ${[...new Uint8Array(h)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+        out[r] = `${st.mode} ${st.mtime?.getTime()} ${
+          [...new Uint8Array(h)].map((b) => b.toString(16).padStart(2, "0")).join("")
+        }`;
       }
     }
   };

@@ -2,7 +2,7 @@
  * The notebooks on logs a user brings: the AntM2C release's exact layout through all ten (no oracle, a
  * read-only input whose tree is unchanged afterwards), and a non-AntM2C log through a spec through 01–06.
  */
-import type { RunConfig } from "../lib/config.ts";
+import { EXECUTION_DEFAULTS, type RunConfig } from "../lib/config.ts";
 import { ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
 import { readManifest } from "../lib/features/table.ts";
 import { readResults } from "../lib/eval/results.ts";
@@ -20,7 +20,9 @@ interface Output {
 async function assertCleanOutputs(runDir: string, stages: string[]): Promise<string> {
   let all = "";
   for (const stage of stages) {
-    const cells = JSON.parse(await Deno.readTextFile(`${runDir}/${stage}.ipynb`)).cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    const cells = JSON.parse(await Deno.readTextFile(`${runDir}/${stage}.ipynb`)).cells.filter((
+      c: { cell_type: string },
+    ) => c.cell_type === "code");
     for (const [i, c] of cells.entries()) {
       const outs = (c.outputs ?? []) as Output[];
       assert(outs.length > 0, `${stage}: code cell ${i} has no output`);
@@ -36,11 +38,30 @@ Deno.test("the AntM2C release as it ships runs through all ten notebooks; no ora
   const logs = await writeReleaseLogs(dir, 20_000, 7, 0.01);
   await new Deno.Command("chmod", { args: ["-R", "a-w", logs] }).output(); // read-only input
   const before = await treeHashes(logs);
-  const cfg: RunConfig = { rows: 0, seed: 7, corruptRate: 0, input: logs, dataDir: ownDataDir(logs, undefined, `${dir}/work`), runDir: `${dir}/run` };
+  const cfg: RunConfig = {
+    ...EXECUTION_DEFAULTS,
+    rows: 0,
+    seed: 7,
+    corruptRate: 0,
+    input: logs,
+    dataDir: ownDataDir(logs, undefined, `${dir}/work`),
+    runDir: `${dir}/run`,
+  };
   try {
     await ensureDataset(cfg, () => {});
     const info = await runNotebooks(cfg, listNotebooks(), () => {});
-    assertEquals(info.notebooks.map((r) => r.stage), ["01_etl", "02_features", "03_join", "04_dnn", "05_mmoe", "06_ple", "07_text", "08_fusion", "09_fallback", "10_final_eval"]);
+    assertEquals(info.notebooks.map((r) => r.stage), [
+      "01_etl",
+      "02_features",
+      "03_join",
+      "04_dnn",
+      "05_mmoe",
+      "06_ple",
+      "07_text",
+      "08_fusion",
+      "09_fallback",
+      "10_final_eval",
+    ]);
     assert(info.notebooks.every((r) => r.ok));
     const text = await assertCleanOutputs(cfg.runDir, info.notebooks.map((r) => r.stage));
     assert(text.includes("No oracle for these logs"), "01 says plainly that no ceiling is known");
@@ -58,7 +79,11 @@ Deno.test("the AntM2C release as it ships runs through all ten notebooks; no ora
     assert(!results.some((x) => typeof x.oracleAuc === "number"), "no oracle AUC anywhere");
     const predict = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/metrics/09_fallback.json`)).metrics;
     assertEquals(predict["predict max |Δp|"], 0, "predict on the raw release file reproduces the notebook");
-    assertEquals(await treeHashes(logs), before, "nothing under the input was written, moved or deleted (contents, modes, mtimes)");
+    assertEquals(
+      await treeHashes(logs),
+      before,
+      "nothing under the input was written, moved or deleted (contents, modes, mtimes)",
+    );
   } finally {
     await new Deno.Command("chmod", { args: ["-R", "u+w", logs] }).output();
   }
@@ -68,7 +93,16 @@ Deno.test("a non-AntM2C log (string ids, epoch seconds, 3 named scenes, gzip + G
   const dir = await tempDir("other-nb");
   const { logs, spec, rows } = await writeOtherLogs(dir, 20_000, 11);
   const before = await treeHashes(logs);
-  const cfg: RunConfig = { rows: 0, seed: 7, corruptRate: 0, input: logs, spec, dataDir: ownDataDir(logs, spec, `${dir}/work`), runDir: `${dir}/run` };
+  const cfg: RunConfig = {
+    ...EXECUTION_DEFAULTS,
+    rows: 0,
+    seed: 7,
+    corruptRate: 0,
+    input: logs,
+    spec,
+    dataDir: ownDataDir(logs, spec, `${dir}/work`),
+    runDir: `${dir}/run`,
+  };
   await ensureDataset(cfg, () => {});
   const notebooks = listNotebooks().filter((p) => /\/0[1-6]_[a-z]+\.ipynb$/.test(p));
   const info = await runNotebooks(cfg, notebooks, () => {});
@@ -77,12 +111,25 @@ Deno.test("a non-AntM2C log (string ids, epoch seconds, 3 named scenes, gzip + G
   const etl = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/metrics/01_etl.json`)).metrics;
   assertEquals([etl["rows read"], etl["rows written"]], [rows, rows]);
   const manifest = readManifest(`${cfg.dataDir}/table`);
-  assertEquals([manifest.scenes, manifest.sceneNames, manifest.categorical], [3, ["home", "feed", "search"], ["city"]]);
-  assert(manifest.features.some((f) => f.name === "price" && f.spec && f.transform === "log1p" && (f.missingShare ?? 0) > 0));
-  assert(manifest.features.some((f) => f.name === "u_imp_s2") && !manifest.features.some((f) => f.name === "u_imp_s3"), "per-scene features follow the spec's 3 scenes");
+  assertEquals([manifest.scenes, manifest.sceneNames, manifest.categorical], [3, ["home", "feed", "search"], [
+    "city",
+  ]]);
+  assert(
+    manifest.features.some((f) =>
+      f.name === "price" && f.spec && f.transform === "log1p" && (f.missingShare ?? 0) > 0
+    ),
+  );
+  assert(
+    manifest.features.some((f) => f.name === "u_imp_s2") &&
+      !manifest.features.some((f) => f.name === "u_imp_s3"),
+    "per-scene features follow the spec's 3 scenes",
+  );
   const results = readResults(cfg.runDir);
   for (const scene of ["scene home", "scene feed", "scene search"]) {
-    assert(results.some((x) => x.stage === "06_ple" && x.split === "test" && x.slice === scene), `06 reports ${scene}`);
+    assert(
+      results.some((x) => x.stage === "06_ple" && x.split === "test" && x.slice === scene),
+      `06 reports ${scene}`,
+    );
   }
   assertEquals(await treeHashes(logs), before);
 });

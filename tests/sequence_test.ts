@@ -12,17 +12,29 @@ const D0 = 19548;
 /** [user, item, scene, dayOffset, label] in time order (row_id order). */
 function log(rows: [number, number, number, number, number][]): pl.DataFrame {
   return pl.DataFrame({
-    row_id: rows.map((_, i) => i), user_id: rows.map((r) => r[0]), item_id: rows.map((r) => r[1]),
-    scene: rows.map((r) => r[2]), day: rows.map((r) => D0 + r[3]), label: rows.map((r) => r[4]),
-  }).withColumns(pl.col("scene").cast(pl.Int32), pl.col("day").cast(pl.Int32), pl.col("label").cast(pl.Int32));
+    row_id: rows.map((_, i) => i),
+    user_id: rows.map((r) => r[0]),
+    item_id: rows.map((r) => r[1]),
+    scene: rows.map((r) => r[2]),
+    day: rows.map((r) => D0 + r[3]),
+    label: rows.map((r) => r[4]),
+  }).withColumns(
+    pl.col("scene").cast(pl.Int32),
+    pl.col("day").cast(pl.Int32),
+    pl.col("label").cast(pl.Int32),
+  );
 }
 
 /** Row r's sequence: [item index, scene] of its real clicks, most recent first. */
 function seqOf(df: pl.DataFrame, seq: ReturnType<typeof behaviourSequences>, r: number): [number, number][] {
   const k = df.getColumn("seq_idx").get(r) as number, L = seq.length;
   const out: [number, number][] = [];
-  for (let j = 0; j < L; j++) if (seq.mask[k * L + j]) out.push([Number(seq.items[k * L + j]), Number(seq.scenes[k * L + j])]);
-  for (let j = out.length; j < L; j++) assert(seq.items[k * L + j] === 0n && seq.mask[k * L + j] === 0, "padding is id 0, mask 0");
+  for (let j = 0; j < L; j++) {
+    if (seq.mask[k * L + j]) out.push([Number(seq.items[k * L + j]), Number(seq.scenes[k * L + j])]);
+  }
+  for (let j = out.length; j < L; j++) {
+    assert(seq.items[k * L + j] === 0n && seq.mask[k * L + j] === 0, "padding is id 0, mask 0");
+  }
   return out;
 }
 
@@ -53,7 +65,8 @@ Deno.test("leakage audit: relabelling day D leaves day D's sequences unchanged a
   const events = loadEvents(`${dir}/clean`);
   const vocab = buildVocab(events, "item_id");
   const day = D0 + 10;
-  const labels = events.getColumn("label").toArray() as number[], days = events.getColumn("day").toArray() as number[];
+  const labels = events.getColumn("label").toArray() as number[],
+    days = events.getColumn("day").toArray() as number[];
   const idx = days.flatMap((d, i) => d === day ? [i] : []);
   const shuffled = new Rng(1).shuffle(idx.map((i) => labels[i]));
   const relabelled = [...labels];
@@ -62,11 +75,21 @@ Deno.test("leakage audit: relabelling day D leaves day D's sequences unchanged a
   const rowsOn = (e: pl.DataFrame, d: number, o = {}) => {
     const s = behaviourSequences(e, vocab, { length: 20, ...o });
     const df = withSequenceIndex(e.filter(pl.col("day").eq(pl.lit(d))), s).sort("row_id");
-    return (df.getColumn("seq_idx").toArray() as number[]).map((k) => `${s.items.slice(k * 20, k * 20 + 20)}|${s.scenes.slice(k * 20, k * 20 + 20)}|${s.mask.slice(k * 20, k * 20 + 20)}`);
+    return (df.getColumn("seq_idx").toArray() as number[]).map((k) =>
+      `${s.items.slice(k * 20, k * 20 + 20)}|${s.scenes.slice(k * 20, k * 20 + 20)}|${
+        s.mask.slice(k * 20, k * 20 + 20)
+      }`
+    );
   };
   assertEquals(rowsOn(perm, day), rowsOn(events, day), "day D sequences must not see day D labels");
-  assert(rowsOn(perm, day + 1).some((s, i) => s !== rowsOn(events, day + 1)[i]), "day D+1 sequences must see day D clicks");
+  assert(
+    rowsOn(perm, day + 1).some((s, i) => s !== rowsOn(events, day + 1)[i]),
+    "day D+1 sequences must see day D clicks",
+  );
   // the audit can fail: the leaky variant does see day D's clicks on day D
   const leaky = { includeCurrentDay: true };
-  assert(rowsOn(perm, day, leaky).some((s, i) => s !== rowsOn(events, day, leaky)[i]), "the leaky variant should fail the audit");
+  assert(
+    rowsOn(perm, day, leaky).some((s, i) => s !== rowsOn(events, day, leaky)[i]),
+    "the leaky variant should fail the audit",
+  );
 });

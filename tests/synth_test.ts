@@ -27,7 +27,9 @@ Deno.test("generated logs match AntM2C's columns and public marginals", async ()
   assertEquals(df.height, 60_000);
   const ctr = m.clicks / 60_000;
   assertBetween(ctr, 0.32, 0.38, "click rate");
-  m.sceneRows.forEach((n, s) => assertBetween(n / 60_000, BASE_SCENE_SHARES[s] - 0.03, BASE_SCENE_SHARES[s] + 0.03, `scene ${s} share`));
+  m.sceneRows.forEach((n, s) =>
+    assertBetween(n / 60_000, BASE_SCENE_SHARES[s] - 0.03, BASE_SCENE_SHARES[s] + 0.03, `scene ${s} share`)
+  );
   // both timestamp layouts occur
   const times = df.getColumn("log_time").toArray() as string[];
   assert(times.some((t) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(t)));
@@ -37,8 +39,9 @@ Deno.test("generated logs match AntM2C's columns and public marginals", async ()
   assertEquals(oracle.height, 60_000);
   assertEquals(oracle.columns, ["row_id", "p_true"]);
   // cold start: some users and items only appear in the last week
-  const firstDay = (col: string) => df.select(pl.col(col), pl.col("log_time").str.slice(0, 10).alias("d"))
-    .groupBy(col).agg(pl.col("d").min().alias("first"));
+  const firstDay = (col: string) =>
+    df.select(pl.col(col), pl.col("log_time").str.slice(0, 10).alias("d"))
+      .groupBy(col).agg(pl.col("d").min().alias("first"));
   const lateUsers = firstDay("user_id").filter(pl.col("first").gt(pl.lit("2023-08-01"))).height;
   const lateItems = firstDay("item_id").filter(pl.col("first").gt(pl.lit("2023-08-01"))).height;
   assert(lateUsers > 10, `late users: ${lateUsers}`);

@@ -6,7 +6,7 @@
  * interpreter's mean pooling of the same graph.
  */
 import pl from "nodejs-polars";
-import { REPO_ROOT } from "../lib/config.ts";
+import { EXECUTION_DEFAULTS, REPO_ROOT } from "../lib/config.ts";
 import { ensureDataset } from "../lib/data/dataset.ts";
 import { runEtl, scanClean } from "../lib/data/etl.ts";
 import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
@@ -14,7 +14,7 @@ import { arr, evaluate } from "../lib/graph/interp.ts";
 import { ModelBuilder } from "../lib/graph/nn.ts";
 import { embedCached, type Embedder } from "../lib/text/embedder.ts";
 import { buildTextFeatures, joinTextIndex, textColumns, textExpr } from "../lib/text/features.ts";
-import { meanCovariance } from "../lib/text/linalg.ts";
+import { meanCovariance } from "../lib/util/linalg.ts";
 import { charNgrams, TfidfSvdEmbedder } from "../lib/text/tfidf.ts";
 import { makeTinyBert, tinyBert } from "../lib/text/tiny_bert.ts";
 import { meanPool, TransformersEmbedder } from "../lib/text/transformers.ts";
@@ -22,7 +22,15 @@ import { applyWhitening, fitWhitening, truncateWhitening } from "../lib/text/whi
 import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose, assertEquals, tempDir } from "./assert.ts";
 
-const CORPUS = ["惠民火锅优惠券,火锅,奶茶", "安心基金定投,基金,股票", "外卖,快餐,早餐", "余额宝,理财产品,收益", "打车,地铁,公交卡", "火锅,外卖", "基金,余额宝"];
+const CORPUS = [
+  "惠民火锅优惠券,火锅,奶茶",
+  "安心基金定投,基金,股票",
+  "外卖,快餐,早餐",
+  "余额宝,理财产品,收益",
+  "打车,地铁,公交卡",
+  "火锅,外卖",
+  "基金,余额宝",
+];
 
 Deno.test("BERT-whitening: training vectors come out with identity covariance; low rank caps k", () => {
   const rng = new Rng(3), n = 2000, d = 12;
@@ -47,26 +55,40 @@ Deno.test("BERT-whitening: training vectors come out with identity covariance; l
   }
   assertEquals(fitWhitening(low, d, 8).k, 3);
   const t = truncateWhitening(wh, 5);
-  assertEquals(Array.from(applyWhitening(t, x.subarray(0, d))), Array.from(applyWhitening(wh, x.subarray(0, d)).subarray(0, 5)));
+  assertEquals(
+    Array.from(applyWhitening(t, x.subarray(0, d))),
+    Array.from(applyWhitening(wh, x.subarray(0, d)).subarray(0, 5)),
+  );
 });
 
 Deno.test("TF-IDF + SVD embedder: character n-grams, row-independent vectors, identical after save/load", async () => {
   assertEquals(charNgrams("火锅,KT", [1, 2]), ["火", "锅", "火锅", "k", "t", "kt"]);
   const e = TfidfSvdEmbedder.fit(CORPUS, { minDf: 1, dim: 4 });
   const all = await e.embed(CORPUS);
-  for (let i = 0; i < CORPUS.length; i++) assertEquals(Array.from(await e.embed([CORPUS[i]])), Array.from(all.subarray(i * 4, i * 4 + 4)), `row ${i} alone`);
+  for (let i = 0; i < CORPUS.length; i++) {
+    assertEquals(
+      Array.from(await e.embed([CORPUS[i]])),
+      Array.from(all.subarray(i * 4, i * 4 + 4)),
+      `row ${i} alone`,
+    );
+  }
   const dir = await tempDir("tfidf");
   await e.save(dir);
   const back = await TfidfSvdEmbedder.load(dir);
   assertEquals(back.fingerprint, e.fingerprint);
   assertEquals(Array.from(await back.embed(CORPUS)), Array.from(all));
-  assert(TfidfSvdEmbedder.fit(CORPUS.slice(1), { minDf: 1, dim: 4 }).fingerprint !== e.fingerprint, "a refit changes the fingerprint");
+  assert(
+    TfidfSvdEmbedder.fit(CORPUS.slice(1), { minDf: 1, dim: 4 }).fingerprint !== e.fingerprint,
+    "a refit changes the fingerprint",
+  );
 });
 
 Deno.test("the embedding cache computes each distinct text once per embedder", async () => {
   let calls = 0;
   const fake = (fingerprint: string): Embedder => ({
-    name: "fake", fingerprint, dim: 2,
+    name: "fake",
+    fingerprint,
+    dim: 2,
     embed: (texts) => {
       calls += texts.length;
       return Promise.resolve(Float32Array.from(texts.flatMap((t) => [t.length, fingerprint.length])));
@@ -80,26 +102,51 @@ Deno.test("the embedding cache computes each distinct text once per embedder", a
   const again = await embedCached(fake("f1"), ["ccc", "a", "dddd"], dir);
   assertEquals([again.computed, calls], [1, 4]);
   assertEquals(Array.from(again.vectors), [3, 2, 1, 2, 4, 2]);
-  assertEquals((await embedCached(fake("other"), ["a"], dir)).computed, 1, "another embedder never reuses these vectors");
+  assertEquals(
+    (await embedCached(fake("other"), ["a"], dir)).computed,
+    1,
+    "another embedder never reuses these vectors",
+  );
 });
 
 Deno.test("text joins to rows by row_id: a shuffled split still gets each row's own user and item text", async () => {
   const dir = await tempDir("textjoin");
-  await ensureDataset({ rows: 10_000, seed: 5, corruptRate: 0, dataDir: dir, runDir: `${dir}/run` }, () => {});
+  await ensureDataset({
+    ...EXECUTION_DEFAULTS,
+    rows: 10_000,
+    seed: 5,
+    corruptRate: 0,
+    dataDir: dir,
+    runDir: `${dir}/run`,
+  }, () => {});
   await runEtl({ input: `${dir}/raw`, output: `${dir}/clean` });
   const built = await buildTable(loadEvents(`${dir}/clean`));
   await writeTable(`${dir}/table`, built, `${dir}/clean`);
-  const tf = await buildTextFeatures(dir, built.manifest.split.days.train, `${dir}/text`, { k: 16, tfidf: { dim: 24 } });
+  const tf = await buildTextFeatures(dir, built.manifest.split.days.train, `${dir}/text`, {
+    k: 16,
+    tfidf: { dim: 24 },
+  });
   assertEquals(tf.k, 16);
   const test = pl.readParquet(`${dir}/table/split=test/part-00000.parquet`).select("row_id");
   const order = new Rng(1).shuffle(Uint32Array.from({ length: test.height }, (_, i) => i));
-  const shuffled = pl.DataFrame({ row_id: Array.from(order, (i) => test.getColumn("row_id").get(i)) }).withColumns(pl.col("row_id").cast(pl.Int64));
+  const shuffled = pl.DataFrame({ row_id: Array.from(order, (i) => test.getColumn("row_id").get(i)) })
+    .withColumns(pl.col("row_id").cast(pl.Int64));
   const joined = joinTextIndex(shuffled, tf);
   const cols = textColumns(`${dir}/clean`);
-  const truth = scanClean(`${dir}/clean`).select("row_id", textExpr("user", cols.user), textExpr("item", cols.item)).collectSync();
+  const truth = scanClean(`${dir}/clean`).select(
+    "row_id",
+    textExpr("user", cols.user),
+    textExpr("item", cols.item),
+  ).collectSync();
   const want = shuffled.join(truth, { on: "row_id", how: "left" });
-  const [ui, ii] = [joined.getColumn("user_text_idx").toArray() as number[], joined.getColumn("item_text_idx").toArray() as number[]];
-  const [ut, it] = [want.getColumn("user_text").toArray() as string[], want.getColumn("item_text").toArray() as string[]];
+  const [ui, ii] = [
+    joined.getColumn("user_text_idx").toArray() as number[],
+    joined.getColumn("item_text_idx").toArray() as number[],
+  ];
+  const [ut, it] = [
+    want.getColumn("user_text").toArray() as string[],
+    want.getColumn("item_text").toArray() as string[],
+  ];
   assertEquals(joined.getColumn("row_id").toArray(), want.getColumn("row_id").toArray());
   for (let r = 0; r < joined.height; r++) {
     assertEquals(tf.texts.user[ui[r]], ut[r], `row ${r}: user text`);
@@ -113,7 +160,11 @@ Deno.test("the shipped tiny BERT: reproducible from its maker, loads through tra
   const dir = await tempDir("tinybert");
   const { config, params } = await makeTinyBert(dir);
   for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "onnx/model.onnx"]) {
-    assertEquals(await Deno.readFile(`${dir}/${f}`), await Deno.readFile(`${shipped}/${f}`), `${f} differs from \`ctrlab make-text-model\`'s output`);
+    assertEquals(
+      await Deno.readFile(`${dir}/${f}`),
+      await Deno.readFile(`${shipped}/${f}`),
+      `${f} differs from \`ctrlab make-text-model\`'s output`,
+    );
   }
   const e = await TransformersEmbedder.load(shipped);
   assertEquals(e.dim, config.hidden);
@@ -127,11 +178,16 @@ Deno.test("the shipped tiny BERT: reproducible from its maker, loads through tra
   // the interpreter evaluates the same graph in float64 on the same token ids
   const m = new ModelBuilder();
   const out = tinyBert(config)(m);
-  const vocab = JSON.parse(await Deno.readTextFile(`${shipped}/tokenizer.json`)).model.vocab as Record<string, number>;
+  const vocab = JSON.parse(await Deno.readTextFile(`${shipped}/tokenizer.json`)).model.vocab as Record<
+    string,
+    number
+  >;
   const ids = [vocab["[CLS]"], ...[..."外卖,快餐"].map((c) => vocab[c]), vocab["[SEP]"]];
   const S = ids.length;
   const feeds = {
-    input_ids: arr([1, S], ids), attention_mask: arr([1, S], ids.map(() => 1)), token_type_ids: arr([1, S], ids.map(() => 0)),
+    input_ids: arr([1, S], ids),
+    attention_mask: arr([1, S], ids.map(() => 1)),
+    token_type_ids: arr([1, S], ids.map(() => 0)),
     ...Object.fromEntries([...m.params].map(([n, p]) => [n, arr(p.shape, params.get(n)!)])),
   };
   const [h] = evaluate([out.last_hidden_state], feeds);

@@ -6,12 +6,14 @@ import { assert, assertClose, assertEquals } from "./assert.ts";
 
 Deno.test("charts carry the plotly MIME type and self-drawing HTML", () => {
   Deno.env.set("CTRLAB_HEADLESS", "1");
-  for (const chart of [
-    line([1, 2, 3], { a: [1, 2, 3], b: [3, 2, 1] }, { title: "t" }),
-    bar(["x", "y"], { v: [1, 2] }, { stacked: true }),
-    heatmap([[1, 2], [3, 4]], ["c1", "c2"], ["r1", "r2"]),
-    histogram({ v: [1, 2, 2, 3] }),
-  ]) {
+  for (
+    const chart of [
+      line([1, 2, 3], { a: [1, 2, 3], b: [3, 2, 1] }, { title: "t" }),
+      bar(["x", "y"], { v: [1, 2] }, { stacked: true }),
+      heatmap([[1, 2], [3, 4]], ["c1", "c2"], ["r1", "r2"]),
+      histogram({ v: [1, 2, 2, 3] }),
+    ]
+  ) {
     const b = chart[JUPYTER_DISPLAY]();
     const fig = b["application/vnd.plotly.v1+json"] as { data: unknown[] };
     assert(fig.data.length >= 1);
@@ -106,7 +108,12 @@ Deno.test("progress updates one display in place inside a kernel", async () => {
   Deno.env.delete("CTRLAB_HEADLESS");
   const { useKernel } = await import("../lib/viz/display.ts");
   const calls: { update?: boolean; display_id?: string }[] = [];
-  useKernel({ display: (_o, opts) => { calls.push(opts ?? {}); return Promise.resolve(); } });
+  useKernel({
+    display: (_o, opts) => {
+      calls.push(opts ?? {});
+      return Promise.resolve();
+    },
+  });
   try {
     const p = progress(10, "k");
     p.tick(5);

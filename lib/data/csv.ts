@@ -49,7 +49,16 @@ function utf8Len(b: Uint8Array, i: number, limit: number): number {
  * and returns true, or returns false when the record may continue past `limit` (read more and call again).
  * `want`/`range`: the byte range of field `want` (quotes excluded; -1 when the record has no such field).
  */
-export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boolean, d: Dialect, out: RecordScan, want = -1, range?: Int32Array): boolean {
+export function scanRecord(
+  b: Uint8Array,
+  start: number,
+  limit: number,
+  eof: boolean,
+  d: Dialect,
+  out: RecordScan,
+  want = -1,
+  range?: Int32Array,
+): boolean {
   const Q = d.quote, D = d.delimiter;
   let i = start, fields = 1, lines = 1, bad = -1, err = -1;
   if (range) range[0] = range[1] = -1;
@@ -67,26 +76,48 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
         const c = b[i];
         if (c === Q) {
           if (i + 1 >= limit && !eof) return false;
-          if (i + 1 < limit && b[i + 1] === Q) { i += 2; continue; }
+          if (i + 1 < limit && b[i + 1] === Q) {
+            i += 2;
+            continue;
+          }
           i++;
           closed = true;
-        } else if (c === LF) { lines++; i++; } else if (c >= 0x80) { // a byte >= 0x80: a whole UTF-8 sequence, or an invalid byte noted (inline: this runs for every byte of text)
+        } else if (c === LF) {
+          lines++;
+          i++;
+        } else if (c >= 0x80) { // a byte >= 0x80: a whole UTF-8 sequence, or an invalid byte noted (inline: this runs for every byte of text)
           const n = d.utf8 ? utf8Len(b, i, limit) : 1;
           if (n > 0) i += n;
-          else if (n === 0 || eof) { if (bad < 0) bad = i - start; i++; } else return false;
+          else if (n === 0 || eof) {
+            if (bad < 0) bad = i - start;
+            i++;
+          } else return false;
         } else i++;
-        if (i - start > MAX_RECORD_BYTES) { err = i - start; break; }
+        if (i - start > MAX_RECORD_BYTES) {
+          err = i - start;
+          break;
+        }
       }
       if (err >= 0) break;
-      if (fields - 1 === want && range) { range[0] = fieldStart + 1; range[1] = i - 1; }
+      if (fields - 1 === want && range) {
+        range[0] = fieldStart + 1;
+        range[1] = i - 1;
+      }
       if (i >= limit) {
         if (!eof) return false;
         return finish(limit, limit, fields, lines, -1, bad, out);
       }
       const c = b[i];
-      if (c === D) { i++; fields++; if (i >= limit && !eof) return false; continue; }
+      if (c === D) {
+        i++;
+        fields++;
+        if (i >= limit && !eof) return false;
+        continue;
+      }
       if (c === LF) return finish(i, i + 1, fields, lines, -1, bad, out);
-      if (c === CR && (i + 1 < limit ? b[i + 1] === LF : eof)) return finish(i, Math.min(i + 2, limit), fields, lines, -1, bad, out);
+      if (c === CR && (i + 1 < limit ? b[i + 1] === LF : eof)) {
+        return finish(i, Math.min(i + 2, limit), fields, lines, -1, bad, out);
+      }
       if (c === CR && i + 1 >= limit) return false;
       err = i - start; // a byte after a closing quote
       break;
@@ -94,25 +125,40 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
     for (;;) {
       if (i >= limit) {
         if (!eof) return false;
-        if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = i; }
+        if (fields - 1 === want && range) {
+          range[0] = fieldStart;
+          range[1] = i;
+        }
         return finish(i > start && b[i - 1] === CR ? i - 1 : i, i, fields, lines, -1, bad, out);
       }
       const c = b[i];
       if (c === D || c === LF) break;
-      if (c === Q) { err = i - start; break; }
+      if (c === Q) {
+        err = i - start;
+        break;
+      }
       if (c >= 0x80) { // a byte >= 0x80: a whole UTF-8 sequence, or an invalid byte noted (inline: this runs for every byte of text)
         const n = d.utf8 ? utf8Len(b, i, limit) : 1;
         if (n > 0) i += n;
-        else if (n === 0 || eof) { if (bad < 0) bad = i - start; i++; } else return false;
+        else if (n === 0 || eof) {
+          if (bad < 0) bad = i - start;
+          i++;
+        } else return false;
       } else i++;
     }
     if (err >= 0) break;
     if (b[i] === LF) {
       const end = i > start && b[i - 1] === CR ? i - 1 : i;
-      if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = Math.max(fieldStart, end); }
+      if (fields - 1 === want && range) {
+        range[0] = fieldStart;
+        range[1] = Math.max(fieldStart, end);
+      }
       return finish(end, i + 1, fields, lines, -1, bad, out);
     }
-    if (fields - 1 === want && range) { range[0] = fieldStart; range[1] = i; }
+    if (fields - 1 === want && range) {
+      range[0] = fieldStart;
+      range[1] = i;
+    }
     i++; // delimiter
     fields++;
     if (i >= limit && !eof) return false;
@@ -126,7 +172,15 @@ export function scanRecord(b: Uint8Array, start: number, limit: number, eof: boo
   return finish(nl > start && b[nl - 1] === CR ? nl - 1 : nl, nl + 1, fields, 1, err, -1, out);
 }
 
-function finish(end: number, next: number, fields: number, lines: number, quoteError: number, badUtf8: number, out: RecordScan): true {
+function finish(
+  end: number,
+  next: number,
+  fields: number,
+  lines: number,
+  quoteError: number,
+  badUtf8: number,
+  out: RecordScan,
+): true {
   out.end = end;
   out.next = next;
   out.fields = fields;
@@ -140,7 +194,9 @@ function finish(end: number, next: number, fields: number, lines: number, quoteE
 export function parseHeader(line: string, delimiter = ",", quote = '"'): string[] {
   return line.replace(/^\uFEFF/, "").replace(/\r$/, "").split(delimiter).map((s) => {
     const t = s.trim();
-    return t.length >= 2 && t.startsWith(quote) && t.endsWith(quote) ? t.slice(1, -1).replaceAll(quote + quote, quote) : t;
+    return t.length >= 2 && t.startsWith(quote) && t.endsWith(quote)
+      ? t.slice(1, -1).replaceAll(quote + quote, quote)
+      : t;
   });
 }
 
@@ -204,7 +260,9 @@ export async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
   try {
     for await (const c of stream) yield c;
   } catch (e) {
-    throw new Error(`${path}: ${gz ? "gzip stream is corrupt or truncated" : "read failed"}: ${(e as Error).message}`);
+    throw new Error(
+      `${path}: ${gz ? "gzip stream is corrupt or truncated" : "read failed"}: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -212,7 +270,13 @@ export async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
  * Stream the records of a byte source with 1-based line numbers and byte offsets (of the decompressed bytes).
  * `onRecord(bytes, scan, start, lineNo, offset)` must not keep references to `bytes` past the call.
  */
-export async function forEachRecord(source: AsyncIterable<Uint8Array>, d: Dialect, onRecord: (bytes: Uint8Array, r: RecordScan, start: number, lineNo: number, offset: number) => void, want = -1, range?: Int32Array): Promise<number> {
+export async function forEachRecord(
+  source: AsyncIterable<Uint8Array>,
+  d: Dialect,
+  onRecord: (bytes: Uint8Array, r: RecordScan, start: number, lineNo: number, offset: number) => void,
+  want = -1,
+  range?: Int32Array,
+): Promise<number> {
   let buf = new Uint8Array(8 << 20);
   let filled = 0, lineNo = 1, offset = 0, records = 0;
   const r: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
@@ -223,7 +287,10 @@ export async function forEachRecord(source: AsyncIterable<Uint8Array>, d: Dialec
     while (!eof && filled < buf.length) {
       if (!pending) {
         const n = await it.next();
-        if (n.done) { eof = true; break; }
+        if (n.done) {
+          eof = true;
+          break;
+        }
         pending = n.value;
       }
       const take = Math.min(pending.length, buf.length - filled);
@@ -278,8 +345,12 @@ export function parseLogTimeBytes(b: Uint8Array, start: number, end: number): nu
   const [y, mo, d, h, mi, s] = parts;
   if (digits[0] !== 4) return NaN;
   if (p === 5) { // yyyy-MM-dd HH:mm:ss
-    if (seps[0] !== 0x2d || seps[1] !== 0x2d || seps[2] !== 0x20 || seps[3] !== 0x3a || seps[4] !== 0x3a) return NaN;
-    if (digits[1] !== 2 || digits[2] !== 2 || digits[3] !== 2 || digits[4] !== 2 || digits[5] !== 2) return NaN;
+    if (seps[0] !== 0x2d || seps[1] !== 0x2d || seps[2] !== 0x20 || seps[3] !== 0x3a || seps[4] !== 0x3a) {
+      return NaN;
+    }
+    if (digits[1] !== 2 || digits[2] !== 2 || digits[3] !== 2 || digits[4] !== 2 || digits[5] !== 2) {
+      return NaN;
+    }
   } else if (p === 4) { // yyyy/M/d H:mm
     if (seps[0] !== 0x2f || seps[1] !== 0x2f || seps[2] !== 0x20 || seps[3] !== 0x3a) return NaN;
     if (digits[1] > 2 || digits[2] > 2 || digits[3] > 2 || digits[4] !== 2) return NaN;
@@ -297,7 +368,12 @@ export function parseLogTime(s: string): number {
 }
 
 /** The first `n` lines of a file, as text (gunzipped, decoded with `encoding`), without parsing them (raw logs may be malformed). */
-export async function headLines(path: string, n: number, encoding = "utf-8", maxBytes = 1 << 20): Promise<string[]> {
+export async function headLines(
+  path: string,
+  n: number,
+  encoding = "utf-8",
+  maxBytes = 1 << 20,
+): Promise<string[]> {
   const parts: Uint8Array[] = [];
   let got = 0;
   for await (const c of fileBytes(path)) {
@@ -307,17 +383,30 @@ export async function headLines(path: string, n: number, encoding = "utf-8", max
   }
   const all = new Uint8Array(got);
   parts.reduce((o, c) => (all.set(c, o), o + c.length), 0);
-  return new TextDecoder(encoding).decode(all.subarray(0, maxBytes)).split("\n").slice(0, n).map((l) => l.replace(/\r$/, ""));
+  return new TextDecoder(encoding).decode(all.subarray(0, maxBytes)).split("\n").slice(0, n).map((l) =>
+    l.replace(/\r$/, "")
+  );
 }
 
 /** Parse an epoch time in seconds or milliseconds (digits, optional sign, optional fraction) to milliseconds; NaN otherwise. */
 export function parseEpochBytes(b: Uint8Array, start: number, end: number, unitMs: number): number {
   let i = start, sign = 1, v = 0, frac = 0, scale = 1, digits = 0;
-  if (i < end && (b[i] === 0x2d || b[i] === 0x2b)) { if (b[i] === 0x2d) sign = -1; i++; }
+  if (i < end && (b[i] === 0x2d || b[i] === 0x2b)) {
+    if (b[i] === 0x2d) sign = -1;
+    i++;
+  }
   for (; i < end && b[i] >= 0x30 && b[i] <= 0x39; i++, digits++) v = v * 10 + (b[i] - 0x30);
   if (i < end && b[i] === 0x2e) {
-    for (i++; i < end && b[i] >= 0x30 && b[i] <= 0x39; i++) { frac = frac * 10 + (b[i] - 0x30); scale *= 10; }
+    for (i++; i < end && b[i] >= 0x30 && b[i] <= 0x39; i++) {
+      frac = frac * 10 + (b[i] - 0x30);
+      scale *= 10;
+    }
   }
   if (digits === 0 || i !== end || digits > 16) return NaN;
   return sign * Math.round((v + frac / scale) * unitMs);
+}
+
+/** Quote a CSV field when it needs it (RFC 4180). */
+export function csvField(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }

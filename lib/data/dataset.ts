@@ -8,7 +8,14 @@ import { createHash } from "node:crypto";
 import { rawInput, type RunConfig, workRoot } from "../config.ts";
 import { listInputFiles, specFor } from "./etl.ts";
 import { loadSpec, type ResolvedSpec } from "./spec.ts";
-import { assertGeneratorFolder, GENERATOR_VERSION, generateItemImages, generateLogs, ITEM_TRUTH, type SynthManifest } from "./synth.ts";
+import {
+  assertGeneratorFolder,
+  generateItemImages,
+  generateLogs,
+  GENERATOR_VERSION,
+  ITEM_TRUTH,
+  type SynthManifest,
+} from "./synth.ts";
 
 export const ORACLE_FILE = "oracle.parquet";
 const INPUT_RECORD = "input.json";
@@ -39,7 +46,10 @@ function specKey(spec: string): string {
 }
 
 /** Files of the input with size and modification time: derived data is reused only while this is unchanged. */
-async function inputFingerprint(input: string, spec: ResolvedSpec): Promise<{ file: string; size: number; mtime: number | null }[]> {
+async function inputFingerprint(
+  input: string,
+  spec: ResolvedSpec,
+): Promise<{ file: string; size: number; mtime: number | null }[]> {
   const files = await listInputFiles(input, spec.files);
   return files.map((f) => {
     const st = Deno.statSync(f);
@@ -61,13 +71,22 @@ function resolvedPath(p: string): string {
   }
 }
 
-const within = (inner: string, outer: string) => inner === outer || inner.startsWith(outer.endsWith("/") ? outer : outer + "/");
+const within = (inner: string, outer: string) =>
+  inner === outer || inner.startsWith(outer.endsWith("/") ? outer : outer + "/");
 
 /** Refuse a folder ctrlab writes that overlaps the user's input (inside it, or holding it): the input is only read. */
 export function assertOutside(input: string, dir: string, what: string): void {
   const real = resolvedPath(input), out = resolvedPath(dir);
-  if (within(out, real)) throw new Error(`the ${what} ${dir} lies inside the input ${input}, which ctrlab only reads; set CTRLAB_WORK_ROOT (work folders) or --run-id / CTRLAB_RUN_DIR to a place outside it`);
-  if (within(real, out)) throw new Error(`the input ${input} lies inside the ${what} ${dir}, which ctrlab rewrites; point --data at logs outside it`);
+  if (within(out, real)) {
+    throw new Error(
+      `the ${what} ${dir} lies inside the input ${input}, which ctrlab only reads; set CTRLAB_WORK_ROOT (work folders) or --run-id / CTRLAB_RUN_DIR to a place outside it`,
+    );
+  }
+  if (within(real, out)) {
+    throw new Error(
+      `the input ${input} lies inside the ${what} ${dir}, which ctrlab rewrites; point --data at logs outside it`,
+    );
+  }
 }
 
 /** The resolved spec of a run's input (named, from a file, or recognised from the header). */
@@ -80,7 +99,10 @@ export async function runSpec(cfg: RunConfig): Promise<ResolvedSpec> {
  * to start from), keep the work folder outside the input, and clear derived data when the input changed.
  * The default: generate unless an identical dataset is already in place. Returns the generator's manifest (null for own logs).
  */
-export async function ensureDataset(cfg: RunConfig, log: (s: string) => void = console.log): Promise<SynthManifest | null> {
+export async function ensureDataset(
+  cfg: RunConfig,
+  log: (s: string) => void = console.log,
+): Promise<SynthManifest | null> {
   if (cfg.input) {
     const spec = await runSpec(cfg);
     assertOutside(cfg.input, cfg.dataDir, "work folder");
@@ -97,20 +119,39 @@ export async function ensureDataset(cfg: RunConfig, log: (s: string) => void = c
     }
     await Deno.mkdir(cfg.dataDir, { recursive: true });
     await Deno.writeTextFile(`${cfg.dataDir}/${INPUT_RECORD}`, JSON.stringify(record, null, 2));
-    log(`own logs: ${cfg.input} (spec ${spec.name}, ${fingerprint.length} file${fingerprint.length === 1 ? "" : "s"}); work folder ${cfg.dataDir}`);
+    log(
+      `own logs: ${cfg.input} (spec ${spec.name}, ${fingerprint.length} file${
+        fingerprint.length === 1 ? "" : "s"
+      }); work folder ${cfg.dataDir}`,
+    );
     return null;
   }
   const have = await readSynthManifest(cfg.dataDir);
-  if (have && have.version === GENERATOR_VERSION && have.rows === cfg.rows && have.seed === cfg.seed && have.options?.corruptRate === cfg.corruptRate) {
+  if (
+    have && have.version === GENERATOR_VERSION && have.rows === cfg.rows && have.seed === cfg.seed &&
+    have.options?.corruptRate === cfg.corruptRate
+  ) {
     // datasets generated before item images existed get them (deterministic from the same world; logs untouched)
     const hasImages = await Deno.stat(`${cfg.dataDir}/${ITEM_TRUTH}`).then(() => true, () => false);
-    if (!hasImages) await generateItemImages({ rows: cfg.rows, seed: cfg.seed, corruptRate: cfg.corruptRate, outDir: cfg.dataDir });
+    if (!hasImages) {
+      await generateItemImages({
+        rows: cfg.rows,
+        seed: cfg.seed,
+        corruptRate: cfg.corruptRate,
+        outDir: cfg.dataDir,
+      });
+    }
     return have;
   }
   await assertGeneratorFolder(cfg.dataDir); // a folder the generator did not write is never replaced
   log(`generating ${cfg.rows.toLocaleString("en-US")} synthetic AntM2C rows into ${cfg.dataDir}`);
   const t0 = performance.now();
-  const m = await generateLogs({ rows: cfg.rows, seed: cfg.seed, corruptRate: cfg.corruptRate, outDir: cfg.dataDir });
+  const m = await generateLogs({
+    rows: cfg.rows,
+    seed: cfg.seed,
+    corruptRate: cfg.corruptRate,
+    outDir: cfg.dataDir,
+  });
   log(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return m;
 }

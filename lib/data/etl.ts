@@ -16,9 +16,30 @@
  */
 import pl from "nodejs-polars";
 import { Buffer } from "node:buffer";
-import { ByteBuilder, type Dialect, fileBytes, forEachRecord, isParquet, parseEpochBytes, parseHeader, parseLogTimeBytes, type RecordScan, scanRecord } from "./csv.ts";
-import { ANTM2C_TIME_FORMATS, BUILTIN_SPECS, detectSpec, globRegExp, requiredColumns, resolveSpec, type ResolvedSpec, starterSpec } from "./spec.ts";
-import { csvField } from "./synth.ts";
+import {
+  ByteBuilder,
+  csvField,
+  type Dialect,
+  fileBytes,
+  forEachRecord,
+  isParquet,
+  parseEpochBytes,
+  parseHeader,
+  parseLogTimeBytes,
+  type RecordScan,
+  scanRecord,
+} from "./csv.ts";
+import {
+  ANTM2C_TIME_FORMATS,
+  BUILTIN_SPECS,
+  detectSpec,
+  globRegExp,
+  requiredColumns,
+  type ResolvedSpec,
+  resolveSpec,
+  starterSpec,
+} from "./spec.ts";
+import { DAY_MS, dayName } from "../util/time.ts";
 
 export class EtlSchemaError extends Error {
   constructor(readonly file: string, readonly column: string, detail: string) {
@@ -52,7 +73,13 @@ export interface EtlReport {
   output: string;
   spec: string;
   /** Counts are records (a quoted field may span lines), not physical lines. */
-  files: { file: string; rowsRead: number; rowsWritten: number; rowsQuarantined: number; ignoredColumns?: string[] }[];
+  files: {
+    file: string;
+    rowsRead: number;
+    rowsWritten: number;
+    rowsQuarantined: number;
+    ignoredColumns?: string[];
+  }[];
   rowsRead: number;
   rowsWritten: number;
   rowsQuarantined: number;
@@ -98,7 +125,13 @@ export async function listInputFiles(input: string, globs: string[] = ["**/*"]):
   };
   await walk(input, "");
   if (out.length === 0) {
-    throw new Error(`ETL input ${input} holds no files matching ${globs.join(", ")}${seen.length ? ` (found ${seen.slice(0, 5).join(", ")}${seen.length > 5 ? ", …" : ""})` : " (it is empty)"}`);
+    throw new Error(
+      `ETL input ${input} holds no files matching ${globs.join(", ")}${
+        seen.length
+          ? ` (found ${seen.slice(0, 5).join(", ")}${seen.length > 5 ? ", …" : ""})`
+          : " (it is empty)"
+      }`,
+    );
   }
   return out.sort();
 }
@@ -119,10 +152,16 @@ function csvSource(path: string, spec: ResolvedSpec): { bytes: AsyncIterable<Uin
         const df = scan.slice(off, step).collectSync();
         const asText = df.select(...df.columns.map((c) => {
           // a timestamp column is written in the layout the spec parses (its first format) before the text checks
-          const e = String(df.getColumn(c).dtype).includes("Datetime") ? pl.col(c).dt.strftime(c === spec.time.column ? timeText : "%Y-%m-%d %H:%M:%S") : pl.col(c);
+          const e = String(df.getColumn(c).dtype).includes("Datetime")
+            ? pl.col(c).dt.strftime(c === spec.time.column ? timeText : "%Y-%m-%d %H:%M:%S")
+            : pl.col(c);
           return e.cast(pl.Utf8).alias(c);
         }));
-        yield new Uint8Array(asText.writeCSV({ includeHeader: off === 0, sep: spec.delimiter, quoteChar: spec.quote } as never) as unknown as Buffer);
+        yield new Uint8Array(
+          asText.writeCSV(
+            { includeHeader: off === 0, sep: spec.delimiter, quoteChar: spec.quote } as never,
+          ) as unknown as Buffer,
+        );
         if (total === 0) break;
       }
     })(),
@@ -136,9 +175,15 @@ function recordText(bytes: Uint8Array, start: number, end: number, encoding: str
 
 /** The header record of a file: its column names (decoded, BOM dropped). */
 async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
-  if (spec.format === "parquet" || (spec.format === undefined && isParquet(path))) return pl.scanParquet(path).columns; // from the schema, no rows read
+  if (spec.format === "parquet" || (spec.format === undefined && isParquet(path))) {
+    return pl.scanParquet(path).columns; // from the schema, no rows read
+  }
   let header: string[] | null = null;
-  const d: Dialect = { delimiter: spec.delimiter.charCodeAt(0), quote: spec.quote.charCodeAt(0), utf8: false };
+  const d: Dialect = {
+    delimiter: spec.delimiter.charCodeAt(0),
+    quote: spec.quote.charCodeAt(0),
+    utf8: false,
+  };
   const src = csvSource(path, spec).bytes;
   const it = src[Symbol.asyncIterator]();
   let buf = new Uint8Array(0);
@@ -153,7 +198,11 @@ async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
     }
     if (scanRecord(buf, 0, buf.length, !!n.done, d, r) || buf.length > (1 << 20)) {
       if (buf.length === 0) throw new EtlSchemaError(path, "", "empty file: no header line");
-      header = parseHeader(recordText(buf, 0, Math.min(r.end || buf.length, buf.length), spec.encoding), spec.delimiter, spec.quote);
+      header = parseHeader(
+        recordText(buf, 0, Math.min(r.end || buf.length, buf.length), spec.encoding),
+        spec.delimiter,
+        spec.quote,
+      );
       break;
     }
   }
@@ -179,14 +228,26 @@ export async function specFor(input: string, spec?: ResolvedSpec): Promise<Resol
   const header = await readHeader(files[0], probe);
   const name = detectSpec(header);
   if (name) return resolveSpec(BUILTIN_SPECS[name]);
-  throw new EtlSchemaError(files[0], "", `the header is not one of the AntM2C layouts ctrlab knows, so it needs a dataset spec (--spec FILE).\n` +
-    `Columns found (${header.length}): ${header.join(", ")}\n` +
-    `A spec to start from (save it as my-logs.json, correct the roles, and pass --spec my-logs.json):\n${JSON.stringify(starterSpec(header), null, 2)}`);
+  throw new EtlSchemaError(
+    files[0],
+    "",
+    `the header is not one of the AntM2C layouts ctrlab knows, so it needs a dataset spec (--spec FILE).\n` +
+      `Columns found (${header.length}): ${header.join(", ")}\n` +
+      `A spec to start from (save it as my-logs.json, correct the roles, and pass --spec my-logs.json):\n${
+        JSON.stringify(starterSpec(header), null, 2)
+      }`,
+  );
 }
 
 function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {
   for (const c of requiredColumns(spec)) {
-    if (!header.includes(c)) throw new EtlSchemaError(file, c, `missing column "${c}" in header (spec "${spec.name}"; found ${header.join(",")})`);
+    if (!header.includes(c)) {
+      throw new EtlSchemaError(
+        file,
+        c,
+        `missing column "${c}" in header (spec "${spec.name}"; found ${header.join(",")})`,
+      );
+    }
   }
 }
 
@@ -194,8 +255,13 @@ async function prepareOutput(output: string): Promise<void> {
   try {
     const entries = [...Deno.readDirSync(output)];
     // an earlier (possibly interrupted) ETL output starts with the quarantine file
-    const isOurs = entries.length === 0 || entries.some((e) => e.name === REPORT_FILE || e.name === QUARANTINE_FILE);
-    if (!isOurs) throw new Error(`ETL output ${output} is not empty and holds no ${REPORT_FILE}; refusing to overwrite it`);
+    const isOurs = entries.length === 0 ||
+      entries.some((e) => e.name === REPORT_FILE || e.name === QUARANTINE_FILE);
+    if (!isOurs) {
+      throw new Error(
+        `ETL output ${output} is not empty and holds no ${REPORT_FILE}; refusing to overwrite it`,
+      );
+    }
     await Deno.remove(output, { recursive: true });
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -210,7 +276,9 @@ function timeParser(formats: string[]): ((b: Uint8Array, s: number, e: number) =
     return (b, s, e) => parseEpochBytes(b, s, e, unit);
   }
   if (formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) return parseLogTimeBytes;
-  if (formats.some((f) => f.startsWith("epoch_"))) throw new Error(`time.format: epoch_s / epoch_ms cannot be mixed with patterns`);
+  if (formats.some((f) => f.startsWith("epoch_"))) {
+    throw new Error(`time.format: epoch_s / epoch_ms cannot be mixed with patterns`);
+  }
   return null;
 }
 
@@ -230,10 +298,22 @@ function valueChecks(spec: ResolvedSpec): { column: string; missing: pl.Expr; ba
   return [
     { column: spec.user, missing: isBlank(spec.user), bad: never },
     { column: spec.item, missing: isBlank(spec.item), bad: never },
-    ...(spec.scene ? [{ column: spec.scene.column, missing: isBlank(spec.scene.column), bad: pl.col("__scene").isNull() }] : []),
+    ...(spec.scene
+      ? [{ column: spec.scene.column, missing: isBlank(spec.scene.column), bad: pl.col("__scene").isNull() }]
+      : []),
     { column: spec.time.column, missing: isBlank(spec.time.column), bad: pl.col("__ms").isNull() },
-    { column: spec.label.column, missing: isBlank(spec.label.column), bad: pl.col("__label").isIn(labels).not() },
-    ...spec.numeric.map((n, k) => ({ column: n.column, missing: never, bad: pl.col(numericCol(k)).isNull().and(pl.col(n.column).isNotNull()).and(pl.col(n.column).neq(pl.lit(""))) })),
+    {
+      column: spec.label.column,
+      missing: isBlank(spec.label.column),
+      bad: pl.col("__label").isIn(labels).not(),
+    },
+    ...spec.numeric.map((n, k) => ({
+      column: n.column,
+      missing: never,
+      bad: pl.col(numericCol(k)).isNull().and(pl.col(n.column).isNotNull()).and(
+        pl.col(n.column).neq(pl.lit("")),
+      ),
+    })),
   ];
 }
 
@@ -261,12 +341,23 @@ class QuarantineWriter {
     const b = this.#enc.encode(s);
     for (let off = 0; off < b.length;) off += this.#file.writeSync(b.subarray(off));
   }
-  add(file: string, line: number, byte: number, rowId: number, reason: string, column: string, value: string, raw: string) {
+  add(
+    file: string,
+    line: number,
+    byte: number,
+    rowId: number,
+    reason: string,
+    column: string,
+    value: string,
+    raw: string,
+  ) {
     const key = `${reason}\u0000${column}`;
     const c = this.counts.get(key) ?? { reason, column, rows: 0 };
     c.rows++;
     this.counts.set(key, c);
-    this.#write([file, line, byte, rowId, reason, column, value, raw].map((x) => csvField(String(x))).join(",") + "\n");
+    this.#write(
+      [file, line, byte, rowId, reason, column, value, raw].map((x) => csvField(String(x))).join(",") + "\n",
+    );
   }
   close() {
     this.#file.close();
@@ -290,13 +381,28 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
   const quarantine = new QuarantineWriter(`${opts.output}/${QUARANTINE_FILE}`);
   const chunkBytes = opts.chunkBytes ?? 96 << 20;
   const sep = spec.delimiter.charCodeAt(0);
-  const dialect: Dialect = { delimiter: sep, quote: spec.quote.charCodeAt(0), utf8: spec.encoding === "utf-8" };
-  const recode = spec.encoding === "utf-8" ? null : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
+  const dialect: Dialect = {
+    delimiter: sep,
+    quote: spec.quote.charCodeAt(0),
+    utf8: spec.encoding === "utf-8",
+  };
+  const recode = spec.encoding === "utf-8"
+    ? null
+    : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
   const utf8Dialect: Dialect = { ...dialect, utf8: true };
-  const partitions = new Map<string, { date: string; scene: number; rows: number; clicks: number; parts: number }>();
+  const partitions = new Map<
+    string,
+    { date: string; scene: number; rows: number; clicks: number; parts: number }
+  >();
   const perFile: EtlReport["files"] = [];
   // scene names: fixed by the spec (or an earlier ETL), else discovered in order of appearance
-  const scenes: string[] = opts.scenes ? [...opts.scenes] : spec.scene?.values ? [...spec.scene.values] : spec.scene ? [] : ["all"];
+  const scenes: string[] = opts.scenes
+    ? [...opts.scenes]
+    : spec.scene?.values
+    ? [...spec.scene.values]
+    : spec.scene
+    ? []
+    : ["all"];
   const discover = !opts.scenes && !!spec.scene && !spec.scene.values;
   let rowId = 0;
   const chunk = new ByteBuilder(16 << 20);
@@ -304,12 +410,14 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
   const scan2: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
   const dates = new Map<number, string>();
   const dateOf = (ms: number) => {
-    const day = Math.floor(ms / 86_400_000);
+    const day = Math.floor(ms / DAY_MS);
     let d = dates.get(day);
-    if (d === undefined) dates.set(day, d = new Date(day * 86_400_000).toISOString().slice(0, 10));
+    if (d === undefined) dates.set(day, d = dayName(day));
     return d;
   };
-  const text = spec.text.map((t) => t.column), numeric = spec.numeric.map((n) => n.column), categorical = spec.categorical.map((c) => c.column);
+  const text = spec.text.map((t) => t.column),
+    numeric = spec.numeric.map((n) => n.column),
+    categorical = spec.categorical.map((c) => c.column);
   const positive = spec.label.positive.map((v) => v.toLowerCase());
 
   // where each record of the current chunk came from (line, byte offset), by row id − chunkStart: only
@@ -321,7 +429,10 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     chunkStart = rowId;
     if (chunk.length === 0) return;
     const raw = pl.readCSV(Buffer.from(chunk.buf.buffer, chunk.buf.byteOffset, chunk.length), {
-      hasHeader: false, inferSchemaLength: 0, quoteChar: spec.quote, sep: spec.delimiter,
+      hasHeader: false,
+      inferSchemaLength: 0,
+      quoteChar: spec.quote,
+      sep: spec.delimiter,
     });
     chunk.clear();
     const names = ["__row_id", "__ms", "__date", ...header]; // internal names cannot clash with a log's own columns
@@ -335,28 +446,54 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
         parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
       }
       parsed = parsed.otherwise(pl.lit(null));
-      df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("__ms")).withColumns(pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"));
+      df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("__ms")).withColumns(
+        pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"),
+      );
     }
     if (spec.scene) {
       const col = spec.scene.column;
       if (discover) {
-        const vals = df.select(trimmed(col).alias("v")).filter(pl.col("v").isNotNull().and(pl.col("v").neq(pl.lit("")))).getColumn("v").unique({ maintainOrder: true } as never).toArray() as string[];
+        const vals = df.select(trimmed(col).alias("v")).filter(
+          pl.col("v").isNotNull().and(pl.col("v").neq(pl.lit(""))),
+        ).getColumn("v").unique({ maintainOrder: true } as never).toArray() as string[];
         for (const v of vals) if (!scenes.includes(v)) scenes.push(v);
       }
-      const lookup = pl.DataFrame({ __scene_value: scenes, __scene: scenes.map((_, i) => i) }).withColumns(pl.col("__scene").cast(pl.Int32));
-      df = df.withColumns(trimmed(col).alias("__scene_value")).join(lookup, { on: "__scene_value", how: "left" });
+      const lookup = pl.DataFrame({ __scene_value: scenes, __scene: scenes.map((_, i) => i) }).withColumns(
+        pl.col("__scene").cast(pl.Int32),
+      );
+      df = df.withColumns(trimmed(col).alias("__scene_value")).join(lookup, {
+        on: "__scene_value",
+        how: "left",
+      });
     } else df = df.withColumns(pl.lit(0).cast(pl.Int32).alias("__scene"));
     // one pass flags the failing records; only those get the ordered checks that name reason and column
-    df = df.withColumns(...numeric.map((c, k) => trimmed(c).cast(pl.Float64, false).alias(numericCol(k))), trimmed(spec.label.column).str.toLowerCase().alias("__label"));
+    df = df.withColumns(
+      ...numeric.map((c, k) => trimmed(c).cast(pl.Float64, false).alias(numericCol(k))),
+      trimmed(spec.label.column).str.toLowerCase().alias("__label"),
+    );
     const checks = valueChecks(spec);
-    const flagged = df.withColumns(checks.map((c) => c.missing.or(c.bad)).reduce((a, b) => a.or(b)).alias("__bad"));
-    const bad = flagged.filter(pl.col("__bad")).withColumns(firstFailure(checks, "reason"), firstFailure(checks, "column"));
+    const flagged = df.withColumns(
+      checks.map((c) => c.missing.or(c.bad)).reduce((a, b) => a.or(b)).alias("__bad"),
+    );
+    const bad = flagged.filter(pl.col("__bad")).withColumns(
+      firstFailure(checks, "reason"),
+      firstFailure(checks, "column"),
+    );
     if (bad.height > 0) {
       for (const r of bad.toRecords() as Record<string, string | null>[]) {
         const column = r.__column as string;
         const rawLine = header.map((h) => csvField(r[h] ?? "")).join(spec.delimiter);
         const k = Number(r.__row_id) - start;
-        quarantine.add(file, lines[k], offsets[k], Number(r.__row_id), r.__reason as string, column, r[column] ?? "", rawLine);
+        quarantine.add(
+          file,
+          lines[k],
+          offsets[k],
+          Number(r.__row_id),
+          r.__reason as string,
+          column,
+          r[column] ?? "",
+          rawLine,
+        );
         stats.quarantined++;
       }
     }
@@ -381,7 +518,9 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const p = partitions.get(key) ?? { date, scene, rows: 0, clicks: 0, parts: 0 };
       const dir = `${opts.output}/date=${date}/scene=${scene}`;
       Deno.mkdirSync(dir, { recursive: true });
-      part.select(...columns).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, { compression: "snappy" }); // Spark's default codec, faster to write than zstd
+      part.select(...columns).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, {
+        compression: "snappy",
+      }); // Spark's default codec, faster to write than zstd
       p.parts++;
       p.rows += part.height;
       p.clicks += part.getColumn("label").sum() as number;
@@ -390,54 +529,93 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
   };
 
   for (const path of files) {
-    const file = path.startsWith(opts.input + "/") ? path.slice(opts.input.length + 1) : path.split("/").pop()!;
+    const file = path.startsWith(opts.input + "/")
+      ? path.slice(opts.input.length + 1)
+      : path.split("/").pop()!;
     const stats = { read: 0, written: 0, quarantined: 0 };
     const header = headers.get(path)!;
     const timeField = header.indexOf(spec.time.column);
     const source = csvSource(path, spec);
     const where = (lineNo: number) => source.parquet ? lineNo - 1 : lineNo; // Parquet: row number (its CSV image has a header line)
     let first = true;
-    await forEachRecord(source.bytes, dialect, (bytes, r, start, lineNo, offset) => {
-      if (first) { first = false; return; } // the header, checked above
-      stats.read++;
-      const id = rowId++;
-      lineOf.push(where(lineNo));
-      byteOf.push(offset);
-      const fail = (reason: string, value: string) => {
-        quarantine.add(file, where(lineNo), offset, id, reason, "", value, recordText(bytes, start, r.end, spec.encoding));
-        stats.quarantined++;
-      };
-      if (r.quoteError >= 0) return fail("broken_quoting", r.quoteError <= r.end - start ? `unterminated or stray quote at byte ${r.quoteError}` : "quoted field left open past the end of the line");
-      if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${header.length}`);
-      if (r.badUtf8 >= 0) return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
-      let b = bytes, s = start, e = r.end, tr = range;
-      if (recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
-        let text: string;
-        try {
-          text = recode.decoder.decode(bytes.subarray(start, r.end));
-        } catch {
-          return fail("bad_encoding", `not valid ${spec.encoding} (record at byte ${offset} of the file)`);
+    await forEachRecord(
+      source.bytes,
+      dialect,
+      (bytes, r, start, lineNo, offset) => {
+        if (first) {
+          first = false;
+          return;
+        } // the header, checked above
+        stats.read++;
+        const id = rowId++;
+        lineOf.push(where(lineNo));
+        byteOf.push(offset);
+        const fail = (reason: string, value: string) => {
+          quarantine.add(
+            file,
+            where(lineNo),
+            offset,
+            id,
+            reason,
+            "",
+            value,
+            recordText(bytes, start, r.end, spec.encoding),
+          );
+          stats.quarantined++;
+        };
+        if (r.quoteError >= 0) {
+          return fail(
+            "broken_quoting",
+            r.quoteError <= r.end - start
+              ? `unterminated or stray quote at byte ${r.quoteError}`
+              : "quoted field left open past the end of the line",
+          );
         }
-        b = recode.encoder.encode(text);
-        s = 0;
-        e = b.length;
-        scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
-        tr = range2;
-      }
-      if (r.fields !== header.length) return fail("wrong_column_count", `${r.fields} fields, expected ${header.length}`);
-      const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : NaN;
-      chunk.field(String(id), sep);
-      chunk.field(Number.isNaN(ms) ? "" : String(ms), sep);
-      chunk.field(Number.isNaN(ms) ? "" : dateOf(ms), sep);
-      chunk.bytes(b, s, e);
-      chunk.byte(0x0a);
-      if (chunk.length >= chunkBytes) flush(file, header, stats);
-      if (stats.read % 500_000 === 0) opts.onProgress?.(rowId, file);
-    }, timeField, range);
+        if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${header.length}`);
+        if (r.badUtf8 >= 0) {
+          return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
+        }
+        let b = bytes, s = start, e = r.end, tr = range;
+        if (recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
+          let text: string;
+          try {
+            text = recode.decoder.decode(bytes.subarray(start, r.end));
+          } catch {
+            return fail("bad_encoding", `not valid ${spec.encoding} (record at byte ${offset} of the file)`);
+          }
+          b = recode.encoder.encode(text);
+          s = 0;
+          e = b.length;
+          scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
+          tr = range2;
+        }
+        if (r.fields !== header.length) {
+          return fail("wrong_column_count", `${r.fields} fields, expected ${header.length}`);
+        }
+        const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : NaN;
+        chunk.field(String(id), sep);
+        chunk.field(Number.isNaN(ms) ? "" : String(ms), sep);
+        chunk.field(Number.isNaN(ms) ? "" : dateOf(ms), sep);
+        chunk.bytes(b, s, e);
+        chunk.byte(0x0a);
+        if (chunk.length >= chunkBytes) {
+          flush(file, header, stats);
+        }
+        if (stats.read % 500_000 === 0) opts.onProgress?.(rowId, file);
+      },
+      timeField,
+      range,
+    );
     flush(file, header, stats);
     const used = new Set(requiredColumns(spec));
     const ignored = header.filter((h) => !used.has(h));
-    perFile.push({ file, rowsRead: stats.read, rowsWritten: stats.written, rowsQuarantined: stats.quarantined, ...(ignored.length ? { ignoredColumns: ignored } : {}) });
+    perFile.push({
+      file,
+      rowsRead: stats.read,
+      rowsWritten: stats.written,
+      rowsQuarantined: stats.quarantined,
+      ...(ignored.length ? { ignoredColumns: ignored } : {}),
+    });
     opts.onProgress?.(rowId, file);
   }
   quarantine.close();
@@ -452,13 +630,17 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     rowsWritten: sum("rowsWritten"),
     rowsQuarantined: sum("rowsQuarantined"),
     byReason: [...quarantine.counts.values()].sort((a, b) => b.rows - a.rows),
-    partitions: [...partitions.values()].map(({ parts: _p, ...rest }) => rest).sort((a, b) => a.date.localeCompare(b.date) || a.scene - b.scene),
+    partitions: [...partitions.values()].map(({ parts: _p, ...rest }) => rest).sort((a, b) =>
+      a.date.localeCompare(b.date) || a.scene - b.scene
+    ),
     scenes,
     quarantineFile: QUARANTINE_FILE,
     seconds: (performance.now() - t0) / 1000,
   };
   if (report.rowsWritten + report.rowsQuarantined !== report.rowsRead) {
-    throw new Error(`ETL reconciliation failed: written ${report.rowsWritten} + quarantined ${report.rowsQuarantined} != read ${report.rowsRead}`);
+    throw new Error(
+      `ETL reconciliation failed: written ${report.rowsWritten} + quarantined ${report.rowsQuarantined} != read ${report.rowsRead}`,
+    );
   }
   const schema: CleanSchema = { spec, scenes };
   await Deno.writeTextFile(`${opts.output}/${SCHEMA_FILE}`, JSON.stringify(schema, null, 2));

@@ -61,7 +61,9 @@ export interface DatasetSpec {
 }
 
 /** A spec with every default filled in and column lists normalised. */
-export interface ResolvedSpec extends Required<Omit<DatasetSpec, "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label">> {
+export interface ResolvedSpec
+  extends
+    Required<Omit<DatasetSpec, "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label">> {
   files: string[];
   time: { column: string; format: string[] };
   label: { column: string; positive: string[]; negative: string[] };
@@ -77,7 +79,17 @@ export const ENCODINGS = ["utf-8", "gbk", "gb18030"];
 /** The two log_time layouts seen in AntM2C dumps. */
 export const ANTM2C_TIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
 /** Names the cleaned layout uses for its own columns; no other role may take them. */
-export const RESERVED = ["row_id", "user_id", "item_id", "log_time", "label", "scene", "date", "split", "day"];
+export const RESERVED = [
+  "row_id",
+  "user_id",
+  "item_id",
+  "log_time",
+  "label",
+  "scene",
+  "date",
+  "split",
+  "day",
+];
 
 const ANTM2C_TEXT: TextColumn[] = [
   { column: "item_title", side: "item" },
@@ -87,22 +99,54 @@ const ANTM2C_TEXT: TextColumn[] = [
   { column: "bill_entity_seq", side: "user", entities: "," },
 ];
 const antm2cBase = {
-  user: "user_id", item: "item_id", time: { column: "log_time", format: ANTM2C_TIME_FORMATS },
-  label: { column: "label" }, scene: { column: "scene", values: ["0", "1", "2", "3", "4"] }, text: ANTM2C_TEXT,
+  user: "user_id",
+  item: "item_id",
+  time: { column: "log_time", format: ANTM2C_TIME_FORMATS },
+  label: { column: "label" },
+  scene: { column: "scene", values: ["0", "1", "2", "3", "4"] },
+  text: ANTM2C_TEXT,
 };
 export const DEEP_FEATURES = Array.from({ length: 27 }, (_, k) => `deep_features_${k}`);
 
 export const BUILTIN_SPECS: Record<string, DatasetSpec> = {
   /** The public AntM2C release: antm2c_10m_part0..2, no extension, 37 columns. */
-  antm2c: { name: "antm2c", files: ["**/antm2c_*", "**/*.csv", "**/*.csv.gz"], ...antm2cBase, numeric: DEEP_FEATURES },
+  antm2c: {
+    name: "antm2c",
+    files: ["**/antm2c_*", "**/*.csv", "**/*.csv.gz"],
+    ...antm2cBase,
+    numeric: DEEP_FEATURES,
+  },
   /** The ten-column layout of ctrlab's generator (and earlier AntM2C dumps). */
   "antm2c-10": { name: "antm2c-10", files: ["**/*.csv", "**/*.csv.gz"], ...antm2cBase },
 };
 
 /** Header columns of each built-in layout, in the order the files carry them. */
 export const BUILTIN_HEADERS: Record<string, string[]> = {
-  antm2c: ["user_id", "item_id", "log_time", "label", "bill_entity_seq", "service_entity_seq", "query_entity_seq", "item_entity_names", "item_title", "scene", ...DEEP_FEATURES],
-  "antm2c-10": ["user_id", "item_id", "scene", "log_time", "label", "item_title", "item_entity_names", "query_entity_seq", "service_entity_seq", "bill_entity_seq"],
+  antm2c: [
+    "user_id",
+    "item_id",
+    "log_time",
+    "label",
+    "bill_entity_seq",
+    "service_entity_seq",
+    "query_entity_seq",
+    "item_entity_names",
+    "item_title",
+    "scene",
+    ...DEEP_FEATURES,
+  ],
+  "antm2c-10": [
+    "user_id",
+    "item_id",
+    "scene",
+    "log_time",
+    "label",
+    "item_title",
+    "item_entity_names",
+    "query_entity_seq",
+    "service_entity_seq",
+    "bill_entity_seq",
+  ],
 };
 
 export class SpecError extends Error {
@@ -124,32 +168,67 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
   need(s.time?.column, "time.column");
   need(s.label?.column, "label.column");
   const formats = asList(s.time.format);
-  if (formats.length === 0) throw new SpecError(where, `time.format is required: strptime patterns such as "%Y-%m-%d %H:%M:%S", or "epoch_s" / "epoch_ms"`);
+  if (formats.length === 0) {
+    throw new SpecError(
+      where,
+      `time.format is required: strptime patterns such as "%Y-%m-%d %H:%M:%S", or "epoch_s" / "epoch_ms"`,
+    );
+  }
   const encoding = (s.encoding ?? "utf-8").toLowerCase().replace(/^utf8$/, "utf-8");
-  if (!ENCODINGS.includes(encoding)) throw new SpecError(where, `encoding "${s.encoding}" is not supported (use ${ENCODINGS.join(", ")})`);
+  if (!ENCODINGS.includes(encoding)) {
+    throw new SpecError(where, `encoding "${s.encoding}" is not supported (use ${ENCODINGS.join(", ")})`);
+  }
   const delimiter = s.delimiter ?? ",", quote = s.quote ?? '"';
   for (const [k, v] of [["delimiter", delimiter], ["quote", quote]]) {
-    if (v.length !== 1 || v.charCodeAt(0) > 0x7f || v === "\n" || v === "\r") throw new SpecError(where, `${k} must be one ASCII character other than a line break, got ${JSON.stringify(v)}`);
+    if (v.length !== 1 || v.charCodeAt(0) > 0x7f || v === "\n" || v === "\r") {
+      throw new SpecError(
+        where,
+        `${k} must be one ASCII character other than a line break, got ${JSON.stringify(v)}`,
+      );
+    }
   }
   if (delimiter === quote) throw new SpecError(where, "delimiter and quote must differ");
-  if (s.format && s.format !== "csv" && s.format !== "parquet") throw new SpecError(where, `format "${s.format}" is not csv or parquet`);
+  if (s.format && s.format !== "csv" && s.format !== "parquet") {
+    throw new SpecError(where, `format "${s.format}" is not csv or parquet`);
+  }
   const text = (s.text ?? []).map((t) => {
     need(t.column, "text[].column");
-    if (t.side !== "user" && t.side !== "item") throw new SpecError(where, `text column "${t.column}": side must be "user" or "item"`);
+    if (t.side !== "user" && t.side !== "item") {
+      throw new SpecError(where, `text column "${t.column}": side must be "user" or "item"`);
+    }
     return t;
   });
   const numeric = (s.numeric ?? []).map((n) => typeof n === "string" ? { column: n } : n);
   for (const n of numeric) {
-    if (n.transform && n.transform !== "none" && n.transform !== "log1p") throw new SpecError(where, `numeric column "${n.column}": transform must be none or log1p`);
-    if (n.fill !== undefined && n.fill !== "mean" && typeof n.fill !== "number") throw new SpecError(where, `numeric column "${n.column}": fill must be "mean" or a number`);
+    if (n.transform && n.transform !== "none" && n.transform !== "log1p") {
+      throw new SpecError(where, `numeric column "${n.column}": transform must be none or log1p`);
+    }
+    if (n.fill !== undefined && n.fill !== "mean" && typeof n.fill !== "number") {
+      throw new SpecError(where, `numeric column "${n.column}": fill must be "mean" or a number`);
+    }
   }
   const categorical = (s.categorical ?? []).map((c) => typeof c === "string" ? { column: c } : c);
   const spec: ResolvedSpec = {
-    name: s.name ?? "dataset", files: asList(s.files ?? "**/*"), format: s.format, delimiter, quote, encoding,
-    user: s.user, item: s.item, time: { column: s.time.column, format: formats },
-    label: { column: s.label.column, positive: (s.label.positive ?? DEFAULT_POSITIVE).map(String), negative: (s.label.negative ?? DEFAULT_NEGATIVE).map(String) },
-    scene: s.scene ? { column: s.scene.column, ...(s.scene.values ? { values: s.scene.values.map(String) } : {}) } : null,
-    text, numeric, categorical,
+    name: s.name ?? "dataset",
+    files: asList(s.files ?? "**/*"),
+    format: s.format,
+    delimiter,
+    quote,
+    encoding,
+    user: s.user,
+    item: s.item,
+    time: { column: s.time.column, format: formats },
+    label: {
+      column: s.label.column,
+      positive: (s.label.positive ?? DEFAULT_POSITIVE).map(String),
+      negative: (s.label.negative ?? DEFAULT_NEGATIVE).map(String),
+    },
+    scene: s.scene
+      ? { column: s.scene.column, ...(s.scene.values ? { values: s.scene.values.map(String) } : {}) }
+      : null,
+    text,
+    numeric,
+    categorical,
   };
   // every column has one role; roles other than the five keys keep their own names in the cleaned layout
   const roles = new Map<string, string>();
@@ -168,18 +247,33 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
   for (const c of categorical) claim(c.column, "categorical");
   for (const [col, role] of roles) {
     if (!["user", "item", "time", "label", "scene"].includes(role) && RESERVED.includes(col)) {
-      throw new SpecError(where, `the ${role} column "${col}" has a name the cleaned layout reserves (${RESERVED.join(", ")})`);
+      throw new SpecError(
+        where,
+        `the ${role} column "${col}" has a name the cleaned layout reserves (${RESERVED.join(", ")})`,
+      );
     }
   }
-  const pos = spec.label.positive.map((v) => v.toLowerCase()), neg = spec.label.negative.map((v) => v.toLowerCase());
+  const pos = spec.label.positive.map((v) => v.toLowerCase()),
+    neg = spec.label.negative.map((v) => v.toLowerCase());
   const both = pos.find((v) => neg.includes(v));
-  if (both !== undefined) throw new SpecError(where, `label spelling "${both}" is both positive and negative`);
+  if (both !== undefined) {
+    throw new SpecError(where, `label spelling "${both}" is both positive and negative`);
+  }
   return spec;
 }
 
 /** The columns a file must carry for `spec` (in role order). */
 export function requiredColumns(spec: ResolvedSpec): string[] {
-  return [spec.user, spec.item, spec.time.column, spec.label.column, ...(spec.scene ? [spec.scene.column] : []), ...spec.text.map((t) => t.column), ...spec.numeric.map((n) => n.column), ...spec.categorical.map((c) => c.column)];
+  return [
+    spec.user,
+    spec.item,
+    spec.time.column,
+    spec.label.column,
+    ...(spec.scene ? [spec.scene.column] : []),
+    ...spec.text.map((t) => t.column),
+    ...spec.numeric.map((n) => n.column),
+    ...spec.categorical.map((c) => c.column),
+  ];
 }
 
 /** A built-in spec by name, or a JSON / YAML file. */
@@ -189,23 +283,36 @@ export async function loadSpec(nameOrFile: string): Promise<ResolvedSpec> {
   try {
     text = await Deno.readTextFile(nameOrFile);
   } catch {
-    throw new SpecError(nameOrFile, `no such spec file, and not a built-in spec (${Object.keys(BUILTIN_SPECS).join(", ")})`);
+    throw new SpecError(
+      nameOrFile,
+      `no such spec file, and not a built-in spec (${Object.keys(BUILTIN_SPECS).join(", ")})`,
+    );
   }
   let raw: unknown;
   try {
     raw = /\.ya?ml$/i.test(nameOrFile) ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw new SpecError(nameOrFile, `not valid ${/\.ya?ml$/i.test(nameOrFile) ? "YAML" : "JSON"}: ${(e as Error).message}`);
+    throw new SpecError(
+      nameOrFile,
+      `not valid ${/\.ya?ml$/i.test(nameOrFile) ? "YAML" : "JSON"}: ${(e as Error).message}`,
+    );
   }
-  if (!raw || typeof raw !== "object") throw new SpecError(nameOrFile, "a spec is an object with user, item, time, label, ...");
+  if (!raw || typeof raw !== "object") {
+    throw new SpecError(nameOrFile, "a spec is an object with user, item, time, label, ...");
+  }
   const spec = raw as DatasetSpec;
-  return resolveSpec({ ...spec, name: spec.name ?? nameOrFile.split("/").pop()!.replace(/\.(json|ya?ml)$/i, "") }, nameOrFile);
+  return resolveSpec({
+    ...spec,
+    name: spec.name ?? nameOrFile.split("/").pop()!.replace(/\.(json|ya?ml)$/i, ""),
+  }, nameOrFile);
 }
 
 /** The built-in spec whose layout has exactly these header columns (in any order), or null. */
 export function detectSpec(header: string[]): string | null {
   const have = [...header].sort().join(",");
-  for (const [name, cols] of Object.entries(BUILTIN_HEADERS)) if ([...cols].sort().join(",") === have) return name;
+  for (const [name, cols] of Object.entries(BUILTIN_HEADERS)) {
+    if ([...cols].sort().join(",") === have) return name;
+  }
   return null;
 }
 
@@ -220,12 +327,23 @@ export function starterSpec(header: string[]): DatasetSpec {
   const used = new Set([user, item, time, label, scene]);
   const rest = header.filter((h) => !used.has(h));
   return {
-    name: "my-logs", files: "**/*.csv", delimiter: ",", encoding: "utf-8", user, item,
-    time: { column: time, format: "%Y-%m-%d %H:%M:%S" }, label: { column: label, positive: ["1"], negative: ["0"] },
+    name: "my-logs",
+    files: "**/*.csv",
+    delimiter: ",",
+    encoding: "utf-8",
+    user,
+    item,
+    time: { column: time, format: "%Y-%m-%d %H:%M:%S" },
+    label: { column: label, positive: ["1"], negative: ["0"] },
     scene: scene ? { column: scene } : null,
-    text: rest.filter((h) => /title|name|text|query|desc/i.test(h)).map((column) => ({ column, side: "item" as const })),
+    text: rest.filter((h) => /title|name|text|query|desc/i.test(h)).map((column) => ({
+      column,
+      side: "item" as const,
+    })),
     numeric: rest.filter((h) => /price|count|num|score|feat|dense|age/i.test(h)),
-    categorical: rest.filter((h) => !/title|name|text|query|desc|price|count|num|score|feat|dense|age/i.test(h)),
+    categorical: rest.filter((h) =>
+      !/title|name|text|query|desc|price|count|num|score|feat|dense|age/i.test(h)
+    ),
   };
 }
 

@@ -22,6 +22,7 @@ import { cumulative, Rng, sampleCumulative } from "../util/rng.ts";
 import { ENTITY_SEP, RAW_COLUMNS, SCENES } from "./schema.ts";
 import { TITLE_PREFIXES, TITLE_SUFFIXES, TOPICS } from "./vocab.ts";
 import { encodePng, itemPixels } from "./images.ts";
+import { csvField } from "./csv.ts";
 import { BUILTIN_HEADERS, DEEP_FEATURES } from "./spec.ts";
 
 export interface SynthOptions {
@@ -87,8 +88,30 @@ const SCENE_DRIFT = [0.35, 0.3, -0.25, 0.15, -0.3]; // log-share change from fir
 const SCENE_BIAS = [0.35, -0.15, 0.0, 0.25, -0.45];
 const WEEKEND_SCENE = [0.25, -0.1, 0.05, 0.2, -0.15];
 const HOUR_WEIGHTS = [
-  0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.4, 1.2, 1.1, 1.3,
-  1.5, 1.2, 1.0, 1.0, 1.1, 1.3, 1.5, 1.7, 1.8, 1.6, 1.1, 0.6,
+  0.3,
+  0.2,
+  0.1,
+  0.1,
+  0.1,
+  0.2,
+  0.5,
+  1.0,
+  1.4,
+  1.2,
+  1.1,
+  1.3,
+  1.5,
+  1.2,
+  1.0,
+  1.0,
+  1.1,
+  1.3,
+  1.5,
+  1.7,
+  1.8,
+  1.6,
+  1.1,
+  0.6,
 ];
 const DIM = 16;
 const GAMMA = 1.1;
@@ -129,7 +152,10 @@ function zipfWeights(n: number, exponent: number, rng: Rng): Float64Array {
 
 function firstDays(n: number, lateShare: number, days: number, rng: Rng): Int32Array {
   // late arrivals are spread over the window, denser towards its end (new users and items keep coming)
-  return Int32Array.from({ length: n }, () => rng.next() < lateShare ? 1 + Math.floor(Math.sqrt(rng.next()) * (days - 1)) : 0);
+  return Int32Array.from(
+    { length: n },
+    () => rng.next() < lateShare ? 1 + Math.floor(Math.sqrt(rng.next()) * (days - 1)) : 0,
+  );
 }
 
 /** A sparse topic mixture: 1–3 topics with decreasing weight. */
@@ -145,7 +171,14 @@ function topicMixture(rng: Rng): { topics: number[]; weights: number[] } {
   return { topics, weights: raw.map((w) => w / s) };
 }
 
-function latentFromTopics(out: Float64Array, row: number, mix: { topics: number[]; weights: number[] }, topicVec: Float64Array, noise: number, rng: Rng) {
+function latentFromTopics(
+  out: Float64Array,
+  row: number,
+  mix: { topics: number[]; weights: number[] },
+  topicVec: Float64Array,
+  noise: number,
+  rng: Rng,
+) {
   for (let d = 0; d < DIM; d++) {
     let v = noise * rng.normal() / Math.sqrt(DIM);
     for (let j = 0; j < mix.topics.length; j++) v += mix.weights[j] * topicVec[mix.topics[j] * DIM + d];
@@ -153,7 +186,12 @@ function latentFromTopics(out: Float64Array, row: number, mix: { topics: number[
   }
 }
 
-function drawEntities(mix: { topics: number[]; weights: number[] }, n: number, offTopic: number, rng: Rng): string[] {
+function drawEntities(
+  mix: { topics: number[]; weights: number[] },
+  n: number,
+  offTopic: number,
+  rng: Rng,
+): string[] {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     let topic: number;
@@ -162,30 +200,36 @@ function drawEntities(mix: { topics: number[]; weights: number[] }, n: number, o
       const u = rng.next();
       let acc = 0;
       topic = mix.topics[mix.topics.length - 1];
-      for (let j = 0; j < mix.topics.length; j++) if (u < (acc += mix.weights[j])) { topic = mix.topics[j]; break; }
+      for (let j = 0; j < mix.topics.length; j++) {
+        if (u < (acc += mix.weights[j])) {
+          topic = mix.topics[j];
+          break;
+        }
+      }
     }
     out.push(rng.pick(TOPICS[topic].entities));
   }
   return out;
 }
 
-/** Quote a CSV field when it needs it (RFC 4180). */
-export function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 function poissonish(mean: number, rng: Rng): number {
   // small-mean Poisson by inversion; good enough for list lengths
   const l = Math.exp(-mean);
   let k = 0, p = rng.next();
-  while (p > l) { k++; p *= rng.next(); }
+  while (p > l) {
+    k++;
+    p *= rng.next();
+  }
   return k;
 }
 
 function buildWorld(o: Required<Omit<SynthOptions, "onDay" | "outDir">>): World {
   const rng = Rng.derive(o.seed, "world");
   const nUsers = o.users, nItems = o.items;
-  const topicVec = Float64Array.from({ length: TOPICS.length * DIM }, () => rng.normal() / Math.sqrt(DIM) * 1.6);
+  const topicVec = Float64Array.from(
+    { length: TOPICS.length * DIM },
+    () => rng.normal() / Math.sqrt(DIM) * 1.6,
+  );
   const sceneMix = Float64Array.from({ length: 5 * DIM }, () => 0.75 + 0.8 * rng.normal());
 
   const userVec = new Float64Array(nUsers * DIM);
@@ -204,7 +248,8 @@ function buildWorld(o: Required<Omit<SynthOptions, "onDay" | "outDir">>): World 
       userScenePref[u * 5 + s] = Math.exp(0.5 * rng.normal());
     }
     const silent = rng.next() < 0.08; // some users have no entity history at all
-    const seq = (mean: number) => silent ? "" : csvField(drawEntities(mix, poissonish(mean, rng), 0.15, rng).join(ENTITY_SEP));
+    const seq = (mean: number) =>
+      silent ? "" : csvField(drawEntities(mix, poissonish(mean, rng), 0.15, rng).join(ENTITY_SEP));
     userText[u] = `${seq(4)},${seq(2.5)},${seq(2)}`;
   }
 
@@ -231,10 +276,27 @@ function buildWorld(o: Required<Omit<SynthOptions, "onDay" | "outDir">>): World 
   }
 
   const world: World = {
-    nUsers, nItems, userVec, itemVec, userBias, userSceneBias, userScenePref,
-    userActivity: zipfWeights(nUsers, 0.8, rng), userFirstDay: firstDays(nUsers, o.lateUserShare, o.days, rng), userTopic,
-    itemBias, itemDrift, itemPop: zipfWeights(nItems, 0.9, rng), itemFirstDay: firstDays(nItems, o.lateItemShare, o.days, rng), itemTopic, itemMix,
-    itemHomeScene, sceneMix, userText, itemText, beta0: 0,
+    nUsers,
+    nItems,
+    userVec,
+    itemVec,
+    userBias,
+    userSceneBias,
+    userScenePref,
+    userActivity: zipfWeights(nUsers, 0.8, rng),
+    userFirstDay: firstDays(nUsers, o.lateUserShare, o.days, rng),
+    userTopic,
+    itemBias,
+    itemDrift,
+    itemPop: zipfWeights(nItems, 0.9, rng),
+    itemFirstDay: firstDays(nItems, o.lateItemShare, o.days, rng),
+    itemTopic,
+    itemMix,
+    itemHomeScene,
+    sceneMix,
+    userText,
+    itemText,
+    beta0: 0,
   };
   world.beta0 = calibrateIntercept(world, o);
   return world;
@@ -262,7 +324,12 @@ class DaySampler {
     for (const s of SCENES) {
       this.sceneItemIdx.push(Int32Array.from(items));
       // new items get a launch boost so cold items are actually shown
-      this.sceneItemCum.push(cumulative(items.map((i) => w.itemPop[i] * (w.itemHomeScene[i] === s ? 1 : 0.15) * (day - w.itemFirstDay[i] < 3 && w.itemFirstDay[i] > 0 ? 4 : 1))));
+      this.sceneItemCum.push(
+        cumulative(items.map((i) =>
+          w.itemPop[i] * (w.itemHomeScene[i] === s ? 1 : 0.15) *
+          (day - w.itemFirstDay[i] < 3 && w.itemFirstDay[i] > 0 ? 4 : 1)
+        )),
+      );
     }
     for (let t = 0; t < TOPICS.length; t++) {
       const pool = items.filter((i) => w.itemTopic[i] === t);
@@ -293,12 +360,22 @@ class DaySampler {
   }
 }
 
-function logitWithoutIntercept(w: World, u: number, i: number, s: number, day: number, days: number, weekend: boolean, hour: number): number {
+function logitWithoutIntercept(
+  w: World,
+  u: number,
+  i: number,
+  s: number,
+  day: number,
+  days: number,
+  weekend: boolean,
+  hour: number,
+): number {
   let dot = 0;
   const uo = u * DIM, io = i * DIM, so = s * DIM;
   for (let d = 0; d < DIM; d++) dot += w.sceneMix[so + d] * w.userVec[uo + d] * w.itemVec[io + d];
   const f = days > 1 ? day / (days - 1) : 0;
-  return SCENE_BIAS[s] + w.userBias[u] + w.userSceneBias[u * 5 + s] + w.itemBias[i] + w.itemDrift[i] * (f - 0.5) +
+  return SCENE_BIAS[s] + w.userBias[u] + w.userSceneBias[u * 5 + s] + w.itemBias[i] +
+    w.itemDrift[i] * (f - 0.5) +
     GAMMA * dot + (weekend ? WEEKEND_SCENE[s] : 0) + 0.15 * Math.cos((hour - 20) / 24 * 2 * Math.PI);
 }
 
@@ -360,12 +437,23 @@ const BAD_SCENES = ["7", "s2", "-1", "5"];
 /** Apply one defect to a well-formed row's fields; returns the raw line (no newline). */
 function corruptLine(kind: Corruption, f: string[], rng: Rng): string {
   switch (kind) {
-    case "bad_timestamp": f[3] = rng.pick(BAD_TIMES); break;
-    case "missing_label": f[4] = ""; break;
-    case "bad_label": f[4] = rng.pick(BAD_LABELS); break;
-    case "unknown_scene": f[2] = rng.pick(BAD_SCENES); break;
-    case "wrong_column_count": return rng.next() < 0.5 ? f.slice(0, 9).join(",") : [...f, "extra"].join(",");
-    case "broken_quoting": f[5] = `"${f[5].replaceAll('"', "")}`; break; // opening quote never closed
+    case "bad_timestamp":
+      f[3] = rng.pick(BAD_TIMES);
+      break;
+    case "missing_label":
+      f[4] = "";
+      break;
+    case "bad_label":
+      f[4] = rng.pick(BAD_LABELS);
+      break;
+    case "unknown_scene":
+      f[2] = rng.pick(BAD_SCENES);
+      break;
+    case "wrong_column_count":
+      return rng.next() < 0.5 ? f.slice(0, 9).join(",") : [...f, "extra"].join(",");
+    case "broken_quoting":
+      f[5] = `"${f[5].replaceAll('"', "")}`;
+      break; // opening quote never closed
   }
   return f.join(",");
 }
@@ -396,7 +484,13 @@ function splitGenerated(line: string): string[] {
   const out: string[] = [];
   let cur = "", q = false;
   for (const ch of line) {
-    if (ch === '"') { q = !q; cur += ch; } else if (ch === "," && !q) { out.push(cur); cur = ""; } else cur += ch;
+    if (ch === '"') {
+      q = !q;
+      cur += ch;
+    } else if (ch === "," && !q) {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
   }
   out.push(cur);
   return out;
@@ -405,10 +499,21 @@ function splitGenerated(line: string): string[] {
 /** Generate the logs, the oracle and the manifest. Deterministic for a given seed and options. */
 function resolveOptions(opts: SynthOptions) {
   const o = {
-    seed: 7, days: 30, start: "2023-07-10", lateUserShare: 0.2, lateItemShare: 0.25, slashTimeShare: 0.5,
-    corruptRate: 0, layout: "partitioned" as const, ...defaultSizes(opts.rows), ...(opts.layout === "release" ? { slashTimeShare: 0 } : {}), ...opts,
+    seed: 7,
+    days: 30,
+    start: "2023-07-10",
+    lateUserShare: 0.2,
+    lateItemShare: 0.25,
+    slashTimeShare: 0.5,
+    corruptRate: 0,
+    layout: "partitioned" as const,
+    ...defaultSizes(opts.rows),
+    ...(opts.layout === "release" ? { slashTimeShare: 0 } : {}),
+    ...opts,
   };
-  if (!(o.rows > 0) || !Number.isInteger(o.rows)) throw new Error(`synth: rows must be a positive integer, got ${o.rows}`);
+  if (!(o.rows > 0) || !Number.isInteger(o.rows)) {
+    throw new Error(`synth: rows must be a positive integer, got ${o.rows}`);
+  }
   return o;
 }
 
@@ -430,10 +535,13 @@ async function writeItemImages(world: World, outDir: string, seed: number): Prom
   const dir = `${outDir}/${IMAGES_DIR}`;
   await Deno.mkdir(dir, { recursive: true });
   const rng = Rng.derive(seed, "images");
-  for (let i = 0; i < world.nItems; i++) await Deno.writeFile(`${dir}/${i + 1}.png`, encodePng(itemPixels(world.itemMix[i], TOPICS.length, rng)));
+  for (let i = 0; i < world.nItems; i++) {
+    await Deno.writeFile(`${dir}/${i + 1}.png`, encodePng(itemPixels(world.itemMix[i], TOPICS.length, rng)));
+  }
   pl.DataFrame({
     item_id: pl.Series("item_id", Int32Array.from({ length: world.nItems }, (_, i) => i + 1)).cast(pl.Int64),
-    topic: pl.Series("topic", world.itemTopic), first_day: pl.Series("first_day", world.itemFirstDay),
+    topic: pl.Series("topic", world.itemTopic),
+    first_day: pl.Series("first_day", world.itemFirstDay),
   }).writeParquet(`${outDir}/${ITEM_TRUTH}`);
 }
 
@@ -455,7 +563,11 @@ export async function assertGeneratorFolder(outDir: string): Promise<void> {
     const m = JSON.parse(await Deno.readTextFile(`${outDir}/manifest.json`));
     ours = typeof m.version === "number" && typeof m.rows === "number" && typeof m.oracle === "string";
   } catch { /* no manifest: not ours */ }
-  if (!ours) throw new Error(`generate: ${outDir} is not empty and was not written by ctrlab's generator (no generator manifest.json); refusing to write there`);
+  if (!ours) {
+    throw new Error(
+      `generate: ${outDir} is not empty and was not written by ctrlab's generator (no generator manifest.json); refusing to write there`,
+    );
+  }
 }
 
 export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
@@ -472,7 +584,10 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
   const encoder = new TextEncoder();
   const oracle = new Float32Array(o.rows);
   const sceneRows = [0, 0, 0, 0, 0];
-  const corrupt = Object.fromEntries(Object.keys(CORRUPTIONS).map((k) => [k, 0])) as Record<Corruption, number>;
+  const corrupt = Object.fromEntries(Object.keys(CORRUPTIONS).map((k) => [k, 0])) as Record<
+    Corruption,
+    number
+  >;
   const corruptKinds = Object.keys(CORRUPTIONS) as Corruption[];
   const files: string[] = [];
   const volumes = dayVolumes(o.rows, o.days, o.start);
@@ -502,7 +617,11 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
     const dash = `${ymd[0]}-${pad2(ymd[1])}-${pad2(ymd[2])}`;
     const slash = `${ymd[0]}/${ymd[1]}/${ymd[2]}`;
     if (o.layout === "partitioned") open(`${rawDir}/date=${dash}/part-00000.csv`);
-    if (release && (day === 0 || Math.floor(day * RELEASE_PARTS / o.days) !== Math.floor((day - 1) * RELEASE_PARTS / o.days))) {
+    if (
+      release &&
+      (day === 0 ||
+        Math.floor(day * RELEASE_PARTS / o.days) !== Math.floor((day - 1) * RELEASE_PARTS / o.days))
+    ) {
       open(`${rawDir}/antm2c_10m_part${Math.floor(day * RELEASE_PARTS / o.days)}`);
     }
     // impression times first, sorted, so each day's file is in time order
@@ -514,15 +633,24 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
     for (let k = 0; k < n; k++, rowId++) {
       const t = secs[k], hour = Math.floor(t / 3600), minute = Math.floor(t / 60) % 60, second = t % 60;
       const u = sampler.user(rng), s = sampler.scene(u, rng), i = sampler.item(u, s, rng);
-      const p = sigmoid(world.beta0 + logitWithoutIntercept(world, u, i, s, day, o.days, weekend, hour + minute / 60));
+      const p = sigmoid(
+        world.beta0 + logitWithoutIntercept(world, u, i, s, day, o.days, weekend, hour + minute / 60),
+      );
       const label = rng.next() < p ? 1 : 0;
       oracle[rowId] = p;
-      const time = rng.next() < o.slashTimeShare ? `${slash} ${hour}:${pad2(minute)}` : `${dash} ${pad2(hour)}:${pad2(minute)}:${pad2(second)}`;
+      const time = rng.next() < o.slashTimeShare
+        ? `${slash} ${hour}:${pad2(minute)}`
+        : `${dash} ${pad2(hour)}:${pad2(minute)}:${pad2(second)}`;
       let line = `${u + 1},${i + 1},${s},${time},${label},${world.itemText[i]},${world.userText[u]}`;
       const isCorrupt = o.corruptRate > 0 && rng.next() < o.corruptRate;
       const kind = isCorrupt ? rng.pick(corruptKinds) : null;
-      if (release) line = releaseLine(kind ? splitCorrupted(kind, splitGenerated(line), rng) : splitGenerated(line), deepFeatures(world, u, i, rng), kind);
-      else if (kind) line = corruptLine(kind, splitGenerated(line), rng);
+      if (release) {
+        line = releaseLine(
+          kind ? splitCorrupted(kind, splitGenerated(line), rng) : splitGenerated(line),
+          deepFeatures(world, u, i, rng),
+          kind,
+        );
+      } else if (kind) line = corruptLine(kind, splitGenerated(line), rng);
       if (kind) corrupt[kind]++;
       else {
         sceneRows[s]++;
@@ -540,12 +668,25 @@ export async function generateLogs(opts: SynthOptions): Promise<SynthManifest> {
   (file as Deno.FsFile | null)?.close();
 
   const oraclePath = `${opts.outDir}/oracle.parquet`;
-  pl.DataFrame({ row_id: pl.Series("row_id", Float64Array.from({ length: o.rows }, (_, k) => k)).cast(pl.Int64), p_true: pl.Series("p_true", oracle) })
+  pl.DataFrame({
+    row_id: pl.Series("row_id", Float64Array.from({ length: o.rows }, (_, k) => k)).cast(pl.Int64),
+    p_true: pl.Series("p_true", oracle),
+  })
     .writeParquet(oraclePath);
   const manifest: SynthManifest = {
     version: GENERATOR_VERSION,
-    rows: o.rows, seed: o.seed, days: o.days, start: o.start, users: o.users, items: o.items, files,
-    oracle: "oracle.parquet", clicks, sceneRows, corrupt, options,
+    rows: o.rows,
+    seed: o.seed,
+    days: o.days,
+    start: o.start,
+    users: o.users,
+    items: o.items,
+    files,
+    oracle: "oracle.parquet",
+    clicks,
+    sceneRows,
+    corrupt,
+    options,
   };
   await writeItemImages(world, opts.outDir, o.seed);
   await Deno.writeTextFile(`${opts.outDir}/manifest.json`, JSON.stringify(manifest, null, 2));

@@ -5,8 +5,8 @@
  * in the logs — new items get content even though they have no collaborative vector, which is the point.
  */
 import pl from "nodejs-polars";
-import { lookupJoin } from "../features/table.ts";
-import { applyWhitening, fitPca } from "../text/whiten.ts";
+import { lookupJoin } from "../util/frame.ts";
+import { fitPca, project } from "../util/linalg.ts";
 
 /** Each row scaled to unit L2 norm (all-zero rows stay zero). */
 export function l2Rows(x: Float32Array, d: number): Float32Array {
@@ -22,7 +22,9 @@ export function l2Rows(x: Float32Array, d: number): Float32Array {
 
 /** Row-wise concatenation of n × d_i blocks. */
 export function concatRows(blocks: { x: Float32Array; d: number }[]): { x: Float32Array; d: number } {
-  const n = blocks[0].x.length / blocks[0].d, D = blocks.reduce((a, b) => a + b.d, 0), x = new Float32Array(n * D);
+  const n = blocks[0].x.length / blocks[0].d,
+    D = blocks.reduce((a, b) => a + b.d, 0),
+    x = new Float32Array(n * D);
   for (let r = 0; r < n; r++) {
     let off = 0;
     for (const b of blocks) {
@@ -49,21 +51,31 @@ export function selectRows(x: Float32Array, d: number, keep: (r: number) => bool
 }
 
 /** L2-normalised PCA to k, fitted on the rows where `fitOn` holds (training items), applied to all rows. */
-export function pcaL2(x: Float32Array, d: number, k: number, fitOn: (r: number) => boolean): { vectors: Float32Array; k: number; explained: number } {
+export function pcaL2(
+  x: Float32Array,
+  d: number,
+  k: number,
+  fitOn: (r: number) => boolean,
+): { vectors: Float32Array; k: number; explained: number } {
   const pca = fitPca(selectRows(x, d, fitOn), d, k);
   const total = pca.spectrum.reduce((a, v) => a + Math.max(0, v), 0);
   const kept = pca.spectrum.slice(0, pca.k).reduce((a, v) => a + Math.max(0, v), 0);
-  return { vectors: l2Rows(applyWhitening(pca, x), pca.k), k: pca.k, explained: kept / total };
+  return { vectors: l2Rows(project(pca, x), pca.k), k: pca.k, explained: kept / total };
 }
 
 /** α·content + (1 − α)·collaborative, row by row (both n × k). */
 export function fuse(content: Float32Array, collaborative: Float32Array, alpha: number): Float32Array {
-  if (content.length !== collaborative.length) throw new Error(`fuse: ${content.length} content vs ${collaborative.length} collaborative values`);
+  if (content.length !== collaborative.length) {
+    throw new Error(`fuse: ${content.length} content vs ${collaborative.length} collaborative values`);
+  }
   return Float32Array.from(content, (c, i) => alpha * c + (1 - alpha) * collaborative[i]);
 }
 
 /** item_id → item_vec_idx (the row in an item vector table built over `itemIds`), for TableData's item_vec lookup. */
 export function withItemVecIndex(df: pl.DataFrame, itemIds: string[]): pl.DataFrame {
-  const index = pl.DataFrame({ item_id: itemIds, item_vec_idx: itemIds.map((_, i) => i) }).withColumns(pl.col("item_id").cast(df.getColumn("item_id").dtype), pl.col("item_vec_idx").cast(pl.Int32));
+  const index = pl.DataFrame({ item_id: itemIds, item_vec_idx: itemIds.map((_, i) => i) }).withColumns(
+    pl.col("item_id").cast(df.getColumn("item_id").dtype),
+    pl.col("item_vec_idx").cast(pl.Int32),
+  );
   return lookupJoin(df, index, "item_id", "item_vec_idx", "item vector");
 }

@@ -25,7 +25,9 @@ export function readRgb(path: string): { rgb: Uint8Array; width: number; height:
   const data = img.data as Uint8Array;
   if (channels === 3) return { rgb: data, width, height };
   const rgb = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = data[p * channels + (channels < 3 ? 0 : c)];
+  for (let p = 0; p < width * height; p++) {
+    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = data[p * channels + (channels < 3 ? 0 : c)];
+  }
   return { rgb, width, height };
 }
 
@@ -52,7 +54,9 @@ export function pixelFeatures(img: { rgb: Uint8Array; width: number; height: num
       f[G * G * 3 + (rgb[p] >> 6) * 16 + (rgb[p + 1] >> 6) * 4 + (rgb[p + 2] >> 6)] += 4 / (W * H); // shares, ×4 to sit on the pixels' scale
     }
   }
-  for (let cell = 0; cell < G * G; cell++) for (let c = 0; c < 3; c++) f[cell * 3 + c] /= Math.max(1, counts[cell]);
+  for (let cell = 0; cell < G * G; cell++) {
+    for (let c = 0; c < 3; c++) f[cell * 3 + c] /= Math.max(1, counts[cell]);
+  }
   return f;
 }
 
@@ -61,17 +65,34 @@ export function pixelFeatures(img: { rgb: Uint8Array; width: number; height: num
  * id ("Xenova/clip-vit-base-patch32") or a local directory (config.json, preprocessor_config.json, onnx/).
  */
 export class ClipImageEmbedder implements ImageEmbedder {
-  private constructor(readonly name: string, readonly dim: number, private model: ClipModel, private processor: ClipProcessor, private readImage: (p: string) => Promise<unknown>) {}
+  private constructor(
+    readonly name: string,
+    readonly dim: number,
+    private model: ClipModel,
+    private processor: ClipProcessor,
+    private readImage: (p: string) => Promise<unknown>,
+  ) {}
 
   static async load(idOrDir: string, o: { dtype?: string } = {}): Promise<ClipImageEmbedder> {
     const tf = await import("@huggingface/transformers");
     const local = await Deno.stat(idOrDir).then((s) => s.isDirectory, () => false);
     const opts = { local_files_only: local, dtype: o.dtype ?? "fp32" } as Record<string, unknown>;
-    if (local) Object.assign(tf.env, { allowLocalModels: true, allowRemoteModels: false, localModelPath: "" });
-    const model = await tf.CLIPVisionModelWithProjection.from_pretrained(idOrDir, opts) as unknown as ClipModel;
+    if (local) {
+      Object.assign(tf.env, { allowLocalModels: true, allowRemoteModels: false, localModelPath: "" });
+    }
+    const model = await tf.CLIPVisionModelWithProjection.from_pretrained(
+      idOrDir,
+      opts,
+    ) as unknown as ClipModel;
     const processor = await tf.AutoProcessor.from_pretrained(idOrDir, opts) as unknown as ClipProcessor;
     const cfg = (model as unknown as { config: { projection_dim?: number } }).config;
-    return new ClipImageEmbedder(`clip:${idOrDir}`, cfg.projection_dim ?? 512, model, processor, (p) => tf.RawImage.read(p));
+    return new ClipImageEmbedder(
+      `clip:${idOrDir}`,
+      cfg.projection_dim ?? 512,
+      model,
+      processor,
+      (p) => tf.RawImage.read(p),
+    );
   }
 
   async embed(paths: string[], batch = 16): Promise<Float32Array> {

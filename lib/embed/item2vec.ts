@@ -8,7 +8,6 @@
 import pl from "nodejs-polars";
 import { sortByIds } from "../features/table.ts";
 import { embedding, type ModelBuilder } from "../graph/nn.ts";
-import { compile } from "../graph/program.ts";
 import { matmul, reshape } from "../graph/tensor.ts";
 import type { Backend } from "../train/backend.ts";
 import { TrainSession } from "../train/session.ts";
@@ -23,10 +22,17 @@ export interface ClickSequences {
 }
 
 /** Each user's clicked items on `days` (day indices), in time (row_id) order, through the item vocabulary (OOV dropped). */
-export function clickSequences(events: pl.DataFrame, days: number[], itemVocab: pl.DataFrame): ClickSequences {
+export function clickSequences(
+  events: pl.DataFrame,
+  days: number[],
+  itemVocab: pl.DataFrame,
+): ClickSequences {
   const joined = events.filter(pl.col("label").eq(pl.lit(1)).and(pl.col("day").isIn(days)))
     .join(itemVocab.select("item_id", pl.col("idx").alias("item_idx")), { on: "item_id", how: "inner" });
-  const clicks = sortByIds(joined, "user_id", ["row_id"]).select(pl.col("user_id").cast(pl.Utf8), pl.col("item_idx").cast(pl.Int32));
+  const clicks = sortByIds(joined, "user_id", ["row_id"]).select(
+    pl.col("user_id").cast(pl.Utf8),
+    pl.col("item_idx").cast(pl.Int32),
+  );
   const users = clicks.getColumn("user_id").toArray() as string[];
   const tokens = Int32Array.from(clicks.getColumn("item_idx").toTypedArray() as Int32Array);
   const offsets = [0];
@@ -51,13 +57,23 @@ export interface Item2VecOptions {
 }
 
 /** (centre, context) pairs for one epoch: dynamic windows, frequent items subsampled, within each user's sequence. */
-export function skipGramPairs(seqs: ClickSequences, counts: Float64Array, o: { window: number; subsample: number }, rng: Rng): { centre: Int32Array; context: Int32Array } {
+export function skipGramPairs(
+  seqs: ClickSequences,
+  counts: Float64Array,
+  o: { window: number; subsample: number },
+  rng: Rng,
+): { centre: Int32Array; context: Int32Array } {
   const total = seqs.tokens.length;
-  const keep = (t: number) => o.subsample <= 0 ? 1 : Math.min(1, Math.sqrt(o.subsample * total / counts[t]) + o.subsample * total / counts[t]);
+  const keep = (t: number) =>
+    o.subsample <= 0
+      ? 1
+      : Math.min(1, Math.sqrt(o.subsample * total / counts[t]) + o.subsample * total / counts[t]);
   const centre: number[] = [], context: number[] = [];
   for (let u = 0; u + 1 < seqs.offsets.length; u++) {
     const kept = [];
-    for (let i = seqs.offsets[u]; i < seqs.offsets[u + 1]; i++) if (rng.next() < keep(seqs.tokens[i])) kept.push(seqs.tokens[i]);
+    for (let i = seqs.offsets[u]; i < seqs.offsets[u + 1]; i++) {
+      if (rng.next() < keep(seqs.tokens[i])) kept.push(seqs.tokens[i]);
+    }
     for (let i = 0; i < kept.length; i++) {
       const b = 1 + rng.int(o.window);
       for (let j = Math.max(0, i - b); j <= Math.min(kept.length - 1, i + b); j++) {
@@ -75,8 +91,12 @@ export function skipGramPairs(seqs: ClickSequences, counts: Float64Array, o: { w
 export function skipGram(c: { vocab: number; dim: number; negatives: number }) {
   return (m: ModelBuilder) => {
     const K1 = c.negatives + 1;
-    const centre = embedding(m, "item_in", m.input("centre", ["B"], "int64"), c.vocab, c.dim, { std: 0.5 / c.dim });
-    const ctx = embedding(m, "item_out", m.input("context", ["B", K1], "int64"), c.vocab, c.dim, { std: 0.5 / c.dim });
+    const centre = embedding(m, "item_in", m.input("centre", ["B"], "int64"), c.vocab, c.dim, {
+      std: 0.5 / c.dim,
+    });
+    const ctx = embedding(m, "item_out", m.input("context", ["B", K1], "int64"), c.vocab, c.dim, {
+      std: 0.5 / c.dim,
+    });
     return { logits: reshape(matmul(ctx, reshape(centre, ["B", c.dim, 1])), ["B", K1]) };
   };
 }
@@ -90,13 +110,19 @@ export interface Item2Vec {
   history: { epoch: number; pairs: number; loss: number; seconds: number }[];
 }
 
-export async function trainItem2vec(seqs: ClickSequences, vocab: number, backend: Backend, o: Item2VecOptions = {}): Promise<Item2Vec> {
+export async function trainItem2vec(
+  seqs: ClickSequences,
+  vocab: number,
+  backend: Backend,
+  o: Item2VecOptions = {},
+): Promise<Item2Vec> {
   const dim = o.dim ?? 128, K = o.negatives ?? 5, B = o.batchSize ?? 2048, epochs = o.epochs ?? 2;
   const counts = new Float64Array(vocab);
   for (const t of seqs.tokens) counts[t]++;
   const noise = cumulative(Array.from(counts, (n) => Math.pow(n, 0.75)));
-  const model = compile(skipGram({ vocab, dim, negatives: K }), { optimizer: { type: "adam" }, sparseWriteBack: backend.name === "webgpu" ? "graph" : "host" });
-  const s = await TrainSession.create(model, backend, { seed: o.seed ?? 1 });
+  const s = await TrainSession.build(skipGram({ vocab, dim, negatives: K }), backend, {
+    optimizer: { type: "adam" },
+  }, { seed: o.seed ?? 1 });
   const rng = Rng.derive(o.seed ?? 1, "item2vec");
   const history: Item2Vec["history"] = [];
   const label = new Float32Array(B * (K + 1));
@@ -106,7 +132,9 @@ export async function trainItem2vec(seqs: ClickSequences, vocab: number, backend
     const pairs = skipGramPairs(seqs, counts, { window: o.window ?? 5, subsample: o.subsample ?? 1e-3 }, rng);
     const order = rng.shuffle(Uint32Array.from({ length: pairs.centre.length }, (_, i) => i));
     const steps = Math.ceil(order.length / B);
-    const bar = o.progressLabel === false ? null : progress(steps, `${o.progressLabel ?? "item2vec"} epoch ${epoch + 1}/${epochs}`);
+    const bar = o.progressLabel === false
+      ? null
+      : progress(steps, `${o.progressLabel ?? "item2vec"} epoch ${epoch + 1}/${epochs}`);
     let lastLoss = 0;
     for (let k = 0; k < steps; k++) {
       const rows = Math.min(B, order.length - k * B);
@@ -117,7 +145,12 @@ export async function trainItem2vec(seqs: ClickSequences, vocab: number, backend
         context[r * (K + 1)] = BigInt(pairs.context[p]);
         for (let j = 1; j <= K; j++) context[r * (K + 1) + j] = BigInt(sampleCumulative(noise, rng.next()));
       }
-      const loss = await s.step({ centre, context, label: label.subarray(0, rows * (K + 1)) }, rows, o.lr ?? 0.005, k === steps - 1 || backend.name !== "webgpu");
+      const loss = await s.step(
+        { centre, context, label: label.subarray(0, rows * (K + 1)) },
+        rows,
+        o.lr ?? 0.005,
+        k === steps - 1 || backend.name !== "webgpu",
+      );
       if (loss !== null) lastLoss = loss;
       bar?.tick(1);
     }
@@ -130,9 +163,18 @@ export async function trainItem2vec(seqs: ClickSequences, vocab: number, backend
 }
 
 /** Cosine nearest neighbours of each query row among rows with `eligible[i]` true (the query itself excluded). */
-export function nearestNeighbours(vectors: Float32Array, dim: number, queries: number[], k: number, eligible: (i: number) => boolean): { query: number; neighbours: { idx: number; cosine: number }[] }[] {
+export function nearestNeighbours(
+  vectors: Float32Array,
+  dim: number,
+  queries: number[],
+  k: number,
+  eligible: (i: number) => boolean,
+): { query: number; neighbours: { idx: number; cosine: number }[] }[] {
   const n = vectors.length / dim;
-  const norms = Float64Array.from({ length: n }, (_, i) => Math.hypot(...vectors.subarray(i * dim, (i + 1) * dim)) || 1);
+  const norms = Float64Array.from(
+    { length: n },
+    (_, i) => Math.hypot(...vectors.subarray(i * dim, (i + 1) * dim)) || 1,
+  );
   return queries.map((q) => {
     const scores: { idx: number; cosine: number }[] = [];
     for (let i = 0; i < n; i++) {
@@ -149,13 +191,27 @@ export function nearestNeighbours(vectors: Float32Array, dim: number, queries: n
  * Share of each query's k nearest neighbours that share its label (e.g. the generator's latent topic), averaged —
  * beside the same share for random neighbours (the chance level).
  */
-export function neighbourAgreement(vectors: Float32Array, dim: number, labelOf: (i: number) => number | undefined, queries: number[], k: number, eligible: (i: number) => boolean): { precision: number; chance: number } {
+export function neighbourAgreement(
+  vectors: Float32Array,
+  dim: number,
+  labelOf: (i: number) => number | undefined,
+  queries: number[],
+  k: number,
+  eligible: (i: number) => boolean,
+): { precision: number; chance: number } {
   const nn = nearestNeighbours(vectors, dim, queries, k, eligible);
   let hit = 0, total = 0;
-  for (const r of nn) for (const nb of r.neighbours) { total++; if (labelOf(nb.idx) === labelOf(r.query)) hit++; }
+  for (const r of nn) {
+    for (const nb of r.neighbours) {
+      total++;
+      if (labelOf(nb.idx) === labelOf(r.query)) hit++;
+    }
+  }
   const pool = [...Array(vectors.length / dim).keys()].filter(eligible);
   const freq = new Map<number | undefined, number>();
   for (const i of pool) freq.set(labelOf(i), (freq.get(labelOf(i)) ?? 0) + 1);
-  const chance = queries.reduce((a, q) => a + ((freq.get(labelOf(q)) ?? 1) - 1) / Math.max(1, pool.length - 1), 0) / Math.max(1, queries.length);
+  const chance =
+    queries.reduce((a, q) => a + ((freq.get(labelOf(q)) ?? 1) - 1) / Math.max(1, pool.length - 1), 0) /
+    Math.max(1, queries.length);
   return { precision: hit / Math.max(1, total), chance };
 }

@@ -40,11 +40,24 @@ export function hasItemImages(dataDir: string): boolean {
 
 /** `events`: row_id and item_id of every logged row; `itemVocab`: the training vocabulary (item_id, idx). */
 export async function buildItemEmbeddings(o: {
-  dataDir: string; events: pl.DataFrame; itemVocab: pl.DataFrame; text: TextFeatures; item2vec: Item2Vec; imageEmbedder?: ImageEmbedder; k?: number;
+  dataDir: string;
+  events: pl.DataFrame;
+  itemVocab: pl.DataFrame;
+  text: TextFeatures;
+  item2vec: Item2Vec;
+  imageEmbedder?: ImageEmbedder;
+  k?: number;
 }): Promise<ItemEmbeddings> {
   const k = o.k ?? 128;
-  const items = sortByIds(joinTextIndex(o.events.select("row_id", "item_id"), o.text).groupBy("item_id").agg(pl.col("item_text_idx").first())
-    .join(o.itemVocab.select("item_id", "idx"), { on: "item_id", how: "left" }).withColumns(pl.col("idx").fillNull(0)), "item_id");
+  const items = sortByIds(
+    joinTextIndex(o.events.select("row_id", "item_id"), o.text).groupBy("item_id").agg(
+      pl.col("item_text_idx").first(),
+    )
+      .join(o.itemVocab.select("item_id", "idx"), { on: "item_id", how: "left" }).withColumns(
+        pl.col("idx").fillNull(0),
+      ),
+    "item_id",
+  );
   const itemIds = (items.getColumn("item_id").toArray() as (string | number | bigint)[]).map(String);
   const vocabIdx = Int32Array.from(items.getColumn("idx").toArray() as number[], Number);
   const textIdx = items.getColumn("item_text_idx").toArray() as number[];
@@ -65,10 +78,21 @@ export async function buildItemEmbeddings(o: {
   // one width for both: with fewer training items than k, the content PCA has fewer directions; zero columns pad it
   const kk = Math.max(content.k, o.item2vec.dim), d2v = o.item2vec.dim;
   const raw = new Float32Array(n * d2v);
-  vocabIdx.forEach((v, r) => { if (v > 0 && o.item2vec.counts[v] > 0) raw.set(o.item2vec.vectors.subarray(v * d2v, (v + 1) * d2v), r * d2v); });
-  const collaborative = padColumns(l2Rows(raw, d2v), d2v, kk), contentVectors = padColumns(content.vectors, content.k, kk);
+  vocabIdx.forEach((v, r) => {
+    if (v > 0 && o.item2vec.counts[v] > 0) {
+      raw.set(o.item2vec.vectors.subarray(v * d2v, (v + 1) * d2v), r * d2v);
+    }
+  });
+  const collaborative = padColumns(l2Rows(raw, d2v), d2v, kk),
+    contentVectors = padColumns(content.vectors, content.k, kk);
   return {
-    itemIds, vocabIdx, text, image, content: { vectors: contentVectors, k: kk, explained: content.explained }, collaborative, k: kk,
+    itemIds,
+    vocabIdx,
+    text,
+    image,
+    content: { vectors: contentVectors, k: kk, explained: content.explained },
+    collaborative,
+    k: kk,
     fused: (alpha: number) => fuse(contentVectors, collaborative, alpha),
   };
 }

@@ -11,7 +11,7 @@ import { COLDNESS, coldnessExpr } from "../features/summary.ts";
 import { auc, logloss } from "./metrics.ts";
 import { alignedPredictions, predictionsPath } from "./predictions.ts";
 import { readResults } from "./results.ts";
-import { pairedBootstrap, sliceMetrics } from "./slices.ts";
+import { fmtInterval, pairedBootstrap, sliceMetrics } from "./slices.ts";
 
 /** The stage ladder: each stage's model, as its notebook names it in results and predictions. */
 export const STAGE_MODELS = [
@@ -22,6 +22,30 @@ export const STAGE_MODELS = [
   { stage: "08_fusion", model: "Fusion" },
   { stage: "09_fallback", model: "Fusion+fallback" },
 ] as const;
+
+/**
+ * The final model: of the stage models this run recorded, the one with the best validation AUC (the test
+ * split plays no part; it is scored once, in the stage table). Ties go to the earlier, simpler stage.
+ */
+export function selectFinal(
+  runDir: string,
+): {
+  stage: string;
+  model: string;
+  valAuc: number;
+  candidates: { stage: string; model: string; valAuc: number }[];
+} {
+  const results = readResults(runDir);
+  const candidates = STAGE_MODELS.flatMap((s) => {
+    const val = results.findLast((r) => r.model === s.model && r.split === "val" && r.slice === "all");
+    return val && Number.isFinite(val.auc) ? [{ stage: s.stage, model: s.model, valAuc: val.auc }] : [];
+  });
+  if (!candidates.length) {
+    throw new Error(`no stage model has a validation result in ${runDir} (run the notebooks 04–09 first)`);
+  }
+  const best = candidates.reduce((a, b) => b.valAuc > a.valAuc ? b : a);
+  return { ...best, candidates };
+}
 
 export interface TestRows {
   rowIds: pl.Series;
@@ -37,8 +61,14 @@ export interface TestRows {
 
 /** The test split's keys, labels, scenes and coldness (training impressions), and the oracle's probabilities. */
 export function loadTestRows(dataDir: string): TestRows {
-  const f = pl.readParquet(`${dataDir}/table/split=test/part-00000.parquet`, { columns: ["row_id", "label", "scene", "u_train_imp", "i_train_imp"] } as never)
-    .sort("row_id").withColumns(coldnessExpr("u_train_imp").alias("u"), coldnessExpr("i_train_imp").alias("i"));
+  const f = pl.readParquet(
+    `${dataDir}/table/split=test/part-00000.parquet`,
+    { columns: ["row_id", "label", "scene", "u_train_imp", "i_train_imp"] } as never,
+  )
+    .sort("row_id").withColumns(
+      coldnessExpr("u_train_imp").alias("u"),
+      coldnessExpr("i_train_imp").alias("i"),
+    );
   return {
     rowIds: f.getColumn("row_id"),
     labels: f.getColumn("label").cast(pl.Float32).toTypedArray() as Float32Array,
@@ -62,7 +92,10 @@ export interface StageRow {
 }
 
 /** Test predictions of every stage model this run saved, aligned to the test rows. */
-export function stagePredictions(runDir: string, t: TestRows): { stage: string; model: string; probs: Float32Array }[] {
+export function stagePredictions(
+  runDir: string,
+  t: TestRows,
+): { stage: string; model: string; probs: Float32Array }[] {
   return STAGE_MODELS.filter((s) => {
     try {
       Deno.statSync(predictionsPath(runDir, s.model.toLowerCase(), "test"));
@@ -74,17 +107,29 @@ export function stagePredictions(runDir: string, t: TestRows): { stage: string; 
 }
 
 /** The stage table: validation AUC (what selected each model), test AUC once, and each step's gain with its interval. */
-export function stageTable(runDir: string, t: TestRows, o: { resamples?: number } = {}): StageRow[] {
+export function stageTable(
+  runDir: string,
+  t: TestRows,
+  o: { resamples?: number; seed?: number } = {},
+): StageRow[] {
   const results = readResults(runDir);
   const preds = stagePredictions(runDir, t);
   const oracle = t.oracle ? auc(t.labels, t.oracle) : "n/a";
   return preds.map((p, k) => {
     const val = results.findLast((r) => r.model === p.model && r.split === "val" && r.slice === "all");
     const prev = preds[k - 1];
-    const bs = prev ? pairedBootstrap(t.labels, prev.probs, p.probs, { resamples: o.resamples ?? 200 }) : undefined;
+    const bs = prev
+      ? pairedBootstrap(t.labels, prev.probs, p.probs, { resamples: o.resamples ?? 200, seed: o.seed })
+      : undefined;
     return {
-      stage: p.stage, model: p.model, "val AUC (selection)": val?.auc ?? "n/a", "test AUC": auc(t.labels, p.probs), "test logloss": logloss(t.labels, p.probs),
-      "Δ vs previous": bs ? bs.diff : "n/a", "95% CI": bs ? `[${bs.lo.toFixed(4)}, ${bs.hi.toFixed(4)}]` : "", "oracle test AUC": oracle,
+      stage: p.stage,
+      model: p.model,
+      "val AUC (selection)": val?.auc ?? "n/a",
+      "test AUC": auc(t.labels, p.probs),
+      "test logloss": logloss(t.labels, p.probs),
+      "Δ vs previous": bs ? bs.diff : "n/a",
+      "95% CI": bs ? fmtInterval(bs) : "",
+      "oracle test AUC": oracle,
     };
   });
 }
@@ -100,31 +145,44 @@ export interface ColdStartRow {
 }
 
 /** AUC and logloss per model × side × coldness × scene (and "all" scenes) on the test rows: the long cold-start report. */
-export function coldStartLong(t: TestRows, models: { model: string; probs: ArrayLike<number> }[]): ColdStartRow[] {
+export function coldStartLong(
+  t: TestRows,
+  models: { model: string; probs: ArrayLike<number> }[],
+): ColdStartRow[] {
   const out: ColdStartRow[] = [];
   for (const m of models) {
     for (const side of ["user", "item"] as const) {
       const cold = side === "user" ? t.userCold : t.itemCold;
       const s = { labels: t.labels, probs: m.probs };
-      for (const r of [...sliceMetrics(s, (i) => `${cold[i]}|all`), ...sliceMetrics(s, (i) => `${cold[i]}|${t.sceneLabels[t.scene[i]]}`)]) {
+      for (
+        const r of [
+          ...sliceMetrics(s, (i) => `${cold[i]}|all`),
+          ...sliceMetrics(s, (i) => `${cold[i]}|${t.sceneLabels[t.scene[i]]}`),
+        ]
+      ) {
         const [coldness, scene] = r.slice.split("|");
         out.push({ model: m.model, side, coldness, scene, rows: r.rows, auc: r.auc, logloss: r.logloss });
       }
     }
   }
-  const order = (r: ColdStartRow) => `${r.model}|${r.side}|${COLDNESS.indexOf(r.coldness as never)}|${r.scene === "all" ? "" : r.scene}`;
+  const order = (r: ColdStartRow) =>
+    `${r.model}|${r.side}|${COLDNESS.indexOf(r.coldness as never)}|${r.scene === "all" ? "" : r.scene}`;
   return out.sort((a, b) => order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0);
 }
 
 /** One row per model × side × coldness, a column per scene ("all" first): the pivot cold-start report. */
 export function coldStartPivot(long: ColdStartRow[]): Record<string, string | number>[] {
-  const scenes = [...new Set(long.map((r) => r.scene))].sort((a, b) => a === "all" ? -1 : b === "all" ? 1 : a < b ? -1 : 1);
+  const scenes = [...new Set(long.map((r) => r.scene))].sort((a, b) =>
+    a === "all" ? -1 : b === "all" ? 1 : a < b ? -1 : 1
+  );
   const keys = [...new Set(long.map((r) => `${r.model}|${r.side}|${r.coldness}`))];
   return keys.map((k) => {
     const [model, side, coldness] = k.split("|");
     const row: Record<string, string | number> = { model, side, coldness };
     for (const s of scenes) {
-      const c = long.find((r) => r.model === model && r.side === side && r.coldness === coldness && r.scene === s);
+      const c = long.find((r) =>
+        r.model === model && r.side === side && r.coldness === coldness && r.scene === s
+      );
       row[`AUC ${s}`] = c ? c.auc : "n/a";
       row[`rows ${s}`] = c?.rows ?? 0;
     }
@@ -133,11 +191,27 @@ export function coldStartPivot(long: ColdStartRow[]): Record<string, string | nu
 }
 
 /** Scene × coldness AUC matrix of one model (rows: scenes, columns: zero/few/warm), NaN where a cell is n/a. */
-export function sceneColdnessMatrix(long: ColdStartRow[], model: string, side: "user" | "item"): { scenes: string[]; levels: string[]; auc: number[][] } {
+export function sceneColdnessMatrix(
+  long: ColdStartRow[],
+  model: string,
+  side: "user" | "item",
+): { scenes: string[]; levels: string[]; auc: number[][] } {
   const scenes = [...new Set(long.filter((r) => r.scene !== "all").map((r) => r.scene))].sort();
-  const levels = COLDNESS.filter((l) => long.some((r) => r.model === model && r.side === side && r.coldness === l));
-  const cell = (s: string, l: string) => long.find((r) => r.model === model && r.side === side && r.scene === s && r.coldness === l)?.auc;
-  return { scenes, levels, auc: scenes.map((s) => levels.map((l) => { const v = cell(s, l); return typeof v === "number" ? v : NaN; })) };
+  const levels = COLDNESS.filter((l) =>
+    long.some((r) => r.model === model && r.side === side && r.coldness === l)
+  );
+  const cell = (s: string, l: string) =>
+    long.find((r) => r.model === model && r.side === side && r.scene === s && r.coldness === l)?.auc;
+  return {
+    scenes,
+    levels,
+    auc: scenes.map((s) =>
+      levels.map((l) => {
+        const v = cell(s, l);
+        return typeof v === "number" ? v : NaN;
+      })
+    ),
+  };
 }
 
 /** RFC 4180 CSV of uniform records. */

@@ -10,7 +10,12 @@ export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): numbe
     let j = i;
     while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++;
     const avgRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (labels[order[k]] > 0.5) { pos++; rankSumPos += avgRank; }
+    for (let k = i; k <= j; k++) {
+      if (labels[order[k]] > 0.5) {
+        pos++;
+        rankSumPos += avgRank;
+      }
+    }
     i = j + 1;
   }
   const neg = n - pos;
@@ -32,7 +37,11 @@ export function logloss(labels: ArrayLike<number>, probs: ArrayLike<number>, eps
  * gAUC (DIN-style): the impression-weighted mean of per-group (per-user) AUCs, over groups that have both
  * a click and a non-click. Returns NaN when no group qualifies.
  */
-export function gauc(labels: ArrayLike<number>, scores: ArrayLike<number>, groups: ArrayLike<number | bigint>): number {
+export function gauc(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  groups: ArrayLike<number | bigint>,
+): number {
   const by = new Map<number | bigint, number[]>();
   for (let i = 0; i < labels.length; i++) {
     const g = by.get(groups[i]);
@@ -58,7 +67,11 @@ export interface CalibrationBin {
 }
 
 /** Predicted vs observed CTR in equal-width probability bins, and the expected calibration error. */
-export function calibration(labels: ArrayLike<number>, probs: ArrayLike<number>, bins = 10): { bins: CalibrationBin[]; ece: number } {
+export function calibration(
+  labels: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  bins = 10,
+): { bins: CalibrationBin[]; ece: number } {
   const n = new Float64Array(bins), sp = new Float64Array(bins), sy = new Float64Array(bins);
   for (let i = 0; i < labels.length; i++) {
     const b = Math.min(bins - 1, Math.max(0, Math.floor(probs[i] * bins)));
@@ -70,7 +83,13 @@ export function calibration(labels: ArrayLike<number>, probs: ArrayLike<number>,
   const out: CalibrationBin[] = [];
   for (let b = 0; b < bins; b++) {
     if (!n[b]) continue;
-    out.push({ lo: b / bins, hi: (b + 1) / bins, rows: n[b], meanPredicted: sp[b] / n[b], observedCtr: sy[b] / n[b] });
+    out.push({
+      lo: b / bins,
+      hi: (b + 1) / bins,
+      rows: n[b],
+      meanPredicted: sp[b] / n[b],
+      observedCtr: sy[b] / n[b],
+    });
     ece += (n[b] / labels.length) * Math.abs(sp[b] / n[b] - sy[b] / n[b]);
   }
   return { bins: out, ece };

@@ -21,7 +21,10 @@ export const RESULTS_FILE = "results.jsonl";
 
 export async function appendResults(runDir: string, rows: ResultRow[]): Promise<void> {
   await Deno.mkdir(runDir, { recursive: true });
-  const text = rows.map((r) => JSON.stringify({ ...r, recordedAt: r.recordedAt ?? new Date().toISOString() })).join("\n") + "\n";
+  const text =
+    rows.map((r) => JSON.stringify({ ...r, recordedAt: r.recordedAt ?? new Date().toISOString() })).join(
+      "\n",
+    ) + "\n";
   await Deno.writeTextFile(`${runDir}/${RESULTS_FILE}`, text, { append: true });
 }
 
@@ -29,13 +32,20 @@ export async function appendResults(runDir: string, rows: ResultRow[]): Promise<
 export function dropResults(runDir: string, stage: string): number {
   const rows = readResults(runDir);
   const kept = rows.filter((r) => r.stage !== stage);
-  if (kept.length < rows.length) Deno.writeTextFileSync(`${runDir}/${RESULTS_FILE}`, kept.map((r) => JSON.stringify(r) + "\n").join(""));
+  if (kept.length < rows.length) {
+    Deno.writeTextFileSync(
+      `${runDir}/${RESULTS_FILE}`,
+      kept.map((r) => JSON.stringify(r) + "\n").join(""),
+    );
+  }
   return rows.length - kept.length;
 }
 
 export function readResults(runDir: string): ResultRow[] {
   try {
-    return Deno.readTextFileSync(`${runDir}/${RESULTS_FILE}`).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    return Deno.readTextFileSync(`${runDir}/${RESULTS_FILE}`).split("\n").filter(Boolean).map((l) =>
+      JSON.parse(l)
+    );
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;

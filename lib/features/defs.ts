@@ -25,9 +25,25 @@ export interface FeatureDef {
 const PREFIX: Record<Entity, string> = { user: "u", item: "i", pair: "ui" };
 const WHO: Record<Entity, string> = { user: "user", item: "item", pair: "user×item pair" };
 
-function def(entity: Entity, window: Window, stat: Stat, column: string, description: string, scene?: number): FeatureDef {
+function def(
+  entity: Entity,
+  window: Window,
+  stat: Stat,
+  column: string,
+  description: string,
+  scene?: number,
+): FeatureDef {
   const name = `${PREFIX[entity]}_${column}`;
-  return { name, entity, window, stat, scene, column, transform: stat === "imp" || stat === "clk" || stat === "days" ? "log1p" : "none", description: `${WHO[entity]}: ${description}` };
+  return {
+    name,
+    entity,
+    window,
+    stat,
+    scene,
+    column,
+    transform: stat === "imp" || stat === "clk" || stat === "days" ? "log1p" : "none",
+    description: `${WHO[entity]}: ${description}`,
+  };
 }
 
 function entityDefs(e: Entity, scenes: number): FeatureDef[] {
@@ -42,7 +58,9 @@ function entityDefs(e: Entity, scenes: number): FeatureDef[] {
     def(e, "cum", "ctr", "ctr_cum", "CTR before this day (0 without impressions)"),
   ];
   if (e === "pair") return out.filter((d) => d.window === "cum");
-  out.push(def(e, "cum", "sctr", "sctr_cum", "Beta-smoothed CTR before this day (prior fitted on training days)"));
+  out.push(
+    def(e, "cum", "sctr", "sctr_cum", "Beta-smoothed CTR before this day (prior fitted on training days)"),
+  );
   out.push(def(e, "first_seen", "days", "days_seen", "days since first seen"));
   for (let s = 0; scenes > 1 && s < scenes; s++) { // with one scene the per-scene counts would repeat the totals
     out.push(def(e, "cum", "imp", `imp_s${s}`, `impressions in scene ${s} before this day`, s));
@@ -57,6 +75,15 @@ export function featureDefs(scenes: number): FeatureDef[] {
 }
 
 /** The catalogue as rows for a table display. */
-export function catalogue(scenes: number): { name: string; entity: string; window: string; stat: string; scene: string; description: string }[] {
-  return featureDefs(scenes).map((d) => ({ name: d.name, entity: d.entity, window: d.window, stat: d.stat, scene: d.scene === undefined ? "" : String(d.scene), description: d.description }));
+export function catalogue(
+  scenes: number,
+): { name: string; entity: string; window: string; stat: string; scene: string; description: string }[] {
+  return featureDefs(scenes).map((d) => ({
+    name: d.name,
+    entity: d.entity,
+    window: d.window,
+    stat: d.stat,
+    scene: d.scene === undefined ? "" : String(d.scene),
+    description: d.description,
+  }));
 }

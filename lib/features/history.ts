@@ -33,7 +33,13 @@ export function sceneCount(events: pl.DataFrame, scenes?: number): number {
   return scenes ?? ((events.getColumn("scene").max() as number) + 1);
 }
 
-const countCols = (scenes: number) => ["imp", "clk", ...Array.from({ length: scenes > 1 ? scenes : 0 }, (_, s) => [`imp_s${s}`, `clk_s${s}`]).flat()];
+const countCols = (
+  scenes: number,
+) => [
+  "imp",
+  "clk",
+  ...Array.from({ length: scenes > 1 ? scenes : 0 }, (_, s) => [`imp_s${s}`, `clk_s${s}`]).flat(),
+];
 
 export interface BetaPrior {
   alpha: number;
@@ -47,21 +53,32 @@ export type Entity = keyof typeof ENTITY_KEYS;
 export const dayExpr = () => pl.col("date").cast(pl.Int32).alias("day");
 
 /** Impressions and clicks per key and `at` (day or log_time), in total and — for users and items — per scene. */
-function countsBy(events: pl.DataFrame, entity: Entity, at: "day" | "log_time", scenes: number): pl.DataFrame {
+function countsBy(
+  events: pl.DataFrame,
+  entity: Entity,
+  at: "day" | "log_time",
+  scenes: number,
+): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
   const perScene = entity === "pair" || scenes < 2 ? [] : Array.from({ length: scenes }, (_, s) => [
     pl.col("scene").eq(pl.lit(s)).cast(pl.Int32).sum().alias(`imp_s${s}`),
     pl.col("label").mul(pl.col("scene").eq(pl.lit(s)).cast(pl.Int32)).sum().alias(`clk_s${s}`),
   ]).flat();
-  return events.groupBy([...keys, at]).agg(pl.len().cast(pl.Int32).alias("imp"), pl.col("label").sum().cast(pl.Int32).alias("clk"), ...perScene)
+  return events.groupBy([...keys, at]).agg(
+    pl.len().cast(pl.Int32).alias("imp"),
+    pl.col("label").sum().cast(pl.Int32).alias("clk"),
+    ...perScene,
+  )
     .sort([...keys, at]);
 }
 
 /** Impressions and clicks per key and day, in total and per scene. */
-export const dailyCounts = (events: pl.DataFrame, entity: Entity, scenes?: number) => countsBy(events, entity, "day", sceneCount(events, scenes));
+export const dailyCounts = (events: pl.DataFrame, entity: Entity, scenes?: number) =>
+  countsBy(events, entity, "day", sceneCount(events, scenes));
 
 /** clicks / impressions, 0 without impressions. */
-const ratio = (clk: string, imp: string) => pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
+const ratio = (clk: string, imp: string) =>
+  pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
 
 /** Per (key, day) history statistics for one entity, named with the entity's feature prefix. */
 export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
@@ -73,19 +90,42 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
   const leaky = !!o.includeCurrentDay;
   // cumulative through each day, per key; "before" drops the day itself unless leaky
   let h = daily.withColumns(...counts.map((c) => over(pl.col(c).cumSum()).alias(`cum_${c}`)));
-  h = h.withColumns(...counts.map((c) => (leaky ? pl.col(`cum_${c}`) : pl.col(`cum_${c}`).sub(pl.col(c))).alias(`before_${c}`)));
+  h = h.withColumns(
+    ...counts.map((c) =>
+      (leaky ? pl.col(`cum_${c}`) : pl.col(`cum_${c}`).sub(pl.col(c))).alias(`before_${c}`)
+    ),
+  );
   const defs = featureDefs(scenes).filter((d) => d.entity === entity);
   // the cumulative count at the last active day ≤ D − 8 (≤ D − 7 when leaky) closes the 7-day window
   const lag = leaky ? 7 : 8;
-  const edge = h.select(...keys, pl.col("day").alias("edge_day"), pl.col("cum_imp").alias("edge_imp"), pl.col("cum_clk").alias("edge_clk"))
+  const edge = h.select(
+    ...keys,
+    pl.col("day").alias("edge_day"),
+    pl.col("cum_imp").alias("edge_imp"),
+    pl.col("cum_clk").alias("edge_clk"),
+  )
     .sort("edge_day");
   h = h.withColumns(pl.col("day").sub(pl.lit(lag)).cast(pl.Int32).alias("lookup_day")).sort("lookup_day")
-    .joinAsof(edge, { leftOn: "lookup_day", rightOn: "edge_day", by: keys, strategy: "backward", checkSortedness: false })
+    .joinAsof(edge, {
+      leftOn: "lookup_day",
+      rightOn: "edge_day",
+      by: keys,
+      strategy: "backward",
+      checkSortedness: false,
+    })
     .withColumns(pl.col("edge_imp").fillNull(0), pl.col("edge_clk").fillNull(0));
   // the previous day's counts (the current day's when leaky)
-  const prev = daily.select(...keys, pl.col("day").add(pl.lit(leaky ? 0 : 1)).cast(pl.Int32).alias("day"), pl.col("imp").alias("prev_imp"), pl.col("clk").alias("prev_clk"));
+  const prev = daily.select(
+    ...keys,
+    pl.col("day").add(pl.lit(leaky ? 0 : 1)).cast(pl.Int32).alias("day"),
+    pl.col("imp").alias("prev_imp"),
+    pl.col("clk").alias("prev_clk"),
+  );
   const on: string[] = [...keys, "day"];
-  h = h.join(prev, { on, how: "left" }).withColumns(pl.col("prev_imp").fillNull(0), pl.col("prev_clk").fillNull(0));
+  h = h.join(prev, { on, how: "left" }).withColumns(
+    pl.col("prev_imp").fillNull(0),
+    pl.col("prev_clk").fillNull(0),
+  );
   const first = over(pl.col("day").min());
   const base: Record<string, pl.Expr> = {
     imp_1d: pl.col("prev_imp"),
@@ -107,10 +147,22 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
   const derived = out.withColumns(
     ratio("clk_7d", "imp_7d").alias("ctr_7d"),
     ratio("clk_cum", "imp_cum").alias("ctr_cum"),
-    ...(prior ? [pl.col("clk_cum").add(pl.lit(prior.alpha)).div(pl.col("imp_cum").add(pl.lit(prior.alpha + prior.beta))).alias("sctr_cum")] : []),
+    ...(prior
+      ? [
+        pl.col("clk_cum").add(pl.lit(prior.alpha)).div(
+          pl.col("imp_cum").add(pl.lit(prior.alpha + prior.beta)),
+        ).alias("sctr_cum"),
+      ]
+      : []),
   );
   // keep exactly the catalogue's columns for this entity, with its prefix
-  return derived.select(...keys, "day", ...defs.filter((d) => derived.columns.includes(d.column)).map((d) => pl.col(d.column).cast(pl.Float32).alias(d.name)));
+  return derived.select(
+    ...keys,
+    "day",
+    ...defs.filter((d) => derived.columns.includes(d.column)).map((d) =>
+      pl.col(d.column).cast(pl.Float32).alias(d.name)
+    ),
+  );
 }
 
 /**
@@ -119,30 +171,59 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
  */
 export function fitCtrPrior(trainEvents: pl.DataFrame, entity: "user" | "item", minImp = 5): BetaPrior {
   const key = ENTITY_KEYS[entity][0];
-  const per = trainEvents.groupBy(key).agg(pl.len().alias("n"), pl.col("label").mean().alias("ctr")).filter(pl.col("n").gtEq(minImp));
+  const per = trainEvents.groupBy(key).agg(pl.len().alias("n"), pl.col("label").mean().alias("ctr")).filter(
+    pl.col("n").gtEq(minImp),
+  );
   const mean = trainEvents.getColumn("label").mean();
   if (per.height < 2) return { alpha: mean * 10, beta: (1 - mean) * 10 };
   const ctr = per.getColumn("ctr");
-  const mu = ctr.mean(), v = Math.max(1e-6, (per.select(pl.col("ctr").var()).getColumn("ctr").get(0) as number));
+  const mu = ctr.mean(),
+    v = Math.max(1e-6, per.select(pl.col("ctr").var()).getColumn("ctr").get(0) as number);
   const strength = Math.min(1000, Math.max(1, mu * (1 - mu) / v - 1));
   return { alpha: mu * strength, beta: (1 - mu) * strength };
 }
 
 /** Cumulative statistics strictly before each (key, log_time): the "timestamp" point-in-time mode. */
-export function entityHistoryAtTime(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
+export function entityHistoryAtTime(
+  events: pl.DataFrame,
+  entity: Entity,
+  o: HistoryOptions = {},
+): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
   const over = (e: pl.Expr) => e.over(keys[0], ...keys.slice(1));
   const scenes = sceneCount(events, o.scenes);
   const at = countsBy(events, entity, "log_time", scenes);
   const counts = countCols(scenes).filter((c) => at.columns.includes(c));
-  const before = at.select(...keys, "log_time", ...counts.map((c) => over(pl.col(c).cumSum()).sub(pl.col(c)).cast(pl.Float32).alias(c)));
+  const before = at.select(
+    ...keys,
+    "log_time",
+    ...counts.map((c) => over(pl.col(c).cumSum()).sub(pl.col(c)).cast(pl.Float32).alias(c)),
+  );
   const prior = entity === "pair" ? undefined : o.priors?.[entity];
-  const cols: pl.Expr[] = [pl.col("imp").alias("imp_cum"), pl.col("clk").alias("clk_cum"), ratio("clk", "imp").alias("ctr_cum")];
-  if (prior) cols.push(pl.col("clk").add(pl.lit(prior.alpha)).div(pl.col("imp").add(pl.lit(prior.alpha + prior.beta))).alias("sctr_cum"));
-  for (let s = 0; s < scenes; s++) if (counts.includes(`imp_s${s}`)) cols.push(pl.col(`imp_s${s}`), pl.col(`clk_s${s}`));
+  const cols: pl.Expr[] = [
+    pl.col("imp").alias("imp_cum"),
+    pl.col("clk").alias("clk_cum"),
+    ratio("clk", "imp").alias("ctr_cum"),
+  ];
+  if (prior) {
+    cols.push(
+      pl.col("clk").add(pl.lit(prior.alpha)).div(pl.col("imp").add(pl.lit(prior.alpha + prior.beta))).alias(
+        "sctr_cum",
+      ),
+    );
+  }
+  for (let s = 0; s < scenes; s++) {
+    if (counts.includes(`imp_s${s}`)) cols.push(pl.col(`imp_s${s}`), pl.col(`clk_s${s}`));
+  }
   const derived = before.select(...keys, "log_time", ...cols);
-  const defs = featureDefs(scenes).filter((d) => d.entity === entity && d.window === "cum" && derived.columns.includes(d.column));
-  return derived.select(...keys, "log_time", ...defs.map((d) => pl.col(d.column).cast(pl.Float32).alias(d.name)));
+  const defs = featureDefs(scenes).filter((d) =>
+    d.entity === entity && d.window === "cum" && derived.columns.includes(d.column)
+  );
+  return derived.select(
+    ...keys,
+    "log_time",
+    ...defs.map((d) => pl.col(d.column).cast(pl.Float32).alias(d.name)),
+  );
 }
 
 /**
@@ -159,8 +240,13 @@ function withPairHistory(events: pl.LazyDataFrame, leaky: boolean): pl.LazyDataF
   );
   // stage 2: the count at the day's first row (before the day) or at its last (leaky: through the day)
   const imp = leaky ? pairDay(pl.col("_imp_thru").max()) : pairDay(pl.col("_imp_thru").sub(pl.lit(1)).min());
-  const clk = leaky ? pairDay(pl.col("_clk_thru").max()) : pairDay(pl.col("_clk_thru").sub(pl.col("label")).min());
-  return running.withColumns(imp.cast(pl.Float32).alias("ui_imp_cum"), clk.cast(pl.Float32).alias("ui_clk_cum"))
+  const clk = leaky
+    ? pairDay(pl.col("_clk_thru").max())
+    : pairDay(pl.col("_clk_thru").sub(pl.col("label")).min());
+  return running.withColumns(
+    imp.cast(pl.Float32).alias("ui_imp_cum"),
+    clk.cast(pl.Float32).alias("ui_clk_cum"),
+  )
     .withColumns(ratio("ui_clk_cum", "ui_imp_cum").cast(pl.Float32).alias("ui_ctr_cum"))
     .drop("_imp_thru", "_clk_thru");
 }
@@ -187,7 +273,10 @@ export async function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}):
   }
   // user×item features are all cumulative
   out = atTime
-    ? out.join(entityHistoryAtTime(events, "pair", o), { on: ["user_id", "item_id", "log_time"], how: "left" })
+    ? out.join(entityHistoryAtTime(events, "pair", o), {
+      on: ["user_id", "item_id", "log_time"],
+      how: "left",
+    })
     : withPairHistory(out.lazy(), !!o.includeCurrentDay).collectSync();
   await releaseMemory();
   return out;

@@ -10,6 +10,8 @@ import { type CleanSchema, generatorSchema, readCleanSchema, scanClean } from ".
 import { featureDefs } from "./defs.ts";
 import { type BetaPrior, dayExpr, fitCtrPrior, joinHistory } from "./history.ts";
 import { releaseMemory } from "../util/memory.ts";
+import { unitHash } from "../util/frame.ts";
+import { dayIndex, dayName } from "../util/time.ts";
 
 export type SplitName = "train" | "val" | "test";
 export const SPLITS: SplitName[] = ["train", "val", "test"];
@@ -56,39 +58,29 @@ export interface Manifest {
 
 export const MANIFEST_FILE = "manifest.json";
 
-/**
- * A seeded hash of `column` mapped to [0, 1): a stable per-row coin. (The u64 hash goes to float directly; taking
- * it modulo an integer literal first overflows to negative values for some rows.)
- */
-export function unitHash(column: string, seed: number): pl.Expr {
-  return pl.col(column).hash(seed).cast(pl.Float64).div(pl.lit(2 ** 64));
-}
-
-/**
- * Left join that keeps `df`'s row order and fails when any row finds no match in `other` (a lookup index must
- * cover every row; `column` is the joined column checked, `what` names it in the error).
- */
-export function lookupJoin(df: pl.DataFrame, other: pl.DataFrame, on: string | string[], column: string, what: string): pl.DataFrame {
-  const out = df.withRowIndex("__order").join(other, { on, how: "left" }).sort("__order").drop("__order");
-  const missing = out.getColumn(column).nullCount();
-  if (missing) throw new Error(`${missing} of ${df.height} rows have no ${what}`);
-  return out;
-}
-
 /** Split column by day (temporal) or at random (leaky, for contrast). */
 export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
   const c = { mode: "temporal", valDays: 3, testDays: 3, seed: 7, ...cfg };
-  if (days.length < c.valDays + c.testDays + 1) throw new Error(`split: ${days.length} days cannot hold ${c.valDays} validation + ${c.testDays} test days and a training day`);
+  if (days.length < c.valDays + c.testDays + 1) {
+    throw new Error(
+      `split: ${days.length} days cannot hold ${c.valDays} validation + ${c.testDays} test days and a training day`,
+    );
+  }
   const sorted = [...days].sort((a, b) => a - b);
-  const testStart = sorted[sorted.length - c.testDays], valStart = sorted[sorted.length - c.testDays - c.valDays];
+  const testStart = sorted[sorted.length - c.testDays],
+    valStart = sorted[sorted.length - c.testDays - c.valDays];
   if (c.mode === "temporal") {
     return pl.when(pl.col("day").gtEq(pl.lit(testStart))).then(pl.lit("test"))
-      .when(pl.col("day").gtEq(pl.lit(valStart))).then(pl.lit("val")).otherwise(pl.lit("train")).alias("split");
+      .when(pl.col("day").gtEq(pl.lit(valStart))).then(pl.lit("val")).otherwise(pl.lit("train")).alias(
+        "split",
+      );
   }
   // random: a hash of row_id and the seed, cut in the temporal split's proportions
   const nTest = c.testDays / days.length, nVal = c.valDays / days.length;
   const u = unitHash("row_id", c.seed);
-  return pl.when(u.lt(pl.lit(nTest))).then(pl.lit("test")).when(u.lt(pl.lit(nTest + nVal))).then(pl.lit("val")).otherwise(pl.lit("train")).alias("split");
+  return pl.when(u.lt(pl.lit(nTest))).then(pl.lit("test")).when(u.lt(pl.lit(nTest + nVal))).then(
+    pl.lit("val"),
+  ).otherwise(pl.lit("train")).alias("split");
 }
 
 /**
@@ -96,30 +88,52 @@ export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
  * values too). Ids are strings; they are ordered by length, then text, so integer ids keep their numeric order.
  */
 export function buildVocab(train: pl.DataFrame, column: string, minCount = 1): pl.DataFrame {
-  const counts = train.filter(pl.col(column).isNotNull()).groupBy(column).agg(pl.len().alias("count")).filter(pl.col("count").gtEq(minCount));
-  return sortByIds(counts, column).withRowIndex("idx", 1).select(pl.col(column), pl.col("idx").cast(pl.Int64), pl.col("count"));
+  const counts = train.filter(pl.col(column).isNotNull()).groupBy(column).agg(pl.len().alias("count")).filter(
+    pl.col("count").gtEq(minCount),
+  );
+  return sortByIds(counts, column).withRowIndex("idx", 1).select(
+    pl.col(column),
+    pl.col("idx").cast(pl.Int64),
+    pl.col("count"),
+  );
 }
 
 /** `df` sorted by an id column in vocabulary order (length, then text: integer ids in numeric order), then by `then`. */
 export function sortByIds(df: pl.DataFrame, id: string, then: string[] = []): pl.DataFrame {
-  return df.withColumns(pl.col(id).cast(pl.Utf8).str.lengths().alias("__id_len")).sort(["__id_len", id, ...then]).drop("__id_len");
+  return df.withColumns(pl.col(id).cast(pl.Utf8).str.lengths().alias("__id_len")).sort([
+    "__id_len",
+    id,
+    ...then,
+  ]).drop("__id_len");
 }
 
 /** Id columns with a training vocabulary: (id column, index column, training-impressions column). */
-export const ID_VOCABS = [["user_id", "user_idx", "u_train_imp"], ["item_id", "item_idx", "i_train_imp"]] as const;
+export const ID_VOCABS = [["user_id", "user_idx", "u_train_imp"], [
+  "item_id",
+  "item_idx",
+  "i_train_imp",
+]] as const;
 
 /**
  * Each id's vocabulary index (0 = out of vocabulary) and how much training history it has (for cold-start
  * slices); each categorical column's index (<name>_idx, 0 = unseen or missing).
  */
-export function withVocabIndex(df: pl.DataFrame, vocabs: Record<string, pl.DataFrame>, categorical: string[] = []): pl.DataFrame {
+export function withVocabIndex(
+  df: pl.DataFrame,
+  vocabs: Record<string, pl.DataFrame>,
+  categorical: string[] = [],
+): pl.DataFrame {
   let out = df;
   for (const [col, as, count] of ID_VOCABS) {
-    out = out.join(vocabs[col].select(col, pl.col("idx").alias(as), pl.col("count").cast(pl.Float32).alias(count)), { on: col, how: "left" })
+    out = out.join(
+      vocabs[col].select(col, pl.col("idx").alias(as), pl.col("count").cast(pl.Float32).alias(count)),
+      { on: col, how: "left" },
+    )
       .withColumns(pl.col(as).fillNull(0), pl.col(count).fillNull(0));
   }
   for (const col of categorical) {
-    out = out.join(vocabs[col].select(col, pl.col("idx").alias(`${col}_idx`)), { on: col, how: "left" }).withColumns(pl.col(`${col}_idx`).fillNull(0)).drop(col);
+    out = out.join(vocabs[col].select(col, pl.col("idx").alias(`${col}_idx`)), { on: col, how: "left" })
+      .withColumns(pl.col(`${col}_idx`).fillNull(0)).drop(col);
   }
   return out;
 }
@@ -141,18 +155,27 @@ export interface BuildOptions {
 export function buildEntityVocab(cleanDir: string, trainDays: string[], minCount = 1): pl.DataFrame {
   const entityColumns = readCleanSchema(cleanDir).spec.text.filter((t) => t.entities);
   // one streaming query over the training days' files; the exploded token lists never sit in memory whole
-  const days = trainDays.map((d) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000));
+  const days = trainDays.map(dayIndex);
   const scan = () => scanClean(cleanDir).filter(pl.col("date").cast(pl.Int32).isIn(days));
   const counts = new Map<string, number>();
   for (const { column: c, entities } of entityColumns) {
     const per = scan().select(pl.col(c).str.split(entities!).alias("entity")).explode("entity")
-      .filter(pl.col("entity").isNotNull().and(pl.col("entity").neq(pl.lit("")))).groupBy("entity").agg(pl.len().alias("n"))
+      .filter(pl.col("entity").isNotNull().and(pl.col("entity").neq(pl.lit("")))).groupBy("entity").agg(
+        pl.len().alias("n"),
+      )
       .collectSync({ engine: "streaming" } as never);
-    const [ents, ns] = [per.getColumn("entity").toArray() as string[], per.getColumn("n").toArray() as number[]];
+    const [ents, ns] = [
+      per.getColumn("entity").toArray() as string[],
+      per.getColumn("n").toArray() as number[],
+    ];
     ents.forEach((e, i) => counts.set(e, (counts.get(e) ?? 0) + Number(ns[i])));
   }
   const tokens = [...counts].filter(([, n]) => n >= minCount).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-  return pl.DataFrame({ entity: tokens.map(([e]) => e), idx: tokens.map((_, i) => i + 1), count: tokens.map(([, n]) => n) })
+  return pl.DataFrame({
+    entity: tokens.map(([e]) => e),
+    idx: tokens.map((_, i) => i + 1),
+    count: tokens.map(([, n]) => n),
+  })
     .withColumns(pl.col("idx").cast(pl.Int64), pl.col("count").cast(pl.Int64));
 }
 
@@ -160,10 +183,18 @@ export function buildEntityVocab(cleanDir: string, trainDays: string[], minCount
 export function loadEvents(cleanDir: string): pl.DataFrame {
   const { spec } = readCleanSchema(cleanDir);
   const extra = [...spec.numeric.map((n) => n.column), ...spec.categorical.map((c) => c.column)];
-  return scanClean(cleanDir).select("row_id", pl.col("user_id").cast(pl.Utf8), pl.col("item_id").cast(pl.Utf8), "scene", "label", "date", "log_time", ...extra)
+  return scanClean(cleanDir).select(
+    "row_id",
+    pl.col("user_id").cast(pl.Utf8),
+    pl.col("item_id").cast(pl.Utf8),
+    "scene",
+    "label",
+    "date",
+    "log_time",
+    ...extra,
+  )
     .withColumns(dayExpr(), pl.col("scene").cast(pl.Int32)).collectSync();
 }
-
 
 /** Build features, splits and vocabularies in memory (the notebook inspects this before writing). */
 export interface BuiltTable {
@@ -177,10 +208,12 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   const scenes = schema.scenes.length, defs = featureDefs(scenes);
   const numeric = schema.spec.numeric, categorical = schema.spec.categorical;
   const split = { mode: "temporal" as const, valDays: 3, testDays: 3, seed: 7, ...o.split };
-  const days = (events.getColumn("day").unique().sort().toArray() as number[]);
+  const days = events.getColumn("day").unique().sort().toArray() as number[];
   // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
   // (date and log_time are not needed past this point: day and row_id order carry the time)
-  let narrow = events.sort("row_id").select(...events.columns.filter((c) => o.keepTime || (c !== "date" && c !== "log_time"))).withColumns(splitExpr(days, split));
+  let narrow = events.sort("row_id").select(
+    ...events.columns.filter((c) => o.keepTime || (c !== "date" && c !== "log_time")),
+  ).withColumns(splitExpr(days, split));
   const train = narrow.filter(pl.col("split").eq(pl.lit("train")));
   const priors = { user: fitCtrPrior(train, "user"), item: fitCtrPrior(train, "item") };
   const vocabs: Record<string, pl.DataFrame> = {};
@@ -195,33 +228,63 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   // (behaviour features, then the spec's numeric columns; a spec column's mean and std skip missing values)
   const all: { name: string; transform: "log1p" | "none"; spec?: true; fill?: "mean" | number }[] = [
     ...defs.map((d) => ({ name: d.name, transform: d.transform })),
-    ...numeric.map((n) => ({ name: n.column, transform: n.transform ?? "none" as const, spec: true as const, fill: n.fill })),
+    ...numeric.map((n) => ({
+      name: n.column,
+      transform: n.transform ?? "none" as const,
+      spec: true as const,
+      fill: n.fill,
+    })),
   ];
   const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...all.flatMap((d) => {
     const x = transformed(pl.col(d.name).cast(pl.Float64), d.transform);
-    return [x.mean().alias(`${d.name}:mean`), x.std().alias(`${d.name}:std`), pl.col(d.name).isNull().mean().alias(`${d.name}:missing`)];
+    return [
+      x.mean().alias(`${d.name}:mean`),
+      x.std().alias(`${d.name}:std`),
+      pl.col(d.name).isNull().mean().alias(`${d.name}:missing`),
+    ];
   })).collectSync();
   const stat = (name: string, k: string) => stats.getColumn(`${name}:${k}`).get(0) as number;
   const features: FeatureStat[] = all.map((d) => {
     const std = stat(d.name, "std"), mean = stat(d.name, "mean");
-    const f: FeatureStat = { name: d.name, dtype: "float32" as const, transform: d.transform, mean: Number.isFinite(mean) ? mean : 0, std: std > 1e-12 ? std : 1 };
+    const f: FeatureStat = {
+      name: d.name,
+      dtype: "float32" as const,
+      transform: d.transform,
+      mean: Number.isFinite(mean) ? mean : 0,
+      std: std > 1e-12 ? std : 1,
+    };
     if (!d.spec) return f;
-    const fill = typeof d.fill === "number" ? ((d.transform === "log1p" ? Math.log1p(d.fill) : d.fill) - f.mean) / f.std : 0;
+    const fill = typeof d.fill === "number"
+      ? ((d.transform === "log1p" ? Math.log1p(d.fill) : d.fill) - f.mean) / f.std
+      : 0;
     return { ...f, spec: true, fill, missingShare: stat(d.name, "missing") };
   });
-  const dayStr = (d: number) => new Date(d * 86_400_000).toISOString().slice(0, 10);
-  const counts = narrow.groupBy("split").agg(pl.len().alias("rows"), pl.col("day").unique().sort().alias("days"));
+  const counts = narrow.groupBy("split").agg(
+    pl.len().alias("rows"),
+    pl.col("day").unique().sort().alias("days"),
+  );
   const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
   const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
   for (const r of counts.toRecords() as unknown as { split: SplitName; rows: number; days: number[] }[]) {
     rows[r.split] = Number(r.rows);
-    splitDays[r.split] = r.days.map(dayStr);
+    splitDays[r.split] = r.days.map(dayName);
   }
   const manifest: Manifest = {
-    createdAt: new Date().toISOString(), source: "", split: { ...split, days: splitDays }, rows, features, priors, scenes, sceneNames: schema.scenes,
+    createdAt: new Date().toISOString(),
+    source: "",
+    split: { ...split, days: splitDays },
+    rows,
+    features,
+    priors,
+    scenes,
+    sceneNames: schema.scenes,
     categorical: categorical.map((c) => c.column),
     includeCurrentDay: !!o.includeCurrentDay,
-    vocabs: Object.fromEntries(Object.entries(vocabs).map(([c, v]) => [c, { size: v.height + 1, minCount: o.minCount ?? 1, oovIndex: 0 as const }])),
+    vocabs: Object.fromEntries(
+      Object.entries(vocabs).map((
+        [c, v],
+      ) => [c, { size: v.height + 1, minCount: o.minCount ?? 1, oovIndex: 0 as const }]),
+    ),
   };
   return { table, manifest, vocabs };
 }
@@ -233,7 +296,9 @@ function transformed(e: pl.Expr, t: "log1p" | "none"): pl.Expr {
 /** Standardised feature columns ("n_<name>", float32) from the manifest's training statistics; a missing spec value becomes its fill (0: the training mean). */
 export function normalizedFeatures(manifest: Manifest): pl.Expr[] {
   return manifest.features.map((f) => {
-    const z = transformed(pl.col(f.name), f.transform).sub(pl.lit(f.mean)).div(pl.lit(f.std)).cast(pl.Float32);
+    const z = transformed(pl.col(f.name), f.transform).sub(pl.lit(f.mean)).div(pl.lit(f.std)).cast(
+      pl.Float32,
+    );
     return (f.spec ? z.fillNull(f.fill ?? 0).fillNan(f.fill ?? 0) : z).alias(`n_${f.name}`);
   });
 }
@@ -250,14 +315,26 @@ export async function writeTable(outDir: string, built: BuiltTable, source: stri
       .sinkParquet(`${outDir}/split=${sp}/part-00000.parquet`, { compression: "zstd" }).collectSync();
     await releaseMemory();
   }
-  const entity = buildEntityVocab(source, built.manifest.split.days.train, built.manifest.vocabs.user_id.minCount);
-  for (const [c, v] of Object.entries({ ...built.vocabs, entity })) v.writeParquet(`${outDir}/vocab_${c}.parquet`);
+  const entity = buildEntityVocab(
+    source,
+    built.manifest.split.days.train,
+    built.manifest.vocabs.user_id.minCount,
+  );
+  for (const [c, v] of Object.entries({ ...built.vocabs, entity })) {
+    v.writeParquet(`${outDir}/vocab_${c}.parquet`);
+  }
   const manifest: Manifest = {
-    ...built.manifest, source,
-    vocabs: { ...built.manifest.vocabs, entity: { size: entity.height + 1, minCount: built.manifest.vocabs.user_id.minCount, oovIndex: 0 } },
+    ...built.manifest,
+    source,
+    vocabs: {
+      ...built.manifest.vocabs,
+      entity: { size: entity.height + 1, minCount: built.manifest.vocabs.user_id.minCount, oovIndex: 0 },
+    },
   };
   const total = SPLITS.reduce((a, s) => a + manifest.rows[s], 0);
-  if (total !== built.table.height) throw new Error(`split accounting: ${total} rows in splits, ${built.table.height} in the table`);
+  if (total !== built.table.height) {
+    throw new Error(`split accounting: ${total} rows in splits, ${built.table.height} in the table`);
+  }
   await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
   return manifest;
 }
@@ -274,5 +351,7 @@ export function readManifest(dir: string): Manifest {
 
 /** One split of a written table, with normalised feature columns added. */
 export function readSplit(dir: string, split: SplitName, manifest = readManifest(dir)): pl.DataFrame {
-  return pl.readParquet(`${dir}/split=${split}/part-00000.parquet`).withColumns(...normalizedFeatures(manifest));
+  return pl.readParquet(`${dir}/split=${split}/part-00000.parquet`).withColumns(
+    ...normalizedFeatures(manifest),
+  );
 }

@@ -15,7 +15,12 @@ export interface GradCheckResult {
  * For each param, compare d(loss)/d(param) from the backward graph with (L(p+h) − L(p−h)) / 2h on up to
  * `samples` randomly chosen elements. Sparse-marked params are checked through their dense equivalent.
  */
-export function gradCheck(loss: Tensor, params: Tensor[], feeds: Record<string, Arr>, o: { h?: number; samples?: number; seed?: number } = {}): GradCheckResult[] {
+export function gradCheck(
+  loss: Tensor,
+  params: Tensor[],
+  feeds: Record<string, Arr>,
+  o: { h?: number; samples?: number; seed?: number } = {},
+): GradCheckResult[] {
   const h = o.h ?? 1e-5;
   const rng = new Rng(o.seed ?? 1);
   const g = gradients(loss, params);
@@ -24,7 +29,9 @@ export function gradCheck(loss: Tensor, params: Tensor[], feeds: Record<string, 
   return params.map((p, k) => {
     const v = feeds[p.name!];
     const n = v.data.length;
-    const picks = n <= (o.samples ?? 24) ? [...Array(n).keys()] : Array.from({ length: o.samples ?? 24 }, () => rng.int(n));
+    const picks = n <= (o.samples ?? 24)
+      ? [...Array(n).keys()]
+      : Array.from({ length: o.samples ?? 24 }, () => rng.int(n));
     let maxAbs = 0, maxRel = 0;
     for (const i of picks) {
       const orig = v.data[i];

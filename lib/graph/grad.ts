@@ -6,8 +6,31 @@
  * pairs so the optimizer can update only the rows a batch touches.
  */
 import {
-  add, concat, constant, dimEq, div, equal, expandLike, greater, matmul, mul, neg, pow, reduceSum, reshape, scatterND,
-  type Shape, slice, sub, type Tensor, topoSort, transpose, transposeLast, unsqueezeLast, where, zerosLike,
+  add,
+  concat,
+  constant,
+  dimEq,
+  div,
+  equal,
+  expandLike,
+  greater,
+  matmul,
+  mul,
+  neg,
+  pow,
+  reduceSum,
+  reshape,
+  scatterND,
+  type Shape,
+  slice,
+  sub,
+  type Tensor,
+  topoSort,
+  transpose,
+  transposeLast,
+  unsqueezeLast,
+  where,
+  zerosLike,
 } from "./tensor.ts";
 
 /** Sum `g` over the axes along which a tensor of shape `target` was broadcast to g's shape. */
@@ -33,7 +56,10 @@ function keepDims(g: Tensor, node: Tensor): Tensor {
 
 /** Number of elements as a dim: a number when static, "N" when it involves the batch. */
 export function flatSize(t: Tensor): number | string {
-  return t.shape.reduce<number | string>((a, d) => typeof a === "number" && typeof d === "number" ? a * d : "N", 1);
+  return t.shape.reduce<number | string>(
+    (a, d) => typeof a === "number" && typeof d === "number" ? a * d : "N",
+    1,
+  );
 }
 
 type Rule = (g: Tensor, node: Tensor) => (Tensor | null)[];
@@ -42,7 +68,13 @@ type Rule = (g: Tensor, node: Tensor) => (Tensor | null)[];
 export const GRAD_RULES: Record<string, Rule> = {
   Add: (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(g, n.inputs[1].shape)],
   Sub: (g, n) => [unbroadcast(g, n.inputs[0].shape), unbroadcast(neg(g), n.inputs[1].shape)],
-  Mul: (g, n) => [unbroadcast(mul(g, n.inputs[1]), n.inputs[0].shape), unbroadcast(mul(g, n.inputs[0]), n.inputs[1].shape)],
+  Mul: (
+    g,
+    n,
+  ) => [
+    unbroadcast(mul(g, n.inputs[1]), n.inputs[0].shape),
+    unbroadcast(mul(g, n.inputs[0]), n.inputs[1].shape),
+  ],
   Div: (g, n) => {
     const [a, b] = n.inputs;
     return [unbroadcast(div(g, b), a.shape), unbroadcast(neg(div(mul(g, n), b)), b.shape)];
@@ -65,10 +97,20 @@ export const GRAD_RULES: Record<string, Rule> = {
   Greater: () => [null, null],
   Less: () => [null, null],
   Equal: () => [null, null],
-  Where: (g, n) => [null, unbroadcast(where(n.inputs[0], g, 0), n.inputs[1].shape), unbroadcast(where(n.inputs[0], 0, g), n.inputs[2].shape)],
+  Where: (
+    g,
+    n,
+  ) => [
+    null,
+    unbroadcast(where(n.inputs[0], g, 0), n.inputs[1].shape),
+    unbroadcast(where(n.inputs[0], 0, g), n.inputs[2].shape),
+  ],
   MatMul: (g, n) => {
     const [a, b] = n.inputs;
-    return [unbroadcast(matmul(g, transposeLast(b)), a.shape), unbroadcast(matmul(transposeLast(a), g), b.shape)];
+    return [
+      unbroadcast(matmul(g, transposeLast(b)), a.shape),
+      unbroadcast(matmul(transposeLast(a), g), b.shape),
+    ];
   },
   ReduceSum: (g, n) => [expandLike(keepDims(g, n), n.inputs[0])],
   ReduceMean: (g, n) => {
@@ -172,9 +214,14 @@ export function gradients(loss: Tensor, wrt: Tensor[], sparseParams: Set<Tensor>
   const out: Gradients = { dense: new Map(), sparse: new Map() };
   for (const p of wrt) {
     const parts = sparseParts.get(p);
-    if (parts && grads.has(p.id)) throw new Error(`param ${p.name} is marked sparse but is also used outside Gather`);
-    if (parts) out.sparse.set(p, { parts: parts.sort((a, b) => a.order - b.order).map(({ ids, rows }) => ({ ids, rows })) });
-    else out.dense.set(p, grads.get(p.id) ?? zerosLike(p));
+    if (parts && grads.has(p.id)) {
+      throw new Error(`param ${p.name} is marked sparse but is also used outside Gather`);
+    }
+    if (parts) {
+      out.sparse.set(p, {
+        parts: parts.sort((a, b) => a.order - b.order).map(({ ids, rows }) => ({ ids, rows })),
+      });
+    } else out.dense.set(p, grads.get(p.id) ?? zerosLike(p));
   }
   return out;
 }

@@ -76,13 +76,20 @@ function transposeArr(x: Arr, perm: number[]): Arr {
   return o;
 }
 
-function reduceArr(x: Arr, axes: number[], keep: boolean, init: number, f: (acc: number, v: number) => number, fin?: (acc: number, n: number) => number): Arr {
+function reduceArr(
+  x: Arr,
+  axes: number[],
+  keep: boolean,
+  init: number,
+  f: (acc: number, v: number) => number,
+  fin?: (acc: number, n: number) => number,
+): Arr {
   const kshape = x.shape.map((d, i) => axes.includes(i) ? 1 : d);
   const o = arr(kshape).data.fill(init);
   const idx = broadcastIndex(kshape, x.shape); // maps input flat index → output flat index
   for (let i = 0; i < x.data.length; i++) o[idx[i]] = f(o[idx[i]], x.data[i]);
   const n = axes.reduce((a, ax) => a * x.shape[ax], 1);
-  if (fin) for (let i = 0; i < o.length; i++) o[i] = fin(o[i], n);
+  if (fin) { for (let i = 0; i < o.length; i++) o[i] = fin(o[i], n); }
   return { shape: keep ? kshape : x.shape.filter((_, i) => !axes.includes(i)), data: o };
 }
 
@@ -94,10 +101,12 @@ function matmulArr(a: Arr, b: Arr): Arr {
   const o = arr([...batch, m, n]);
   for (let t = 0; t < size(batch); t++) {
     const ao = ai[t] * m * k, bo = bi[t] * k * n, oo = t * m * n;
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let q = 0; q < k; q++) s += a.data[ao + i * k + q] * b.data[bo + q * n + j];
-      o.data[oo + i * n + j] = s;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let q = 0; q < k; q++) s += a.data[ao + i * k + q] * b.data[bo + q * n + j];
+        o.data[oo + i * n + j] = s;
+      }
     }
   }
   return o;
@@ -111,7 +120,9 @@ function concatArr(xs: Arr[], axis: number): Arr {
   let off = 0;
   for (const x of xs) {
     const w = x.shape[axis] * inner;
-    for (let i = 0; i < outer; i++) o.data.set(x.data.subarray(i * w, (i + 1) * w), i * out[axis] * inner + off);
+    for (let i = 0; i < outer; i++) {
+      o.data.set(x.data.subarray(i * w, (i + 1) * w), i * out[axis] * inner + off);
+    }
     off += w;
   }
   return o;
@@ -123,7 +134,10 @@ function sliceArr(x: Arr, axis: number, start: number, end: number): Arr {
   const o = arr(out);
   const outer = size(x.shape.slice(0, axis)), inner = size(x.shape.slice(axis + 1));
   for (let i = 0; i < outer; i++) {
-    o.data.set(x.data.subarray((i * x.shape[axis] + start) * inner, (i * x.shape[axis] + end) * inner), i * (end - start) * inner);
+    o.data.set(
+      x.data.subarray((i * x.shape[axis] + start) * inner, (i * x.shape[axis] + end) * inner),
+      i * (end - start) * inner,
+    );
   }
   return o;
 }
@@ -147,10 +161,16 @@ const OPS: Record<string, (x: Arr[], n: Tensor) => Arr> = {
   Sigmoid: (x) => elementwise(x, (a) => 1 / (1 + Math.exp(-a))),
   Tanh: (x) => elementwise(x, Math.tanh),
   Identity: (x) => x[0],
-  Cast: (x, n) => n.attrs.to === "int64" ? elementwise(x, Math.trunc) : n.attrs.to === "bool" ? elementwise(x, (a) => a ? 1 : 0) : x[0],
+  Cast: (x, n) =>
+    n.attrs.to === "int64"
+      ? elementwise(x, Math.trunc)
+      : n.attrs.to === "bool"
+      ? elementwise(x, (a) => a ? 1 : 0)
+      : x[0],
   MatMul: (x) => matmulArr(x[0], x[1]),
   ReduceSum: (x, n) => reduceArr(x[0], n.attrs.axes as number[], !!n.attrs.keepdims, 0, (a, v) => a + v),
-  ReduceMean: (x, n) => reduceArr(x[0], n.attrs.axes as number[], !!n.attrs.keepdims, 0, (a, v) => a + v, (a, c) => a / c),
+  ReduceMean: (x, n) =>
+    reduceArr(x[0], n.attrs.axes as number[], !!n.attrs.keepdims, 0, (a, v) => a + v, (a, c) => a / c),
   ReduceMax: (x, n) => reduceArr(x[0], n.attrs.axes as number[], !!n.attrs.keepdims, -Infinity, Math.max),
   Softmax: (x, n) => {
     const a = n.attrs.axis as number;
@@ -169,7 +189,8 @@ const OPS: Record<string, (x: Arr[], n: Tensor) => Arr> = {
   },
   SliceLike: (x, n) => sliceArr(x[0], 0, 0, x[1].shape[n.attrs.axis as number]),
   Transpose: (x, n) => transposeArr(x[0], n.attrs.perm as number[]),
-  ExpandLike: (x) => elementwise([x[0], { shape: x[1].shape, data: new Float64Array(size(x[1].shape)) }], (a) => a),
+  ExpandLike: (x) =>
+    elementwise([x[0], { shape: x[1].shape, data: new Float64Array(size(x[1].shape)) }], (a) => a),
   Gather: (x) => {
     const [t, ids] = x;
     const row = size(t.shape.slice(1));
@@ -178,6 +199,27 @@ const OPS: Record<string, (x: Arr[], n: Tensor) => Arr> = {
       const r = ids.data[i];
       if (r < 0 || r >= t.shape[0]) throw new Error(`interp gather: id ${r} out of range [0, ${t.shape[0]})`);
       o.data.set(t.data.subarray(r * row, (r + 1) * row), i * row);
+    }
+    return o;
+  },
+  CumSum: (x, n) => {
+    const [a] = x, axis = n.attrs.axis as number;
+    const inner = size(a.shape.slice(axis + 1)), len = a.shape[axis], outer = size(a.shape.slice(0, axis));
+    const o = arr(a.shape);
+    for (let p = 0; p < outer; p++) {
+      for (let q = 0; q < inner; q++) {
+        let acc = 0;
+        for (let i = 0; i < len; i++) {
+          const k = (p * len + i) * inner + q;
+          if (n.attrs.exclusive) {
+            o.data[k] = acc;
+            acc += a.data[k];
+          } else {
+            acc += a.data[k];
+            o.data[k] = acc;
+          }
+        }
+      }
     }
     return o;
   },

@@ -4,11 +4,36 @@
  */
 import { Rng } from "../util/rng.ts";
 import {
-  add, constant, div, type DType, exp, expandLike, gather, greater, input, log, matmul, mul, neg, param, reduceMean, reduceSum,
-  relu, type Shape, sigmoid, sqrt, sub, tanh, type Tensor, where,
+  add,
+  constant,
+  div,
+  type DType,
+  exp,
+  expandLike,
+  gather,
+  greater,
+  input,
+  log,
+  matmul,
+  mul,
+  neg,
+  param,
+  reduceMean,
+  reduceSum,
+  relu,
+  type Shape,
+  sigmoid,
+  sqrt,
+  sub,
+  tanh,
+  type Tensor,
+  where,
 } from "./tensor.ts";
 
-export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | { kind: "normal"; std: number } | { kind: "uniform"; limit: number };
+export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | { kind: "normal"; std: number } | {
+  kind: "uniform";
+  limit: number;
+};
 
 export interface ParamSpec {
   tensor: Tensor;
@@ -45,10 +70,22 @@ export class ModelBuilder {
     return t;
   }
 
-  param(name: string, shape: number[], init: Init, o: { sparse?: boolean; regularize?: boolean } = {}): Tensor {
+  param(
+    name: string,
+    shape: number[],
+    init: Init,
+    o: { sparse?: boolean; regularize?: boolean } = {},
+  ): Tensor {
     if (this.params.has(name)) throw new Error(`param "${name}" declared twice`);
     const t = param(name, shape);
-    this.params.set(name, { tensor: t, shape, init, sparse: !!o.sparse, regularize: o.regularize ?? true, buffer: false });
+    this.params.set(name, {
+      tensor: t,
+      shape,
+      init,
+      sparse: !!o.sparse,
+      regularize: o.regularize ?? true,
+      buffer: false,
+    });
     return t;
   }
 
@@ -75,18 +112,37 @@ export function initValues(spec: Pick<ParamSpec, "shape" | "init">, rng: Rng): F
   const fanOut = spec.shape[spec.shape.length - 1];
   const i = spec.init;
   switch (i.kind) {
-    case "zeros": break;
-    case "ones": out.fill(1); break;
-    case "he": for (let k = 0; k < n; k++) out[k] = rng.normal() * Math.sqrt(2 / fanIn); break;
-    case "xavier": { const lim = Math.sqrt(6 / (fanIn + fanOut)); for (let k = 0; k < n; k++) out[k] = (2 * rng.next() - 1) * lim; break; }
-    case "normal": for (let k = 0; k < n; k++) out[k] = rng.normal() * i.std; break;
-    case "uniform": for (let k = 0; k < n; k++) out[k] = (2 * rng.next() - 1) * i.limit; break;
+    case "zeros":
+      break;
+    case "ones":
+      out.fill(1);
+      break;
+    case "he":
+      for (let k = 0; k < n; k++) out[k] = rng.normal() * Math.sqrt(2 / fanIn);
+      break;
+    case "xavier": {
+      const lim = Math.sqrt(6 / (fanIn + fanOut));
+      for (let k = 0; k < n; k++) out[k] = (2 * rng.next() - 1) * lim;
+      break;
+    }
+    case "normal":
+      for (let k = 0; k < n; k++) out[k] = rng.normal() * i.std;
+      break;
+    case "uniform":
+      for (let k = 0; k < n; k++) out[k] = (2 * rng.next() - 1) * i.limit;
+      break;
   }
   return out;
 }
 
 /** x @ W + b. */
-export function linear(m: ModelBuilder, name: string, x: Tensor, out: number, o: { init?: Init; bias?: boolean } = {}): Tensor {
+export function linear(
+  m: ModelBuilder,
+  name: string,
+  x: Tensor,
+  out: number,
+  o: { init?: Init; bias?: boolean } = {},
+): Tensor {
   const inDim = x.shape[x.rank - 1];
   if (typeof inDim !== "number") throw new Error(`linear ${name}: input's last dim must be static`);
   const w = m.param(`${name}.w`, [inDim, out], o.init ?? { kind: "he" });
@@ -97,11 +153,19 @@ export function linear(m: ModelBuilder, name: string, x: Tensor, out: number, o:
 export type Activation = "relu" | "dice";
 
 /** A multilayer perceptron: ReLU (or Dice) between layers, none after the last. */
-export function mlp(m: ModelBuilder, name: string, x: Tensor, sizes: number[], o: { lastActivation?: boolean; activation?: Activation } = {}): Tensor {
+export function mlp(
+  m: ModelBuilder,
+  name: string,
+  x: Tensor,
+  sizes: number[],
+  o: { lastActivation?: boolean; activation?: Activation } = {},
+): Tensor {
   let h = x;
   sizes.forEach((n, i) => {
     const last = i === sizes.length - 1;
-    h = linear(m, `${name}.${i}`, h, n, { init: last && !o.lastActivation ? { kind: "xavier" } : { kind: "he" } });
+    h = linear(m, `${name}.${i}`, h, n, {
+      init: last && !o.lastActivation ? { kind: "xavier" } : { kind: "he" },
+    });
     if (!last || o.lastActivation) h = o.activation === "dice" ? dice(m, `${name}.${i}.dice`, h) : relu(h);
   });
   return h;
@@ -113,7 +177,10 @@ export function layerNorm(m: ModelBuilder, name: string, x: Tensor, eps = 1e-12)
   const mu = reduceMean(x, -1, true), centred = sub(x, mu);
   const variance = reduceMean(mul(centred, centred), -1, true);
   const normed = div(centred, sqrt(add(variance, eps)));
-  return add(mul(normed, m.param(`${name}.gamma`, [d], { kind: "ones" }, { regularize: false })), m.param(`${name}.beta`, [d], { kind: "zeros" }, { regularize: false }));
+  return add(
+    mul(normed, m.param(`${name}.gamma`, [d], { kind: "ones" }, { regularize: false })),
+    m.param(`${name}.beta`, [d], { kind: "zeros" }, { regularize: false }),
+  );
 }
 
 /** GELU, tanh approximation (as BERT implementations export it). */
@@ -123,9 +190,20 @@ export function gelu(x: Tensor): Tensor {
 }
 
 /** An embedding table [vocab, dim] looked up at int64 ids; sparse (row-wise updates) by default. */
-export function embedding(m: ModelBuilder, name: string, ids: Tensor, vocab: number, dim: number, o: { sparse?: boolean; std?: number } = {}): Tensor {
+export function embedding(
+  m: ModelBuilder,
+  name: string,
+  ids: Tensor,
+  vocab: number,
+  dim: number,
+  o: { sparse?: boolean; std?: number } = {},
+): Tensor {
   const have = m.params.get(name);
-  const table = have?.tensor ?? m.param(name, [vocab, dim], { kind: "normal", std: o.std ?? 0.01 }, { sparse: o.sparse ?? true, regularize: false });
+  const table = have?.tensor ??
+    m.param(name, [vocab, dim], { kind: "normal", std: o.std ?? 0.01 }, {
+      sparse: o.sparse ?? true,
+      regularize: false,
+    });
   return gather(table, ids);
 }
 
@@ -181,7 +259,12 @@ export function normalize(x: Tensor, eps = 1e-5): Tensor {
  * running statistics, so a row's output does not depend on the rest of its batch. `mask` (x's shape with a last
  * axis of 1; 1 = real, 0 = padding) keeps padded positions out of the batch statistics.
  */
-export function batchStandardize(m: ModelBuilder, name: string, x: Tensor, o: StandardizeOptions = {}): Tensor {
+export function batchStandardize(
+  m: ModelBuilder,
+  name: string,
+  x: Tensor,
+  o: StandardizeOptions = {},
+): Tensor {
   const d = x.shape[x.rank - 1] as number;
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const runMean = m.buffer(`${name}.running_mean`, [d], { kind: "zeros" });
@@ -189,7 +272,10 @@ export function batchStandardize(m: ModelBuilder, name: string, x: Tensor, o: St
   let mean = runMean, variance = runVar;
   if (m.training) {
     const mom = o.momentum ?? 0.99;
-    const avg = (t: Tensor) => o.mask ? div(reduceSum(mul(t, o.mask), axes), add(reduceSum(expandLike(o.mask, t), axes), 1e-12)) : reduceMean(t, axes);
+    const avg = (t: Tensor) =>
+      o.mask
+        ? div(reduceSum(mul(t, o.mask), axes), add(reduceSum(expandLike(o.mask, t), axes), 1e-12))
+        : reduceMean(t, axes);
     mean = avg(x);
     const c = sub(x, mean);
     variance = avg(mul(c, c));
@@ -217,4 +303,3 @@ export function dice(m: ModelBuilder, name: string, x: Tensor, o: StandardizeOpt
   const p = sigmoid(batchStandardize(m, name, x, o));
   return add(mul(p, x), mul(mul(sub(1, p), alpha), x));
 }
-

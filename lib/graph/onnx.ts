@@ -8,10 +8,11 @@ import { type DType, type Tensor, topoSort } from "./tensor.ts";
 
 type OnnxNs = typeof onnxModule.onnx;
 // the package is CommonJS: its namespace sits on the default export at run time
-const onnx: OnnxNs = (onnxModule as unknown as { default?: { onnx: OnnxNs } }).default?.onnx ?? onnxModule.onnx;
+const onnx: OnnxNs = (onnxModule as unknown as { default?: { onnx: OnnxNs } }).default?.onnx ??
+  onnxModule.onnx;
 
 export const OPSET = 18;
-const DT = { float32: 1, int64: 7, bool: 9 } as const;
+const DT = { float32: 1, float64: 11, int64: 7, bool: 9 } as const;
 const dtOf = (d: DType) => DT[d];
 
 export interface GraphSpec {
@@ -27,7 +28,12 @@ export interface GraphSpec {
 function valueInfo(name: string, t: { shape: (number | string)[]; dtype: DType }) {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType: dtOf(t.dtype), shape: { dim: t.shape.map((d) => typeof d === "number" ? { dimValue: d } : { dimParam: d }) } } },
+    type: {
+      tensorType: {
+        elemType: dtOf(t.dtype),
+        shape: { dim: t.shape.map((d) => typeof d === "number" ? { dimValue: d } : { dimParam: d }) },
+      },
+    },
   });
 }
 
@@ -35,7 +41,14 @@ function tensorProto(name: string, dtype: DType, dims: number[], values: ArrayLi
   const base = { name, dataType: dtOf(dtype), dims };
   if (dtype === "float32") {
     const f = values instanceof Float32Array ? values : Float32Array.from(values);
-    return onnx.TensorProto.create({ ...base, rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
+    return onnx.TensorProto.create({
+      ...base,
+      rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength),
+    });
+  }
+  if (dtype === "float64") {
+    const f = Float64Array.from(values);
+    return onnx.TensorProto.create({ ...base, rawData: new Uint8Array(f.buffer) });
   }
   if (dtype === "int64") {
     const b = BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
@@ -44,13 +57,37 @@ function tensorProto(name: string, dtype: DType, dims: number[], values: ArrayLi
   return onnx.TensorProto.create({ ...base, rawData: Uint8Array.from(values) });
 }
 
-const attrInt = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
-const attrInts = (name: string, ints: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
-const attrStr = (name: string, s: string) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) });
+const attrInt = (name: string, i: number) =>
+  onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+const attrInts = (name: string, ints: number[]) =>
+  onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
+const attrStr = (name: string, s: string) =>
+  onnx.AttributeProto.create({
+    name,
+    type: onnx.AttributeProto.AttributeType.STRING,
+    s: new TextEncoder().encode(s),
+  });
 
 const DIRECT = new Set([
-  "Add", "Sub", "Mul", "Div", "Pow", "Greater", "Less", "Equal", "Where", "Neg", "Exp", "Log", "Sqrt", "Abs", "Relu",
-  "Sigmoid", "Tanh", "Identity", "MatMul",
+  "Add",
+  "Sub",
+  "Mul",
+  "Div",
+  "Pow",
+  "Greater",
+  "Less",
+  "Equal",
+  "Where",
+  "Neg",
+  "Exp",
+  "Log",
+  "Sqrt",
+  "Abs",
+  "Relu",
+  "Sigmoid",
+  "Tanh",
+  "Identity",
+  "MatMul",
 ]);
 
 /** Encode a graph as ONNX ModelProto bytes. */
@@ -68,8 +105,15 @@ export function toOnnx(spec: GraphSpec): Uint8Array {
     inits.push(tensorProto(n, "int64", [values.length], values));
     return n;
   };
-  const node = (opType: string, input: string[], output: string, attribute: ReturnType<typeof attrInt>[] = []) =>
-    nodes.push(onnx.NodeProto.create({ opType, input, output: [output], attribute, name: `${opType}_${k++}` }));
+  const node = (
+    opType: string,
+    input: string[],
+    output: string,
+    attribute: ReturnType<typeof attrInt>[] = [],
+  ) =>
+    nodes.push(
+      onnx.NodeProto.create({ opType, input, output: [output], attribute, name: `${opType}_${k++}` }),
+    );
 
   for (const t of order) {
     if (t.kind === "input" || t.kind === "param") {
@@ -97,8 +141,14 @@ export function toOnnx(spec: GraphSpec): Uint8Array {
       node(t.op, [ins[0], constInt64(a.axes as number[])], out, [attrInt("keepdims", a.keepdims ? 1 : 0)]);
     } else if (t.op === "Softmax") node("Softmax", ins, out, [attrInt("axis", a.axis as number)]);
     else if (t.op === "Concat") node("Concat", ins, out, [attrInt("axis", a.axis as number)]);
-    else if (t.op === "Slice") node("Slice", [ins[0], constInt64([a.start as number]), constInt64([a.end as number]), constInt64([a.axis as number])], out);
-    else if (t.op === "Reshape") node("Reshape", [ins[0], constInt64(a.shape as number[])], out);
+    else if (t.op === "Slice") {
+      node("Slice", [
+        ins[0],
+        constInt64([a.start as number]),
+        constInt64([a.end as number]),
+        constInt64([a.axis as number]),
+      ], out);
+    } else if (t.op === "Reshape") node("Reshape", [ins[0], constInt64(a.shape as number[])], out);
     else if (t.op === "Transpose") node("Transpose", ins, out, [attrInts("perm", a.perm as number[])]);
     else if (t.op === "ExpandLike") {
       const shape = fresh("shape");
@@ -106,11 +156,24 @@ export function toOnnx(spec: GraphSpec): Uint8Array {
       node("Expand", [ins[0], shape], out);
     } else if (t.op === "SliceLike") {
       const len = fresh("len");
-      nodes.push(onnx.NodeProto.create({ opType: "Shape", input: [ins[1]], output: [len], attribute: [attrInt("start", a.axis as number), attrInt("end", (a.axis as number) + 1)], name: `Shape_${k++}` }));
+      nodes.push(
+        onnx.NodeProto.create({
+          opType: "Shape",
+          input: [ins[1]],
+          output: [len],
+          attribute: [attrInt("start", a.axis as number), attrInt("end", (a.axis as number) + 1)],
+          name: `Shape_${k++}`,
+        }),
+      );
       node("Slice", [ins[0], constInt64([0]), len, constInt64([0])], out);
     } else if (t.op === "Gather") node("Gather", ins, out, [attrInt("axis", 0)]);
-    else if (t.op === "ScatterND") node("ScatterND", ins, out, a.reduction === "add" ? [attrStr("reduction", "add")] : []);
-    else throw new Error(`toOnnx: no ONNX mapping for ${t.op}`);
+    else if (t.op === "CumSum") {
+      const axis = fresh("axis");
+      inits.push(tensorProto(axis, "int64", [], [a.axis as number]));
+      node("CumSum", [ins[0], axis], out, a.exclusive ? [attrInt("exclusive", 1)] : []);
+    } else if (t.op === "ScatterND") {
+      node("ScatterND", ins, out, a.reduction === "add" ? [attrStr("reduction", "add")] : []);
+    } else throw new Error(`toOnnx: no ONNX mapping for ${t.op}`);
   }
   for (const [name, t] of Object.entries(spec.outputs)) node("Identity", [names.get(t.id)!], name);
 

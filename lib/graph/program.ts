@@ -5,17 +5,37 @@
  *   inference batch → probabilities, parameters baked in as initializers (loadable by any onnxruntime)
  *
  * Sparse (embedding) params are updated lazily: only the rows a batch touches. The host passes each sparse
- * table's unique ids (`<table>:uniq`) and, for every looked-up id in order, its position among them
- * (`<table>:inv`); the graph sums the gradient per unique row, applies the optimizer to those rows, and
- * either writes them back with ScatterND (`writeBack: "graph"`, keeps tables on a GPU) or returns the rows
- * (`writeBack: "host"`, the trainer writes them into the table in place: no full-table copy per step).
+ * table's unique ids (`<table>:uniq`); the graph sums the gradient per unique row, applies the optimizer to
+ * those rows, and either writes them back with ScatterND (`writeBack: "graph"`, keeps tables on a GPU) or
+ * returns the rows (`writeBack: "host"`, the trainer writes them into the table in place: no full-table copy).
+ *
+ * Summing a row's gradient over its repeated ids (`sparseSum`):
+ *   "scatter"  ScatterND(reduction=add) at each id's position among the uniques (`<table>:inv`). GPU kernels
+ *              add atomically; onnxruntime's CPU kernel splits the updates across threads with no
+ *              synchronisation, so with several threads repeated ids race (lost updates, run-to-run noise).
+ *   "segment"  race-free: the host sorts the looked-up ids by unique row (`<table>:perm`) and gives each
+ *              unique row its first and last sorted position (`:first`, `:last`); the graph takes a float64
+ *              running sum and reads each row's sum as last − before-first. Same bits at any thread count.
  */
 import { gradients } from "./grad.ts";
-import { ModelBuilder, l2, type ParamSpec, weightedBce } from "./nn.ts";
+import { l2, ModelBuilder, type ParamSpec, weightedBce } from "./nn.ts";
 import { toOnnx } from "./onnx.ts";
 import { clipByGlobalNorm, type OptimizerConfig, stateKinds, update } from "./optim.ts";
 import {
-  add, concat, type DType, gather, input, reshape, scatterND, type Shape, sigmoid, type Tensor, zerosLike,
+  add,
+  cast,
+  concat,
+  cumsum,
+  type DType,
+  gather,
+  input,
+  reshape,
+  scatterND,
+  type Shape,
+  sigmoid,
+  sub,
+  type Tensor,
+  zerosLike,
 } from "./tensor.ts";
 
 /** A model: logits [B] or [B, tasks], plus any tensors worth inspecting (e.g. gates), exported by the eval graph. */
@@ -30,6 +50,8 @@ export interface TrainConfig {
   /** Adds input "mask" shaped like the logits: 1 where a task applies to a row (multi-task losses). */
   taskMask?: boolean;
   sparseWriteBack?: "graph" | "host";
+  /** How repeated ids' gradient rows are summed (see above); default "segment". WebGPU has no float64: "scatter". */
+  sparseSum?: "scatter" | "segment";
   /** Also output the batch's probabilities from the train step. */
   emitPredictions?: boolean;
 }
@@ -64,6 +86,8 @@ export interface CompiledModel {
   sparse: SparseTable[];
   /** How updated sparse rows get back into their tables (config.sparseWriteBack, default "host"). */
   writeBack: "graph" | "host";
+  /** How repeated ids' gradients are summed (config.sparseSum, default "segment"). */
+  sparseSum: "scatter" | "segment";
   config: TrainConfig;
   /** The symbolic train graph, for the float64 reference evaluator. */
   trainGraph: { inputs: Tensor[]; outputs: Record<string, Tensor> };
@@ -74,13 +98,18 @@ export const newName = (name: string) => `new:${name}`;
 export const rowsName = (name: string) => `rows:${name}`;
 export const uniqName = (param: string) => `${param}:uniq`;
 export const invName = (param: string) => `${param}:inv`;
+export const permName = (param: string) => `${param}:perm`;
+export const firstName = (param: string) => `${param}:first`;
+export const lastName = (param: string) => `${param}:last`;
 
 const spec = (t: Tensor): IOSpec => ({ name: t.name!, shape: t.shape, dtype: t.dtype });
 
 function build(model: ModelFn, training: boolean) {
   const m = new ModelBuilder(training);
   const { logits, ...extras } = model(m);
-  if (logits.rank < 1 || logits.shape[0] !== "B") throw new Error(`model logits must be [B] or [B, tasks], got [${logits.shape}]`);
+  if (logits.rank < 1 || logits.shape[0] !== "B") {
+    throw new Error(`model logits must be [B] or [B, tasks], got [${logits.shape}]`);
+  }
   return { m, logits, extras };
 }
 
@@ -103,11 +132,12 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   const grads = gradients(loss, params.map((p) => p.tensor), sparseSet);
 
   // gradients per param (dense) or per unique touched row (sparse)
-  const writeBack = cfg.sparseWriteBack ?? "host";
+  const writeBack = cfg.sparseWriteBack ?? "host", sum = cfg.sparseSum ?? "segment";
   const kinds = stateKinds(cfg.optimizer);
   const extraInputs: Tensor[] = [lr, step];
   const sparse: SparseTable[] = [];
-  const slots: { spec: ParamSpec; grad: Tensor; rows?: { uniq: Tensor; rowsOf: (t: Tensor) => Tensor } }[] = [];
+  const slots: { spec: ParamSpec; grad: Tensor; rows?: { uniq: Tensor; rowsOf: (t: Tensor) => Tensor } }[] =
+    [];
   for (const p of params) {
     const sg = grads.sparse.get(p.tensor);
     if (!sg) {
@@ -115,19 +145,34 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
       continue;
     }
     for (const part of sg.parts) {
-      if (part.ids.kind !== "input") throw new Error(`sparse table ${p.tensor.name} must be gathered with ids that are batch inputs`);
+      if (part.ids.kind !== "input") {
+        throw new Error(`sparse table ${p.tensor.name} must be gathered with ids that are batch inputs`);
+      }
     }
     // each table gets its own symbolic sizes (unique counts differ between tables); ids come as [n, 1]
     // columns, the index layout ScatterND wants, so no int64 reshape (a CPU op on WebGPU) is needed
-    const U = `U_${p.tensor.name}`;
-    const uniq = input(uniqName(p.tensor.name!), [U, 1], "int64");
-    const inv = input(invName(p.tensor.name!), [`N_${p.tensor.name}`, 1], "int64");
-    extraInputs.push(uniq, inv);
-    sparse.push({ param: p.tensor.name!, idsInputs: sg.parts.map((q) => q.ids.name!), dim: p.shape.slice(1) });
+    const name = p.tensor.name!, U = `U_${name}`, N = `N_${name}`;
+    const uniq = input(uniqName(name), [U, 1], "int64");
+    extraInputs.push(uniq);
+    sparse.push({ param: name, idsInputs: sg.parts.map((q) => q.ids.name!), dim: p.shape.slice(1) });
     const rows = sg.parts.length === 1 ? sg.parts[0].rows : concat(sg.parts.map((q) => q.rows), 0);
     const rowsOf = (table: Tensor) => reshape(gather(table, uniq), [U, ...p.shape.slice(1)]);
-    const pRows = rowsOf(p.tensor);
-    slots.push({ spec: p, grad: scatterND(zerosLike(pRows), inv, rows), rows: { uniq, rowsOf } });
+    let grad: Tensor;
+    if (sum === "scatter") {
+      const inv = input(invName(name), [N, 1], "int64");
+      extraInputs.push(inv);
+      grad = scatterND(zerosLike(rowsOf(p.tensor)), inv, rows);
+    } else {
+      const [perm, first, last] = [
+        input(permName(name), [N], "int64"),
+        input(firstName(name), [U], "int64"),
+        input(lastName(name), [U], "int64"),
+      ];
+      extraInputs.push(perm, first, last);
+      const sorted = gather(cast(rows, "float64"), perm);
+      grad = cast(sub(gather(cumsum(sorted, 0), last), gather(cumsum(sorted, 0, true), first)), "float32");
+    }
+    slots.push({ spec: p, grad, rows: { uniq, rowsOf } });
   }
   if (cfg.optimizer.clipNorm) {
     const clipped = clipByGlobalNorm(slots.map((s) => s.grad), cfg.optimizer.clipNorm).grads;
@@ -162,8 +207,21 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
     for (const k of kinds) write(stateName(name, k), state[k]!, u[k]!);
   }
 
-  const trainInputsT = [...batchInputs, label, ...(weight ? [weight] : []), ...(mask ? [mask] : []), ...extraInputs, ...all.map((p) => p.tensor), ...stateInputs];
-  const train = toOnnx({ name: "train_step", inputs: trainInputsT, outputs, docString: "ctrlab train step: forward, backward, optimizer" });
+  const trainInputsT = [
+    ...batchInputs,
+    label,
+    ...(weight ? [weight] : []),
+    ...(mask ? [mask] : []),
+    ...extraInputs,
+    ...all.map((p) => p.tensor),
+    ...stateInputs,
+  ];
+  const train = toOnnx({
+    name: "train_step",
+    inputs: trainInputsT,
+    outputs,
+    docString: "ctrlab train step: forward, backward, optimizer",
+  });
 
   // --- eval graph (fresh build, so it holds no training nodes)
   const e = build(model, false);
@@ -181,11 +239,24 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
       if (!v) throw new Error(`inference: no value for param ${p.tensor.name}`);
       inits.set(p.tensor, v);
     }
-    return toOnnx({ name: "inference", inputs: [...f.m.inputs.values()], initializers: inits, outputs: { prob: sigmoid(f.logits) } });
+    return toOnnx({
+      name: "inference",
+      inputs: [...f.m.inputs.values()],
+      initializers: inits,
+      outputs: { prob: sigmoid(f.logits) },
+    });
   };
 
   return {
-    train, eval: evalGraph, inference, params: all, config: cfg, stateKinds: kinds, sparse, writeBack,
+    train,
+    eval: evalGraph,
+    inference,
+    params: all,
+    config: cfg,
+    stateKinds: kinds,
+    sparse,
+    writeBack,
+    sparseSum: sum,
     trainGraph: { inputs: trainInputsT, outputs },
     extraOutputs: Object.entries(e.extras).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
     batchInputs: batchInputs.map(spec),

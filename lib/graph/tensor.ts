@@ -6,7 +6,7 @@
  */
 export type Dim = number | string;
 export type Shape = Dim[];
-export type DType = "float32" | "int64" | "bool";
+export type DType = "float32" | "float64" | "int64" | "bool";
 export type Kind = "input" | "param" | "const" | "op";
 export type Attrs = Record<string, number | number[] | string | boolean | undefined>;
 
@@ -30,21 +30,51 @@ export class Tensor {
   }
 
   // method sugar so models read like maths
-  add(o: Tensor | number): Tensor { return add(this, o); }
-  sub(o: Tensor | number): Tensor { return sub(this, o); }
-  mul(o: Tensor | number): Tensor { return mul(this, o); }
-  div(o: Tensor | number): Tensor { return div(this, o); }
-  matmul(o: Tensor): Tensor { return matmul(this, o); }
-  neg(): Tensor { return neg(this); }
-  relu(): Tensor { return relu(this); }
-  sigmoid(): Tensor { return sigmoid(this); }
-  tanh(): Tensor { return tanh(this); }
-  exp(): Tensor { return exp(this); }
-  log(): Tensor { return log(this); }
-  sum(axes: number | number[], keepdims = false): Tensor { return reduceSum(this, axes, keepdims); }
-  mean(axes: number | number[], keepdims = false): Tensor { return reduceMean(this, axes, keepdims); }
-  reshape(shape: Shape): Tensor { return reshape(this, shape); }
-  transpose(perm: number[]): Tensor { return transpose(this, perm); }
+  add(o: Tensor | number): Tensor {
+    return add(this, o);
+  }
+  sub(o: Tensor | number): Tensor {
+    return sub(this, o);
+  }
+  mul(o: Tensor | number): Tensor {
+    return mul(this, o);
+  }
+  div(o: Tensor | number): Tensor {
+    return div(this, o);
+  }
+  matmul(o: Tensor): Tensor {
+    return matmul(this, o);
+  }
+  neg(): Tensor {
+    return neg(this);
+  }
+  relu(): Tensor {
+    return relu(this);
+  }
+  sigmoid(): Tensor {
+    return sigmoid(this);
+  }
+  tanh(): Tensor {
+    return tanh(this);
+  }
+  exp(): Tensor {
+    return exp(this);
+  }
+  log(): Tensor {
+    return log(this);
+  }
+  sum(axes: number | number[], keepdims = false): Tensor {
+    return reduceSum(this, axes, keepdims);
+  }
+  mean(axes: number | number[], keepdims = false): Tensor {
+    return reduceMean(this, axes, keepdims);
+  }
+  reshape(shape: Shape): Tensor {
+    return reshape(this, shape);
+  }
+  transpose(perm: number[]): Tensor {
+    return transpose(this, perm);
+  }
 }
 
 // ---------------------------------------------------------------- leaves
@@ -58,14 +88,21 @@ export function param(name: string, shape: number[]): Tensor {
 }
 
 /** A constant (float32 unless dtype says otherwise); a number makes a scalar. */
-export function constant(value: number | ArrayLike<number>, shape?: number[], dtype: DType = "float32"): Tensor {
+export function constant(
+  value: number | ArrayLike<number>,
+  shape?: number[],
+  dtype: DType = "float32",
+): Tensor {
   const data = typeof value === "number" ? Float64Array.of(value) : Float64Array.from(value);
   const s = shape ?? (typeof value === "number" ? [] : [data.length]);
-  if (s.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`constant: ${data.length} values for shape [${s}]`);
+  if (s.reduce((a, b) => a * b, 1) !== data.length) {
+    throw new Error(`constant: ${data.length} values for shape [${s}]`);
+  }
   return new Tensor("const", "Const", [], s, dtype, {}, undefined, data);
 }
 
-const lift = (x: Tensor | number, like: Tensor): Tensor => typeof x === "number" ? constant(x, [], like.dtype) : x;
+const lift = (x: Tensor | number, like: Tensor): Tensor =>
+  typeof x === "number" ? constant(x, [], like.dtype) : x;
 
 // ---------------------------------------------------------------- shapes
 
@@ -123,7 +160,8 @@ export const abs = (x: Tensor) => unary("Abs", x);
 export const relu = (x: Tensor) => unary("Relu", x);
 export const sigmoid = (x: Tensor) => unary("Sigmoid", x);
 export const tanh = (x: Tensor) => unary("Tanh", x);
-export const identity = (x: Tensor, name?: string) => new Tensor("op", "Identity", [x], x.shape, x.dtype, {}, name);
+export const identity = (x: Tensor, name?: string) =>
+  new Tensor("op", "Identity", [x], x.shape, x.dtype, {}, name);
 
 export function cast(x: Tensor, to: DType): Tensor {
   return new Tensor("op", "Cast", [x], x.shape, to, { to });
@@ -148,14 +186,20 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 function reduce(op: string, x: Tensor, axes: number | number[], keepdims: boolean): Tensor {
-  const ax = [...new Set((Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, x.rank)))].sort((p, q) => p - q);
+  const ax = [...new Set((Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, x.rank)))].sort((
+    p,
+    q,
+  ) => p - q);
   const shape = x.shape.flatMap((d, i) => ax.includes(i) ? (keepdims ? [1] : []) : [d]);
   return new Tensor("op", op, [x], shape, x.dtype, { axes: ax, keepdims });
 }
 
-export const reduceSum = (x: Tensor, axes: number | number[], keepdims = false) => reduce("ReduceSum", x, axes, keepdims);
-export const reduceMean = (x: Tensor, axes: number | number[], keepdims = false) => reduce("ReduceMean", x, axes, keepdims);
-export const reduceMax = (x: Tensor, axes: number | number[], keepdims = false) => reduce("ReduceMax", x, axes, keepdims);
+export const reduceSum = (x: Tensor, axes: number | number[], keepdims = false) =>
+  reduce("ReduceSum", x, axes, keepdims);
+export const reduceMean = (x: Tensor, axes: number | number[], keepdims = false) =>
+  reduce("ReduceMean", x, axes, keepdims);
+export const reduceMax = (x: Tensor, axes: number | number[], keepdims = false) =>
+  reduce("ReduceMax", x, axes, keepdims);
 
 /** Softmax over `axis`; with a mask (1 keep, 0 drop, broadcastable) dropped positions get probability 0. */
 export function softmax(x: Tensor, axis = -1, mask?: Tensor): Tensor {
@@ -173,7 +217,9 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   for (const x of xs) {
     if (x.rank !== shape.length) throw new Error(`concat: rank mismatch [${x.shape}] vs [${xs[0].shape}]`);
     x.shape.forEach((d, i) => {
-      if (i !== a && !dimEq(d, shape[i])) throw new Error(`concat: [${x.shape}] vs [${xs[0].shape}] on axis ${i}`);
+      if (i !== a && !dimEq(d, shape[i])) {
+        throw new Error(`concat: [${x.shape}] vs [${xs[0].shape}] on axis ${i}`);
+      }
     });
     const d = x.shape[a];
     total = typeof d === "number" && typeof total === "number" ? total + d : "N";
@@ -186,7 +232,9 @@ export function concat(xs: Tensor[], axis: number): Tensor {
 export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
   const a = normAxis(axis, x.rank);
   const d = x.shape[a];
-  if (typeof d !== "number" || start < 0 || end > d || start >= end) throw new Error(`slice [${start}, ${end}) of axis ${a} in [${x.shape}]`);
+  if (typeof d !== "number" || start < 0 || end > d || start >= end) {
+    throw new Error(`slice [${start}, ${end}) of axis ${a} in [${x.shape}]`);
+  }
   const shape = [...x.shape];
   shape[a] = end - start;
   return new Tensor("op", "Slice", [x], shape, x.dtype, { axis: a, start, end });
@@ -199,11 +247,17 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const symbolic = shape.filter((d) => typeof d !== "number").length;
   if (symbolic > 1 && shape.some((d, i) => typeof d !== "number" && x.shape[i] !== d)) {
-    throw new Error(`reshape [${x.shape}] → [${shape}]: with several symbolic dims each must keep its position`);
+    throw new Error(
+      `reshape [${x.shape}] → [${shape}]: with several symbolic dims each must keep its position`,
+    );
   }
   const [n1, n2] = [numel(x.shape), numel(shape)];
-  if (!Number.isNaN(n1) && !Number.isNaN(n2) && n1 !== n2) throw new Error(`reshape [${x.shape}] → [${shape}]: sizes differ`);
-  return new Tensor("op", "Reshape", [x], shape, x.dtype, { shape: shape.map((d) => typeof d === "number" ? d : symbolic > 1 ? 0 : -1) });
+  if (!Number.isNaN(n1) && !Number.isNaN(n2) && n1 !== n2) {
+    throw new Error(`reshape [${x.shape}] → [${shape}]: sizes differ`);
+  }
+  return new Tensor("op", "Reshape", [x], shape, x.dtype, {
+    shape: shape.map((d) => typeof d === "number" ? d : symbolic > 1 ? 0 : -1),
+  });
 }
 
 export function transpose(x: Tensor, perm: number[]): Tensor {
@@ -230,7 +284,14 @@ export const onesLike = (x: Tensor) => expandLike(constant(1, [], x.dtype), x);
 /** Rows of `table` ([V, ...]) at integer `ids` (any shape): shape ids.shape ++ table.shape[1:]. */
 export function gather(table: Tensor, ids: Tensor): Tensor {
   if (ids.dtype !== "int64") throw new Error("gather: ids must be int64");
-  return new Tensor("op", "Gather", [table, ids], [...ids.shape, ...table.shape.slice(1)], table.dtype, { axis: 0 });
+  return new Tensor("op", "Gather", [table, ids], [...ids.shape, ...table.shape.slice(1)], table.dtype, {
+    axis: 0,
+  });
+}
+
+/** Running sum along `axis` (ONNX CumSum); `exclusive`: each element leaves itself out (the first is 0). */
+export function cumsum(x: Tensor, axis = 0, exclusive = false): Tensor {
+  return new Tensor("op", "CumSum", [x], x.shape, x.dtype, { axis: normAxis(axis, x.rank), exclusive });
 }
 
 /**
@@ -238,12 +299,21 @@ export function gather(table: Tensor, ids: Tensor): Tensor {
  * reduction="add". `replace` = true uses reduction "none" (indices must then be unique).
  */
 export function scatterND(data: Tensor, indices: Tensor, updates: Tensor, replace = false): Tensor {
-  return new Tensor("op", "ScatterND", [data, indices, updates], data.shape, data.dtype, { reduction: replace ? "none" : "add" });
+  return new Tensor("op", "ScatterND", [data, indices, updates], data.shape, data.dtype, {
+    reduction: replace ? "none" : "add",
+  });
 }
 
 /** table[0 : like.shape[axis]] along axis 0, the length read at run time (e.g. position embeddings for a sequence). */
 export function sliceLike(table: Tensor, like: Tensor, axis: number): Tensor {
-  return new Tensor("op", "SliceLike", [table, like], [like.shape[axis], ...table.shape.slice(1)], table.dtype, { axis: normAxis(axis, like.rank) });
+  return new Tensor(
+    "op",
+    "SliceLike",
+    [table, like],
+    [like.shape[axis], ...table.shape.slice(1)],
+    table.dtype,
+    { axis: normAxis(axis, like.rank) },
+  );
 }
 
 /** Append a trailing axis of size 1. */
@@ -265,7 +335,9 @@ export function topoSort(outputs: Tensor[]): Tensor[] {
     if (seen.has(t.id)) continue;
     seen.add(t.id);
     stack.push([t, true]);
-    for (let i = t.inputs.length - 1; i >= 0; i--) if (!seen.has(t.inputs[i].id)) stack.push([t.inputs[i], false]);
+    for (let i = t.inputs.length - 1; i >= 0; i--) {
+      if (!seen.has(t.inputs[i].id)) stack.push([t.inputs[i], false]);
+    }
   }
   return order;
 }

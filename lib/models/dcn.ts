@@ -5,7 +5,7 @@
  */
 import { linear, mlp, type ModelBuilder } from "../graph/nn.ts";
 import { concat, reshape, type Tensor } from "../graph/tensor.ts";
-import { ctrInputs, type CtrInputs } from "./inputs.ts";
+import { type CtrInputs, ctrInputs } from "./inputs.ts";
 import { crossNet } from "./layers.ts";
 
 export interface CrossConfig {
@@ -18,8 +18,6 @@ export interface CrossConfig {
 }
 
 export interface DcnConfig extends CtrInputs, CrossConfig {}
-
-export const DCN_DEFAULTS: Omit<DcnConfig, "dense" | "userVocab" | "itemVocab"> = { embDim: 16, crossLayers: 3, version: "v1", hidden: [128, 64] };
 
 /** Cross network ∥ deep network on x0 [B, d], concatenated, through a final linear layer: logits [B]. */
 export function crossAndDeep(m: ModelBuilder, x0: Tensor, c: CrossConfig): Tensor {

@@ -8,7 +8,7 @@
  */
 import { type Activation, mlp, type ModelBuilder } from "../graph/nn.ts";
 import { concat, reshape } from "../graph/tensor.ts";
-import { type CrossConfig, crossAndDeep } from "./dcn.ts";
+import { crossAndDeep, type CrossConfig } from "./dcn.ts";
 import { ctrInputParts, type CtrInputs, type SequenceInputs, sequenceKeys } from "./inputs.ts";
 import { targetAttention } from "./layers.ts";
 
@@ -19,8 +19,6 @@ export interface DinConfig extends CtrInputs, SequenceInputs {
   hidden: number[];
   activation?: Activation;
 }
-
-export const DIN_DEFAULTS = { embDim: 16, seqLen: 20, attention: [36], hidden: [128, 64] };
 
 /** Inputs + the interest vector: [B, dense + 2·embDim + extras + embDim], and the attention weights. */
 function withInterest(m: ModelBuilder, c: CtrInputs & SequenceInputs & { attention: number[] }) {

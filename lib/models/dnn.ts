@@ -1,13 +1,11 @@
 /** The seed's baseline: dense features and user/item ID embeddings, concatenated, through an MLP. */
 import { mlp, type ModelBuilder } from "../graph/nn.ts";
 import { reshape } from "../graph/tensor.ts";
-import { ctrInputs, type CtrInputs } from "./inputs.ts";
+import { type CtrInputs, ctrInputs } from "./inputs.ts";
 
 export interface DnnConfig extends CtrInputs {
   hidden: number[];
 }
-
-export const DNN_DEFAULTS: Omit<DnnConfig, "dense" | "userVocab" | "itemVocab"> = { embDim: 16, hidden: [128, 64] };
 
 export function dnn(c: DnnConfig) {
   return (m: ModelBuilder) => {

@@ -19,7 +19,11 @@ export function fusion(c: FusionConfig) {
     const backbone = mmoe(c)(m); // [B, T]
     const text = concat(textInputs(m, c), 1);
     const content = mlp(m, "content", text, [...c.content, c.tasks]); // [B, T]
-    const alpha = sigmoid(linear(m, "alpha", concat([m.input("dense", ["B", c.dense]), text], 1), 1, { init: { kind: "xavier" } })); // [B, 1]
+    const alpha = sigmoid(
+      linear(m, "alpha", concat([m.input("dense", ["B", c.dense]), text], 1), 1, {
+        init: { kind: "xavier" },
+      }),
+    ); // [B, 1]
     const logits = add(mul(sub(1, alpha), backbone.logits), mul(alpha, content));
     return { logits, gates: backbone.gates, alpha, backbone: backbone.logits, content };
   };

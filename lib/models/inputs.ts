@@ -39,21 +39,35 @@ export function textInputs(m: ModelBuilder, c: CtrInputs): [Tensor, Tensor] {
 }
 
 /** An id's embedding, or with the fallback (1−cold)·embedding + cold·W·text. */
-function idEmbedding(m: ModelBuilder, c: CtrInputs, side: "user" | "item", vocab: number, text?: Tensor): Tensor {
+function idEmbedding(
+  m: ModelBuilder,
+  c: CtrInputs,
+  side: "user" | "item",
+  vocab: number,
+  text?: Tensor,
+): Tensor {
   const e = embedding(m, `${side}_emb`, m.input(`${side}_id`, ["B"], "int64"), vocab, c.embDim);
   if (!c.fallback) return e;
   const cold = m.input(`${side}_cold`, ["B", 1]);
-  return add(mul(sub(1, cold), e), mul(cold, linear(m, `${side}_fallback`, text!, c.embDim, { init: { kind: "xavier" } })));
+  return add(
+    mul(sub(1, cold), e),
+    mul(cold, linear(m, `${side}_fallback`, text!, c.embDim, { init: { kind: "xavier" } })),
+  );
 }
 
 /** The input block's parts: dense [B, dense], user and item embeddings [B, embDim], and any optional vectors. */
-export function ctrInputParts(m: ModelBuilder, c: CtrInputs): { dense: Tensor; user: Tensor; item: Tensor; extra: Tensor[] } {
+export function ctrInputParts(
+  m: ModelBuilder,
+  c: CtrInputs,
+): { dense: Tensor; user: Tensor; item: Tensor; extra: Tensor[] } {
   const dense = m.input("dense", ["B", c.dense]);
   const text = c.text ? textInputs(m, c) : undefined;
   if (c.fallback && !text) throw new Error("the cold-start fallback projects text: set `text` too");
   const user = idEmbedding(m, c, "user", c.userVocab, text?.[0]);
   const item = idEmbedding(m, c, "item", c.itemVocab, text?.[1]);
-  const fields = (c.fields ?? []).map((v, k) => embedding(m, `field_${k}_emb`, m.input(`field_${k}`, ["B"], "int64"), v, c.embDim));
+  const fields = (c.fields ?? []).map((v, k) =>
+    embedding(m, `field_${k}_emb`, m.input(`field_${k}`, ["B"], "int64"), v, c.embDim)
+  );
   const extra = [...(text ?? []), ...(c.itemVec ? [m.input("item_vec", ["B", c.itemVec])] : []), ...fields];
   return { dense, user, item, extra };
 }

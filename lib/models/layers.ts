@@ -4,14 +4,31 @@
  * comes from lib/graph's rules (checked against finite differences in the tests).
  */
 import { dice, linear, type ModelBuilder } from "../graph/nn.ts";
-import { add, concat, expandLike, matmul, mul, reduceSum, reshape, sub, type Tensor, unsqueezeLast } from "../graph/tensor.ts";
+import {
+  add,
+  concat,
+  expandLike,
+  matmul,
+  mul,
+  reduceSum,
+  reshape,
+  sub,
+  type Tensor,
+  unsqueezeLast,
+} from "../graph/tensor.ts";
 
 /**
  * Cross network over x0 [B, d], `layers` deep:
  *   DCN    (Wang et al., 2017):  x_{l+1} = x0 · (x_l · w_l) + b_l + x_l     w_l ∈ R^d   (a rank-1 cross)
  *   DCN-V2 (Wang et al., 2021):  x_{l+1} = x0 ⊙ (W_l x_l + b_l) + x_l       W_l ∈ R^{d×d}
  */
-export function crossNet(m: ModelBuilder, name: string, x0: Tensor, layers: number, version: "v1" | "v2"): Tensor {
+export function crossNet(
+  m: ModelBuilder,
+  name: string,
+  x0: Tensor,
+  layers: number,
+  version: "v1" | "v2",
+): Tensor {
   const d = x0.shape[1] as number;
   let x = x0;
   for (let l = 0; l < layers; l++) {
@@ -32,7 +49,14 @@ export function crossNet(m: ModelBuilder, name: string, x0: Tensor, layers: numb
  * interest vector is the weighted sum Σ_l w_l·k_l — no softmax, as in the paper, so its scale keeps the
  * intensity of the user's interest. query [B, d], keys [B, L, d], mask [B, L] → interest [B, d], weights [B, L].
  */
-export function targetAttention(m: ModelBuilder, name: string, query: Tensor, keys: Tensor, mask: Tensor, hidden: number[] = [36]): { interest: Tensor; weights: Tensor } {
+export function targetAttention(
+  m: ModelBuilder,
+  name: string,
+  query: Tensor,
+  keys: Tensor,
+  mask: Tensor,
+  hidden: number[] = [36],
+): { interest: Tensor; weights: Tensor } {
   const [b, L, d] = keys.shape as [number | string, number, number];
   const q = expandLike(reshape(query, [b, 1, d]), keys); // [B, L, d]
   let h = concat([q, keys, sub(q, keys), mul(q, keys)], 2); // [B, L, 4d]

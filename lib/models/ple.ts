@@ -3,7 +3,7 @@
  * task-specific experts; a CGC gate per task mixes its own experts with the shared ones, and (below the last
  * level) a shared gate mixes all experts for the next level's shared input. Towers sit on the last level.
  */
-import { ctrInputs, type CtrInputs } from "./inputs.ts";
+import { type CtrInputs, ctrInputs } from "./inputs.ts";
 import { linear, mlp, type ModelBuilder } from "../graph/nn.ts";
 import { concat, matmul, relu, reshape, softmax, type Tensor } from "../graph/tensor.ts";
 
@@ -39,10 +39,15 @@ export function ple(c: PleConfig) {
       const own = taskIn.map((t, i) => experts(m, `l${l}.task${i}`, t, c.taskExperts, c.expertHidden));
       const cgc = own.map((e, i) => gate(m, `l${l}.gate${i}`, taskIn[i], concat([e, shared], 1)));
       gates = cgc.map((g) => g.weights);
-      if (l < c.levels - 1) sharedIn = gate(m, `l${l}.gate_shared`, sharedIn, concat([...own, shared], 1)).out;
+      if (l < c.levels - 1) {
+        sharedIn = gate(m, `l${l}.gate_shared`, sharedIn, concat([...own, shared], 1)).out;
+      }
       taskIn = cgc.map((g) => g.out);
     }
     const logits = taskIn.map((h, t) => mlp(m, `tower${t}`, h, c.tower));
-    return { logits: concat(logits, 1), gates: concat(gates.map((g) => reshape(g, ["B", 1, c.taskExperts + c.sharedExperts])), 1) };
+    return {
+      logits: concat(logits, 1),
+      gates: concat(gates.map((g) => reshape(g, ["B", 1, c.taskExperts + c.sharedExperts])), 1),
+    };
   };
 }

@@ -1,5 +1,5 @@
 /** Shared-bottom multi-task: one MLP shared by all tasks, a tower per task. The baseline MMoE and PLE improve on. */
-import { ctrInputs, type CtrInputs } from "./inputs.ts";
+import { type CtrInputs, ctrInputs } from "./inputs.ts";
 import { mlp, type ModelBuilder } from "../graph/nn.ts";
 import { concat } from "../graph/tensor.ts";
 

@@ -38,21 +38,56 @@ export function renderIndex(runDir: string, info: RunInfo): string {
   for (const s of STAGES) {
     const r = info.notebooks.find((n) => n.stage === s.id);
     const h = readHeadline(runDir, s.id);
-    const status = !r ? `<span class="todo">not built yet</span>` : r.ok ? `<span class="ok">ran in ${r.seconds.toFixed(1)} s</span>${r.firstAttempt ? ` <span class="fail">(second attempt: the kernel crashed on the first)</span><pre>${escapeHtml(r.firstAttempt)}</pre>` : ""}` : `<span class="fail">failed</span>`;
-    const name = r?.html ? `<a href="${escapeHtml(r.html)}">${escapeHtml(s.id)} · ${escapeHtml(s.title)}</a>` : `${escapeHtml(s.id)} · ${escapeHtml(s.title)}`;
-    const metrics = h ? Object.entries(h.metrics).map(([k, v]) => `<div><b>${escapeHtml(k)}</b> ${escapeHtml(formatCell(v))}</div>`).join("") : "";
-    rows.push(`<tr><td>${name}<div class="q">${escapeHtml(s.question)}</div></td><td>${status}${r?.error ? `<pre>${escapeHtml(r.error)}</pre>` : ""}</td><td>${metrics}</td></tr>`);
+    const status = !r
+      ? `<span class="todo">not built yet</span>`
+      : r.ok
+      ? `<span class="ok">ran in ${r.seconds.toFixed(1)} s</span>${
+        r.firstAttempt
+          ? ` <span class="fail">(second attempt: the kernel crashed on the first)</span><pre>${
+            escapeHtml(r.firstAttempt)
+          }</pre>`
+          : ""
+      }`
+      : `<span class="fail">failed</span>`;
+    const name = r?.html
+      ? `<a href="${escapeHtml(r.html)}">${escapeHtml(s.id)} · ${escapeHtml(s.title)}</a>`
+      : `${escapeHtml(s.id)} · ${escapeHtml(s.title)}`;
+    const metrics = h
+      ? Object.entries(h.metrics).map(([k, v]) =>
+        `<div><b>${escapeHtml(k)}</b> ${escapeHtml(formatCell(v))}</div>`
+      ).join("")
+      : "";
+    rows.push(
+      `<tr><td>${name}<div class="q">${escapeHtml(s.question)}</div></td><td>${status}${
+        r?.error ? `<pre>${escapeHtml(r.error)}</pre>` : ""
+      }</td><td>${metrics}</td></tr>`,
+    );
     if (h?.table?.length) {
       const cols = Object.keys(h.table[0]);
-      const body = h.table.map((r) => `<tr>${cols.map((c) => `<td>${escapeHtml(formatCell(r[c]))}</td>`).join("")}</tr>`).join("");
-      charts.push(`<h3>${escapeHtml(s.id)} · ${escapeHtml(s.title)}</h3><table class="stage"><thead><tr>${cols.map((c) => `<th align="left">${escapeHtml(c)}</th>`).join("")}</tr></thead><tbody>${body}</tbody></table>`);
+      const body = h.table.map((r) =>
+        `<tr>${cols.map((c) => `<td>${escapeHtml(formatCell(r[c]))}</td>`).join("")}</tr>`
+      ).join("");
+      charts.push(
+        `<h3>${escapeHtml(s.id)} · ${escapeHtml(s.title)}</h3><table class="stage"><thead><tr>${
+          cols.map((c) => `<th align="left">${escapeHtml(c)}</th>`).join("")
+        }</tr></thead><tbody>${body}</tbody></table>`,
+      );
     }
-    if (h?.figure) charts.push(`<h3>${escapeHtml(s.id)} · ${escapeHtml(s.title)}</h3>${figureHtml(h.figure, `index-${s.id}`)}`);
+    if (h?.figure) {
+      charts.push(
+        `<h3>${escapeHtml(s.id)} · ${escapeHtml(s.title)}</h3>${figureHtml(h.figure, `index-${s.id}`)}`,
+      );
+    }
   }
-  const cfg = Object.entries(info.config).map(([k, v]) => `<b>${escapeHtml(k)}</b> ${escapeHtml(String(v))}`).join(" · ");
+  const cfg = Object.entries(info.config).map(([k, v]) => `<b>${escapeHtml(k)}</b> ${escapeHtml(String(v))}`)
+    .join(" · ");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ctrlab run ${escapeHtml(info.runId)}</title>
-${charts.length ? `<script type="text/javascript">${plotlySource().replaceAll("</script", "<\\/script")}</script>` : ""}
+${
+    charts.length
+      ? `<script type="text/javascript">${plotlySource().replaceAll("</script", "<\\/script")}</script>`
+      : ""
+  }
 <style>
 body{font:14px Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;color:#222;padding:0 16px}
 table{border-collapse:collapse;width:100%} td{vertical-align:top;padding:8px;border-bottom:1px solid #ddd}

@@ -39,14 +39,31 @@ export class NotebookRun {
 
   /** The configuration as a table (the notebook's first output). */
   configTable() {
-    return table(Object.entries(describedConfig(this.cfg)).map(([setting, value]) => ({ setting, value: String(value) })), {
-      title: `${this.stage.id} · ${this.stage.title}: run configuration`,
-    });
+    return table(
+      Object.entries(describedConfig(this.cfg)).map(([setting, value]) => ({
+        setting,
+        value: String(value),
+      })),
+      {
+        title: `${this.stage.id} · ${this.stage.title}: run configuration`,
+      },
+    );
   }
 
   /** Record the stage's headline numbers (and optionally one chart) for the run index. */
-  async headline(metrics: Record<string, number | string>, figure?: Figure, table?: Record<string, unknown>[]): Promise<Headline> {
-    const h: Headline = { stage: this.stage.id, title: this.stage.title, metrics, figure, table, recordedAt: new Date().toISOString() };
+  async headline(
+    metrics: Record<string, number | string>,
+    figure?: Figure,
+    table?: Record<string, unknown>[],
+  ): Promise<Headline> {
+    const h: Headline = {
+      stage: this.stage.id,
+      title: this.stage.title,
+      metrics,
+      figure,
+      table,
+      recordedAt: new Date().toISOString(),
+    };
     await Deno.mkdir(`${this.cfg.runDir}/metrics`, { recursive: true });
     await Deno.writeTextFile(metricsPath(this.cfg.runDir, this.stage.id), JSON.stringify(h, null, 2));
     return h;

@@ -19,17 +19,18 @@ export class NotebookError extends Error {
 
 /** Notebooks of the pipeline, in order (NN_name.ipynb). */
 export function listNotebooks(dir = NOTEBOOK_DIR): string[] {
-  return [...Deno.readDirSync(dir)].filter((e) => e.isFile && /^\d\d_.*\.ipynb$/.test(e.name)).map((e) => `${dir}/${e.name}`).sort();
+  return [...Deno.readDirSync(dir)].filter((e) => e.isFile && /^\d\d_.*\.ipynb$/.test(e.name)).map((e) =>
+    `${dir}/${e.name}`
+  ).sort();
 }
 
 /** Environment for a kernel: deno on PATH, the committed kernelspec, the run configuration. */
 export function kernelEnv(cfg: RunConfig): Record<string, string> {
   const denoDir = Deno.execPath().replace(/\/[^/]+$/, "");
   return {
-    ...configEnv(cfg),
+    ...configEnv({ ...cfg, headless: true }),
     PATH: `${denoDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
     JUPYTER_PATH: `${REPO_ROOT}/jupyter`,
-    CTRLAB_HEADLESS: "1",
     NO_COLOR: "1",
     RUST_BACKTRACE: "1", // a kernel panic's backtrace lands in the runner's failure report
   };
@@ -54,10 +55,17 @@ interface Attempt {
 }
 
 async function attempt(path: string, name: string, o: ExecuteOptions): Promise<Attempt> {
-  const args = [`${REPO_ROOT}/lib/report/nbrun.py`, path, `${o.outDir}/${name}.ipynb`, "--timeout", String(o.timeoutSeconds ?? 3600)];
+  const args = [
+    `${REPO_ROOT}/lib/report/nbrun.py`,
+    path,
+    `${o.outDir}/${name}.ipynb`,
+    "--timeout",
+    String(o.timeoutSeconds ?? 3600),
+  ];
   if (o.html !== false) args.push("--html", `${o.outDir}/${name}.html`, "--inline-js", plotlySourcePath());
   if (o.stock) args.push("--stock");
-  const child = new Deno.Command(PYTHON, { args, env: kernelEnv(o.cfg), stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command(PYTHON, { args, env: kernelEnv(o.cfg), stdout: "piped", stderr: "piped" })
+    .spawn();
   const { code, stdout, stderr } = await child.output();
   const out = new TextDecoder().decode(stdout).trim().split("\n");
   // the kernel's own stderr (and Deno's "unstable" banner) goes to nbrun's kernel log, not here; keep the head
@@ -70,7 +78,8 @@ async function attempt(path: string, name: string, o: ExecuteOptions): Promise<A
 }
 
 /** The kernel process itself ended (a crash in Deno or a native library), as opposed to a cell's error. */
-const kernelCrashed = (a: Attempt) => a.code !== 0 && /^the kernel (died|did not start)/.test(a.summary.reason ?? "");
+const kernelCrashed = (a: Attempt) =>
+  a.code !== 0 && /^the kernel (died|did not start)/.test(a.summary.reason ?? "");
 
 /**
  * Execute one notebook; resolves with its summary, rejects with NotebookError naming the failing cell.
@@ -89,8 +98,13 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
     a = await attempt(path, name, o);
   }
   const result: NotebookResult = {
-    stage: name, ok: a.code === 0, seconds: a.summary.seconds ?? 0, outputs: a.summary.outputs ?? 0,
-    lateOutputsRecovered: a.summary.late_outputs_recovered ?? 0, html: o.html !== false ? `${name}.html` : undefined, firstAttempt,
+    stage: name,
+    ok: a.code === 0,
+    seconds: a.summary.seconds ?? 0,
+    outputs: a.summary.outputs ?? 0,
+    lateOutputsRecovered: a.summary.late_outputs_recovered ?? 0,
+    html: o.html !== false ? `${name}.html` : undefined,
+    firstAttempt,
   };
   if (a.code !== 0) {
     result.error = a.report || `nbrun.py exited with code ${a.code}`;
@@ -101,9 +115,18 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
 }
 
 /** Run notebooks in order into cfg.runDir; writes run.json and index.html even when one fails. */
-export async function runNotebooks(cfg: RunConfig, notebooks = listNotebooks(), log: (s: string) => void = console.log): Promise<RunInfo> {
+export async function runNotebooks(
+  cfg: RunConfig,
+  notebooks = listNotebooks(),
+  log: (s: string) => void = console.log,
+): Promise<RunInfo> {
   const runId = cfg.runDir.split("/").pop()!;
-  const info: RunInfo = { runId, startedAt: new Date().toISOString(), config: describedConfig(cfg), notebooks: [] };
+  const info: RunInfo = {
+    runId,
+    startedAt: new Date().toISOString(),
+    config: describedConfig(cfg),
+    notebooks: [],
+  };
   const finish = async () => {
     await Deno.writeTextFile(`${cfg.runDir}/run.json`, JSON.stringify(info, null, 2));
     await writeIndex(cfg.runDir, info);
@@ -115,7 +138,11 @@ export async function runNotebooks(cfg: RunConfig, notebooks = listNotebooks(), 
     try {
       const r = await executeNotebook(nb, { outDir: cfg.runDir, cfg });
       info.notebooks.push(r);
-      log(`  ok in ${r.seconds.toFixed(1)} s, ${r.outputs} outputs (${r.lateOutputsRecovered} arrived after idle and were kept)`);
+      log(
+        `  ok in ${
+          r.seconds.toFixed(1)
+        } s, ${r.outputs} outputs (${r.lateOutputsRecovered} arrived after idle and were kept)`,
+      );
     } catch (e) {
       if (e instanceof NotebookError) info.notebooks.push(e.result);
       await finish();

@@ -10,11 +10,11 @@ import { type CleanSchema, readCleanSchema, SCHEMA_FILE } from "../data/etl.ts";
 import { loadEvents, type Manifest, readManifest } from "../features/table.ts";
 import type { TableData } from "../train/data.ts";
 import { loadBackend, type Session } from "../train/backend.ts";
-import type { TrainSession } from "../train/session.ts";
 import { loadTextFeatures, type TextFeatures } from "../text/features.ts";
+import { readExperiment } from "../experiment/run.ts";
 
 export interface ModelInfo {
-  /** Model name as in the results table ("MMoE+text+fusion+fallback"). */
+  /** Model name as in the results table ("MMoE+text"): the stage with the best validation AUC. */
   model: string;
   stage: string;
   /** Scenes as tasks: the probability of a row is its scene's column. */
@@ -41,21 +41,37 @@ export interface ModelPackage {
 
 export const SCORE_BATCH = 8192;
 
+/** Inputs `predict` can rebuild from raw logs (no behaviour sequences or item vectors yet). */
+const SERVABLE = /^(dense|user_id|item_id|field_\d+|user_text|item_text|user_cold|item_cold)$/;
+
 /**
- * Write the package for a trained model. The history is every cleaned impression (the labels a deployed
- * scorer would have seen by the end of the data); `predict` uses only the days before the rows it scores.
+ * Write the package for an experiment of this run (its saved inference model and spec, lib/experiment). The
+ * history is every cleaned impression (the labels a deployed scorer would have seen by the end of the data);
+ * `predict` uses only the days before the rows it scores.
  */
-export async function writePackage(cfg: RunConfig, session: TrainSession, info: Omit<ModelInfo, "inputs" | "createdAt">): Promise<ModelInfo> {
-  const dir = cfg.runDir, compiled = session.model;
+export async function writePackage(cfg: RunConfig, model: string): Promise<ModelInfo> {
+  const rec = readExperiment(cfg.runDir, model), dir = cfg.runDir;
+  const unservable = rec.inputs.filter((i) => !SERVABLE.test(i.name)).map((i) => i.name);
+  if (unservable.length) {
+    throw new Error(`${model}: predict cannot rebuild the inputs ${unservable.join(", ")} from raw logs`);
+  }
   await Deno.mkdir(`${dir}/model`, { recursive: true });
   await Deno.mkdir(`${dir}/table`, { recursive: true });
-  await Deno.writeFile(`${dir}/model/model.onnx`, compiled.inference(await session.paramValues()));
-  const inputs = compiled.batchInputs.filter((s) => !["label", "mask", "weight"].includes(s.name))
-    .map((s) => ({ name: s.name, dtype: s.dtype as "float32" | "int64", shape: s.shape }));
-  const full: ModelInfo = { ...info, inputs, createdAt: new Date().toISOString() };
+  await Deno.copyFile(`${dir}/${rec.model}`, `${dir}/model/model.onnx`);
+  const full: ModelInfo = {
+    model,
+    stage: rec.spec.stage,
+    scenes: rec.tasks,
+    text: rec.text,
+    ...(rec.coldBelow !== undefined ? { coldBelow: rec.coldBelow } : {}),
+    inputs: rec.inputs,
+    createdAt: new Date().toISOString(),
+  };
   await Deno.writeTextFile(`${dir}/model/model.json`, JSON.stringify(full, null, 2));
   for await (const e of Deno.readDir(`${cfg.dataDir}/table`)) {
-    if (e.isFile && (e.name === "manifest.json" || e.name.startsWith("vocab_"))) await Deno.copyFile(`${cfg.dataDir}/table/${e.name}`, `${dir}/table/${e.name}`);
+    if (e.isFile && (e.name === "manifest.json" || e.name.startsWith("vocab_"))) {
+      await Deno.copyFile(`${cfg.dataDir}/table/${e.name}`, `${dir}/table/${e.name}`);
+    }
   }
   await Deno.copyFile(`${cfg.dataDir}/clean/${SCHEMA_FILE}`, `${dir}/table/${SCHEMA_FILE}`); // the dataset spec new logs are read with
   loadEvents(`${cfg.dataDir}/clean`).writeParquet(`${dir}/history.parquet`);
@@ -68,10 +84,16 @@ export async function loadPackage(dir: string): Promise<ModelPackage> {
   try {
     info = JSON.parse(await Deno.readTextFile(`${dir}/model/model.json`));
   } catch {
-    throw new Error(`${dir} is not a ctrlab model package (no model/model.json; run the notebooks through 09_fallback first)`);
+    throw new Error(
+      `${dir} is not a ctrlab model package (no model/model.json; run the notebooks through 09_fallback first)`,
+    );
   }
   const manifest = readManifest(`${dir}/table`);
-  const vocabs = Object.fromEntries(["user_id", "item_id", ...manifest.categorical ?? []].map((c) => [c, pl.readParquet(`${dir}/table/vocab_${c}.parquet`)]));
+  const vocabs = Object.fromEntries(
+    ["user_id", "item_id", ...manifest.categorical ?? []].map((
+      c,
+    ) => [c, pl.readParquet(`${dir}/table/vocab_${c}.parquet`)]),
+  );
   const schema = readCleanSchema(`${dir}/table`);
   const text = info.text ? await loadTextFeatures(`${dir}/text`) : undefined;
   const session = await (await loadBackend("node")).session(await Deno.readFile(`${dir}/model/model.onnx`));
@@ -85,7 +107,12 @@ export async function scoreTable(pkg: ModelPackage, data: TableData): Promise<Fl
   for (const { batch, rows, start } of data.batches(data.order(0, 0, false), SCORE_BATCH)) {
     const feeds = Object.fromEntries(pkg.info.inputs.map((s) => {
       const dims = s.shape.map((d) => typeof d === "number" ? d : rows);
-      return [s.name, s.dtype === "int64" ? backend.tensor("int64", batch[s.name] as BigInt64Array, dims) : backend.tensor("float32", batch[s.name] as Float32Array, dims)];
+      return [
+        s.name,
+        s.dtype === "int64"
+          ? backend.tensor("int64", batch[s.name] as BigInt64Array, dims)
+          : backend.tensor("float32", batch[s.name] as Float32Array, dims),
+      ];
     }));
     const prob = await backend.read((await pkg.session.run(feeds)).prob) as Float32Array;
     for (let r = 0; r < rows; r++) out[start + r] = T > 1 ? prob[r * T + data.task![start + r]] : prob[r];

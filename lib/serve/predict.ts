@@ -8,7 +8,14 @@ import pl from "nodejs-polars";
 import { runEtl, scanClean } from "../data/etl.ts";
 import { joinHistory } from "../features/history.ts";
 import { loadEvents, normalizedFeatures, withVocabIndex } from "../features/table.ts";
-import { embedTexts, indexTexts, TEXT_SIDES, textColumns, textExpr, withMeanForMissing } from "../text/features.ts";
+import {
+  embedTexts,
+  indexTexts,
+  TEXT_SIDES,
+  textColumns,
+  textExpr,
+  withMeanForMissing,
+} from "../text/features.ts";
 import { fallbackFlags, tableData } from "../train/tables.ts";
 import { loadPackage, type ModelPackage, scoreTable } from "./package.ts";
 
@@ -25,7 +32,11 @@ export interface Prediction {
 }
 
 /** Score `csv` with the package in `pkgDir` (or an already loaded package); optionally write `id,probability` to `out`. */
-export async function predictCsv(pkg: string | ModelPackage, csv: string, o: { out?: string } = {}): Promise<Prediction> {
+export async function predictCsv(
+  pkg: string | ModelPackage,
+  csv: string,
+  o: { out?: string } = {},
+): Promise<Prediction> {
   const p = typeof pkg === "string" ? await loadPackage(pkg) : pkg;
   const tmp = await Deno.makeTempDir({ prefix: "ctrlab-predict-" });
   try {
@@ -35,39 +46,70 @@ export async function predictCsv(pkg: string | ModelPackage, csv: string, o: { o
       quarantineFile = `${o.out.replace(/\.csv$/, "")}.quarantine.csv`;
       await Deno.copyFile(`${tmp}/_quarantine.csv`, quarantineFile);
     }
-    if (!etl.rowsWritten) throw new Error(`${csv}: no valid rows to score (${etl.rowsQuarantined} quarantined)`);
+    if (!etl.rowsWritten) {
+      throw new Error(`${csv}: no valid rows to score (${etl.rowsQuarantined} quarantined)`);
+    }
     const fresh = loadEvents(tmp);
     const history = pl.readParquet(`${p.dir}/history.parquet`);
     // history strictly before the file's first day, and new row ids after every history id (same order as in the logs)
     const firstDay = fresh.getColumn("day").min() as number;
     const offset = (history.getColumn("row_id").max() as number) + 1;
     const past = history.filter(pl.col("day").lt(pl.lit(firstDay)));
-    const renumbered = fresh.withColumns(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id")).select(...past.columns);
-    const events = pl.concat([past, renumbered.withColumns(...past.columns.map((c) => pl.col(c).cast(past.getColumn(c).dtype)))])
+    const renumbered = fresh.withColumns(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"))
+      .select(...past.columns);
+    const events = pl.concat([
+      past,
+      renumbered.withColumns(...past.columns.map((c) => pl.col(c).cast(past.getColumn(c).dtype))),
+    ])
       .sort("row_id").drop("date", "log_time");
     const m = p.manifest;
     const withIds = withVocabIndex(events, p.vocabs, m.categorical ?? []);
-    let frame = (await joinHistory(withIds, { priors: m.priors, includeCurrentDay: m.includeCurrentDay, scenes: m.scenes }))
+    let frame = (await joinHistory(withIds, {
+      priors: m.priors,
+      includeCurrentDay: m.includeCurrentDay,
+      scenes: m.scenes,
+    }))
       .filter(pl.col("row_id").gtEq(pl.lit(offset))).withColumns(...normalizedFeatures(m));
     let text: { user: Float32Array; item: Float32Array; k: number } | undefined;
     if (p.text) {
       const cols = textColumns(tmp);
-      const texts = scanClean(tmp).select(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"), textExpr("user", cols.user), textExpr("item", cols.item)).collectSync();
+      const texts = scanClean(tmp).select(
+        pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"),
+        textExpr("user", cols.user),
+        textExpr("item", cols.item),
+      ).collectSync();
       const tables = {} as Record<"user" | "item", Float32Array>;
       for (const side of TEXT_SIDES) {
         const { texts: distinct, index } = indexTexts(texts, side);
         const vecs = await embedTexts(p.text, side, distinct);
         tables[side] = p.info.coldBelow !== undefined ? withMeanForMissing(vecs, p.text.k) : vecs;
-        frame = frame.join(texts.select("row_id", `${side}_text`).join(index, { on: `${side}_text`, how: "left" }).select("row_id", `${side}_text_idx`), { on: "row_id", how: "left" });
+        frame = frame.join(
+          texts.select("row_id", `${side}_text`).join(index, { on: `${side}_text`, how: "left" }).select(
+            "row_id",
+            `${side}_text_idx`,
+          ),
+          { on: "row_id", how: "left" },
+        );
       }
       text = { ...tables, k: p.text.k };
     }
-    if (p.info.coldBelow !== undefined) frame = frame.withColumns(...fallbackFlags("test", { coldBelow: p.info.coldBelow }));
+    if (p.info.coldBelow !== undefined) {
+      frame = frame.withColumns(...fallbackFlags("test", { coldBelow: p.info.coldBelow }));
+    }
     frame = frame.sort("row_id");
-    const data = tableData(frame, m, { scenesAsTasks: p.info.scenes > 1, text, fallback: p.info.coldBelow !== undefined });
+    const data = tableData(frame, m, {
+      scenesAsTasks: p.info.scenes > 1,
+      text,
+      fallback: p.info.coldBelow !== undefined,
+    });
     const probs = await scoreTable(p, data);
     const ids = (frame.getColumn("row_id").toArray() as number[]).map((r) => Number(r) - offset);
-    if (o.out) await Deno.writeTextFile(o.out, "id,probability\n" + ids.map((id, i) => `${id},${probs[i]}`).join("\n") + "\n");
+    if (o.out) {
+      await Deno.writeTextFile(
+        o.out,
+        "id,probability\n" + ids.map((id, i) => `${id},${probs[i]}`).join("\n") + "\n",
+      );
+    }
     return { ids, probs, rowsRead: etl.rowsRead, quarantined: etl.rowsQuarantined, quarantineFile, frame };
   } finally {
     await Deno.remove(tmp, { recursive: true });

@@ -33,7 +33,12 @@ export const textKey = (e: Embedder, text: string) => sha1(e.fingerprint, "\0", 
  * Vectors for `texts` (n × dim), computing only the texts not already in `cacheDir`'s store for this embedder,
  * then appending them. Returns the vectors in the order of `texts` and how many were computed.
  */
-export async function embedCached(e: Embedder, texts: string[], cacheDir: string, o: EmbedOptions = {}): Promise<{ vectors: Float32Array; computed: number }> {
+export async function embedCached(
+  e: Embedder,
+  texts: string[],
+  cacheDir: string,
+  o: EmbedOptions = {},
+): Promise<{ vectors: Float32Array; computed: number }> {
   const dir = `${cacheDir}/${e.fingerprint}`;
   await Deno.mkdir(dir, { recursive: true });
   const keysFile = `${dir}/keys.txt`, vecFile = `${dir}/vectors.f32`;
@@ -43,13 +48,21 @@ export async function embedCached(e: Embedder, texts: string[], cacheDir: string
     const keys = (await Deno.readTextFile(keysFile)).split("\n").filter(Boolean);
     const bytes = await Deno.readFile(vecFile);
     storedVecs = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    if (storedVecs.length !== keys.length * e.dim) throw new Error(`text cache ${dir}: ${keys.length} keys but ${storedVecs.length / e.dim} vectors; delete the folder to rebuild it`);
+    if (storedVecs.length !== keys.length * e.dim) {
+      throw new Error(
+        `text cache ${dir}: ${keys.length} keys but ${
+          storedVecs.length / e.dim
+        } vectors; delete the folder to rebuild it`,
+      );
+    }
     keys.forEach((k, i) => stored.set(k, i));
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   const keys = texts.map((t) => textKey(e, t));
-  const missing = [...new Set(keys.map((k, i) => stored.has(k) ? -1 : i).filter((i) => i >= 0).map((i) => texts[i]))];
+  const missing = [
+    ...new Set(keys.map((k, i) => stored.has(k) ? -1 : i).filter((i) => i >= 0).map((i) => texts[i])),
+  ];
   if (missing.length) {
     const fresh = await e.embed(missing, o);
     await Deno.writeTextFile(keysFile, missing.map((t) => textKey(e, t)).join("\n") + "\n", { append: true });

@@ -10,10 +10,11 @@
  */
 import pl from "nodejs-polars";
 import { readCleanSchema, scanClean } from "../data/etl.ts";
-import { type EmbedOptions, type Embedder, embedCached } from "./embedder.ts";
-import { TfidfSvdEmbedder, type TfidfConfig } from "./tfidf.ts";
+import { embedCached, type Embedder, type EmbedOptions } from "./embedder.ts";
+import { type TfidfConfig, TfidfSvdEmbedder } from "./tfidf.ts";
 import { TransformersEmbedder } from "./transformers.ts";
 import { applyWhitening, fitWhitening, truncateWhitening, type Whitening } from "./whiten.ts";
+import { dayIndex } from "../util/time.ts";
 
 export type TextSide = "user" | "item";
 export const TEXT_SIDES: TextSide[] = ["user", "item"];
@@ -21,7 +22,10 @@ export const TEXT_SIDES: TextSide[] = ["user", "item"];
 /** The dataset spec's text columns per side (AntM2C: item = title + entity names; user = query, service and bill entity sequences). */
 export function textColumns(cleanDir: string): Record<TextSide, string[]> {
   const { spec } = readCleanSchema(cleanDir);
-  return { user: spec.text.filter((t) => t.side === "user").map((t) => t.column), item: spec.text.filter((t) => t.side === "item").map((t) => t.column) };
+  return {
+    user: spec.text.filter((t) => t.side === "user").map((t) => t.column),
+    item: spec.text.filter((t) => t.side === "item").map((t) => t.column),
+  };
 }
 
 /** The side's text from its columns: non-empty fields joined by ","; "" when every field is empty (or there is none). */
@@ -40,7 +44,9 @@ export function indexTexts(frame: pl.DataFrame, side: TextSide): { texts: string
   const col = `${side}_text`;
   const uniq = frame.select(pl.col(col)).unique().filter(pl.col(col).neq(pl.lit(""))).sort(col);
   const texts = ["", ...(uniq.getColumn(col).toArray() as string[])];
-  const index = pl.DataFrame({ [col]: texts, [`${col}_idx`]: texts.map((_, i) => i) }).withColumns(pl.col(`${col}_idx`).cast(pl.Int32));
+  const index = pl.DataFrame({ [col]: texts, [`${col}_idx`]: texts.map((_, i) => i) }).withColumns(
+    pl.col(`${col}_idx`).cast(pl.Int32),
+  );
   return { texts, index };
 }
 
@@ -69,11 +75,25 @@ export interface TextBuildOptions {
  * Embed every distinct user and item text of the cleaned data, fit the embedder (TF-IDF) and the whitening on
  * texts of training days only, and write the result to `outDir`.
  */
-export async function buildTextFeatures(dataDir: string, trainDays: string[], outDir: string, o: TextBuildOptions = {}): Promise<TextFeatures> {
-  const days = trainDays.map((d) => Math.round(Date.parse(`${d}T00:00:00Z`) / 86_400_000));
+export async function buildTextFeatures(
+  dataDir: string,
+  trainDays: string[],
+  outDir: string,
+  o: TextBuildOptions = {},
+): Promise<TextFeatures> {
+  const days = trainDays.map(dayIndex);
   const cols = textColumns(`${dataDir}/clean`);
-  if (!cols.user.length && !cols.item.length) throw new Error(`the dataset spec declares no text columns (text: [{ column, side: "user" | "item" }]): text features need at least one`);
-  const rows = scanClean(`${dataDir}/clean`).select(pl.col("row_id"), pl.col("date").cast(pl.Int32).isIn(days).alias("train"), textExpr("user", cols.user), textExpr("item", cols.item)).collectSync();
+  if (!cols.user.length && !cols.item.length) {
+    throw new Error(
+      `the dataset spec declares no text columns (text: [{ column, side: "user" | "item" }]): text features need at least one`,
+    );
+  }
+  const rows = scanClean(`${dataDir}/clean`).select(
+    pl.col("row_id"),
+    pl.col("date").cast(pl.Int32).isIn(days).alias("train"),
+    textExpr("user", cols.user),
+    textExpr("item", cols.item),
+  ).collectSync();
   await Deno.remove(outDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(`${outDir}/embedder`, { recursive: true });
   // distinct texts per side, index 0 reserved for ""
@@ -83,9 +103,14 @@ export async function buildTextFeatures(dataDir: string, trainDays: string[], ou
     const { texts: distinct, index } = indexTexts(rows, side);
     texts[side] = distinct;
     indexed = indexed.join(index, { on: `${side}_text`, how: "left" });
-    index.rename({ [`${side}_text`]: "text", [`${side}_text_idx`]: "idx" }).writeParquet(`${outDir}/texts_${side}.parquet`);
+    index.rename({ [`${side}_text`]: "text", [`${side}_text_idx`]: "idx" }).writeParquet(
+      `${outDir}/texts_${side}.parquet`,
+    );
   }
-  const trainIdx = (side: TextSide) => [...new Set(indexed.filter(pl.col("train")).getColumn(`${side}_text_idx`).toArray() as number[])].filter((i) => i > 0).sort((a, b) => a - b);
+  const trainIdx = (side: TextSide) =>
+    [...new Set(indexed.filter(pl.col("train")).getColumn(`${side}_text_idx`).toArray() as number[])].filter((
+      i,
+    ) => i > 0).sort((a, b) => a - b);
   let embedder: Embedder;
   if (!o.embedder || o.embedder === "tfidf") {
     const corpus = TEXT_SIDES.flatMap((s) => trainIdx(s).map((i) => texts[s][i]));
@@ -94,14 +119,18 @@ export async function buildTextFeatures(dataDir: string, trainDays: string[], ou
     embedder = e;
   } else {
     const e = await TransformersEmbedder.load(o.embedder.transformers, { lastLayers: o.embedder.lastLayers });
-    await Deno.writeTextFile(`${outDir}/embedder/model.json`, JSON.stringify({ transformers: o.embedder.transformers, lastLayers: o.embedder.lastLayers ?? 1 }));
+    await Deno.writeTextFile(
+      `${outDir}/embedder/model.json`,
+      JSON.stringify({ transformers: o.embedder.transformers, lastLayers: o.embedder.lastLayers ?? 1 }),
+    );
     embedder = e;
   }
   const cacheDir = o.cacheDir ?? `${dataDir}/text_cache`;
   const whitening = {} as Record<TextSide, Whitening>, tables = {} as Record<TextSide, Float32Array>;
   const vectors = {} as Record<TextSide, Float32Array>;
   for (const side of TEXT_SIDES) {
-    vectors[side] = (await embedCached(embedder, texts[side], cacheDir, { onProgress: o.onProgress })).vectors;
+    vectors[side] =
+      (await embedCached(embedder, texts[side], cacheDir, { onProgress: o.onProgress })).vectors;
     const fit = trainIdx(side);
     const d = embedder.dim, train = new Float32Array(fit.length * d);
     fit.forEach((i, r) => train.set(vectors[side].subarray(i * d, (i + 1) * d), r * d));
@@ -116,7 +145,21 @@ export async function buildTextFeatures(dataDir: string, trainDays: string[], ou
   }
   indexed.select("row_id", "user_text_idx", "item_text_idx").writeParquet(`${outDir}/rows.parquet`);
   await Deno.writeTextFile(`${outDir}/whitening.json`, JSON.stringify(whitening));
-  await Deno.writeTextFile(`${outDir}/meta.json`, JSON.stringify({ embedder: embedder.name, fingerprint: embedder.fingerprint, dim: embedder.dim, k, texts: { user: texts.user.length - 1, item: texts.item.length - 1 }, trainDays }, null, 2));
+  await Deno.writeTextFile(
+    `${outDir}/meta.json`,
+    JSON.stringify(
+      {
+        embedder: embedder.name,
+        fingerprint: embedder.fingerprint,
+        dim: embedder.dim,
+        k,
+        texts: { user: texts.user.length - 1, item: texts.item.length - 1 },
+        trainDays,
+      },
+      null,
+      2,
+    ),
+  );
   return { dir: outDir, embedder, whitening, tables, texts, k };
 }
 
@@ -133,7 +176,10 @@ export async function loadEmbedder(dir: string): Promise<Embedder> {
 
 /** Read back what `buildTextFeatures` wrote. */
 export async function loadTextFeatures(dir: string): Promise<TextFeatures> {
-  const whitening = JSON.parse(await Deno.readTextFile(`${dir}/whitening.json`)) as Record<TextSide, Whitening>;
+  const whitening = JSON.parse(await Deno.readTextFile(`${dir}/whitening.json`)) as Record<
+    TextSide,
+    Whitening
+  >;
   const tables = {} as Record<TextSide, Float32Array>, texts = {} as Record<TextSide, string[]>;
   for (const side of TEXT_SIDES) {
     const b = await Deno.readFile(`${dir}/${side}.f32`);
@@ -146,7 +192,10 @@ export async function loadTextFeatures(dir: string): Promise<TextFeatures> {
 /** `frame` with user_text_idx and item_text_idx joined on row_id (rows without text get 0). */
 export function joinTextIndex(frame: pl.DataFrame, tf: Pick<TextFeatures, "dir">): pl.DataFrame {
   const idx = pl.readParquet(`${tf.dir}/rows.parquet`);
-  return frame.join(idx, { on: "row_id", how: "left" }).withColumns(pl.col("user_text_idx").fillNull(0), pl.col("item_text_idx").fillNull(0));
+  return frame.join(idx, { on: "row_id", how: "left" }).withColumns(
+    pl.col("user_text_idx").fillNull(0),
+    pl.col("item_text_idx").fillNull(0),
+  );
 }
 
 /** Whitened vectors for new texts (scoring): embed, then apply the stored whitening of `side`. */

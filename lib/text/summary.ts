@@ -17,16 +17,27 @@ export interface TextPoint {
 export function textMap(tf: TextFeatures, dataDir: string, side: TextSide, limit = 3000): TextPoint[] {
   const col = `${side}_text_idx`;
   const scenes = pl.readParquet(`${tf.dir}/rows.parquet`).select("row_id", col)
-    .join(scanClean(`${dataDir}/clean`).select("row_id", pl.col("scene").cast(pl.Int32)).collectSync(), { on: "row_id" })
-    .filter(pl.col(col).gt(0)).groupBy([col, "scene"]).agg(pl.len().alias("n")).sort([col, "n", "scene"], [false, true, false] as never)
+    .join(scanClean(`${dataDir}/clean`).select("row_id", pl.col("scene").cast(pl.Int32)).collectSync(), {
+      on: "row_id",
+    })
+    .filter(pl.col(col).gt(0)).groupBy([col, "scene"]).agg(pl.len().alias("n")).sort(
+      [col, "n", "scene"],
+      [false, true, false] as never,
+    )
     .groupBy(col).agg(pl.col("scene").first()).sort(col);
-  const idx = scenes.getColumn(col).toArray() as number[], sc = scenes.getColumn("scene").toArray() as number[];
+  const idx = scenes.getColumn(col).toArray() as number[],
+    sc = scenes.getColumn("scene").toArray() as number[];
   const { k, spectrum } = tf.whitening[side], t = tf.tables[side];
   const step = Math.max(1, Math.ceil(idx.length / limit));
   const out: TextPoint[] = [];
   for (let j = 0; j < idx.length; j += step) {
     const i = idx[j];
-    out.push({ x: t[i * k] * Math.sqrt(spectrum[0]), y: t[i * k + 1] * Math.sqrt(spectrum[1]), scene: sc[j], text: tf.texts[side][i] });
+    out.push({
+      x: t[i * k] * Math.sqrt(spectrum[0]),
+      y: t[i * k + 1] * Math.sqrt(spectrum[1]),
+      scene: sc[j],
+      text: tf.texts[side][i],
+    });
   }
   return out;
 }

@@ -4,8 +4,8 @@
  * the terms. The SVD is randomized (Halko, Martinsson & Tropp 2011): a Gaussian sketch, a few power
  * iterations, and an exact eigendecomposition of the small projected matrix.
  */
-import { type EmbedOptions, type Embedder, sha1 } from "./embedder.ts";
-import { orthonormalizeColumns, symmetricEigen } from "./linalg.ts";
+import { type Embedder, type EmbedOptions, sha1 } from "./embedder.ts";
+import { orthonormalizeColumns, symmetricEigen } from "../util/linalg.ts";
 import { Rng } from "../util/rng.ts";
 
 export interface TfidfConfig {
@@ -35,7 +35,9 @@ export function charNgrams(text: string, [lo, hi]: [number, number]): string[] {
   const out: string[] = [];
   for (const field of text.toLowerCase().split(/[,，\s|;]+/)) {
     const chars = [...field];
-    for (let n = lo; n <= hi; n++) for (let i = 0; i + n <= chars.length; i++) out.push(chars.slice(i, i + n).join(""));
+    for (let n = lo; n <= hi; n++) {
+      for (let i = 0; i + n <= chars.length; i++) out.push(chars.slice(i, i + n).join(""));
+    }
   }
   return out;
 }
@@ -51,19 +53,37 @@ export class TfidfSvdEmbedder implements Embedder {
     this.index = new Map(s.terms.map((t, i) => [t, i]));
     this.name = `tfidf-char${s.config.ngram.join("")}-svd${s.dim}`;
     const c = s.components;
-    this.fingerprint = sha1(this.name, JSON.stringify({ config: s.config, terms: s.terms, idf: s.idf }), new Uint8Array(c.buffer, c.byteOffset, c.byteLength)).slice(0, 16);
+    this.fingerprint = sha1(
+      this.name,
+      JSON.stringify({ config: s.config, terms: s.terms, idf: s.idf }),
+      new Uint8Array(c.buffer, c.byteOffset, c.byteLength),
+    ).slice(0, 16);
   }
 
   /** Fit vocabulary, IDF and SVD on `corpus` (distinct training texts). */
   static fit(corpus: string[], cfg: TfidfConfig = {}): TfidfSvdEmbedder {
-    const config: Required<TfidfConfig> = { ngram: [1, 2], minDf: 2, maxFeatures: 20_000, dim: 256, powerIterations: 2, seed: 7, ...cfg };
+    const config: Required<TfidfConfig> = {
+      ngram: [1, 2],
+      minDf: 2,
+      maxFeatures: 20_000,
+      dim: 256,
+      powerIterations: 2,
+      seed: 7,
+      ...cfg,
+    };
     const docs = [...new Set(corpus)].filter((t) => t.trim() !== "");
     if (docs.length < 2) throw new Error(`tfidf: need at least 2 non-empty texts to fit, got ${docs.length}`);
     const df = new Map<string, number>();
-    for (const d of docs) for (const t of new Set(charNgrams(d, config.ngram))) df.set(t, (df.get(t) ?? 0) + 1);
-    const terms = [...df].filter(([, n]) => n >= config.minDf).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    for (const d of docs) {
+      for (const t of new Set(charNgrams(d, config.ngram))) df.set(t, (df.get(t) ?? 0) + 1);
+    }
+    const terms = [...df].filter(([, n]) => n >= config.minDf).sort((a, b) =>
+      b[1] - a[1] || (a[0] < b[0] ? -1 : 1)
+    )
       .slice(0, config.maxFeatures).map(([t]) => t).sort();
-    if (terms.length < 2) throw new Error(`tfidf: only ${terms.length} terms occur in ≥ ${config.minDf} texts`);
+    if (terms.length < 2) {
+      throw new Error(`tfidf: only ${terms.length} terms occur in ≥ ${config.minDf} texts`);
+    }
     const idf = terms.map((t) => Math.log((1 + docs.length) / (1 + df.get(t)!)) + 1);
     const dim = Math.min(config.dim, terms.length - 1, docs.length - 1);
     const proto = new TfidfSvdEmbedder({ config, terms, idf, dim: 0, components: new Float32Array(0) });
@@ -79,7 +99,8 @@ export class TfidfSvdEmbedder implements Embedder {
       const i = this.index.get(t);
       if (i !== undefined) tf.set(i, (tf.get(i) ?? 0) + 1);
     }
-    const idx = Int32Array.from(tf.keys()), val = Float64Array.from(idx, (i) => (1 + Math.log(tf.get(i)!)) * this.s.idf[i]);
+    const idx = Int32Array.from(tf.keys()),
+      val = Float64Array.from(idx, (i) => (1 + Math.log(tf.get(i)!)) * this.s.idf[i]);
     const norm = Math.sqrt(val.reduce((a, v) => a + v * v, 0)) || 1;
     for (let k = 0; k < val.length; k++) val[k] /= norm;
     return { idx, val };
@@ -103,37 +124,55 @@ export class TfidfSvdEmbedder implements Embedder {
     await Deno.mkdir(dir, { recursive: true });
     const { components, ...rest } = this.s;
     await Deno.writeTextFile(`${dir}/tfidf.json`, JSON.stringify(rest));
-    await Deno.writeFile(`${dir}/components.f32`, new Uint8Array(components.buffer, components.byteOffset, components.byteLength));
+    await Deno.writeFile(
+      `${dir}/components.f32`,
+      new Uint8Array(components.buffer, components.byteOffset, components.byteLength),
+    );
   }
 
   static async load(dir: string): Promise<TfidfSvdEmbedder> {
     const rest = JSON.parse(await Deno.readTextFile(`${dir}/tfidf.json`));
     const bytes = await Deno.readFile(`${dir}/components.f32`);
-    return new TfidfSvdEmbedder({ ...rest, components: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) });
+    return new TfidfSvdEmbedder({
+      ...rest,
+      components: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+    });
   }
 }
 
 /** Right singular vectors (terms × k, float32) of the sparse row matrix, top k. */
-function randomizedSvd(rows: { idx: Int32Array; val: Float64Array }[], cols: number, k: number, power: number, seed: number): Float32Array {
+function randomizedSvd(
+  rows: { idx: Int32Array; val: Float64Array }[],
+  cols: number,
+  k: number,
+  power: number,
+  seed: number,
+): Float32Array {
   const n = rows.length, l = Math.min(k + 10, cols, n);
   const rng = new Rng(seed);
   // X·M (n × l) and Xᵀ·M (cols × l) for dense M
   const xTimes = (m: Float64Array) => {
     const y = new Float64Array(n * l);
     rows.forEach((r, i) => {
-      for (let t = 0; t < r.idx.length; t++) for (let j = 0; j < l; j++) y[i * l + j] += r.val[t] * m[r.idx[t] * l + j];
+      for (let t = 0; t < r.idx.length; t++) {
+        for (let j = 0; j < l; j++) y[i * l + j] += r.val[t] * m[r.idx[t] * l + j];
+      }
     });
     return y;
   };
   const xtTimes = (m: Float64Array) => {
     const z = new Float64Array(cols * l);
     rows.forEach((r, i) => {
-      for (let t = 0; t < r.idx.length; t++) for (let j = 0; j < l; j++) z[r.idx[t] * l + j] += r.val[t] * m[i * l + j];
+      for (let t = 0; t < r.idx.length; t++) {
+        for (let j = 0; j < l; j++) z[r.idx[t] * l + j] += r.val[t] * m[i * l + j];
+      }
     });
     return z;
   };
   let q = orthonormalizeColumns(xTimes(Float64Array.from({ length: cols * l }, () => rng.normal())), n, l);
-  for (let it = 0; it < power; it++) q = orthonormalizeColumns(xTimes(orthonormalizeColumns(xtTimes(q), cols, l)), n, l);
+  for (let it = 0; it < power; it++) {
+    q = orthonormalizeColumns(xTimes(orthonormalizeColumns(xtTimes(q), cols, l)), n, l);
+  }
   const bt = xtTimes(q); // Bᵀ = Xᵀ Q: cols × l
   const bbt = new Float64Array(l * l); // B Bᵀ = (Bᵀ)ᵀ Bᵀ
   for (let c = 0; c < cols; c++) {

@@ -4,8 +4,15 @@
  * token vectors over non-padding positions — optionally averaging the last n hidden layers first, when the
  * model exports them as `hidden_states.<i>`. Runs on onnxruntime-node under Deno (needs --allow-ffi).
  */
-import { AutoModel, AutoTokenizer, env, type PreTrainedModel, type PreTrainedTokenizer, type Tensor } from "@huggingface/transformers";
-import { type EmbedOptions, type Embedder, sha1 } from "./embedder.ts";
+import {
+  AutoModel,
+  AutoTokenizer,
+  env,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+  type Tensor,
+} from "@huggingface/transformers";
+import { type Embedder, type EmbedOptions, sha1 } from "./embedder.ts";
 
 export interface TransformersOptions {
   /** Average this many last hidden layers before pooling (default 1: the last layer only). */
@@ -22,7 +29,11 @@ async function isDir(p: string): Promise<boolean> {
 }
 
 /** Mean over non-padding tokens of a [B, S, H] tensor (row-major data) under a [B, S] mask. */
-export function meanPool(hidden: Float32Array, mask: ArrayLike<number | bigint>, [B, S, H]: number[]): Float32Array {
+export function meanPool(
+  hidden: Float32Array,
+  mask: ArrayLike<number | bigint>,
+  [B, S, H]: number[],
+): Float32Array {
   const out = new Float32Array(B * H);
   for (let b = 0; b < B; b++) {
     let n = 0;
@@ -56,14 +67,32 @@ export class TransformersEmbedder implements Embedder {
       tokenizer = await AutoTokenizer.from_pretrained(source);
       model = await AutoModel.from_pretrained(source, { dtype: "fp32", device: "cpu" });
     } catch (e) {
-      throw new Error(`transformers.js could not load "${idOrDir}" (${local ? "local directory" : "hub id; is the hub reachable?"}): ${(e as Error).message}`);
+      throw new Error(
+        `transformers.js could not load "${idOrDir}" (${
+          local ? "local directory" : "hub id; is the hub reachable?"
+        }): ${(e as Error).message}`,
+      );
     }
     const config = model.config as unknown as { hidden_size?: number; max_position_embeddings?: number };
     const fingerprint = local
-      ? sha1(await Deno.readFile(`${source}/config.json`), await Deno.readFile(`${source}/onnx/model.onnx`), String(o.lastLayers ?? 1)).slice(0, 16)
+      ? sha1(
+        await Deno.readFile(`${source}/config.json`),
+        await Deno.readFile(`${source}/onnx/model.onnx`),
+        String(o.lastLayers ?? 1),
+      ).slice(0, 16)
       : sha1(idOrDir, String(o.lastLayers ?? 1)).slice(0, 16);
-    const opts = { lastLayers: o.lastLayers ?? 1, maxLength: o.maxLength ?? Math.min(config.max_position_embeddings ?? 512, 512) };
-    return new TransformersEmbedder(`transformers:${idOrDir}${opts.lastLayers > 1 ? `:last${opts.lastLayers}` : ""}`, fingerprint, config.hidden_size ?? 0, tokenizer, model, opts);
+    const opts = {
+      lastLayers: o.lastLayers ?? 1,
+      maxLength: o.maxLength ?? Math.min(config.max_position_embeddings ?? 512, 512),
+    };
+    return new TransformersEmbedder(
+      `transformers:${idOrDir}${opts.lastLayers > 1 ? `:last${opts.lastLayers}` : ""}`,
+      fingerprint,
+      config.hidden_size ?? 0,
+      tokenizer,
+      model,
+      opts,
+    );
   }
 
   async embed(texts: string[], o: EmbedOptions = {}): Promise<Float32Array> {
@@ -75,8 +104,14 @@ export class TransformersEmbedder implements Embedder {
       const dims = outputs.last_hidden_state.dims as number[];
       let hidden = outputs.last_hidden_state.data as Float32Array;
       if (this.o.lastLayers > 1) {
-        const layers = Object.keys(outputs).filter((k) => /^hidden_states\.\d+$/.test(k)).sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
-        if (layers.length < this.o.lastLayers) throw new Error(`${this.name}: averaging the last ${this.o.lastLayers} layers needs hidden_states.<i> outputs; the model exports ${layers.length}`);
+        const layers = Object.keys(outputs).filter((k) => /^hidden_states\.\d+$/.test(k)).sort((a, b) =>
+          Number(a.split(".")[1]) - Number(b.split(".")[1])
+        );
+        if (layers.length < this.o.lastLayers) {
+          throw new Error(
+            `${this.name}: averaging the last ${this.o.lastLayers} layers needs hidden_states.<i> outputs; the model exports ${layers.length}`,
+          );
+        }
         const last = layers.slice(-this.o.lastLayers).map((k) => outputs[k].data as Float32Array);
         const avg = new Float32Array(last[0].length);
         for (const l of last) for (let i = 0; i < avg.length; i++) avg[i] += l[i] / last.length;

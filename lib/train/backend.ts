@@ -2,9 +2,16 @@
  * Execution backends for the ONNX graphs: onnxruntime-web on WebGPU (parameters and optimizer state stay in
  * GPU buffers between steps) or on wasm, and onnxruntime-node's CPU provider (MLAS kernels, multi-threaded).
  * `pickBackend()` chooses: a hardware WebGPU adapter if there is one, else onnxruntime-node, else wasm;
- * CTRLAB_BACKEND or an explicit name overrides; CTRLAB_NODE_THREADS sets onnxruntime-node's threads.
+ * the run configuration's `backend` overrides, its `threads` sets onnxruntime-node's threads.
+ *
+ * How graphs are compiled for a backend is decided here and nowhere else (`Backend.compile`): WebGPU keeps
+ * embedding tables in GPU buffers, so the train step writes updated rows back itself and sums repeated ids with
+ * ScatterND (atomic on the GPU); CPU backends get the rows back and write them in place, and sum repeated ids
+ * with the race-free segment sum (lib/graph/program.ts), so training repeats to the last bit at any thread count.
  */
 import type { InferenceSession, Tensor as OrtTensor } from "onnxruntime-common";
+import { runConfig } from "../config.ts";
+import type { TrainConfig } from "../graph/program.ts";
 
 export type BackendName = "webgpu" | "wasm" | "node";
 export type { OrtTensor };
@@ -24,8 +31,21 @@ export interface Session {
   release(): Promise<void>;
 }
 
+/** The compile options a backend needs (the write-back and the sum of repeated ids). */
+export type BackendCompile = Required<Pick<TrainConfig, "sparseWriteBack" | "sparseSum">>;
+
+const COMPILE: Record<BackendName, BackendCompile> = {
+  webgpu: { sparseWriteBack: "graph", sparseSum: "scatter" },
+  wasm: { sparseWriteBack: "host", sparseSum: "segment" },
+  node: { sparseWriteBack: "host", sparseSum: "segment" },
+};
+
 export interface Backend {
   name: BackendName;
+  /** How train graphs must be compiled for this backend. */
+  compile: BackendCompile;
+  /** onnxruntime-node's intra-op threads (0: every core); 1 for the others. */
+  threads: number;
   session(model: Uint8Array, o?: SessionOptions): Promise<Session>;
   tensor(type: "float32", data: Float32Array, dims: readonly number[]): OrtTensor;
   tensor(type: "int64", data: BigInt64Array, dims: readonly number[]): OrtTensor;
@@ -36,12 +56,24 @@ export interface Backend {
 // deno-lint-ignore no-explicit-any
 type OrtModule = any;
 
-function wrap(name: BackendName, ort: OrtModule, sessionOptions: (o: SessionOptions) => InferenceSession.SessionOptions): Backend {
+function wrap(
+  name: BackendName,
+  ort: OrtModule,
+  threads: number,
+  sessionOptions: (o: SessionOptions) => InferenceSession.SessionOptions,
+): Backend {
   return {
     name,
+    compile: COMPILE[name],
+    threads,
     async session(model, o = {}) {
       const s: InferenceSession = await ort.InferenceSession.create(model, sessionOptions(o));
-      return { run: (feeds) => s.run(feeds) as Promise<Feeds>, inputNames: s.inputNames, outputNames: s.outputNames, release: () => s.release() };
+      return {
+        run: (feeds) => s.run(feeds) as Promise<Feeds>,
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        release: () => s.release(),
+      };
     },
     tensor(type: "float32" | "int64", data: Float32Array | BigInt64Array, dims: readonly number[]) {
       return new ort.Tensor(type, data, dims);
@@ -52,44 +84,43 @@ function wrap(name: BackendName, ort: OrtModule, sessionOptions: (o: SessionOpti
   } as Backend;
 }
 
-/**
- * Threads for onnxruntime-node's CPU kernels: CTRLAB_NODE_THREADS, or 0 (onnxruntime's default, every core).
- * Set it to 1 for bit-reproducible training. With several threads, DIN and DCN-DIN training on node differs
- * from run to run in the fourth decimal of AUC (same data, same seed; the DNN, DCN and MMoE graphs repeat
- * exactly). The kernel responsible is not pinned down: the suspect is CPU ScatterND(reduction="add"), which
- * splits its updates across threads with no synchronisation while DIN's batches repeat item ids many times.
- * wasm and a single-threaded node session give the same bits on every run.
- */
-export function nodeThreads(): number {
-  const v = Deno.env.get("CTRLAB_NODE_THREADS") ?? "0";
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`CTRLAB_NODE_THREADS must be a whole number ≥ 0 (0: every core), got "${v}"`);
-  return n;
-}
+const loaded = new Map<string, Backend>();
 
-const loaded = new Map<BackendName, Backend>();
-
-export async function loadBackend(name: BackendName): Promise<Backend> {
-  const have = loaded.get(name);
+/** A backend by name; `threads` (onnxruntime-node only): the run configuration's, 0 = every core. */
+export async function loadBackend(name: BackendName, threads = runConfig().threads): Promise<Backend> {
+  if (!Number.isInteger(threads) || threads < 0) {
+    throw new Error(`threads must be a whole number ≥ 0 (0: every core), got ${threads}`);
+  }
+  const key = name === "node" ? `node/${threads}` : name;
+  const have = loaded.get(key);
   if (have) return have;
   let b: Backend;
   if (name === "node") {
     const ort = await import("onnxruntime-node");
-    b = wrap("node", ort, () => ({ executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: nodeThreads() }));
+    b = wrap(
+      "node",
+      ort,
+      threads,
+      () => ({ executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: threads }),
+    );
   } else if (name === "wasm") {
     const ort = await import("onnxruntime-web");
-    b = wrap("wasm", ort, () => ({ executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
+    b = wrap("wasm", ort, 1, () => ({ executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
   } else {
-    if (!(await gpuAdapter())) throw new Error("webgpu backend: no WebGPU adapter (navigator.gpu.requestAdapter() gave none)");
+    if (!(await gpuAdapter())) {
+      throw new Error("webgpu backend: no WebGPU adapter (navigator.gpu.requestAdapter() gave none)");
+    }
     const ort = await import("onnxruntime-web/webgpu");
-    b = wrap("webgpu", ort, (o) => ({
+    b = wrap("webgpu", ort, 1, (o) => ({
       executionProviders: ["webgpu"],
       graphOptimizationLevel: "all",
-      preferredOutputLocation: o.deviceOutputs ? Object.fromEntries(o.deviceOutputs.map((n) => [n, "gpu-buffer"])) : undefined,
+      preferredOutputLocation: o.deviceOutputs
+        ? Object.fromEntries(o.deviceOutputs.map((n) => [n, "gpu-buffer"]))
+        : undefined,
       extra: o.strict ? { session: { disable_cpu_ep_fallback: "1" } } : undefined,
     }));
   }
-  loaded.set(name, b);
+  loaded.set(key, b);
   return b;
 }
 
@@ -102,20 +133,30 @@ export interface AdapterInfo {
 
 /** The WebGPU adapter, if any (Mesa's lavapipe on GPU-less machines reports isFallbackAdapter). */
 export async function gpuAdapter(): Promise<AdapterInfo | null> {
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info: AdapterInfo } | null> } }).gpu;
+  const gpu =
+    (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info: AdapterInfo } | null> } }).gpu;
   if (!gpu) return null;
   const a = await gpu.requestAdapter();
-  return a ? { vendor: a.info.vendor, architecture: a.info.architecture, description: a.info.description, isFallbackAdapter: !!a.info.isFallbackAdapter } : null;
+  return a
+    ? {
+      vendor: a.info.vendor,
+      architecture: a.info.architecture,
+      description: a.info.description,
+      isFallbackAdapter: !!a.info.isFallbackAdapter,
+    }
+    : null;
 }
 
-/** Backend by name, CTRLAB_BACKEND, or automatic choice. */
-export async function pickBackend(name?: BackendName | "auto"): Promise<Backend> {
-  const want = name && name !== "auto" ? name : (Deno.env.get("CTRLAB_BACKEND") as BackendName | undefined);
-  if (want) return loadBackend(want);
+/** The backend a run configuration names (`backend`, `threads`), or the automatic choice for "auto". */
+export async function pickBackend(
+  o: { backend?: BackendName | "auto"; threads?: number } = runConfig(),
+): Promise<Backend> {
+  const threads = o.threads ?? runConfig().threads;
+  if (o.backend && o.backend !== "auto") return loadBackend(o.backend, threads);
   const a = await gpuAdapter();
   if (a && !a.isFallbackAdapter) return loadBackend("webgpu");
   try {
-    return await loadBackend("node");
+    return await loadBackend("node", threads);
   } catch {
     return loadBackend("wasm");
   }

@@ -55,8 +55,13 @@ export class TableData {
     const n = df.height;
     const labelCols = Array.isArray(spec.label) ? spec.label : [spec.label];
     const missing = [
-      ...spec.dense, ...Object.values(spec.ids), ...labelCols, ...(spec.task ? [spec.task.column] : []), ...(spec.weight ? [spec.weight] : []),
-      ...Object.values(spec.floats ?? {}), ...Object.values(spec.lookups ?? {}).map((l) => l.column),
+      ...spec.dense,
+      ...Object.values(spec.ids),
+      ...labelCols,
+      ...(spec.task ? [spec.task.column] : []),
+      ...(spec.weight ? [spec.weight] : []),
+      ...Object.values(spec.floats ?? {}),
+      ...Object.values(spec.lookups ?? {}).map((l) => l.column),
     ]
       .filter((c) => !df.columns.includes(c));
     if (missing.length) throw new Error(`training table lacks column(s) ${missing.join(", ")}`);
@@ -90,7 +95,9 @@ export class TableData {
       t.columns.set("label", { data: label, width: T });
       t.columns.set("mask", { data: mask, width: T });
     } else if (spec.task) {
-      const task = Int32Array.from(df.getColumn(spec.task.column).cast(pl.Int32).toTypedArray() as Int32Array);
+      const task = Int32Array.from(
+        df.getColumn(spec.task.column).cast(pl.Int32).toTypedArray() as Int32Array,
+      );
       (t as { task?: Int32Array }).task = task;
       const T = spec.task.tasks;
       const label = new Float32Array(n * T), mask = new Float32Array(n * T);
@@ -102,13 +109,27 @@ export class TableData {
       t.columns.set("label", { data: label, width: T });
       t.columns.set("mask", { data: mask, width: T });
     } else t.columns.set("label", { data: t.labels, width: 1 });
-    if (spec.weight) t.columns.set("weight", { data: df.getColumn(spec.weight).cast(pl.Float32).toTypedArray() as Float32Array, width: 1 });
-    for (const [input, c] of Object.entries(spec.floats ?? {})) t.columns.set(input, { data: Float32Array.from(df.getColumn(c).cast(pl.Float32).toTypedArray() as Float32Array), width: 1 });
+    if (spec.weight) {
+      t.columns.set("weight", {
+        data: df.getColumn(spec.weight).cast(pl.Float32).toTypedArray() as Float32Array,
+        width: 1,
+      });
+    }
+    for (const [input, c] of Object.entries(spec.floats ?? {})) {
+      t.columns.set(input, {
+        data: Float32Array.from(df.getColumn(c).cast(pl.Float32).toTypedArray() as Float32Array),
+        width: 1,
+      });
+    }
     for (const [input, l] of Object.entries(spec.lookups ?? {})) {
       const index = Int32Array.from(df.getColumn(l.column).cast(pl.Int32).toTypedArray() as Int32Array);
       const rowsInTable = l.table.length / l.width;
       const bad = index.findIndex((v) => v < 0 || v >= rowsInTable);
-      if (bad >= 0) throw new Error(`row ${bad}: ${l.column} = ${index[bad]} outside the ${rowsInTable}-row table of input "${input}"`);
+      if (bad >= 0) {
+        throw new Error(
+          `row ${bad}: ${l.column} = ${index[bad]} outside the ${rowsInTable}-row table of input "${input}"`,
+        );
+      }
       const data = l.table instanceof BigInt64Array ? new BigInt64Array(0) : new Float32Array(0); // the batch buffer's type
       t.columns.set(input, { data, width: l.width, lookup: { index, table: l.table } });
     }
@@ -125,7 +146,9 @@ export class TableData {
   *batches(order: Uint32Array, batchSize: number): Generator<{ batch: Batch; rows: number; start: number }> {
     const buffers: Batch = {};
     for (const [name, c] of this.columns) {
-      buffers[name] = c.data instanceof BigInt64Array ? new BigInt64Array(batchSize * c.width) : new Float32Array(batchSize * c.width);
+      buffers[name] = c.data instanceof BigInt64Array
+        ? new BigInt64Array(batchSize * c.width)
+        : new Float32Array(batchSize * c.width);
     }
     for (let start = 0; start < order.length; start += batchSize) {
       const rows = Math.min(batchSize, order.length - start);
@@ -135,9 +158,19 @@ export class TableData {
         const w = c.width;
         if (c.lookup) {
           const { index, table } = c.lookup;
-          for (let r = 0; r < rows; r++) (buf as Float32Array).set(table.subarray(index[order[start + r]] * w, index[order[start + r]] * w + w) as Float32Array, r * w);
-        } else if (w === 1) for (let r = 0; r < rows; r++) buf[r] = c.data[order[start + r]];
-        else for (let r = 0; r < rows; r++) (buf as Float32Array).set((c.data as Float32Array).subarray(order[start + r] * w, order[start + r] * w + w), r * w);
+          for (let r = 0; r < rows; r++) {
+            (buf as Float32Array).set(
+              table.subarray(index[order[start + r]] * w, index[order[start + r]] * w + w) as Float32Array,
+              r * w,
+            );
+          }
+        } else if (w === 1) { for (let r = 0; r < rows; r++) buf[r] = c.data[order[start + r]]; }
+        else {for (let r = 0; r < rows; r++) {
+            (buf as Float32Array).set(
+              (c.data as Float32Array).subarray(order[start + r] * w, order[start + r] * w + w),
+              r * w,
+            );
+          }}
         batch[name] = rows === batchSize ? buf : buf.subarray(0, rows * w) as Float32Array | BigInt64Array;
       }
       yield { batch, rows, start };

@@ -4,7 +4,19 @@
  * and are fed straight back; on CPU backends sparse tables are updated in place, row by row.
  */
 import { initValues } from "../graph/nn.ts";
-import { type CompiledModel, type IOSpec, invName, newName, rowsName, stateName, uniqName } from "../graph/program.ts";
+import { compile, type ModelFn, type TrainConfig } from "../graph/program.ts";
+import {
+  type CompiledModel,
+  firstName,
+  invName,
+  type IOSpec,
+  lastName,
+  newName,
+  permName,
+  rowsName,
+  stateName,
+  uniqName,
+} from "../graph/program.ts";
 import { Rng } from "../util/rng.ts";
 import type { Backend, Feeds, OrtTensor, Session } from "./backend.ts";
 
@@ -37,6 +49,51 @@ export function uniqueInverse(arrays: BigInt64Array[]): { uniq: BigInt64Array; i
   return { uniq: BigInt64Array.from(uniq), inv };
 }
 
+/**
+ * The looked-up ids sorted by their unique row, without reordering within a row (a counting sort of `inv`),
+ * and each unique row's first and last position in that order: what the race-free "segment" sum reads.
+ */
+export function segments(
+  inv: BigInt64Array,
+  unique: number,
+): { perm: BigInt64Array; first: BigInt64Array; last: BigInt64Array } {
+  const first = new BigInt64Array(unique), last = new BigInt64Array(unique);
+  const count = new Int32Array(unique);
+  for (let i = 0; i < inv.length; i++) count[Number(inv[i])]++;
+  const next = new Int32Array(unique);
+  for (let u = 0, at = 0; u < unique; u++) {
+    first[u] = BigInt(at);
+    next[u] = at;
+    at += count[u];
+    last[u] = BigInt(at - 1);
+  }
+  const perm = new BigInt64Array(inv.length);
+  for (let i = 0; i < inv.length; i++) perm[next[Number(inv[i])]++] = BigInt(i);
+  return { perm, first, last };
+}
+
+/** The sparse-update inputs of a train step for `batch`: each table's unique ids, and how to sum their gradient rows. */
+export function sparseInputs(
+  model: CompiledModel,
+  batch: Batch,
+): { uniqs: Map<string, BigInt64Array>; inputs: Record<string, { data: BigInt64Array; dims: number[] }> } {
+  const uniqs = new Map<string, BigInt64Array>();
+  const inputs: Record<string, { data: BigInt64Array; dims: number[] }> = {};
+  for (const t of model.sparse) {
+    const { uniq, inv } = uniqueInverse(t.idsInputs.map((n) => batch[n] as BigInt64Array));
+    uniqs.set(t.param, uniq);
+    inputs[uniqName(t.param)] = { data: uniq, dims: [uniq.length, 1] };
+    if (model.sparseSum === "scatter") inputs[invName(t.param)] = { data: inv, dims: [inv.length, 1] };
+    else {
+      const { perm, first, last } = segments(inv, uniq.length);
+      inputs[permName(t.param)] = { data: perm, dims: [perm.length] };
+      inputs[firstName(t.param)] = { data: first, dims: [uniq.length] };
+      inputs[lastName(t.param)] = { data: last, dims: [uniq.length] };
+    }
+  }
+  return { uniqs, inputs };
+}
+
 export class TrainSession {
   /** Current param and state tensors (host or device). */
   values = new Map<string, OrtTensor>();
@@ -54,11 +111,33 @@ export class TrainSession {
     return this.model.writeBack;
   }
 
-  static async create(model: CompiledModel, backend: Backend, o: { seed?: number; strict?: boolean } = {}): Promise<TrainSession> {
-    if (backend.name === "webgpu" && model.writeBack === "host" && model.sparse.length) {
-      throw new Error("webgpu keeps tables on the GPU: compile with sparseWriteBack: \"graph\"");
+  /** Compile `model` the way `backend` needs (its write-back and sparse sum) and bind it: the one way in for training code. */
+  static async build(
+    model: ModelFn,
+    backend: Backend,
+    cfg: Omit<TrainConfig, keyof Backend["compile"]>,
+    o: { seed?: number; strict?: boolean } = {},
+  ): Promise<TrainSession> {
+    return await TrainSession.create(compile(model, { ...cfg, ...backend.compile }), backend, o);
+  }
+
+  /** Bind an already compiled model (tests compile variants by hand); refuses graphs the backend cannot run. */
+  static async create(
+    model: CompiledModel,
+    backend: Backend,
+    o: { seed?: number; strict?: boolean } = {},
+  ): Promise<TrainSession> {
+    if (
+      backend.name === "webgpu" && model.sparse.length &&
+      (model.writeBack === "host" || model.sparseSum === "segment")
+    ) {
+      throw new Error(
+        "webgpu keeps tables on the GPU and has no float64: build the session with TrainSession.build, which compiles for the backend",
+      );
     }
-    const deviceOutputs = backend.name === "webgpu" ? model.trainOutputs.filter((n) => n.startsWith("new:")) : undefined;
+    const deviceOutputs = backend.name === "webgpu"
+      ? model.trainOutputs.filter((n) => n.startsWith("new:"))
+      : undefined;
     const train = await backend.session(model.train, { deviceOutputs, strict: o.strict });
     const evalSession = await backend.session(model.eval, { strict: o.strict });
     const s = new TrainSession(model, backend, train, evalSession);
@@ -75,13 +154,17 @@ export class TrainSession {
   }
 
   private shapeOf(name: string): number[] {
-    const p = this.model.params.find((q) => q.tensor.name === name || this.model.stateKinds.some((k) => stateName(q.tensor.name!, k) === name));
+    const p = this.model.params.find((q) =>
+      q.tensor.name === name || this.model.stateKinds.some((k) => stateName(q.tensor.name!, k) === name)
+    );
     if (!p) throw new Error(`unknown param or state ${name}`);
     return p.shape;
   }
 
   private isSparse(name: string): boolean {
-    return this.model.sparse.some((t) => t.param === name || this.model.stateKinds.some((k) => stateName(t.param, k) === name));
+    return this.model.sparse.some((t) =>
+      t.param === name || this.model.stateKinds.some((k) => stateName(t.param, k) === name)
+    );
   }
 
   /** Replace all params and optimizer state (a checkpoint, or initial values). */
@@ -99,7 +182,9 @@ export class TrainSession {
   /** Download all params and optimizer state. */
   async snapshot(): Promise<Snapshot> {
     const values: Record<string, Float32Array> = {};
-    for (const [name, t] of this.values) values[name] = Float32Array.from(await this.backend.read(t) as Float32Array);
+    for (const [name, t] of this.values) {
+      values[name] = Float32Array.from(await this.backend.read(t) as Float32Array);
+    }
     return { step: this.stepCount, values };
   }
 
@@ -115,7 +200,9 @@ export class TrainSession {
       const data = batch[spec.name];
       if (!data) throw new Error(`batch has no "${spec.name}"`);
       const dims = spec.shape.map((d) => typeof d === "number" ? d : rows);
-      feeds[spec.name] = spec.dtype === "int64" ? this.backend.tensor("int64", data as BigInt64Array, dims) : this.backend.tensor("float32", data as Float32Array, dims);
+      feeds[spec.name] = spec.dtype === "int64"
+        ? this.backend.tensor("int64", data as BigInt64Array, dims)
+        : this.backend.tensor("float32", data as Float32Array, dims);
     }
     return feeds;
   }
@@ -130,12 +217,9 @@ export class TrainSession {
     const feeds = this.batchFeeds(batch, rows, specs);
     feeds.lr = this.backend.tensor("float32", Float32Array.of(lr), []);
     feeds.step = this.backend.tensor("float32", Float32Array.of(this.stepCount), []);
-    const uniqs = new Map<string, BigInt64Array>();
-    for (const t of this.model.sparse) {
-      const { uniq, inv } = uniqueInverse(t.idsInputs.map((n) => batch[n] as BigInt64Array));
-      uniqs.set(t.param, uniq);
-      feeds[uniqName(t.param)] = this.backend.tensor("int64", uniq, [uniq.length, 1]);
-      feeds[invName(t.param)] = this.backend.tensor("int64", inv, [inv.length, 1]);
+    const { uniqs, inputs } = sparseInputs(this.model, batch);
+    for (const [name, { data, dims }] of Object.entries(inputs)) {
+      feeds[name] = this.backend.tensor("int64", data, dims);
     }
     for (const [name, t] of this.values) feeds[name] = t;
     const out = await this.train.run(feeds);
@@ -154,7 +238,9 @@ export class TrainSession {
         for (const name of [t.param, ...this.model.stateKinds.map((k) => stateName(t.param, k))]) {
           const rows = out[rowsName(name)].data as Float32Array;
           const table = this.host.get(name)!;
-          for (let i = 0; i < uniq.length; i++) table.set(rows.subarray(i * width, (i + 1) * width), Number(uniq[i]) * width);
+          for (let i = 0; i < uniq.length; i++) {
+            table.set(rows.subarray(i * width, (i + 1) * width), Number(uniq[i]) * width);
+          }
         }
       }
     }
@@ -176,7 +262,9 @@ export class TrainSession {
     const out = await this.evalSession.run(feeds);
     const res: Record<string, Float32Array> = {};
     for (const n of names) {
-      if (!out[n]) throw new Error(`the eval graph has no output "${n}" (has ${Object.keys(out).join(", ")})`);
+      if (!out[n]) {
+        throw new Error(`the eval graph has no output "${n}" (has ${Object.keys(out).join(", ")})`);
+      }
       res[n] = Float32Array.from(await this.backend.read(out[n]) as Float32Array);
     }
     return res;

@@ -59,7 +59,12 @@ export interface EvalResult {
 }
 
 /** An eval-graph output ("prob", "logits", or a model extra such as "alpha") for every row, row-major. */
-export async function predictOutput(s: TrainSession, data: TableData, output: string, batchSize = 8192): Promise<Float32Array> {
+export async function predictOutput(
+  s: TrainSession,
+  data: TableData,
+  output: string,
+  batchSize = 8192,
+): Promise<Float32Array> {
   let out: Float32Array | null = null;
   for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
     const v = (await s.evaluate(batch, rows, [output]))[output];
@@ -70,13 +75,18 @@ export async function predictOutput(s: TrainSession, data: TableData, output: st
 }
 
 /** Every task's probability for every row: [rows × tasks], row-major. */
-export const predictTasks = (s: TrainSession, data: TableData, batchSize = 8192) => predictOutput(s, data, "prob", batchSize);
+export const predictTasks = (s: TrainSession, data: TableData, batchSize = 8192) =>
+  predictOutput(s, data, "prob", batchSize);
 
 /**
  * Probability of each row's own label over a whole table: its scene's tower when scenes are tasks, the
  * first label's tower for multi-label tables.
  */
-export async function predictTable(s: TrainSession, data: TableData, batchSize = 8192): Promise<Float32Array> {
+export async function predictTable(
+  s: TrainSession,
+  data: TableData,
+  batchSize = 8192,
+): Promise<Float32Array> {
   const T = data.columns.get("label")!.width;
   const all = await predictTasks(s, data, batchSize);
   if (T === 1) return all;
@@ -84,7 +94,14 @@ export async function predictTable(s: TrainSession, data: TableData, batchSize =
 }
 
 /** Mean of a model's extra output (e.g. "gates" [B, tasks, experts]) per group of rows. */
-export async function meanOutputByGroup(s: TrainSession, data: TableData, output: string, group: (i: number) => number, groups: number, batchSize = 8192): Promise<number[][]> {
+export async function meanOutputByGroup(
+  s: TrainSession,
+  data: TableData,
+  output: string,
+  group: (i: number) => number,
+  groups: number,
+  batchSize = 8192,
+): Promise<number[][]> {
   let width = 0;
   let sums: Float64Array | null = null;
   const counts = new Float64Array(groups);
@@ -98,7 +115,10 @@ export async function meanOutputByGroup(s: TrainSession, data: TableData, output
       for (let k = 0; k < width; k++) sums[g * width + k] += v[r * width + k];
     }
   }
-  return Array.from({ length: groups }, (_, g) => Array.from({ length: width }, (_, k) => counts[g] ? sums![g * width + k] / counts[g] : NaN));
+  return Array.from(
+    { length: groups },
+    (_, g) => Array.from({ length: width }, (_, k) => counts[g] ? sums![g * width + k] / counts[g] : NaN),
+  );
 }
 
 export async function evaluateTable(s: TrainSession, data: TableData): Promise<EvalResult> {
@@ -115,7 +135,11 @@ interface CheckpointMeta {
   tensors: { name: string; length: number }[];
 }
 
-export async function saveCheckpoint(path: string, snap: Snapshot, meta: Omit<CheckpointMeta, "tensors" | "step">): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  snap: Snapshot,
+  meta: Omit<CheckpointMeta, "tensors" | "step">,
+): Promise<void> {
   const names = Object.keys(snap.values).sort();
   const total = names.reduce((a, n) => a + snap.values[n].length, 0);
   const bin = new Float32Array(total);
@@ -125,7 +149,11 @@ export async function saveCheckpoint(path: string, snap: Snapshot, meta: Omit<Ch
     off += snap.values[n].length;
   }
   await Deno.writeFile(`${path}.bin`, new Uint8Array(bin.buffer));
-  const full: CheckpointMeta = { ...meta, step: snap.step, tensors: names.map((n) => ({ name: n, length: snap.values[n].length })) };
+  const full: CheckpointMeta = {
+    ...meta,
+    step: snap.step,
+    tensors: names.map((n) => ({ name: n, length: snap.values[n].length })),
+  };
   await Deno.writeTextFile(`${path}.json`, JSON.stringify(full, null, 1));
 }
 
@@ -142,7 +170,12 @@ export async function loadCheckpoint(path: string): Promise<{ snap: Snapshot; me
   return { snap: { step: meta.step, values }, meta };
 }
 
-export async function fit(s: TrainSession, train: TableData, val: TableData, o: FitOptions): Promise<FitResult> {
+export async function fit(
+  s: TrainSession,
+  train: TableData,
+  val: TableData,
+  o: FitOptions,
+): Promise<FitResult> {
   const seed = o.seed ?? 1;
   const lossEvery = s.backend.name === "webgpu" ? (o.lossEvery ?? 50) : 1;
   let lr = o.lr;
@@ -164,7 +197,9 @@ export async function fit(s: TrainSession, train: TableData, val: TableData, o: 
   const stepsPerEpoch = Math.ceil(train.rows / o.batchSize);
   for (let epoch = firstEpoch; epoch < o.epochs; epoch++) {
     const t0 = performance.now();
-    const bar = o.progressLabel === false ? null : progress(stepsPerEpoch, `${o.progressLabel ?? "train"} epoch ${epoch + 1}/${o.epochs}`);
+    const bar = o.progressLabel === false
+      ? null
+      : progress(stepsPerEpoch, `${o.progressLabel ?? "train"} epoch ${epoch + 1}/${o.epochs}`);
     let lossSum = 0, lossN = 0, steps = 0;
     for (const { batch, rows } of train.batches(train.order(seed, epoch), o.batchSize)) {
       steps++;
@@ -177,9 +212,19 @@ export async function fit(s: TrainSession, train: TableData, val: TableData, o: 
       bar?.tick(1, loss !== null ? `loss ${loss.toFixed(4)}` : undefined);
     }
     const ev = await evaluateTable(s, val);
-    const rec: EpochRecord = { epoch, trainLoss: lossSum / Math.max(1, lossN), valAuc: ev.auc, valLogloss: ev.logloss, lr, seconds: (performance.now() - t0) / 1000, steps };
+    const rec: EpochRecord = {
+      epoch,
+      trainLoss: lossSum / Math.max(1, lossN),
+      valAuc: ev.auc,
+      valLogloss: ev.logloss,
+      lr,
+      seconds: (performance.now() - t0) / 1000,
+      steps,
+    };
     if (o.valSlices) {
-      rec.valSliceAuc = Object.fromEntries(sliceMetrics({ labels: val.labels, probs: ev.probs }, o.valSlices).map((r) => [r.slice, r.auc]));
+      rec.valSliceAuc = Object.fromEntries(
+        sliceMetrics({ labels: val.labels, probs: ev.probs }, o.valSlices).map((r) => [r.slice, r.auc]),
+      );
     }
     bar?.done(`val AUC ${ev.auc.toFixed(4)}`);
     history.push(rec);

@@ -3,6 +3,8 @@
  * `[Symbol.for("Jupyter.display")]`, which the Deno kernel calls to get a MIME bundle. The same objects print
  * sensibly in a terminal through their text/plain part.
  */
+import { runConfig } from "../config.ts";
+
 export type MimeBundle = Record<string, unknown>;
 export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
@@ -37,9 +39,9 @@ export function currentKernel(): KernelDisplay | null {
   return kernel;
 }
 
-/** True when notebooks run unattended (the notebook runner sets CTRLAB_HEADLESS=1). */
+/** True when notebooks run unattended (the run configuration's `headless`, set by the notebook runner). */
 export function isHeadless(): boolean {
-  return Deno.env.get("CTRLAB_HEADLESS") === "1";
+  return runConfig().headless;
 }
 
 export function escapeHtml(s: string): string {

@@ -4,7 +4,7 @@
  * only the latter; lib/report/export inlines plotly.js into each exported page, so reports need no network.
  * In an interactive session the first chart also inlines the library so JupyterLab can draw it.
  */
-import { displayable, type Displayable, escapeHtml, isHeadless } from "./display.ts";
+import { type Displayable, displayable, escapeHtml, isHeadless } from "./display.ts";
 
 export interface Figure {
   data: Record<string, unknown>[];
@@ -12,7 +12,16 @@ export interface Figure {
 }
 
 /** ctrlab's palette: colour-blind-safe, and distinctive enough for the screenshot tests to find. */
-export const PALETTE = ["#1f5fbf", "#e8710a", "#188038", "#c5221f", "#8430ce", "#12939a", "#b06000", "#5f6368"];
+export const PALETTE = [
+  "#1f5fbf",
+  "#e8710a",
+  "#188038",
+  "#c5221f",
+  "#8430ce",
+  "#12939a",
+  "#b06000",
+  "#5f6368",
+];
 
 let libraryShown = false;
 let counter = 0;
@@ -38,7 +47,10 @@ const BASE_LAYOUT = {
 function mergeLayout(layout: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...BASE_LAYOUT, ...layout };
   for (const axis of ["xaxis", "yaxis"]) {
-    out[axis] = { ...(BASE_LAYOUT as unknown as Record<string, object>)[axis], ...(layout[axis] as object ?? {}) };
+    out[axis] = {
+      ...(BASE_LAYOUT as unknown as Record<string, object>)[axis],
+      ...(layout[axis] as object ?? {}),
+    };
   }
   return out;
 }
@@ -53,10 +65,15 @@ if(window.Plotly){d();}else{(window.__ctrlabPending=window.__ctrlabPending||[]).
 }
 
 /** A displayable plotly figure. */
-export function plot(data: Record<string, unknown>[], layout: Record<string, unknown> = {}): Displayable & { figure: Figure } {
+export function plot(
+  data: Record<string, unknown>[],
+  layout: Record<string, unknown> = {},
+): Displayable & { figure: Figure } {
   const fig: Figure = { data, layout: mergeLayout(layout) };
   const id = `ctrlab-plot-${Date.now().toString(36)}-${counter++}`;
-  const title = typeof layout.title === "string" ? layout.title : (layout.title as { text?: string })?.text ?? "chart";
+  const title = typeof layout.title === "string"
+    ? layout.title
+    : (layout.title as { text?: string })?.text ?? "chart";
   const d = displayable(() => {
     let html = figureHtml(fig, id);
     if (!isHeadless() && !libraryShown) {
@@ -95,36 +112,98 @@ const arr = (xs: ArrayLike<number | string>) => Array.from(xs as ArrayLike<numbe
 
 /** Line chart: one trace per named series over a shared x. */
 export function line(x: ArrayLike<number | string>, series: Series, o: ChartOptions = {}) {
-  return plot(Object.entries(series).map(([name, y]) => ({ type: "scatter", mode: "lines+markers", name, x: arr(x), y: arr(y) })), axes(o));
+  return plot(
+    Object.entries(series).map(([name, y]) => ({
+      type: "scatter",
+      mode: "lines+markers",
+      name,
+      x: arr(x),
+      y: arr(y),
+    })),
+    axes(o),
+  );
 }
 
 /** Bar chart: categories on x, one (grouped or stacked) trace per series. */
-export function bar(categories: ArrayLike<number | string>, series: Series, o: ChartOptions & { stacked?: boolean } = {}) {
-  const data = Object.entries(series).map(([name, y]) => ({ type: "bar", name, x: arr(categories).map(String), y: arr(y) }));
+export function bar(
+  categories: ArrayLike<number | string>,
+  series: Series,
+  o: ChartOptions & { stacked?: boolean } = {},
+) {
+  const data = Object.entries(series).map(([name, y]) => ({
+    type: "bar",
+    name,
+    x: arr(categories).map(String),
+    y: arr(y),
+  }));
   return plot(data, { ...axes(o), barmode: o.stacked ? "stack" : "group" });
 }
 
 /** Bars with asymmetric interval whiskers (e.g. ΔAUC with its bootstrap interval). */
-export function intervalBar(categories: ArrayLike<number | string>, values: ArrayLike<number>, lo: ArrayLike<number>, hi: ArrayLike<number>, o: ChartOptions = {}) {
+export function intervalBar(
+  categories: ArrayLike<number | string>,
+  values: ArrayLike<number>,
+  lo: ArrayLike<number>,
+  hi: ArrayLike<number>,
+  o: ChartOptions = {},
+) {
   const v = arr(values) as number[], l = arr(lo) as number[], h = arr(hi) as number[];
   return plot([{
-    type: "bar", x: arr(categories).map(String), y: v, marker: { color: v.map((x, i) => l[i] > 0 ? PALETTE[2] : h[i] < 0 ? PALETTE[3] : PALETTE[7]) },
-    error_y: { type: "data", symmetric: false, array: v.map((x, i) => h[i] - x), arrayminus: v.map((x, i) => x - l[i]), color: "#333" },
+    type: "bar",
+    x: arr(categories).map(String),
+    y: v,
+    marker: { color: v.map((x, i) => l[i] > 0 ? PALETTE[2] : h[i] < 0 ? PALETTE[3] : PALETTE[7]) },
+    error_y: {
+      type: "data",
+      symmetric: false,
+      array: v.map((x, i) => h[i] - x),
+      arrayminus: v.map((x, i) => x - l[i]),
+      color: "#333",
+    },
   }], axes(o));
 }
 
 /** Heatmap of z[row][col] with row labels y and column labels x. */
-export function heatmap(z: number[][], x: ArrayLike<number | string>, y: ArrayLike<number | string>, o: ChartOptions & { colorscale?: string; text?: boolean } = {}) {
+export function heatmap(
+  z: number[][],
+  x: ArrayLike<number | string>,
+  y: ArrayLike<number | string>,
+  o: ChartOptions & { colorscale?: string; text?: boolean } = {},
+) {
   // plotly's sequential scales run dark→light; reversed, darker means more. Rows read top to bottom.
-  const trace: Record<string, unknown> = { type: "heatmap", z, x: arr(x).map(String), y: arr(y).map(String), colorscale: o.colorscale ?? "Blues", reversescale: true };
-  if (o.text) Object.assign(trace, { texttemplate: "%{z:.3g}", hovertemplate: "%{y} / %{x}: %{z}<extra></extra>" });
+  const trace: Record<string, unknown> = {
+    type: "heatmap",
+    z,
+    x: arr(x).map(String),
+    y: arr(y).map(String),
+    colorscale: o.colorscale ?? "Blues",
+    reversescale: true,
+  };
+  if (o.text) {
+    Object.assign(trace, { texttemplate: "%{z:.3g}", hovertemplate: "%{y} / %{x}: %{z}<extra></extra>" });
+  }
   const title = (t?: string) => t ? { title: { text: t } } : {};
-  return plot([trace], { ...axes(o), yaxis: { type: "category", autorange: "reversed", ...title(o.yTitle) }, xaxis: { type: "category", ...title(o.xTitle) } });
+  return plot([trace], {
+    ...axes(o),
+    yaxis: { type: "category", autorange: "reversed", ...title(o.yTitle) },
+    xaxis: { type: "category", ...title(o.xTitle) },
+  });
 }
 
 /** Scatter plot, one marker trace per named group (hover text optional). */
-export function scatter(groups: Record<string, { x: ArrayLike<number>; y: ArrayLike<number>; text?: string[] }>, o: ChartOptions = {}) {
-  const data = Object.entries(groups).map(([name, g]) => ({ type: "scattergl", mode: "markers", name, x: arr(g.x), y: arr(g.y), text: g.text, marker: { size: 5, opacity: 0.7 } }));
+export function scatter(
+  groups: Record<string, { x: ArrayLike<number>; y: ArrayLike<number>; text?: string[] }>,
+  o: ChartOptions = {},
+) {
+  const data = Object.entries(groups).map(([name, g]) => ({
+    type: "scattergl",
+    mode: "markers",
+    name,
+    x: arr(g.x),
+    y: arr(g.y),
+    text: g.text,
+    marker: { size: 5, opacity: 0.7 },
+  }));
   return plot(data, axes(o));
 }
 
@@ -182,8 +261,12 @@ export function histogram(series: Series, o: ChartOptions & { bins?: number; nor
   const b = histogramBins(series, o.bins ?? 40, o.normalize);
   const overlay = Object.keys(series).length > 1;
   const data = Object.entries(b.heights).map(([name, y]) => ({
-    type: "bar", name: b.skipped[name] ? `${name} (${b.skipped[name]} not finite, left out)` : name,
-    x: b.centers, y, width: b.width, opacity: overlay ? 0.6 : 1,
+    type: "bar",
+    name: b.skipped[name] ? `${name} (${b.skipped[name]} not finite, left out)` : name,
+    x: b.centers,
+    y,
+    width: b.width,
+    opacity: overlay ? 0.6 : 1,
   }));
   return plot(data, { ...axes(o), barmode: "overlay", bargap: 0 });
 }

@@ -20,9 +20,13 @@ export function progress(total: number, label = "progress", every = 0.25): Progr
   const line = (info?: string) => {
     const f = total > 0 ? Math.min(1, done / total) : 1;
     const secs = (performance.now() - t0) / 1000;
-    if (!(total > 0)) return `${label} ${done.toLocaleString("en-US")} ${secs.toFixed(1)}s${info ? "  " + info : ""}`; // total unknown
+    if (!(total > 0)) {
+      return `${label} ${done.toLocaleString("en-US")} ${secs.toFixed(1)}s${info ? "  " + info : ""}`; // total unknown
+    }
     const bar = "█".repeat(Math.round(f * 24)).padEnd(24, "·");
-    return `${label} ${bar} ${(100 * f).toFixed(0).padStart(3)}% ${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} ${secs.toFixed(1)}s${info ? "  " + info : ""}`;
+    return `${label} ${bar} ${(100 * f).toFixed(0).padStart(3)}% ${done.toLocaleString("en-US")}/${
+      total.toLocaleString("en-US")
+    } ${secs.toFixed(1)}s${info ? "  " + info : ""}`;
   };
   const draw = (info?: string, force = false) => {
     if (kernel) {

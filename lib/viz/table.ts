@@ -1,6 +1,6 @@
 /** Tables as cell outputs: an HTML table for notebooks and reports, aligned text for terminals. */
 import pl from "nodejs-polars";
-import { displayable, type Displayable, escapeHtml } from "./display.ts";
+import { type Displayable, displayable, escapeHtml } from "./display.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -28,18 +28,28 @@ const TH = "text-align:right;padding:3px 10px;border-bottom:2px solid #888;backg
 const TD = "text-align:right;padding:3px 10px;border-bottom:1px solid #e3e3e3";
 
 /** A table from records or a polars DataFrame. */
-export function table(data: readonly object[] | pl.DataFrame, o: TableOptions = {}): Displayable & { rows: Row[] } {
+export function table(
+  data: readonly object[] | pl.DataFrame,
+  o: TableOptions = {},
+): Displayable & { rows: Row[] } {
   const all = (Array.isArray(data) ? data : (data as pl.DataFrame).toRecords()) as Row[];
   const max = o.maxRows ?? 50;
   const rows = all.slice(0, max);
-  const cols: string[] = Array.isArray(data) ? [...new Set(all.flatMap((r) => Object.keys(r)))] : (data as pl.DataFrame).columns;
+  const cols: string[] = Array.isArray(data)
+    ? [...new Set(all.flatMap((r) => Object.keys(r)))]
+    : (data as pl.DataFrame).columns;
   const cells = rows.map((r) => cols.map((c) => formatCell(r[c], o.digits)));
   const more = all.length > max ? `${all.length - max} more rows not shown` : "";
   const d = displayable(() => {
     const head = `<tr>${cols.map((c) => `<th style="${TH}">${escapeHtml(c)}</th>`).join("")}</tr>`;
-    const body = cells.map((r) => `<tr>${r.map((v) => `<td style="${TD}">${escapeHtml(v)}</td>`).join("")}</tr>`).join("");
-    const caption = o.title ? `<caption style="text-align:left;font-weight:bold;padding:4px 0">${escapeHtml(o.title)}</caption>` : "";
-    const html = `<table class="ctrlab-table" style="${CSS}">${caption}<thead>${head}</thead><tbody>${body}</tbody></table>` +
+    const body = cells.map((r) =>
+      `<tr>${r.map((v) => `<td style="${TD}">${escapeHtml(v)}</td>`).join("")}</tr>`
+    ).join("");
+    const caption = o.title
+      ? `<caption style="text-align:left;font-weight:bold;padding:4px 0">${escapeHtml(o.title)}</caption>`
+      : "";
+    const html =
+      `<table class="ctrlab-table" style="${CSS}">${caption}<thead>${head}</thead><tbody>${body}</tbody></table>` +
       (more ? `<div style="font:12px sans-serif;color:#666">${more}</div>` : "");
     const widths = cols.map((c, k) => Math.max(c.length, ...cells.map((r) => r[k].length)));
     const fmt = (r: string[]) => r.map((v, k) => v.padStart(widths[k])).join("  ");

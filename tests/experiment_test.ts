@@ -1,0 +1,160 @@
+/**
+ * The experiment layer: every zoo and multi-task model runs from a spec through runExperiment — on the WebGPU
+ * backend too (the path a hardware GPU takes; here Mesa's software adapter, CPU fallback disabled) — records
+ * its resolved spec, predictions and results, and a new model needs only a model function and a zoo entry.
+ */
+import pl from "nodejs-polars";
+import { EXECUTION_DEFAULTS, type RunConfig, runConfig } from "../lib/config.ts";
+import { ensureDataset } from "../lib/data/dataset.ts";
+import { runEtl } from "../lib/data/etl.ts";
+import { readResults } from "../lib/eval/results.ts";
+import { MODELS } from "../lib/experiment/models.ts";
+import { experimentPath, readExperiment, runExperiment } from "../lib/experiment/run.ts";
+import { type ExperimentSpec, resolveSpec } from "../lib/experiment/spec.ts";
+import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
+import { linear, type ModelBuilder } from "../lib/graph/nn.ts";
+import { reshape } from "../lib/graph/tensor.ts";
+import { ctrInputs } from "../lib/models/inputs.ts";
+import { buildTextFeatures } from "../lib/text/features.ts";
+import { gpuAdapter } from "../lib/train/backend.ts";
+import { assert, assertEquals, assertThrows, tempDir } from "./assert.ts";
+
+let small: Promise<RunConfig> | null = null;
+
+/** 3,000 generated rows through ETL, table and text: enough for a batch or two of every split. */
+function smallData(): Promise<RunConfig> {
+  return small ??= (async () => {
+    const dir = await tempDir("experiment");
+    const cfg: RunConfig = {
+      ...EXECUTION_DEFAULTS,
+      rows: 3_000,
+      seed: 3,
+      corruptRate: 0,
+      dataDir: dir,
+      runDir: `${dir}/run`,
+    };
+    await ensureDataset(cfg, () => {});
+    await runEtl({ input: `${dir}/raw`, output: `${dir}/clean` });
+    const built = await buildTable(loadEvents(`${dir}/clean`));
+    await writeTable(`${dir}/table`, built, `${dir}/clean`);
+    await buildTextFeatures(dir, built.manifest.split.days.train, `${cfg.runDir}/text`, {
+      k: 8,
+      tfidf: { dim: 12 },
+    });
+    return cfg;
+  })();
+}
+
+/** Every family of the zoo, with the inputs it needs (Fusion reads text; with the fallback too). */
+const EVERY_MODEL: ExperimentSpec[] = [
+  ...Object.keys(MODELS).filter((m) => m !== "Fusion").map((model) => ({ stage: "test", model })),
+  { stage: "test", model: "Fusion", inputs: { text: true, sceneWeights: true } },
+  {
+    name: "Fusion+fallback",
+    stage: "test",
+    model: "Fusion",
+    inputs: { text: true, fallback: { coldBelow: 5 } },
+  },
+  { name: "MMoE+text", stage: "test", model: "MMoE", inputs: { text: true } },
+];
+
+Deno.test("every zoo and multi-task model trains through runExperiment with CTRLAB_BACKEND=webgpu, CPU fallback disabled", async () => {
+  if (!(await gpuAdapter())) {
+    throw new Error("no WebGPU adapter: set-up installs Mesa's software one (mesa-vulkan-drivers)");
+  }
+  const base = await smallData();
+  Deno.env.set("CTRLAB_BACKEND", "webgpu");
+  let cfg: RunConfig;
+  try {
+    cfg = { ...runConfig(), dataDir: base.dataDir, runDir: base.runDir, seed: base.seed };
+  } finally {
+    Deno.env.delete("CTRLAB_BACKEND");
+  }
+  assertEquals(cfg.backend, "webgpu");
+  for (const spec of EVERY_MODEL) {
+    const r = await runExperiment({ ...spec, fit: { epochs: 1 } }, cfg, { strict: true, record: false });
+    const name = r.name;
+    assertEquals(r.backend, "webgpu", name);
+    assert(
+      r.fit.history[0].steps >= 1 && Number.isFinite(r.fit.history[0].trainLoss),
+      `${name}: a finite train step`,
+    );
+    assert(r.test.auc > 0 && r.test.auc < 1, `${name}: test AUC ${r.test.auc}`);
+    assert(r.inference.maxDiff < 1e-5, `${name}: inference model matches the eval graph`);
+  }
+});
+
+Deno.test("runExperiment records the resolved spec, predictions and results, and compares with the baseline", async () => {
+  const cfg = await smallData();
+  const dnn = await runExperiment({ stage: "t04", model: "DNN", fit: { epochs: 2 } }, cfg);
+  const mmoe = await runExperiment({
+    stage: "t05",
+    model: "MMoE",
+    params: { experts: 3 },
+    baseline: "DNN",
+    fit: { epochs: 2 },
+    outputs: ["gates"],
+  }, cfg);
+  const rec = readExperiment(cfg.runDir, "MMoE");
+  assertEquals(
+    rec.spec,
+    resolveSpec({
+      stage: "t05",
+      model: "MMoE",
+      params: { experts: 3 },
+      baseline: "DNN",
+      fit: { epochs: 2 },
+      outputs: ["gates"],
+    }),
+  );
+  assertEquals([
+    rec.spec.params.experts,
+    rec.spec.params.expertHidden,
+    rec.spec.fit.batchSize,
+    rec.spec.tasks,
+  ], [3, 64, 1024, "scenes"]);
+  assertEquals(rec.inputs.map((i) => i.name), ["dense", "user_id", "item_id"]);
+  assertEquals(rec.val.auc, mmoe.val.auc);
+  const saved = pl.readParquet(`${cfg.runDir}/predictions/mmoe_test.parquet`);
+  assertEquals(saved.height, mmoe.test.probs.length);
+  const results = readResults(cfg.runDir).filter((x) => x.model === "MMoE");
+  const test = results.find((x) => x.split === "test" && x.slice === "all")!;
+  assertEquals(test.extra?.experiment, "experiments/mmoe.json");
+  assertEquals(test.extra?.["vs DNN diff"], mmoe.versus!.all[0].diff);
+  assertEquals(mmoe.versus!.all[0].aucA, dnn.test.auc, "the baseline's saved predictions, aligned by row_id");
+  assert(results.some((x) => x.slice === "user zero" || x.slice === "user warm"), "coldness slices recorded");
+  assertEquals(mmoe.gates!.length, mmoe.sceneByUser.scenes.length);
+  assert(mmoe.graph.layers.some((l) => l.layer === "experts") && mmoe.graph.parameters > 0);
+  assert(
+    (await Deno.stat(experimentPath(cfg.runDir, "MMoE"))).size > 0 &&
+      (await Deno.stat(`${cfg.runDir}/${rec.model}`)).size > 0,
+  );
+});
+
+Deno.test("a new model is a model function and a zoo entry: the runner does the rest", async () => {
+  const cfg = await smallData();
+  // a wide model: one linear layer over dense features and both id embeddings
+  MODELS["Wide"] = {
+    source: "logistic.ts",
+    describe: "linear over dense + ids",
+    tasks: "single",
+    optimizer: { type: "adam" },
+    defaults: { embDim: 4 },
+    build: (d, p) => (m: ModelBuilder) => ({
+      logits: reshape(linear(m, "wide", ctrInputs(m, { ...d, embDim: p.embDim as number }), 1), ["B"]),
+    }),
+  };
+  try {
+    const r = await runExperiment({ stage: "t", model: "Wide", fit: { epochs: 1 } }, cfg);
+    assert(r.test.auc > 0.5, `the wide model learned something: ${r.test.auc}`);
+    assertEquals(readExperiment(cfg.runDir, "Wide").spec.params.embDim, 4);
+  } finally {
+    delete MODELS["Wide"];
+  }
+  assertThrows(() => resolveSpec({ stage: "t", model: "Nope" }), Error, 'unknown model "Nope"');
+  assertThrows(
+    () => resolveSpec({ stage: "t", model: "DNN", inputs: { fallback: {} } }),
+    Error,
+    "fallback projects text",
+  );
+});
