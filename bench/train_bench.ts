@@ -5,7 +5,9 @@
  * MLP 128-64 with Dice) over behaviour sequences of length 20 and 50 (each row's real length uniform in 0..L).
  *
  *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe,din-L20,din-L50] [--seconds 4]
- *                         [--sparse-sum scatter|segment]   (default: the backend's; scatter on CPU races on repeated ids)
+ *                         [--sparse-sum scatter|segment|both] [--rounds R]
+ * --sparse-sum: how repeated ids' gradients are summed (default: the backend's; scatter on CPU races on repeated
+ * ids; both: each, alternating, with the ratio). --rounds: repeat every measurement R times, alternating; medians.
  *
  * One line per (model, batch, backend): samples/s and the matmul GFLOP/s it implies (forward + backward).
  * Ids follow a Zipf-like law, as user and item traffic does. The loss is read every 50 steps, as in training.
@@ -16,7 +18,7 @@ import { topoSort } from "../lib/graph/tensor.ts";
 import { din } from "../lib/models/din.ts";
 import { dnn } from "../lib/models/dnn.ts";
 import { mmoe } from "../lib/models/mmoe.ts";
-import { type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
+import { type Backend, type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
 import { type Batch, TrainSession } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
 
@@ -92,6 +94,38 @@ function matmulFlops(model: CompiledModel, rows: number): number {
   return f;
 }
 
+/** Samples/s of one (model, batch, backend, sparse sum) for `seconds`, after a warm-up. */
+async function measure(
+  name: string,
+  rows: number,
+  backend: Backend,
+  sum: "scatter" | "segment" | undefined,
+  seconds: number,
+) {
+  const { fn, tasks, seqLen } = MODELS[name];
+  const train = { optimizer: { type: "adam" } as const, taskMask: tasks > 1 };
+  const s = sum // the backend's own choice unless the sum is named, to compare the two
+    ? await TrainSession.create(compile(fn, { ...train, ...backend.compile, sparseSum: sum }), backend, {
+      seed: 1,
+    })
+    : await TrainSession.build(fn, backend, train, { seed: 1 });
+  const rng = new Rng(rows);
+  const data = Array.from({ length: 8 }, () => makeBatch(rng, rows, tasks, seqLen));
+  for (let i = 0; i < 3; i++) await s.step(data[i % data.length], rows, 1e-3, true); // warm-up
+  let steps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    await s.step(data[steps % data.length], rows, 1e-3, steps % 50 === 49);
+    steps++;
+  }
+  await s.step(data[0], rows, 1e-3, true); // wait for queued device work
+  steps++;
+  const secs = (performance.now() - t0) / 1000;
+  const out = { samples: steps * rows / secs, gflops: matmulFlops(s.model, rows) * steps / secs / 1e9 };
+  await s.release();
+  return out;
+}
+
 async function main() {
   const { values } = parseArgs({
     args: Deno.args,
@@ -101,6 +135,7 @@ async function main() {
       models: { type: "string" },
       seconds: { type: "string" },
       "sparse-sum": { type: "string" },
+      rounds: { type: "string" },
     },
   });
   const adapter = await gpuAdapter();
@@ -116,50 +151,51 @@ async function main() {
         : "none"
     }`,
   );
-  const rates = new Map<string, number>();
-  for (const name of (values.models ?? "dnn,mmoe,din-L20,din-L50").split(",")) {
-    if (!MODELS[name]) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(", ")})`);
-    const { fn, tasks, seqLen } = MODELS[name];
-    for (const rows of batches) {
-      for (const be of backends) {
-        const backend = await loadBackend(be);
-        const train = { optimizer: { type: "adam" } as const, taskMask: tasks > 1 };
-        const sum = values["sparse-sum"] as "scatter" | "segment" | undefined;
-        const s = sum // the backend's own choice unless the sum is named, to compare the two
-          ? await TrainSession.create(
-            compile(fn, { ...train, ...backend.compile, sparseSum: sum }),
-            backend,
-            { seed: 1 },
-          )
-          : await TrainSession.build(fn, backend, train, { seed: 1 });
-        const model = s.model;
-        const rng = new Rng(rows);
-        const data = Array.from({ length: 8 }, () => makeBatch(rng, rows, tasks, seqLen));
-        for (let i = 0; i < 3; i++) await s.step(data[i % data.length], rows, 1e-3, true); // warm-up
-        let steps = 0;
-        const t0 = performance.now();
-        while (performance.now() - t0 < seconds * 1000) {
-          await s.step(data[steps % data.length], rows, 1e-3, steps % 50 === 49);
-          steps++;
+  // each measurement once per round, rounds alternating (this machine is noisy); the median is reported
+  const rounds = Number(values.rounds ?? 1);
+  const sums = values["sparse-sum"] === "both"
+    ? ["segment", "scatter"] as const
+    : [values["sparse-sum"] as "scatter" | "segment" | undefined];
+  const samples = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const name of (values.models ?? "dnn,mmoe,din-L20,din-L50").split(",")) {
+      if (!MODELS[name]) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(", ")})`);
+      for (const rows of batches) {
+        for (const be of backends) {
+          for (const sum of sums) {
+            const sps = await measure(name, rows, await loadBackend(be), sum, seconds);
+            const key = `${name} ${rows} ${be}${sum ? ` ${sum}` : ""}`;
+            samples.set(key, [...samples.get(key) ?? [], sps.samples]);
+            console.log(
+              `${name} B=${rows} ${be}${sum ? ` (${sum} sum)` : ""}${
+                rounds > 1 ? ` round ${round + 1}` : ""
+              }: ${Math.round(sps.samples).toLocaleString("en-US")} samples/s (${
+                sps.gflops.toFixed(1)
+              } GFLOP/s)`,
+            );
+          }
         }
-        await s.step(data[0], rows, 1e-3, true); // wait for queued device work
-        steps++;
-        const secs = (performance.now() - t0) / 1000;
-        const sps = steps * rows / secs;
-        const gflops = matmulFlops(model, rows) * steps / secs / 1e9;
-        console.log(
-          `${name} B=${rows} ${be}: ${Math.round(sps).toLocaleString("en-US")} samples/s (${
-            gflops.toFixed(1)
-          } GFLOP/s)`,
-        );
-        rates.set(`${name} ${rows} ${be}`, sps);
-        await s.release();
       }
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+  const rates = new Map([...samples].map(([k, v]) => [k, median(v)]));
+  if (rounds > 1) {
+    for (const [k, v] of rates) {
+      console.log(`median of ${rounds} ${k}: ${Math.round(v).toLocaleString("en-US")} samples/s`);
+    }
+  }
+  for (const [key, sps] of rates) {
+    if (!key.endsWith(" segment")) continue;
+    const other = rates.get(key.replace(/ segment$/, " scatter"));
+    if (other) {
+      console.log(`ratio segment/scatter ${key.replace(/ segment$/, "")}: ${(sps / other).toFixed(2)}`);
     }
   }
   // ratios, not timings, are what compare across machines
   for (const [key, sps] of rates) {
-    const [name, rows, be] = key.split(" ");
+    const [name, rows, be, sum] = key.split(" ");
+    if (sum) continue;
     const dnnRate = rates.get(`dnn ${rows} ${be}`), l20 = rates.get(`din-L20 ${rows} ${be}`);
     if (name.startsWith("din") && dnnRate) {
       console.log(`ratio ${name}/dnn B=${rows} ${be}: ${(sps / dnnRate).toFixed(2)}`);
