@@ -87,26 +87,17 @@ Deno.test("every zoo and multi-task model trains through runExperiment with CTRL
 Deno.test("runExperiment records the resolved spec, predictions and results, and compares with the baseline", async () => {
   const cfg = await smallData();
   const dnn = await runExperiment({ stage: "t04", model: "DNN", fit: { epochs: 2 } }, cfg);
-  const mmoe = await runExperiment({
+  const spec: ExperimentSpec = {
     stage: "t05",
     model: "MMoE",
     params: { experts: 3 },
     baseline: "DNN",
     fit: { epochs: 2 },
     outputs: ["gates"],
-  }, cfg);
+  };
+  const mmoe = await runExperiment(spec, cfg);
   const rec = readExperiment(cfg.runDir, "MMoE");
-  assertEquals(
-    rec.spec,
-    resolveSpec({
-      stage: "t05",
-      model: "MMoE",
-      params: { experts: 3 },
-      baseline: "DNN",
-      fit: { epochs: 2 },
-      outputs: ["gates"],
-    }),
-  );
+  assertEquals(rec.spec, resolveSpec(spec));
   assertEquals([
     rec.spec.params.experts,
     rec.spec.params.expertHidden,

@@ -8,6 +8,7 @@ import {
   DEFAULT_ROWS,
   DEFAULT_SEED,
   EXECUTION_DEFAULTS,
+  REPO_ROOT,
   type RunConfig,
 } from "../lib/config.ts";
 import { ensureDataset } from "../lib/data/dataset.ts";
@@ -18,6 +19,8 @@ import { readResults } from "../lib/eval/results.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
 import { predictCsv } from "../lib/serve/predict.ts";
 import { alignedPredictions } from "../lib/eval/predictions.ts";
+import { readEtlReport } from "../lib/data/etl.ts";
+import { exportForPython } from "./interop.ts";
 import pl from "nodejs-polars";
 
 interface Cell {
@@ -256,6 +259,48 @@ Deno.test("the run's model package: predict rebuilds features from raw CSV and r
   const written = (await Deno.readTextFile(out)).trim().split("\n");
   assertEquals(written[0], "id,probability");
   assertEquals(written.length - 1, r.ids.length);
+});
+
+Deno.test("from Python, with nothing of ctrlab's: onnxruntime reproduces the saved predictions of every model and the package; pyarrow and DuckDB read the Hive layout", async () => {
+  const cfg = pipeline;
+  assert(cfg, "needs the pipeline run above");
+  const env = await new Deno.Command("bash", { args: [`${REPO_ROOT}/scripts/pyenv.sh`] }).output();
+  assert(env.success, `scripts/pyenv.sh failed: ${new TextDecoder().decode(env.stderr)}`);
+  const dir = `${cfg.runDir}/interop`;
+  const names = await exportForPython(cfg, dir);
+  const py = await new Deno.Command(`${REPO_ROOT}/.venv/bin/python`, {
+    args: [`${REPO_ROOT}/python/interop_check.py`, cfg.dataDir, dir],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(py.success, new TextDecoder().decode(py.stderr));
+  const out = JSON.parse(new TextDecoder().decode(py.stdout));
+  assertEquals(out.models.map((m: { name: string }) => m.name), names);
+  for (const m of out.models) {
+    assert(
+      m.maxDiff <= 1e-6,
+      `${m.name}: onnxruntime (Python) differs from the saved predictions by ${m.maxDiff}`,
+    );
+  }
+  // the clean layout: the ETL's own accounting, partition by partition
+  const etl = readEtlReport(`${cfg.dataDir}/clean`);
+  assertEquals(out.clean.rows, etl.rowsWritten);
+  assertEquals(out.clean.partitionColumns, ["date", "scene"]);
+  assertEquals(
+    out.clean.partitions,
+    etl.partitions.map((p) => ({ date: p.date, scene: p.scene, rows: p.rows })),
+  );
+  // the training table: the split report in its manifest
+  const manifest = JSON.parse(await Deno.readTextFile(`${cfg.dataDir}/table/manifest.json`));
+  assertEquals(out.table, manifest.rows);
+  // DuckDB over the same files: rows and click rate per scene
+  for (const s of out.duckdb.byScene) {
+    const parts = etl.partitions.filter((p) => p.scene === s.scene);
+    const rows = parts.reduce((a, p) => a + p.rows, 0), clicks = parts.reduce((a, p) => a + p.clicks, 0);
+    assertEquals(s.rows, rows, `scene ${s.scene} rows`);
+    assert(Math.abs(s.ctr - clicks / rows) < 1e-12, `scene ${s.scene} CTR ${s.ctr} vs ${clicks / rows}`);
+  }
+  assertEquals(out.duckdb.byScene.reduce((a: number, s: { rows: number }) => a + s.rows, 0), etl.rowsWritten);
 });
 
 /** Type-check a notebook's code cells as one module placed beside it (so relative imports resolve). */

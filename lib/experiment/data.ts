@@ -57,7 +57,7 @@ export interface DataSources {
 const cache = new Map<string, ExperimentData>();
 const CACHE_SIZE = 2;
 
-/** The experiment's tables (cached by data folder, inputs and tasks; given tables are never cached). */
+/** The experiment's tables (cached by data folder, inputs and tasks; never when tables or item vectors are passed in). */
 export async function experimentData(
   spec: ResolvedSpec,
   cfg: RunConfig,
@@ -71,10 +71,11 @@ export async function experimentData(
     spec.tasks,
     spec.params.seqLen ?? 0,
   ]);
-  const have = src.tables ? undefined : cache.get(key);
+  const cacheable = !src.tables && !src.itemVectors;
+  const have = cacheable ? cache.get(key) : undefined;
   if (have) return have;
   const d = await load(spec, cfg, src);
-  if (!src.tables) {
+  if (cacheable) {
     cache.set(key, d);
     while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
   }

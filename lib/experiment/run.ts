@@ -83,6 +83,10 @@ export async function runExperiment(
   const t0 = performance.now();
   const spec = resolveSpec(s);
   const data = await experimentData(spec, cfg, o);
+  // the baseline's saved test predictions, read before training so a missing one fails at once
+  const base = spec.baseline
+    ? alignedPredictions(cfg.runDir, slug(spec.baseline), "test", data.frames.test.getColumn("row_id"))
+    : null;
   const model = family(spec.model).build(data.dims, spec.params);
   const backend = await pickBackend(cfg);
   const session = await TrainSession.build(model, backend, {
@@ -112,13 +116,7 @@ export async function runExperiment(
       slices[dim] = mine.map((r, k) => ({ ...r, oracleAuc: ceiling ? ceiling[k].auc : "n/a" }));
     }
     let versus: Record<string, ComparisonRow[]> | null = null;
-    if (spec.baseline) {
-      const base = alignedPredictions(
-        cfg.runDir,
-        slug(spec.baseline),
-        "test",
-        data.frames.test.getColumn("row_id"),
-      );
+    if (base) {
       const bs = { resamples: spec.resamples, seed: cfg.seed };
       versus = { all: compareBySlice(tl, base, test.probs, () => "all", { ...bs, includeAll: false }) };
       for (const [dim, key] of Object.entries(keys)) {

@@ -28,7 +28,7 @@ export function listNotebooks(dir = NOTEBOOK_DIR): string[] {
 export function kernelEnv(cfg: RunConfig): Record<string, string> {
   const denoDir = Deno.execPath().replace(/\/[^/]+$/, "");
   return {
-    ...configEnv({ ...cfg, headless: true }),
+    ...configEnv({ ...cfg, headless: true }), // the runner executes notebooks unattended
     PATH: `${denoDir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
     JUPYTER_PATH: `${REPO_ROOT}/jupyter`,
     NO_COLOR: "1",
@@ -114,12 +114,13 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
   return result;
 }
 
-/** Run notebooks in order into cfg.runDir; writes run.json and index.html even when one fails. */
+/** Run notebooks in order into cfg.runDir, headless; writes run.json and index.html even when one fails. */
 export async function runNotebooks(
-  cfg: RunConfig,
+  given: RunConfig,
   notebooks = listNotebooks(),
   log: (s: string) => void = console.log,
 ): Promise<RunInfo> {
+  const cfg = { ...given, headless: true }; // what the kernels get, and what run.json records
   const runId = cfg.runDir.split("/").pop()!;
   const info: RunInfo = {
     runId,
