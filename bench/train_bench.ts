@@ -1,10 +1,11 @@
 /**
  * Training throughput per backend and batch size, for fixed shapes:
  * 30 dense features + user (100k vocab) and item (50k vocab) 16-d embeddings, Adam;
- * DNN 128-64-1, MMoE 8 experts × 64 hidden with 5 task towers 64-32-1, and DIN (attention unit 36 with Dice,
+ * DNN 128-64-1, MMoE 8 experts × 64 hidden with 5 task towers 64-32-1, DeepFM (FM ∥ MLP 128-64), STAR (5 scenes,
+ * star layers 128-64, auxiliary head 32), and DIN (attention unit 36 with Dice,
  * MLP 128-64 with Dice) over behaviour sequences of length 20 and 50 (each row's real length uniform in 0..L).
  *
- *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe,din-L20,din-L50] [--seconds 4]
+ *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe,deepfm,star,din-L20,din-L50] [--seconds 4]
  *                         [--sparse-sum scatter|segment|both] [--rounds R]
  * --sparse-sum: how repeated ids' gradients are summed (default: the backend's; scatter on CPU races on repeated
  * ids; both: each, alternating, with the ratio). --rounds: repeat every measurement R times, alternating; medians.
@@ -18,6 +19,8 @@ import { topoSort } from "../lib/graph/tensor.ts";
 import { din } from "../lib/models/din.ts";
 import { dnn } from "../lib/models/dnn.ts";
 import { mmoe } from "../lib/models/mmoe.ts";
+import { deepFm } from "../lib/models/fm.ts";
+import { star } from "../lib/models/star.ts";
 import { type Backend, type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
 import { type Batch, TrainSession } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
@@ -26,6 +29,8 @@ const SHAPE = { dense: 30, userVocab: 100_000, itemVocab: 50_000, embDim: 16 };
 const MODELS: Record<string, { fn: ModelFn; tasks: number; seqLen?: number }> = {
   dnn: { fn: dnn({ ...SHAPE, hidden: [128, 64] }), tasks: 1 },
   mmoe: { fn: mmoe({ ...SHAPE, experts: 8, expertHidden: 64, tasks: 5, tower: [64, 32, 1] }), tasks: 5 },
+  deepfm: { fn: deepFm({ ...SHAPE, hidden: [128, 64] }), tasks: 1 },
+  star: { fn: star({ ...SHAPE, tasks: 5, hidden: [128, 64], aux: [32] }), tasks: 5 },
   ...Object.fromEntries(
     [20, 50].map((
       L,
@@ -158,7 +163,7 @@ async function main() {
     : [values["sparse-sum"] as "scatter" | "segment" | undefined];
   const samples = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
-    for (const name of (values.models ?? "dnn,mmoe,din-L20,din-L50").split(",")) {
+    for (const name of (values.models ?? "dnn,mmoe,deepfm,star,din-L20,din-L50").split(",")) {
       if (!MODELS[name]) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(", ")})`);
       for (const rows of batches) {
         for (const be of backends) {

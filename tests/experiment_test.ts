@@ -56,6 +56,8 @@ const EVERY_MODEL: ExperimentSpec[] = [
     inputs: { text: true, fallback: { coldBelow: 5 } },
   },
   { name: "MMoE+text", stage: "test", model: "MMoE", inputs: { text: true } },
+  { name: "MMoE+SFM", stage: "test", model: "MMoE", params: { sceneFactors: 4 } },
+  { name: "DNN+SFM", stage: "test", model: "DNN", params: { sceneFactors: 4, sceneFactorMode: "diagonal" } },
 ];
 
 Deno.test("every zoo and multi-task model trains through runExperiment with CTRLAB_BACKEND=webgpu, CPU fallback disabled", async () => {

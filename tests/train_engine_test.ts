@@ -18,6 +18,9 @@ import { fusion } from "../lib/models/fusion.ts";
 import { mmoe } from "../lib/models/mmoe.ts";
 import { ple } from "../lib/models/ple.ts";
 import { sharedBottom } from "../lib/models/shared_bottom.ts";
+import { deepFm, fm } from "../lib/models/fm.ts";
+import { withSceneFactors } from "../lib/models/scene_factors.ts";
+import { star } from "../lib/models/star.ts";
 import { type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
 import { type Batch, segments, sparseInputs, TrainSession, uniqueInverse } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
@@ -75,6 +78,29 @@ const MODELS: Record<string, { fn: ModelFn; tasks: number }> = {
     }),
     tasks: 1,
   },
+  fm: { fn: fm({ ...SMALL, fields: [4] }), tasks: 1 },
+  deepfm: { fn: deepFm({ ...SMALL, fields: [4], hidden: [6] }), tasks: 1 },
+  star: { fn: star({ ...SMALL, tasks: 3, hidden: [6, 4], aux: [4] }), tasks: 3 },
+  "mmoe+scene-factors": {
+    fn: withSceneFactors(mmoe({ ...SMALL, experts: 2, expertHidden: 4, tasks: 3, tower: [3, 1] }), {
+      ...SMALL,
+      scenes: 3,
+      tasks: 3,
+      k: 3,
+      mode: "per-scene",
+    }),
+    tasks: 3,
+  },
+  "dnn+scene-factors (diagonal)": {
+    fn: withSceneFactors(dnn({ ...SMALL, hidden: [6] }), {
+      ...SMALL,
+      scenes: 3,
+      tasks: 1,
+      k: 3,
+      mode: "diagonal",
+    }),
+    tasks: 1,
+  },
 };
 
 function batch(seed: number, tasks: number): Batch {
@@ -91,6 +117,9 @@ function batch(seed: number, tasks: number): Batch {
     user_cold: Float32Array.from({ length: B }, () => (rng.next() < 0.5 ? 1 : 0)),
     item_cold: Float32Array.from({ length: B }, () => (rng.next() < 0.5 ? 1 : 0)),
     item_vec: Float32Array.from({ length: B * TEXT }, () => rng.normal()),
+    // a categorical field, and each row's scene one-hot (single-task models with the scene-wise term)
+    field_0: ids(4),
+    scene_onehot: Float32Array.from({ length: B * 3 }, (_, i) => i % 3 === Math.floor(i / 3) % 3 ? 1 : 0),
     // behaviour sequences: a random number of clicks per row, the rest padded (id 0, mask 0)
     ...sequenceBatch(rng),
     ...(tasks > 1

@@ -8,12 +8,18 @@ import { sceneSummary } from "../data/summary.ts";
 import { type ComparisonRow, fmtDelta } from "../eval/slices.ts";
 import { sceneLabels } from "../features/table.ts";
 import { bar, heatmap, intervalBar, line, md, table } from "../viz/mod.ts";
-import { family, modelSource } from "./models.ts";
+import { family } from "./models.ts";
 import type { ExperimentResult } from "./run.ts";
 
 /** The model's own definition (its lib/models file), as a code block. */
 export function modelDefinition(model: string) {
-  return md(`**\`lib/models/${family(model).source}\`**\n\n\`\`\`ts\n${modelSource(model).trim()}\n\`\`\``);
+  return modelFile(family(model).source);
+}
+
+/** A lib/models file as a code block (e.g. a layer any model can add, such as scene_factors.ts). */
+export function modelFile(file: string) {
+  const source = Deno.readTextFileSync(new URL(`../models/${file}`, import.meta.url)).trim();
+  return md(`**\`lib/models/${file}\`**\n\n\`\`\`ts\n${source}\n\`\`\``);
 }
 
 /** What the engine built from the model function: layers with shapes, inputs, and the forward graph's ops. */

@@ -70,6 +70,7 @@ export async function experimentData(
     spec.inputs,
     spec.tasks,
     spec.params.seqLen ?? 0,
+    !!spec.params.sceneFactors,
   ]);
   const cacheable = !src.tables && !src.itemVectors;
   const have = cacheable ? cache.get(key) : undefined;
@@ -117,6 +118,8 @@ async function load(spec: ResolvedSpec, cfg: RunConfig, src: DataSources): Promi
     itemVec: i.itemVec
       ? { table: src.itemVectors!.fused(i.itemVec.alpha), k: src.itemVectors!.k }
       : undefined,
+    // a single-task model with the scene-wise factorisation term reads its row's scene
+    sceneOneHot: spec.params.sceneFactors && !scenes ? manifest.scenes : undefined,
   };
   const tables = Object.fromEntries(SPLITS.map((s) => [s, tableData(frames[s], manifest, opts)])) as Record<
     SplitName,

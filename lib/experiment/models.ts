@@ -13,6 +13,9 @@ import { logistic } from "../models/logistic.ts";
 import { mmoe } from "../models/mmoe.ts";
 import { ple } from "../models/ple.ts";
 import { sharedBottom } from "../models/shared_bottom.ts";
+import { deepFm, fm } from "../models/fm.ts";
+import { withSceneFactors } from "../models/scene_factors.ts";
+import { star } from "../models/star.ts";
 import type { FitOptions } from "../train/trainer.ts";
 
 /** What the data gives every model: input widths and vocabularies, from the table manifest and the spec's inputs. */
@@ -113,6 +116,22 @@ export const MODELS: Record<string, ModelFamily> = {
     optimizer: { type: "adamw", weightDecay: 1e-4, clipNorm: 1.0 },
     build: (d, p) => dcnDin(cfg(d, p)),
   },
+  FM: {
+    source: "fm.ts",
+    describe: "bias + dense linear + a weight per id + pairwise factor interactions of the id fields",
+    tasks: "single",
+    optimizer: ADAM,
+    defaults: { embDim: 16 },
+    build: (d, p) => fm(cfg(d, p)),
+  },
+  DeepFM: {
+    source: "fm.ts",
+    describe: "FM ∥ MLP 128-64, sharing the id embeddings",
+    tasks: "single",
+    optimizer: ADAM,
+    defaults: { embDim: 16, hidden: [128, 64] },
+    build: (d, p) => deepFm(cfg(d, p)),
+  },
   "Shared-Bottom": {
     source: "shared_bottom.ts",
     describe: "one shared MLP, a tower per scene",
@@ -137,6 +156,15 @@ export const MODELS: Record<string, ModelFamily> = {
     defaults: { embDim: 16, levels: 2, sharedExperts: 3, taskExperts: 1, expertHidden: 48, tower: [32, 1] },
     build: (d, p) => ple(cfg(d, p)),
   },
+  STAR: {
+    source: "star.ts",
+    tasks: "scenes",
+    optimizer: ADAM,
+    describe:
+      "star topology: per-scene FC weights = shared ⊙ scene's (128-64), partitioned normalisation, auxiliary per-scene head",
+    defaults: { embDim: 16, hidden: [128, 64], aux: [32] },
+    build: (d, p) => star(cfg(d, p)),
+  },
   Fusion: {
     source: "fusion.ts",
     describe: "MMoE backbone + text-only content tower, mixed per row by a learned gate α",
@@ -148,16 +176,25 @@ export const MODELS: Record<string, ModelFamily> = {
 };
 
 /** 04_dnn's single-task zoo, the DNN first (the baseline of the others); RunConfig.zoo picks a subset of the rest. */
-export const ZOO = ["DNN", "DCN", "DCN-V2", "DIN", "DCN-DIN"];
+export const ZOO = ["DNN", "DCN", "DCN-V2", "DIN", "DCN-DIN", "FM", "DeepFM"];
+
+/**
+ * A spec's model function: its family's, with the scene-wise factorisation term added when the params ask
+ * (`sceneFactors`: the factor width; `sceneFactorMode`: "per-scene" (default) or "diagonal") — for any family.
+ */
+export function buildModel(name: string, d: ModelDims, p: Params): ModelFn {
+  const fn = family(name).build(d, p);
+  if (!p.sceneFactors) return fn;
+  const mode = (p.sceneFactorMode ?? "per-scene") as "per-scene" | "diagonal";
+  if (mode !== "per-scene" && mode !== "diagonal") {
+    throw new Error(`sceneFactorMode must be per-scene or diagonal, got ${mode}`);
+  }
+  return withSceneFactors(fn, { ...d, k: p.sceneFactors as number, mode });
+}
 
 /** A family by name, or an error that lists the zoo. */
 export function family(name: string): ModelFamily {
   const f = MODELS[name];
   if (!f) throw new Error(`unknown model "${name}" (the zoo: ${Object.keys(MODELS).join(", ")})`);
   return f;
-}
-
-/** The source text of a family's model file, for notebooks to show what is trained. */
-export function modelSource(name: string): string {
-  return Deno.readTextFileSync(new URL(`../models/${family(name).source}`, import.meta.url));
 }

@@ -25,7 +25,7 @@ import {
   predictOutput,
 } from "../train/trainer.ts";
 import { type DataSources, type ExperimentData, experimentData } from "./data.ts";
-import { family } from "./models.ts";
+import { buildModel } from "./models.ts";
 import { type ExperimentSpec, type ResolvedSpec, resolveSpec, type SliceDimension, slug } from "./spec.ts";
 
 export type OracleSliceRow = SliceRow & { oracleAuc: number | "n/a" };
@@ -87,7 +87,7 @@ export async function runExperiment(
   const base = spec.baseline
     ? alignedPredictions(cfg.runDir, slug(spec.baseline), "test", data.frames.test.getColumn("row_id"))
     : null;
-  const model = family(spec.model).build(data.dims, spec.params);
+  const model = buildModel(spec.model, data.dims, spec.params);
   const backend = await pickBackend(cfg);
   const session = await TrainSession.build(model, backend, {
     optimizer: spec.optimizer,

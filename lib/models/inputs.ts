@@ -55,11 +55,14 @@ function idEmbedding(
   );
 }
 
-/** The input block's parts: dense [B, dense], user and item embeddings [B, embDim], and any optional vectors. */
+/**
+ * The input block's parts: dense [B, dense], user and item embeddings [B, embDim], the categorical fields'
+ * embeddings [B, embDim] each, and every optional vector (`extra`: text, item vector, then the fields).
+ */
 export function ctrInputParts(
   m: ModelBuilder,
   c: CtrInputs,
-): { dense: Tensor; user: Tensor; item: Tensor; extra: Tensor[] } {
+): { dense: Tensor; user: Tensor; item: Tensor; fields: Tensor[]; extra: Tensor[] } {
   const dense = m.input("dense", ["B", c.dense]);
   const text = c.text ? textInputs(m, c) : undefined;
   if (c.fallback && !text) throw new Error("the cold-start fallback projects text: set `text` too");
@@ -69,7 +72,7 @@ export function ctrInputParts(
     embedding(m, `field_${k}_emb`, m.input(`field_${k}`, ["B"], "int64"), v, c.embDim)
   );
   const extra = [...(text ?? []), ...(c.itemVec ? [m.input("item_vec", ["B", c.itemVec])] : []), ...fields];
-  return { dense, user, item, extra };
+  return { dense, user, item, fields, extra };
 }
 
 /** [B, dense + 2·embDim (+ 2·text) (+ itemVec)]: the parts, concatenated. */

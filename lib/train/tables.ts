@@ -35,6 +35,8 @@ export interface TableOptions {
   sequence?: BehaviourSequences;
   /** A per-item vector table ((n × k), input item_vec), looked up by the item_vec_idx column. */
   itemVec?: { table: Float32Array; k: number };
+  /** The row's scene one-hot (input scene_onehot [B, scenes]), for single-task models that weigh by scene. */
+  sceneOneHot?: number;
 }
 
 /**
@@ -69,6 +71,9 @@ export function standardColumns(manifest: Manifest, o: TableOptions = {}): Input
       ...(o.itemVec
         ? { item_vec: { column: "item_vec_idx", table: o.itemVec.table, width: o.itemVec.k } }
         : {}),
+      ...(o.sceneOneHot
+        ? { scene_onehot: { column: "scene", table: identity(o.sceneOneHot), width: o.sceneOneHot } }
+        : {}),
     },
     ...(o.fallback ? { floats: { user_cold: "user_cold", item_cold: "item_cold" } } : {}),
   };
@@ -95,4 +100,9 @@ export function sceneLossWeights(train: pl.DataFrame, scenes: number): number[] 
   const raw = counts.map((n) => n ? Math.sqrt(train.height / scenes / n) : 0);
   const mean = counts.reduce((a, n, s) => a + n * raw[s], 0) / train.height;
   return raw.map((w) => w / mean);
+}
+
+/** The n × n identity, row-major: row s is scene s's one-hot. */
+function identity(n: number): Float32Array {
+  return Float32Array.from({ length: n * n }, (_, i) => i % (n + 1) === 0 ? 1 : 0);
 }

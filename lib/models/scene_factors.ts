@@ -1,0 +1,46 @@
+/**
+ * A scene-wise factorisation term any model can add to its logit: a user×item affinity that each scene weighs
+ * its own way. "per-scene": user and item factors per scene, Σ_d a_{user,scene,d}·b_{item,scene,d};
+ * "diagonal": shared factors weighted per scene, Σ_d w_{scene,d}·a_{user,d}·b_{item,d}. Scenes-as-tasks models
+ * add it to every scene's column; single-task models to their one logit, through the row's scene (input
+ * "scene_onehot" [B, scenes]). An id with no training history keeps its initial factors: the term can only
+ * help where both the user and the item have been seen.
+ */
+import { embedding, type ModelBuilder } from "../graph/nn.ts";
+import { add, matmul, mul, reduceSum, reshape, type Tensor } from "../graph/tensor.ts";
+import type { ModelFn } from "../graph/program.ts";
+
+export interface SceneFactorConfig {
+  userVocab: number;
+  itemVocab: number;
+  scenes: number;
+  /** Output columns of the model it is added to: 1, or one per scene. */
+  tasks: number;
+  /** Factor width. */
+  k: number;
+  mode: "per-scene" | "diagonal";
+}
+
+/** The term for every scene: [B, scenes]. */
+export function sceneFactors(m: ModelBuilder, c: SceneFactorConfig): Tensor {
+  const T = c.scenes, k = c.k;
+  const ids = (side: "user" | "item") => m.input(`${side}_id`, ["B"], "int64");
+  if (c.mode === "per-scene") {
+    const u = reshape(embedding(m, "user_sf", ids("user"), c.userVocab, T * k), ["B", T, k]);
+    const i = reshape(embedding(m, "item_sf", ids("item"), c.itemVocab, T * k), ["B", T, k]);
+    return reduceSum(mul(u, i), 2);
+  }
+  const u = embedding(m, "user_sf", ids("user"), c.userVocab, k),
+    i = embedding(m, "item_sf", ids("item"), c.itemVocab, k);
+  return matmul(mul(u, i), m.param("sf.scene_w", [k, T], { kind: "ones" }, { regularize: false }));
+}
+
+/** `model` with the term added to its logits. */
+export function withSceneFactors(model: ModelFn, c: SceneFactorConfig): ModelFn {
+  return (m) => {
+    const out = model(m), term = sceneFactors(m, c);
+    if (c.tasks > 1) return { ...out, logits: add(out.logits, term) };
+    const scene = m.input("scene_onehot", ["B", c.scenes]); // the row's scene, one-hot
+    return { ...out, logits: add(out.logits, reduceSum(mul(term, scene), 1)) };
+  };
+}
