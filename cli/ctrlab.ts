@@ -6,6 +6,9 @@
  *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
+ *   experiment --run-id ID --experiment JSON [--vary PARAM=v1,v2,…] [--rows N …]
+ *            run an experiment spec (lib/experiment/spec.ts) in an existing run's folder (its data and saved
+ *            predictions: the baseline must have run); --vary runs one per value and chooses on validation AUC
  *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single|release]
  *   etl      --input RAW --output DIR [--spec FILE|NAME]
  *   predict  --package RUN_DIR --input FILE [--output OUT.csv]   (default RUN_DIR/predictions/<name>.predictions.csv)
@@ -33,6 +36,8 @@ import { runEtl } from "../lib/data/etl.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
 import { predictCsv } from "../lib/serve/predict.ts";
+import { sweep } from "../lib/experiment/sweep.ts";
+import { runExperiment } from "../lib/experiment/run.ts";
 import { makeTinyBert } from "../lib/text/tiny_bert.ts";
 
 function runId(): string {
@@ -58,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       input: { type: "string" },
       output: { type: "string" },
       backend: { type: "string" },
+      vary: { type: "string" },
+      experiment: { type: "string" },
       threads: { type: "string" },
     },
   });
@@ -110,6 +117,38 @@ async function main(argv: string[]): Promise<number> {
         runDir: values["run-id"] ? cfg.runDir : `${REPO_ROOT}/artifacts/interactive`,
       });
       for (const [k, v] of Object.entries(env)) console.log(`export ${k}='${v.replaceAll("'", "'\\''")}'`);
+      return 0;
+    }
+    case "experiment": {
+      // one experiment spec (JSON) in an existing run's folder; --vary P=a,b,c runs one per value of params.P
+      // and chooses on validation AUC
+      if (!values["run-id"] || !values.experiment) {
+        throw new Error("experiment: --run-id ID and --experiment JSON are required");
+      }
+      const cfg = runConfigFromArgs();
+      const spec = JSON.parse(values.experiment);
+      if (!values.vary) {
+        const r = await runExperiment(spec, cfg);
+        console.log(
+          JSON.stringify({
+            name: r.name,
+            valAuc: r.val.auc,
+            testAuc: r.test.auc,
+            vsBaseline: r.versus?.all[0] ?? null,
+          }),
+        );
+        return 0;
+      }
+      const [param, list] = values.vary.split("=");
+      if (!param || !list) throw new Error(`experiment: --vary wants PARAM=v1,v2,…, got "${values.vary}"`);
+      const rows = await sweep(
+        spec,
+        param,
+        list.split(",").map((v) => Number.isFinite(Number(v)) ? Number(v) : v),
+        cfg,
+      );
+      console.table(rows);
+      console.log(`chosen on validation AUC: ${rows.find((r) => r.chosen)!.name}`);
       return 0;
     }
     case "generate": {
@@ -166,7 +205,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       console.error(
-        "usage: ctrlab main|env|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)",
+        "usage: ctrlab main|env|experiment|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)",
       );
       return 2;
   }

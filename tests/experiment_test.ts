@@ -11,6 +11,7 @@ import { readResults } from "../lib/eval/results.ts";
 import { MODELS } from "../lib/experiment/models.ts";
 import { experimentPath, readExperiment, runExperiment } from "../lib/experiment/run.ts";
 import { type ExperimentSpec, resolveSpec } from "../lib/experiment/spec.ts";
+import { sweep } from "../lib/experiment/sweep.ts";
 import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
 import { linear, type ModelBuilder } from "../lib/graph/nn.ts";
 import { reshape } from "../lib/graph/tensor.ts";
@@ -150,4 +151,18 @@ Deno.test("a new model is a model function and a zoo entry: the runner does the 
     Error,
     "fallback projects text",
   );
+});
+
+Deno.test("a sweep runs one recorded experiment per value and chooses on validation AUC, never test", async () => {
+  const cfg = await smallData();
+  const rows = await sweep(
+    { stage: "t-sweep", model: "DNN", fit: { epochs: 1 } },
+    "hidden",
+    [[8], [32, 16]],
+    cfg,
+  );
+  assertEquals(rows.map((r) => r.name), ["DNN(hidden=8)", "DNN(hidden=32,16)"]);
+  const best = rows.reduce((a, b) => b["val AUC"] > a["val AUC"] ? b : a);
+  assertEquals(rows.filter((r) => r.chosen), [best]);
+  assertEquals(readExperiment(cfg.runDir, "DNN(hidden=32,16)").spec.params.hidden, [32, 16]);
 });
