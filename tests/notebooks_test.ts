@@ -359,6 +359,27 @@ Deno.test("a kernel that dies mid-cell: one more attempt; a repeated death names
   );
 });
 
+Deno.test("notebook code cells are formatted (deno fmt, 110 columns: deno.json)", async () => {
+  const unformatted: string[] = [];
+  for (const path of listNotebooks()) {
+    for (const [i, c] of (await readCells(path)).entries()) {
+      if (c.cell_type !== "code") continue;
+      const fmt = new Deno.Command(Deno.execPath(), {
+        args: ["fmt", "--ext", "ts", "-"],
+        stdin: "piped",
+        stdout: "piped",
+        cwd: REPO_ROOT,
+      }).spawn();
+      const w = fmt.stdin.getWriter();
+      await w.write(new TextEncoder().encode(src(c)));
+      await w.close();
+      const out = new TextDecoder().decode((await fmt.output()).stdout);
+      if (out.trimEnd() !== src(c).trimEnd()) unformatted.push(`${path.split("/").pop()} cell ${i}`);
+    }
+  }
+  assertEquals(unformatted, [], "run deno fmt notebooks/");
+});
+
 Deno.test("no two notebooks define the same function: shared logic lives in lib/", async () => {
   // function declarations and functions bound to a name (const f = (...) => / async (...) => / function)
   const defined =
