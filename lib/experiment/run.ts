@@ -15,7 +15,7 @@ import { COLD_BELOW, COLDNESS, coldnessExpr } from "../features/summary.ts";
 import { sceneLabels } from "../features/table.ts";
 import { type GraphSummary, summarize } from "../graph/summary.ts";
 import { pickBackend } from "../train/backend.ts";
-import { TrainSession } from "../train/session.ts";
+import { batchFeeds, TrainSession } from "../train/session.ts";
 import {
   type EvalResult,
   evaluateTable,
@@ -230,17 +230,9 @@ async function writeInferenceModel(
   const n = Math.min(256, test.rows);
   const inf = await session.backend.session(bytes, { strict });
   const { batch } = test.batches(test.order(0, 0, false), n).next().value!;
-  const feeds = Object.fromEntries(
-    session.model.batchInputs.filter((s) => !["label", "mask", "weight"].includes(s.name)).map((s) => {
-      const dims = s.shape.map((d) => typeof d === "number" ? d : n);
-      return [
-        s.name,
-        s.dtype === "int64"
-          ? session.backend.tensor("int64", batch[s.name] as BigInt64Array, dims)
-          : session.backend.tensor("float32", batch[s.name] as Float32Array, dims),
-      ];
-    }),
-  );
+  const inputs = session.model.batchInputs.filter((s) => !["label", "mask", "weight"].includes(s.name))
+    .map((s) => ({ name: s.name, dtype: s.dtype as "float32" | "int64", shape: s.shape }));
+  const feeds = batchFeeds(session.backend, batch, n, inputs);
   const prob = await session.backend.read((await inf.run(feeds)).prob) as Float32Array;
   await inf.release();
   let maxDiff = 0;
@@ -250,8 +242,6 @@ async function writeInferenceModel(
   if (maxDiff > INFERENCE_TOLERANCE) {
     throw new Error(`${name}: the standalone model differs from the eval graph by up to ${maxDiff}`);
   }
-  const inputs = session.model.batchInputs.filter((s) => !["label", "mask", "weight"].includes(s.name))
-    .map((s) => ({ name: s.name, dtype: s.dtype as "float32" | "int64", shape: s.shape }));
   return { file, kib: Math.round(bytes.length / 1024), rowsChecked: n, maxDiff, inputs };
 }
 

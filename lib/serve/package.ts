@@ -10,6 +10,7 @@ import { type CleanSchema, readCleanSchema, SCHEMA_FILE } from "../data/etl.ts";
 import { loadEvents, type Manifest, readManifest } from "../features/table.ts";
 import type { TableData } from "../train/data.ts";
 import { loadBackend, type Session } from "../train/backend.ts";
+import { batchFeeds } from "../train/session.ts";
 import { loadTextFeatures, type TextFeatures } from "../text/features.ts";
 import { readExperiment } from "../experiment/run.ts";
 
@@ -105,15 +106,7 @@ export async function scoreTable(pkg: ModelPackage, data: TableData): Promise<Fl
   const backend = await loadBackend("node");
   const T = pkg.info.scenes, out = new Float32Array(data.rows);
   for (const { batch, rows, start } of data.batches(data.order(0, 0, false), SCORE_BATCH)) {
-    const feeds = Object.fromEntries(pkg.info.inputs.map((s) => {
-      const dims = s.shape.map((d) => typeof d === "number" ? d : rows);
-      return [
-        s.name,
-        s.dtype === "int64"
-          ? backend.tensor("int64", batch[s.name] as BigInt64Array, dims)
-          : backend.tensor("float32", batch[s.name] as Float32Array, dims),
-      ];
-    }));
+    const feeds = batchFeeds(backend, batch, rows, pkg.info.inputs);
     const prob = await backend.read((await pkg.session.run(feeds)).prob) as Float32Array;
     for (let r = 0; r < rows; r++) out[start + r] = T > 1 ? prob[r * T + data.task![start + r]] : prob[r];
   }

@@ -94,6 +94,25 @@ export function sparseInputs(
   return { uniqs, inputs };
 }
 
+/** Backend tensors for the inputs `specs` of a batch of `rows` rows (symbolic dims become `rows`). */
+export function batchFeeds(
+  backend: Backend,
+  batch: Batch,
+  rows: number,
+  specs: Pick<IOSpec, "name" | "shape" | "dtype">[],
+): Feeds {
+  const feeds: Feeds = {};
+  for (const spec of specs) {
+    const data = batch[spec.name];
+    if (!data) throw new Error(`batch has no "${spec.name}"`);
+    const dims = spec.shape.map((d) => typeof d === "number" ? d : rows);
+    feeds[spec.name] = spec.dtype === "int64"
+      ? backend.tensor("int64", data as BigInt64Array, dims)
+      : backend.tensor("float32", data as Float32Array, dims);
+  }
+  return feeds;
+}
+
 export class TrainSession {
   /** Current param and state tensors (host or device). */
   values = new Map<string, OrtTensor>();
@@ -194,17 +213,8 @@ export class TrainSession {
     return new Map(this.model.params.map((p) => [p.tensor.name!, snap.values[p.tensor.name!]]));
   }
 
-  private batchFeeds(batch: Batch, rows: number, extra: IOSpec[]): Feeds {
-    const feeds: Feeds = {};
-    for (const spec of extra) {
-      const data = batch[spec.name];
-      if (!data) throw new Error(`batch has no "${spec.name}"`);
-      const dims = spec.shape.map((d) => typeof d === "number" ? d : rows);
-      feeds[spec.name] = spec.dtype === "int64"
-        ? this.backend.tensor("int64", data as BigInt64Array, dims)
-        : this.backend.tensor("float32", data as Float32Array, dims);
-    }
-    return feeds;
+  private batchFeeds(batch: Batch, rows: number, specs: IOSpec[]): Feeds {
+    return batchFeeds(this.backend, batch, rows, specs);
   }
 
   /**
