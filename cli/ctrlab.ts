@@ -3,6 +3,8 @@
  *
  *   main     [--data PATH [--spec FILE|NAME]] [--rows N] [--seed S] [--corrupt R] [--run-id ID] [--only 01_etl,...] [--zoo M,..]
  *            [--backend auto|node|wasm|webgpu] [--threads N]   (defaults: CTRLAB_BACKEND, CTRLAB_NODE_THREADS, else auto and 0 = every core)
+ *            [--engine polars|spark [--master URL]]   which engine builds the training table (default polars; Spark's
+ *            default master: local[*]; spark://host:port for a standalone cluster)
  *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
@@ -11,6 +13,8 @@
  *            predictions: the baseline must have run); --vary runs one per value and chooses on validation AUC
  *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single|release]
  *   etl      --input RAW --output DIR [--spec FILE|NAME]
+ *   features --input CLEAN --output DIR [--engine polars|spark] [--master URL]
+ *            the training table (features, splits, vocabularies, manifest) of an ETL output, on either engine
  *   predict  --package RUN_DIR --input FILE [--output OUT.csv]   (default RUN_DIR/predictions/<name>.predictions.csv)
  *            score raw logs (in the spec the package was trained on) with a run's model package; writes id,probability
  *   make-text-model [--out DIR]
@@ -24,6 +28,7 @@ import {
   DEFAULT_ROWS,
   DEFAULT_SEED,
   parseBackend,
+  parseEngine,
   parseThreads,
   parseZoo,
   REPO_ROOT,
@@ -33,6 +38,7 @@ import {
 import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
 import { BUILTIN_SPECS, loadSpec } from "../lib/data/spec.ts";
 import { runEtl } from "../lib/data/etl.ts";
+import { makeTable, SPLITS } from "../lib/features/table.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
 import { predictCsv } from "../lib/serve/predict.ts";
@@ -66,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
       vary: { type: "string" },
       experiment: { type: "string" },
       threads: { type: "string" },
+      engine: { type: "string" },
+      master: { type: "string" },
     },
   });
   const rows = Number(values.rows ?? DEFAULT_ROWS), seed = Number(values.seed ?? DEFAULT_SEED);
@@ -89,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
       backend: values.backend ? parseBackend(values.backend) : fromEnv.backend,
       threads: values.threads ? parseThreads(values.threads) : fromEnv.threads,
       headless: false,
+      engine: values.engine ? parseEngine(values.engine) : fromEnv.engine,
+      ...(values.master ?? fromEnv.sparkMaster ? { sparkMaster: values.master ?? fromEnv.sparkMaster } : {}),
       rows,
       seed,
       corruptRate,
@@ -173,6 +183,20 @@ async function main(argv: string[]): Promise<number> {
         `read ${r.rowsRead}, written ${r.rowsWritten}, quarantined ${r.rowsQuarantined} in ${
           r.seconds.toFixed(1)
         } s`,
+      );
+      return 0;
+    }
+    case "features": {
+      if (!values.input || !values.output) {
+        throw new Error("features: --input CLEAN and --output DIR are required");
+      }
+      assertOutside(values.input, values.output, "table output");
+      const engine = values.engine ? parseEngine(values.engine) : "polars";
+      if (values.master && engine !== "spark") throw new Error("features: --master is for --engine spark");
+      const r = await makeTable(values.input, values.output, { engine, master: values.master });
+      const rows = SPLITS.map((s) => `${s} ${r.manifest.rows[s]}`).join(", ");
+      console.log(
+        `${r.engine}: ${rows} rows, ${r.manifest.features.length} features in ${r.seconds.toFixed(1)} s`,
       );
       return 0;
     }

@@ -28,15 +28,29 @@ export interface RunConfig {
   threads: number;
   /** Notebooks run by the headless runner (charts as static HTML, no live progress bars). */
   headless: boolean;
+  /** Which engine builds the training table (03): nodejs-polars in this process, or Apache Spark. */
+  engine: "polars" | "spark";
+  /** With the Spark engine: the master URL (local[N], spark://host:port, yarn, …); unset: local with every core. */
+  sparkMaster?: string;
+}
+
+const ENGINES = ["polars", "spark"] as const;
+
+export function parseEngine(v: string): RunConfig["engine"] {
+  if (!(ENGINES as readonly string[]).includes(v)) {
+    throw new Error(`engine must be one of ${ENGINES.join(", ")}, got "${v}"`);
+  }
+  return v as RunConfig["engine"];
 }
 
 const BACKENDS = ["auto", "node", "wasm", "webgpu"] as const;
 
 /** Execution settings of a run that names none: the automatic backend, every core, interactive display. */
-export const EXECUTION_DEFAULTS: Pick<RunConfig, "backend" | "threads" | "headless"> = {
+export const EXECUTION_DEFAULTS: Pick<RunConfig, "backend" | "threads" | "headless" | "engine"> = {
   backend: "auto",
   threads: 0,
   headless: false,
+  engine: "polars",
 };
 
 export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -84,6 +98,8 @@ export function runConfig(): RunConfig {
     backend: parseBackend(Deno.env.get("CTRLAB_BACKEND") || "auto"),
     threads: parseThreads(Deno.env.get("CTRLAB_NODE_THREADS") || "0"),
     headless: Deno.env.get("CTRLAB_HEADLESS") === "1",
+    engine: parseEngine(Deno.env.get("CTRLAB_ENGINE") || "polars"),
+    ...(Deno.env.get("CTRLAB_SPARK_MASTER") ? { sparkMaster: Deno.env.get("CTRLAB_SPARK_MASTER") } : {}),
   };
 }
 
@@ -129,5 +145,7 @@ export function configEnv(cfg: RunConfig): Record<string, string> {
     CTRLAB_BACKEND: cfg.backend,
     CTRLAB_NODE_THREADS: String(cfg.threads),
     CTRLAB_HEADLESS: cfg.headless ? "1" : "",
+    CTRLAB_ENGINE: cfg.engine,
+    CTRLAB_SPARK_MASTER: cfg.sparkMaster ?? "",
   };
 }

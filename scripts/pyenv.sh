@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# The project-local Python environment, .venv/: JupyterLab 4 (scripts/lab.sh) and what the interop tests use
-# (onnxruntime, pyarrow, DuckDB), every version pinned in python/requirements.lock. Built from Debian's python3
-# by the scripts that need it, never system-wide; rebuilt when the lock changes. Idempotent.
+# Project-local Python environments, built from Debian's python3 by the scripts that need them, never
+# system-wide, every version pinned in a lock file; rebuilt when the lock changes. Idempotent.
+#   bash scripts/pyenv.sh         .venv/        JupyterLab 4 (scripts/lab.sh) and what the interop tests use
+#                                               (onnxruntime, pyarrow, DuckDB): python/requirements.lock
+#   bash scripts/pyenv.sh spark   .venv-spark/  PySpark (Spark itself, for --engine spark; Java from the machine):
+#                                               python/spark-requirements.lock
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-VENV="$ROOT/.venv"
-LOCK="$ROOT/python/requirements.lock"
+case "${1:-}" in
+  "") VENV="$ROOT/.venv"; LOCK="$ROOT/python/requirements.lock" ;;
+  spark) VENV="$ROOT/.venv-spark"; LOCK="$ROOT/python/spark-requirements.lock" ;;
+  *) echo "pyenv: unknown environment '$1' (none or spark)" >&2; exit 2 ;;
+esac
 want=$(sha256sum "$LOCK" | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" = "$want" ]; then exit 0; fi
 if ! /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null; then
@@ -13,7 +19,10 @@ if ! /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
 fi
-echo "pyenv: creating $VENV from python/requirements.lock"
+if [ "${1:-}" = spark ] && ! command -v java >/dev/null; then
+  echo "pyenv: Spark needs Java (17 or later); none on PATH" >&2; exit 1
+fi
+echo "pyenv: creating $VENV from ${LOCK#$ROOT/}"
 rm -rf "$VENV"
 /usr/bin/python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$LOCK"

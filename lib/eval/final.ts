@@ -6,7 +6,7 @@
  */
 import pl from "nodejs-polars";
 import { oracleProbs } from "../data/dataset.ts";
-import { readManifest, sceneLabels } from "../features/table.ts";
+import { readManifest, readSplitRaw, sceneLabels } from "../features/table.ts";
 import { COLDNESS, coldnessExpr } from "../features/summary.ts";
 import { auc, logloss } from "./metrics.ts";
 import { alignedPredictions, predictionsPath } from "./predictions.ts";
@@ -61,10 +61,13 @@ export interface TestRows {
 
 /** The test split's keys, labels, scenes and coldness (training impressions), and the oracle's probabilities. */
 export function loadTestRows(dataDir: string): TestRows {
-  const f = pl.readParquet(
-    `${dataDir}/table/split=test/part-00000.parquet`,
-    { columns: ["row_id", "label", "scene", "u_train_imp", "i_train_imp"] } as never,
-  )
+  const f = readSplitRaw(`${dataDir}/table`, "test", [
+    "row_id",
+    "label",
+    "scene",
+    "u_train_imp",
+    "i_train_imp",
+  ])
     .sort("row_id").withColumns(
       coldnessExpr("u_train_imp").alias("u"),
       coldnessExpr("i_train_imp").alias("i"),

@@ -1,12 +1,31 @@
 /**
  * The feature catalogue, declared once: each behaviour feature is (entity, window, statistic[, scene]); the
  * per-scene counts follow the dataset's scene list.
- * lib/features/history.ts turns the catalogue into polars expressions; notebooks print it; the training
- * table's manifest lists it. Adding a feature is one line here plus its expression if the statistic is new.
+ * A window is a range of whole days before the impression's day (`days`), so the catalogue says what each
+ * feature counts and the engines say how: lib/features/history.ts compiles it to polars expressions,
+ * lib/features/sql.ts to Spark SQL, and a parity test holds the two to the same values. Notebooks print it;
+ * the training table's manifest lists it. Adding a feature is one line here (a new statistic: one case in
+ * each compiler).
  */
 export type Entity = "user" | "item" | "pair";
 export type Window = "prev_day" | "7d" | "cum" | "first_seen";
 export type Stat = "imp" | "clk" | "ctr" | "sctr" | "days";
+
+/**
+ * Days D − from … D − to before an impression on day D (`to` null: every earlier day). With the seed's leaky
+ * variant every window moves one day later (D − from + 1 …), so the current day counts.
+ */
+export interface DayRange {
+  from: number;
+  to: number | null;
+}
+
+/** The day range of each window ("first_seen" has none: it is the days since the entity's first day). */
+export const WINDOW_DAYS: Record<Exclude<Window, "first_seen">, DayRange> = {
+  prev_day: { from: 1, to: 1 },
+  "7d": { from: 1, to: 7 },
+  cum: { from: 1, to: null },
+};
 
 export interface FeatureDef {
   /** Column name in the training table, e.g. u_ctr_7d. */
@@ -15,6 +34,8 @@ export interface FeatureDef {
   window: Window;
   stat: Stat;
   scene?: number;
+  /** The days the window counts (absent for "first_seen"). */
+  days?: DayRange;
   /** Internal column in the per-entity history frame. */
   column: string;
   /** Counts are log1p-transformed before standardisation; ratios are standardised as is. */
@@ -40,6 +61,7 @@ function def(
     window,
     stat,
     scene,
+    ...(window === "first_seen" ? {} : { days: WINDOW_DAYS[window] }),
     column,
     transform: stat === "imp" || stat === "clk" || stat === "days" ? "log1p" : "none",
     description: `${WHO[entity]}: ${description}`,

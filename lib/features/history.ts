@@ -10,7 +10,7 @@
  *   prevDay(D)    = day(D−1)
  */
 import pl from "nodejs-polars";
-import { type FeatureDef, featureDefs } from "./defs.ts";
+import { type DayRange, type FeatureDef, featureDefs } from "./defs.ts";
 import { releaseMemory } from "../util/memory.ts";
 
 export interface HistoryOptions {
@@ -46,7 +46,7 @@ export interface BetaPrior {
   beta: number;
 }
 
-const ENTITY_KEYS = { user: ["user_id"], item: ["item_id"], pair: ["user_id", "item_id"] } as const;
+export const ENTITY_KEYS = { user: ["user_id"], item: ["item_id"], pair: ["user_id", "item_id"] } as const;
 export type Entity = keyof typeof ENTITY_KEYS;
 
 /** Day index (days since 1970-01-01) from the cleaned table's `date` column. */
@@ -80,89 +80,93 @@ export const dailyCounts = (events: pl.DataFrame, entity: Entity, scenes?: numbe
 const ratio = (clk: string, imp: string) =>
   pl.when(pl.col(imp).gt(0)).then(pl.col(clk).div(pl.col(imp))).otherwise(pl.lit(0));
 
-/** Per (key, day) history statistics for one entity, named with the entity's feature prefix. */
+/** The count column a feature reads: impressions or clicks, in total or in its scene. */
+export function countColumn(d: FeatureDef, what: "imp" | "clk"): string {
+  return d.scene === undefined ? what : `${what}_s${d.scene}`;
+}
+
+/** The counts a window feature needs (a ratio needs both), as (count column, window) pairs. */
+export function windowCounts(d: FeatureDef): ("imp" | "clk")[] {
+  return d.stat === "imp" ? ["imp"] : d.stat === "clk" ? ["clk"] : d.stat === "days" ? [] : ["clk", "imp"];
+}
+
+/** The internal name of a count summed over a day range: w<from>_<to|all>_<count>. */
+export const windowName = (c: string, r: DayRange) => `w${r.from}_${r.to ?? "all"}_${c}`;
+
+/** A feature's value from its window counts (named by `windowName`) and the entity's first day: one rule per statistic. */
+function statExpr(d: FeatureDef, prior: BetaPrior | undefined): pl.Expr | undefined {
+  if (d.stat === "days") return pl.col("day").sub(pl.col("first_day"));
+  const w = (what: "imp" | "clk") => windowName(countColumn(d, what), d.days!);
+  if (d.stat === "imp" || d.stat === "clk") return pl.col(w(d.stat));
+  if (d.stat === "ctr") return ratio(w("clk"), w("imp"));
+  return prior
+    ? pl.col(w("clk")).add(pl.lit(prior.alpha)).div(pl.col(w("imp")).add(pl.lit(prior.alpha + prior.beta)))
+    : undefined;
+}
+
+/**
+ * Per (key, day) history statistics for one entity, compiled from the catalogue: a window of days D − from …
+ * D − to is C(D − from) − C(D − to − 1), where C(t) is the entity's cumulative count through day t — read off
+ * the daily table's running sum (t = D: through the day; t = D − 1: through the day minus the day) or, for
+ * further lags, by an as-of join to the last active day ≤ t.
+ */
 export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOptions = {}): pl.DataFrame {
   const keys: string[] = [...ENTITY_KEYS[entity]];
   const over = (e: pl.Expr) => e.over(keys[0], ...keys.slice(1));
   const scenes = sceneCount(events, o.scenes);
   const daily = dailyCounts(events, entity, scenes);
-  const counts = countCols(scenes).filter((c) => daily.columns.includes(c));
-  const leaky = !!o.includeCurrentDay;
-  // cumulative through each day, per key; "before" drops the day itself unless leaky
+  const shift = o.includeCurrentDay ? 1 : 0;
+  const defs = featureDefs(scenes).filter((d) =>
+    d.entity === entity && daily.columns.includes(
+      d.scene === undefined ? "imp" : `imp_s${d.scene}`,
+    )
+  );
+  // every (count, day range) the catalogue asks for, and the lags C(D − lag) they need
+  const windows = new Map<string, { c: string; r: DayRange }>();
+  for (const d of defs) {
+    for (const what of windowCounts(d)) {
+      const c = countColumn(d, what);
+      windows.set(windowName(c, d.days!), { c, r: d.days! });
+    }
+  }
+  const counts = [...new Set([...windows.values()].map((w) => w.c))];
   let h = daily.withColumns(...counts.map((c) => over(pl.col(c).cumSum()).alias(`cum_${c}`)));
-  h = h.withColumns(
-    ...counts.map((c) =>
-      (leaky ? pl.col(`cum_${c}`) : pl.col(`cum_${c}`).sub(pl.col(c))).alias(`before_${c}`)
-    ),
-  );
-  const defs = featureDefs(scenes).filter((d) => d.entity === entity);
-  // the cumulative count at the last active day ≤ D − 8 (≤ D − 7 when leaky) closes the 7-day window
-  const lag = leaky ? 7 : 8;
-  const edge = h.select(
-    ...keys,
-    pl.col("day").alias("edge_day"),
-    pl.col("cum_imp").alias("edge_imp"),
-    pl.col("cum_clk").alias("edge_clk"),
-  )
-    .sort("edge_day");
-  h = h.withColumns(pl.col("day").sub(pl.lit(lag)).cast(pl.Int32).alias("lookup_day")).sort("lookup_day")
-    .joinAsof(edge, {
-      leftOn: "lookup_day",
-      rightOn: "edge_day",
-      by: keys,
-      strategy: "backward",
-      checkSortedness: false,
-    })
-    .withColumns(pl.col("edge_imp").fillNull(0), pl.col("edge_clk").fillNull(0));
-  // the previous day's counts (the current day's when leaky)
-  const prev = daily.select(
-    ...keys,
-    pl.col("day").add(pl.lit(leaky ? 0 : 1)).cast(pl.Int32).alias("day"),
-    pl.col("imp").alias("prev_imp"),
-    pl.col("clk").alias("prev_clk"),
-  );
-  const on: string[] = [...keys, "day"];
-  h = h.join(prev, { on, how: "left" }).withColumns(
-    pl.col("prev_imp").fillNull(0),
-    pl.col("prev_clk").fillNull(0),
-  );
-  const first = over(pl.col("day").min());
-  const base: Record<string, pl.Expr> = {
-    imp_1d: pl.col("prev_imp"),
-    clk_1d: pl.col("prev_clk"),
-    imp_7d: pl.col("before_imp").sub(pl.col("edge_imp")),
-    clk_7d: pl.col("before_clk").sub(pl.col("edge_clk")),
-    imp_cum: pl.col("before_imp"),
-    clk_cum: pl.col("before_clk"),
-    days_seen: pl.col("day").sub(first),
+  const lagged = new Map<number, Set<string>>(); // lag ≥ 2 → counts read by an as-of join
+  const at = (c: string, lag: number): pl.Expr => {
+    if (lag === 0) return pl.col(`cum_${c}`);
+    if (lag === 1) return pl.col(`cum_${c}`).sub(pl.col(c));
+    lagged.set(lag, (lagged.get(lag) ?? new Set()).add(c));
+    return pl.col(`at${lag}_${c}`);
   };
-  for (let s = 0; s < scenes; s++) {
-    if (!counts.includes(`imp_s${s}`)) continue;
-    base[`imp_s${s}`] = pl.col(`before_imp_s${s}`);
-    base[`clk_s${s}`] = pl.col(`before_clk_s${s}`);
+  const sums = [...windows].map(([name, { c, r }]) => {
+    const upTo = at(c, r.from - shift);
+    return (r.to === null ? upTo : upTo.sub(at(c, r.to + 1 - shift))).cast(pl.Float32).alias(name);
+  });
+  for (const [lag, cs] of [...lagged].sort(([a], [b]) => a - b)) {
+    const edge = h.select(
+      ...keys,
+      pl.col("day").alias("edge_day"),
+      ...[...cs].map((c) => pl.col(`cum_${c}`).alias(`at${lag}_${c}`)),
+    ).sort("edge_day");
+    h = h.withColumns(pl.col("day").sub(pl.lit(lag)).cast(pl.Int32).alias("lookup_day")).sort("lookup_day")
+      .joinAsof(edge, {
+        leftOn: "lookup_day",
+        rightOn: "edge_day",
+        by: keys,
+        strategy: "backward",
+        checkSortedness: false,
+      })
+      .withColumns(...[...cs].map((c) => pl.col(`at${lag}_${c}`).fillNull(0)))
+      .drop("lookup_day", "edge_day");
   }
   // float32 holds every count exactly (≤ 2^24 rows) at half the memory of float64
-  const out = h.select(...keys, "day", ...Object.entries(base).map(([k, e]) => e.cast(pl.Float32).alias(k)));
+  const w = h.select(...keys, "day", over(pl.col("day").min()).alias("first_day"), ...sums);
   const prior = entity === "pair" ? undefined : o.priors?.[entity];
-  const derived = out.withColumns(
-    ratio("clk_7d", "imp_7d").alias("ctr_7d"),
-    ratio("clk_cum", "imp_cum").alias("ctr_cum"),
-    ...(prior
-      ? [
-        pl.col("clk_cum").add(pl.lit(prior.alpha)).div(
-          pl.col("imp_cum").add(pl.lit(prior.alpha + prior.beta)),
-        ).alias("sctr_cum"),
-      ]
-      : []),
-  );
-  // keep exactly the catalogue's columns for this entity, with its prefix
-  return derived.select(
-    ...keys,
-    "day",
-    ...defs.filter((d) => derived.columns.includes(d.column)).map((d) =>
-      pl.col(d.column).cast(pl.Float32).alias(d.name)
-    ),
-  );
+  const out = defs.flatMap((d) => {
+    const e = statExpr(d, prior);
+    return e ? [e.cast(pl.Float32).alias(d.name)] : [];
+  });
+  return w.select(...keys, "day", ...out);
 }
 
 /**
@@ -232,6 +236,15 @@ export function entityHistoryAtTime(
  * row sees the count at that day's first row: clicks before it are exactly the clicks before the day.
  */
 function withPairHistory(events: pl.LazyDataFrame, leaky: boolean): pl.LazyDataFrame {
+  const unsupported = featureDefs(1).filter((d) =>
+    d.entity === "pair" &&
+    (d.days?.from !== 1 || d.days.to !== null || !["imp", "clk", "ctr"].includes(d.stat))
+  );
+  if (unsupported.length) {
+    throw new Error(
+      `user×item features are cumulative counts and CTR here; not ${unsupported.map((d) => d.name)}`,
+    );
+  }
   const pairDay = (e: pl.Expr) => e.over("user_id", "item_id", "day");
   // stage 1: running counts per pair, through each row (nested windows would restart per day, so two stages)
   const running = events.withColumns(

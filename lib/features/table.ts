@@ -10,6 +10,8 @@ import { type CleanSchema, generatorSchema, readCleanSchema, scanClean } from ".
 import { featureDefs } from "./defs.ts";
 import { type BetaPrior, dayExpr, fitCtrPrior, joinHistory } from "./history.ts";
 import { releaseMemory } from "../util/memory.ts";
+import { runSparkPlan, type SparkResult } from "../data/spark.ts";
+import { sparkVocabDir, tablePlan } from "./sql.ts";
 import { unitHash } from "../util/frame.ts";
 import { dayIndex, dayName } from "../util/time.ts";
 
@@ -170,6 +172,11 @@ export function buildEntityVocab(cleanDir: string, trainDays: string[], minCount
     ];
     ents.forEach((e, i) => counts.set(e, (counts.get(e) ?? 0) + Number(ns[i])));
   }
+  return entityVocab(counts, minCount);
+}
+
+/** The entity vocabulary from token counts: tokens seen ≥ minCount times, sorted, indexed from 1. */
+function entityVocab(counts: Map<string, number>, minCount: number): pl.DataFrame {
   const tokens = [...counts].filter(([, n]) => n >= minCount).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
   return pl.DataFrame({
     entity: tokens.map(([e]) => e),
@@ -205,8 +212,8 @@ export interface BuiltTable {
 
 export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Promise<BuiltTable> {
   const schema = o.schema ?? generatorSchema();
-  const scenes = schema.scenes.length, defs = featureDefs(scenes);
-  const numeric = schema.spec.numeric, categorical = schema.spec.categorical;
+  const scenes = schema.scenes.length;
+  const categorical = schema.spec.categorical;
   const split = { mode: "temporal" as const, valDays: 3, testDays: 3, seed: 7, ...o.split };
   const days = events.getColumn("day").unique().sort().toArray() as number[];
   // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
@@ -225,16 +232,7 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   narrow = table; // let the narrow frame go
   await releaseMemory();
   // standardisation statistics from the training split, all features in one pass
-  // (behaviour features, then the spec's numeric columns; a spec column's mean and std skip missing values)
-  const all: { name: string; transform: "log1p" | "none"; spec?: true; fill?: "mean" | number }[] = [
-    ...defs.map((d) => ({ name: d.name, transform: d.transform })),
-    ...numeric.map((n) => ({
-      name: n.column,
-      transform: n.transform ?? "none" as const,
-      spec: true as const,
-      fill: n.fill,
-    })),
-  ];
+  const all = standardised(schema);
   const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...all.flatMap((d) => {
     const x = transformed(pl.col(d.name).cast(pl.Float64), d.transform);
     return [
@@ -243,8 +241,74 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
       pl.col(d.name).isNull().mean().alias(`${d.name}:missing`),
     ];
   })).collectSync();
-  const stat = (name: string, k: string) => stats.getColumn(`${name}:${k}`).get(0) as number;
-  const features: FeatureStat[] = all.map((d) => {
+  const features = featureStats(all, (name, k) => stats.getColumn(`${name}:${k}`).get(0) as number);
+  const counts = narrow.groupBy("split").agg(
+    pl.len().alias("rows"),
+    pl.col("day").unique().sort().alias("days"),
+  );
+  const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
+  const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
+  for (const r of counts.toRecords() as unknown as { split: SplitName; rows: number; days: number[] }[]) {
+    rows[r.split] = Number(r.rows);
+    splitDays[r.split] = r.days.map(dayName);
+  }
+  const manifest = makeManifest(schema, o, { split, splitDays, rows, features, priors, vocabs });
+  return { table, manifest, vocabs };
+}
+
+/** The manifest of a built table: the same for either engine. */
+function makeManifest(
+  schema: CleanSchema,
+  o: BuildOptions,
+  b: {
+    split: Required<SplitConfig>;
+    splitDays: Record<SplitName, string[]>;
+    rows: Record<SplitName, number>;
+    features: FeatureStat[];
+    priors: Record<"user" | "item", BetaPrior>;
+    vocabs: Record<string, { height: number }>;
+  },
+): Manifest {
+  return {
+    createdAt: new Date().toISOString(),
+    source: "",
+    split: { ...b.split, days: b.splitDays },
+    rows: b.rows,
+    features: b.features,
+    priors: b.priors,
+    scenes: schema.scenes.length,
+    sceneNames: schema.scenes,
+    categorical: schema.spec.categorical.map((c) => c.column),
+    includeCurrentDay: !!o.includeCurrentDay,
+    vocabs: Object.fromEntries(
+      Object.entries(b.vocabs).map((
+        [c, v],
+      ) => [c, { size: v.height + 1, minCount: o.minCount ?? 1, oovIndex: 0 as const }]),
+    ),
+  };
+}
+
+/** The standardised columns: behaviour features, then the spec's numeric columns (whose mean and std skip missing values). */
+export function standardised(
+  schema: CleanSchema,
+): { name: string; transform: "log1p" | "none"; spec?: true; fill?: "mean" | number }[] {
+  return [
+    ...featureDefs(schema.scenes.length).map((d) => ({ name: d.name, transform: d.transform })),
+    ...schema.spec.numeric.map((n) => ({
+      name: n.column,
+      transform: n.transform ?? "none" as const,
+      spec: true as const,
+      fill: n.fill,
+    })),
+  ];
+}
+
+/** Feature statistics from the training split's mean, std and missing share (`stat(name, "mean" | "std" | "missing")`). */
+function featureStats(
+  all: ReturnType<typeof standardised>,
+  stat: (name: string, k: "mean" | "std" | "missing") => number,
+): FeatureStat[] {
+  return all.map((d) => {
     const std = stat(d.name, "std"), mean = stat(d.name, "mean");
     const f: FeatureStat = {
       name: d.name,
@@ -259,34 +323,26 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
       : 0;
     return { ...f, spec: true, fill, missingShare: stat(d.name, "missing") };
   });
-  const counts = narrow.groupBy("split").agg(
-    pl.len().alias("rows"),
-    pl.col("day").unique().sort().alias("days"),
-  );
-  const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
-  const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
-  for (const r of counts.toRecords() as unknown as { split: SplitName; rows: number; days: number[] }[]) {
-    rows[r.split] = Number(r.rows);
-    splitDays[r.split] = r.days.map(dayName);
-  }
-  const manifest: Manifest = {
-    createdAt: new Date().toISOString(),
-    source: "",
-    split: { ...split, days: splitDays },
-    rows,
-    features,
-    priors,
-    scenes,
-    sceneNames: schema.scenes,
-    categorical: categorical.map((c) => c.column),
-    includeCurrentDay: !!o.includeCurrentDay,
-    vocabs: Object.fromEntries(
-      Object.entries(vocabs).map((
-        [c, v],
-      ) => [c, { size: v.height + 1, minCount: o.minCount ?? 1, oovIndex: 0 as const }]),
-    ),
-  };
-  return { table, manifest, vocabs };
+}
+
+/**
+ * The training table's columns in order, as the polars engine leaves them: the event columns (the spec's
+ * numeric ones among them), the day, vocabulary indices and training counts, then the catalogue's features.
+ */
+export function tableColumns(schema: CleanSchema): string[] {
+  const categorical = schema.spec.categorical.map((c) => `${c.column}_idx`);
+  return [
+    "row_id",
+    "user_id",
+    "item_id",
+    "scene",
+    "label",
+    ...schema.spec.numeric.map((n) => n.column),
+    "day",
+    ...ID_VOCABS.flatMap(([, idx, count]) => [idx, count]),
+    ...categorical,
+    ...featureDefs(schema.scenes.length).map((d) => d.name),
+  ];
 }
 
 function transformed(e: pl.Expr, t: "log1p" | "none"): pl.Expr {
@@ -349,9 +405,144 @@ export function readManifest(dir: string): Manifest {
   return JSON.parse(Deno.readTextFileSync(`${dir}/${MANIFEST_FILE}`));
 }
 
+/** A split's Parquet files in row order: one from polars, part-00000… from Spark (sorted names = sorted rows). */
+export function splitFiles(dir: string, split: SplitName): string[] {
+  const folder = `${dir}/split=${split}`;
+  return [...Deno.readDirSync(folder)].filter((e) => e.isFile && /^part-.*\.parquet$/.test(e.name)).map((e) =>
+    `${folder}/${e.name}`
+  ).sort();
+}
+
+/** A split of a written table (optionally some columns), its part files in order. */
+export function readSplitRaw(dir: string, split: SplitName, columns?: string[]): pl.DataFrame {
+  const parts = splitFiles(dir, split).map((f) =>
+    pl.readParquet(f, columns ? { columns } as never : undefined)
+  );
+  return parts.length === 1 ? parts[0] : pl.concat(parts, { how: "vertical" });
+}
+
 /** One split of a written table, with normalised feature columns added. */
 export function readSplit(dir: string, split: SplitName, manifest = readManifest(dir)): pl.DataFrame {
-  return pl.readParquet(`${dir}/split=${split}/part-00000.parquet`).withColumns(
-    ...normalizedFeatures(manifest),
-  );
+  return readSplitRaw(dir, split).withColumns(...normalizedFeatures(manifest));
+}
+
+export interface SparkTableOptions extends BuildOptions {
+  /** Spark master URL: local[N], spark://host:port, … (default: local with every core). */
+  master?: string;
+  /** Further Spark settings (spark.driver.memory, spark.executor.memory, spark.sql.shuffle.partitions, …). */
+  sparkConf?: Record<string, string>;
+}
+
+/**
+ * Build and write the training table on Apache Spark from the same definitions (lib/features/sql.ts compiles
+ * them): the same files, manifest and vocabularies as `buildTable` + `writeTable`, for data one process cannot
+ * hold. Temporal split only (the random split's hash is polars'). Returns the manifest and Spark's timings.
+ */
+export async function buildTableSpark(
+  clean: string,
+  outDir: string,
+  o: SparkTableOptions = {},
+): Promise<{ manifest: Manifest; spark: SparkResult }> {
+  const schema = o.schema ?? readCleanSchema(clean);
+  const split = { mode: "temporal" as const, valDays: 3, testDays: 3, seed: 7, ...o.split };
+  if (split.mode !== "temporal") throw new Error("the Spark engine builds temporal splits only");
+  const minCount = o.minCount ?? 1;
+  const all = standardised(schema);
+  await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  const plan = tablePlan(clean, outDir, {
+    schema,
+    valDays: split.valDays,
+    testDays: split.testDays,
+    minCount,
+    includeCurrentDay: o.includeCurrentDay,
+    columns: tableColumns(schema),
+    standardised: all,
+  });
+  const spark = await runSparkPlan({ ...plan, conf: { ...plan.conf, ...o.sparkConf } }, o.master);
+  const got = spark.collected;
+  const days = got.split_days as { day: number; split: SplitName }[];
+  splitExpr(days.map((d) => d.day), split); // the same check as polars: enough days for the split
+  const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
+  for (const d of days) splitDays[d.split].push(dayName(d.day));
+  const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
+  for (const r of got.rows as { split: SplitName; rows: number }[]) rows[r.split] = Number(r.rows);
+  const total = SPLITS.reduce((a, sp) => a + rows[sp], 0), events = Number(got.narrow_rows[0].rows);
+  if (total !== events) throw new Error(`split accounting: ${total} rows in splits, ${events} events`);
+  // vocabularies: Spark's single part file into place; entity tokens sorted and indexed here, as for polars
+  const vocabs: Record<string, { height: number }> = {};
+  for (const c of ["user_id", "item_id", ...schema.spec.categorical.map((k) => k.column)]) {
+    const dir = sparkVocabDir(outDir, c);
+    const [part] = [...Deno.readDirSync(dir)].filter((e) => /^part-.*\.parquet$/.test(e.name));
+    if (!part) throw new Error(`Spark wrote no vocabulary file for ${c} in ${dir}`);
+    await Deno.rename(`${dir}/${part.name}`, `${outDir}/vocab_${c}.parquet`);
+    vocabs[c] = {
+      height: pl.readParquet(`${outDir}/vocab_${c}.parquet`, { columns: ["idx"] } as never).height,
+    };
+  }
+  await Deno.remove(`${outDir}/_spark`, { recursive: true });
+  const counts = new Map((got.entities ?? []).map((r) => [String(r.entity), Number(r.n)]));
+  const entity = entityVocab(counts, minCount);
+  entity.writeParquet(`${outDir}/vocab_entity.parquet`);
+  const prior = (e: "user" | "item") => got[`prior_${e}`][0] as unknown as BetaPrior;
+  const stats = got.stats[0] as Record<string, number | null>;
+  const manifest: Manifest = {
+    ...makeManifest(schema, o, {
+      split,
+      splitDays,
+      rows,
+      features: featureStats(all, (name, k) => Number(stats[`${name}:${k}`] ?? NaN)),
+      priors: { user: prior("user"), item: prior("item") },
+      vocabs,
+    }),
+    source: clean,
+  };
+  manifest.vocabs.entity = { size: entity.height + 1, minCount, oovIndex: 0 };
+  await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
+  return { manifest, spark };
+}
+
+export interface MakeTableOptions extends SparkTableOptions {
+  engine?: "polars" | "spark";
+}
+
+/**
+ * The training table of the cleaned data in `clean`, written to `outDir` by the chosen engine (polars in this
+ * process, the default; or Spark on `master`) from the same definitions. Returns the manifest and how long it took.
+ */
+export async function makeTable(
+  clean: string,
+  outDir: string,
+  o: MakeTableOptions = {},
+): Promise<{ manifest: Manifest; engine: "polars" | "spark"; seconds: number; spark?: SparkResult }> {
+  const t0 = performance.now(), engine = o.engine ?? "polars";
+  const schema = o.schema ?? readCleanSchema(clean);
+  if (engine === "spark") {
+    const { manifest, spark } = await buildTableSpark(clean, outDir, { ...o, schema });
+    return { manifest, engine, seconds: (performance.now() - t0) / 1000, spark };
+  }
+  const manifest = await writeTable(outDir, await buildTable(loadEvents(clean), { ...o, schema }), clean);
+  return { manifest, engine, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * A written table's accounting, by streaming scans: per split the rows and the shares of rows with an
+ * out-of-vocabulary user or item, and the distinct row ids over all splits (equal to the rows: each row once).
+ */
+export function tableCounts(dir: string): {
+  splits: { split: SplitName; rows: number; userOov: number; itemOov: number }[];
+  distinctRowIds: number;
+} {
+  // part files in name order (one from polars, several from Spark); the path's split=… is not a column here
+  const scan = (split: string) =>
+    pl.scanParquet(`${dir}/split=${split}/part-*.parquet`, { hivePartitioning: false } as never);
+  const splits = SPLITS.map((split) => {
+    const r = scan(split).select(
+      pl.len().alias("rows"),
+      pl.col("user_idx").eq(pl.lit(0)).mean().alias("u"),
+      pl.col("item_idx").eq(pl.lit(0)).mean().alias("i"),
+    ).collectSync().toRecords()[0] as Record<string, number>;
+    return { split, rows: Number(r.rows), userOov: Number(r.u), itemOov: Number(r.i) };
+  });
+  const ids = scan("*").select(pl.col("row_id").nUnique()).collectSync().getColumn("row_id").get(0);
+  return { splits, distinctRowIds: Number(ids) };
 }

@@ -23,3 +23,27 @@ export function peakRss(): number {
     return NaN;
   }
 }
+
+/** Resident memory of a process and all its descendants now (bytes; Linux /proc), e.g. a Spark driver's JVM under Python. */
+export function treeRss(pid: number): number {
+  const children = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const p = Number(e.name), ppid = Number(fields[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), p]);
+      rss.set(p, Number(fields[21]) * 4096); // rss in pages
+    } catch { /* the process ended meanwhile */ }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    total += rss.get(p) ?? 0;
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
+}

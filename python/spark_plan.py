@@ -1,0 +1,58 @@
+"""Run a ctrlab Spark plan: SQL that lib/ generated from ctrlab's own definitions, executed as it is.
+
+    python spark_plan.py PLAN.json
+
+The plan (lib/data/spark.ts SparkPlan) names a master, Spark settings, Parquet inputs to register as views,
+and steps in order. Each step is one SQL query whose result is either registered (and cached) as a view,
+collected into the result file, or written as Parquet (one folder per step, part files in the query's order).
+This file holds no feature or ETL logic: that is compiled in TypeScript, so both engines share it.
+"""
+import json
+import sys
+import time
+
+from pyspark.sql import SparkSession
+
+
+def main(path: str) -> None:
+    plan = json.load(open(path))
+    t0 = time.time()
+    builder = SparkSession.builder.appName(plan.get("app", "ctrlab")).master(plan["master"])
+    for k, v in plan.get("conf", {}).items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    timings = {"start": time.time() - t0}
+    for view in plan.get("inputs", []):
+        df = spark.read.option("basePath", view["path"]).parquet(*view["globs"]) if "globs" in view \
+            else spark.read.parquet(view["path"])
+        df.createOrReplaceTempView(view["view"])
+    collected = {}
+    for step in plan["steps"]:
+        t = time.time()
+        df = spark.sql(step["sql"])
+        if "view" in step:
+            df.createOrReplaceTempView(step["view"])
+            if step.get("cache"):
+                spark.sql(f"CACHE TABLE {step['view']}")
+            name = step["view"]
+        elif "collect" in step:
+            collected[step["collect"]] = [r.asDict(recursive=True) for r in df.collect()]
+            name = step["collect"]
+        else:
+            w = step["write"]
+            writer = df.write.mode("overwrite").option("compression", w.get("compression", "snappy"))
+            if w.get("partitionBy"):
+                writer = writer.partitionBy(*w["partitionBy"])
+            writer.parquet(w["path"])
+            name = w["path"]
+        timings[name] = time.time() - t
+        print(f"spark: {name} {timings[name]:.1f}s", file=sys.stderr, flush=True)
+    result = {"collected": collected, "seconds": timings, "sparkVersion": spark.version,
+              "master": spark.sparkContext.master, "total": time.time() - t0}
+    spark.stop()
+    json.dump(result, open(plan["result"], "w"), default=str)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
