@@ -3,8 +3,8 @@
  *
  *   main     [--data PATH [--spec FILE|NAME]] [--rows N] [--seed S] [--corrupt R] [--run-id ID] [--only 01_etl,...] [--zoo M,..]
  *            [--backend auto|node|wasm|webgpu] [--threads N]   (defaults: CTRLAB_BACKEND, CTRLAB_NODE_THREADS, else auto and 0 = every core)
- *            [--engine polars|spark [--master URL]]   which engine builds the training table (default polars; Spark's
- *            default master: local[*]; spark://host:port for a standalone cluster)
+ *            [--engine polars|spark [--master URL]]   which engine runs the ETL and builds the training table (default
+ *            polars; Spark's default master: local[*]; spark://host:port for a standalone cluster)
  *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
@@ -12,7 +12,7 @@
  *            run an experiment spec (lib/experiment/spec.ts) in an existing run's folder (its data and saved
  *            predictions: the baseline must have run); --vary runs one per value and chooses on validation AUC
  *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single|release]
- *   etl      --input RAW --output DIR [--spec FILE|NAME]
+ *   etl      --input RAW --output DIR [--spec FILE|NAME] [--engine polars|spark] [--master URL]
  *   features --input CLEAN --output DIR [--engine polars|spark] [--master URL]
  *            the training table (features, splits, vocabularies, manifest) of an ETL output, on either engine
  *   predict  --package RUN_DIR --input FILE [--output OUT.csv]   (default RUN_DIR/predictions/<name>.predictions.csv)
@@ -37,7 +37,7 @@ import {
 } from "../lib/config.ts";
 import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
 import { BUILTIN_SPECS, loadSpec } from "../lib/data/spec.ts";
-import { runEtl } from "../lib/data/etl.ts";
+import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { makeTable, SPLITS } from "../lib/features/table.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
@@ -174,10 +174,13 @@ async function main(argv: string[]): Promise<number> {
     case "etl": {
       if (!values.input || !values.output) throw new Error("etl: --input RAW and --output DIR are required");
       assertOutside(values.input, values.output, "ETL output");
-      const r = await runEtl({
+      const engine = values.engine ? parseEngine(values.engine) : "polars";
+      if (values.master && engine !== "spark") throw new Error("etl: --master is for --engine spark");
+      const r = await runEtlOn(engine, {
         input: values.input,
         output: values.output,
         spec: spec ? await loadSpec(spec) : undefined,
+        master: values.master,
       });
       console.log(
         `read ${r.rowsRead}, written ${r.rowsWritten}, quarantined ${r.rowsQuarantined} in ${

@@ -28,7 +28,7 @@ export interface RunConfig {
   threads: number;
   /** Notebooks run by the headless runner (charts as static HTML, no live progress bars). */
   headless: boolean;
-  /** Which engine builds the training table (03): nodejs-polars in this process, or Apache Spark. */
+  /** Which engine runs the ETL (01) and builds the training table (03): ctrlab's own reader and nodejs-polars in this process, or Apache Spark. */
   engine: "polars" | "spark";
   /** With the Spark engine: the master URL (local[N], spark://host:port, yarn, …); unset: local with every core. */
   sparkMaster?: string;

@@ -57,7 +57,12 @@ const EVERY_MODEL: ExperimentSpec[] = [
     inputs: { text: true, fallback: { coldBelow: 5 } },
   },
   { name: "MMoE+text", stage: "test", model: "MMoE", inputs: { text: true } },
-  { name: "MMoE+SFM", stage: "test", model: "MMoE", params: { sceneFactors: 4 } },
+  {
+    name: "MMoE+SFM",
+    stage: "test",
+    model: "MMoE",
+    params: { sceneFactors: 4, sceneFactorMode: "per-scene" },
+  },
   { name: "DNN+SFM", stage: "test", model: "DNN", params: { sceneFactors: 4, sceneFactorMode: "diagonal" } },
 ];
 

@@ -5,7 +5,8 @@
  */
 import pl from "nodejs-polars";
 import { localCluster } from "../lib/data/spark.ts";
-import { readCleanSchema, runEtl } from "../lib/data/etl.ts";
+import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } from "../lib/data/etl.ts";
+import { runEtlSpark } from "../lib/data/etl_spark.ts";
 import { loadSpec, resolveSpec } from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import {
@@ -18,8 +19,8 @@ import {
   SPLITS,
   writeTable,
 } from "../lib/features/table.ts";
-import { assert, assertEquals, tempDir } from "./assert.ts";
-import { OTHER_SPEC, writeOtherLogs } from "./own_logs.ts";
+import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
+import { OTHER_SPEC, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
 
 const close = (a: number, b: number, tol = 1e-6) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a));
 
@@ -87,6 +88,67 @@ function tableDiffs(a: string, b: string): string[] {
   return out;
 }
 
+/** Every difference between two ETL outputs: the report's accounting, the cleaned rows and the quarantine, record by record. */
+async function etlDiffs(a: string, b: string): Promise<string[]> {
+  const out: string[] = [];
+  const [ra, rb] = [readEtlReport(a), readEtlReport(b)];
+  const same = (what: string, x: unknown, y: unknown) =>
+    JSON.stringify(x) !== JSON.stringify(y) &&
+    out.push(`${what}: ${JSON.stringify(x)} ≠ ${JSON.stringify(y)}`);
+  for (const k of ["rowsRead", "rowsWritten", "rowsQuarantined", "files", "partitions", "scenes"] as const) {
+    same(`report.${k}`, ra[k], rb[k]);
+  }
+  const reasons = (r: typeof ra) =>
+    [...r.byReason].sort((x, y) => `${x.reason}${x.column}`.localeCompare(`${y.reason}${y.column}`));
+  same("report.byReason", reasons(ra), reasons(rb));
+  same("_dataset.json", readCleanSchema(a), readCleanSchema(b));
+  const clean = (dir: string) =>
+    scanClean(dir).collectSync().sort("row_id").withColumns(
+      pl.col("log_time").cast(pl.Datetime("ms")).cast(pl.Int64),
+      pl.col("date").cast(pl.Utf8),
+    );
+  const [ca, cb] = [clean(a), clean(b)];
+  same("clean columns", ca.columns, cb.columns);
+  if (ca.height !== cb.height) out.push(`clean: ${ca.height} ≠ ${cb.height} rows`);
+  else {
+    for (const col of ca.columns.filter((c) => cb.columns.includes(c))) {
+      const [x, y] = [ca.getColumn(col).toArray(), cb.getColumn(col).toArray()];
+      const bad = x.findIndex((v, i) => String(v) !== String(y[i]));
+      if (bad >= 0) out.push(`clean.${col} row ${bad}: ${x[bad]} ≠ ${y[bad]}`);
+    }
+  }
+  // the quarantine by row id; a record-level failure's message may word its detail differently
+  const quarantine = (dir: string) =>
+    pl.readCSV(Deno.readTextFileSync(`${dir}/${QUARANTINE_FILE}`), { inferSchemaLength: 0 } as never).sort(
+      "row_id",
+    );
+  const [qa, qb] = [quarantine(a), quarantine(b)];
+  if (qa.height !== qb.height) out.push(`quarantine: ${qa.height} ≠ ${qb.height} records`);
+  else {
+    const [xa, xb] = [qa.toRecords(), qb.toRecords()] as Record<string, string>[][];
+    for (const [i, r] of xa.entries()) {
+      const keys = [
+        "file",
+        "line",
+        "byte",
+        "row_id",
+        "reason",
+        "column",
+        "raw",
+        ...(r.reason === "broken_quoting" || r.reason === "bad_encoding" ? [] : ["value"]),
+      ];
+      const diff = keys.filter((k) => String(r[k] ?? "") !== String(xb[i][k] ?? ""));
+      if (diff.length) {
+        out.push(
+          `quarantine row_id ${r.row_id}: ${diff.map((k) => `${k} ${r[k]} ≠ ${xb[i][k]}`).join("; ")}`,
+        );
+      }
+      if (out.length > 30) break;
+    }
+  }
+  return out;
+}
+
 /** Build the table of `clean` with polars into `<dir>/polars` and with Spark on `master` into `<dir>/spark`. */
 async function bothEngines(clean: string, dir: string, master: string, includeCurrentDay = false) {
   const schema = readCleanSchema(clean);
@@ -125,6 +187,46 @@ Deno.test("Spark (local mode) builds the same training table as polars, point-in
   assert(all.filter(pl.col("item_idx").eq(0)).height > 0, "items first seen after the training days");
   assertEquals(all.height, etl.rowsWritten);
   assertEquals(all.getColumn("row_id").nUnique(), etl.rowsWritten);
+});
+
+Deno.test("01–03 on Spark (local mode) equal 01–03 on the default engine: ETL accounting, cleaned rows, quarantine, training table", async () => {
+  const dir = await tempDir("spark-etl");
+  await generateLogs({ rows: 20_000, seed: 3, corruptRate: 0.01, outDir: `${dir}/gen` });
+  const before = await treeHashes(`${dir}/gen/raw`);
+  await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/clean-polars` });
+  const r = await runEtlSpark({ input: `${dir}/gen/raw`, output: `${dir}/clean-spark`, master: "local[2]" });
+  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+  assertEquals(r.rowsWritten + r.rowsQuarantined, r.rowsRead);
+  assert(
+    new Set(r.byReason.map((x) => x.reason)).size >= 4,
+    `the corruptions reached the checks: ${JSON.stringify(r.byReason)}`,
+  );
+  assertEquals(await treeHashes(`${dir}/gen/raw`), before, "the input is only read");
+  const schema = readCleanSchema(`${dir}/clean-polars`);
+  await writeTable(
+    `${dir}/polars`,
+    await buildTable(loadEvents(`${dir}/clean-polars`), { schema }),
+    `${dir}/clean-polars`,
+  );
+  await buildTableSpark(`${dir}/clean-spark`, `${dir}/spark`, { master: "local[2]" });
+  assertEquals(
+    tableDiffs(`${dir}/polars`, `${dir}/spark`).filter((d) => !d.startsWith("manifest.source")),
+    [],
+  );
+});
+
+Deno.test("the Spark ETL on the public release's layout (37 columns, numeric deep features) equals the default engine's; GBK input is refused plainly", async () => {
+  const dir = await tempDir("spark-release");
+  const logs = await writeReleaseLogs(dir, 5_000);
+  await runEtl({ input: logs, output: `${dir}/clean-polars` });
+  await runEtlSpark({ input: logs, output: `${dir}/clean-spark`, master: "local[2]" });
+  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+  assertEquals(readCleanSchema(`${dir}/clean-spark`).spec.numeric.length, 27);
+  const other = await writeOtherLogs(`${dir}/other`, 200, 1);
+  await assertRejects(
+    () => runEtlSpark({ input: other.logs, output: `${dir}/other-clean`, spec: resolveSpec(OTHER_SPEC) }),
+    /reads UTF-8; this spec says gbk/,
+  );
 });
 
 Deno.test("Spark (local mode): named scenes, numeric and categorical columns, and the seed's leaky variant", async () => {

@@ -6,7 +6,7 @@
  */
 import { gradCheck } from "../lib/graph/check.ts";
 import { type Arr, arr, evaluate } from "../lib/graph/interp.ts";
-import { ModelBuilder, weightedBce } from "../lib/graph/nn.ts";
+import { initValues, ModelBuilder, weightedBce } from "../lib/graph/nn.ts";
 import { compile, type ModelFn, newName, rowsName, stateName } from "../lib/graph/program.ts";
 import { clipByGlobalNorm, type OptimizerConfig, update } from "../lib/graph/optim.ts";
 import { cast, constant, cumsum, gather, input, param, scatterND, sub } from "../lib/graph/tensor.ts";
@@ -177,6 +177,19 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
     }
   });
 }
+
+Deno.test("the scene-wise term's out-of-vocabulary row (id 0) starts at zero, so an unseen user or item adds 0", () => {
+  for (const mode of ["per-scene", "diagonal"] as const) {
+    const m = new ModelBuilder();
+    withSceneFactors(dnn({ ...SMALL, hidden: [6] }), { ...SMALL, scenes: 3, tasks: 1, k: 3, mode })(m);
+    for (const name of ["user_sf", "item_sf"]) {
+      const spec = m.params.get(name)!, width = spec.shape[1];
+      const v = initValues(spec, new Rng(1));
+      assert(v.subarray(0, width).every((x) => x === 0), `${mode} ${name}: row 0 is zero`);
+      assert(v.subarray(width).some((x) => x !== 0), `${mode} ${name}: the other rows are not`);
+    }
+  }
+});
 
 Deno.test("SGD, Adam and AdamW updates match hand-computed references", () => {
   const p0 = [0.5, -1.2, 2.0], g1 = [0.1, -0.3, 0.25], g2 = [-0.2, 0.05, 0.4];

@@ -174,7 +174,7 @@ function recordText(bytes: Uint8Array, start: number, end: number, encoding: str
 }
 
 /** The header record of a file: its column names (decoded, BOM dropped). */
-async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
+export async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
   if (spec.format === "parquet" || (spec.format === undefined && isParquet(path))) {
     return pl.scanParquet(path).columns; // from the schema, no rows read
   }
@@ -239,7 +239,7 @@ export async function specFor(input: string, spec?: ResolvedSpec): Promise<Resol
   );
 }
 
-function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {
+export function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {
   for (const c of requiredColumns(spec)) {
     if (!header.includes(c)) {
       throw new EtlSchemaError(
@@ -251,7 +251,7 @@ function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {
   }
 }
 
-async function prepareOutput(output: string): Promise<void> {
+export async function prepareOutput(output: string): Promise<void> {
   try {
     const entries = [...Deno.readDirSync(output)];
     // an earlier (possibly interrupted) ETL output starts with the quarantine file
@@ -329,7 +329,7 @@ function firstFailure(checks: ReturnType<typeof valueChecks>, pick: "reason" | "
   return chain.otherwise(pl.lit(null)).alias(`__${pick}`);
 }
 
-class QuarantineWriter {
+export class QuarantineWriter {
   #file: Deno.FsFile;
   #enc = new TextEncoder();
   counts = new Map<string, QuarantineReason>();

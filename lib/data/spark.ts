@@ -11,6 +11,13 @@
  */
 import { REPO_ROOT } from "../config.ts";
 
+/** A quoted Spark SQL identifier. */
+export const q = (name: string) => "`" + name.replaceAll("`", "``") + "`";
+/** A Spark SQL string literal. */
+export const str = (s: string) => `'${s.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+/** A Java regular expression matching `s` literally (Spark's split and rlike take regexes). */
+export const literalRegex = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
+
 export interface SparkStep {
   sql: string;
   /** Register the result under this name for later steps. */
@@ -25,8 +32,11 @@ export interface SparkStep {
 
 export interface SparkPlan {
   app: string;
-  /** Parquet inputs: a folder (Hive partitions discovered), registered as a view. */
-  inputs: { view: string; path: string }[];
+  /**
+   * Inputs registered as views: a Parquet folder (`path`, Hive partitions discovered), or text files read as
+   * numbered lines (`lines`: columns file (index in the list), line (1-based), byte (offset), text).
+   */
+  inputs: ({ view: string; path: string } | { view: string; lines: string[] })[];
   steps: SparkStep[];
   /** Extra Spark settings (spark.sql.shuffle.partitions, memory, …). */
   conf?: Record<string, string>;

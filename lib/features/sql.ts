@@ -10,16 +10,9 @@
  * running totals and as-of joins. tests/spark_test.ts holds the two engines to the same rows and values.
  */
 import type { CleanSchema } from "../data/etl.ts";
-import type { SparkPlan, SparkStep } from "../data/spark.ts";
+import { literalRegex, q, type SparkPlan, type SparkStep, str } from "../data/spark.ts";
 import { type DayRange, type FeatureDef, featureDefs } from "./defs.ts";
 import { countColumn, type Entity, ENTITY_KEYS, windowCounts, windowName } from "./history.ts";
-
-/** A quoted Spark SQL identifier. */
-export const q = (name: string) => "`" + name.replaceAll("`", "``") + "`";
-/** A Spark SQL string literal. */
-export const str = (s: string) => `'${s.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
-/** A Java regular expression matching `s` literally (Spark's split takes a regex). */
-const literalRegex = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
 
 /** Per-(key, day) impressions and clicks, in total and — for users and items with several scenes — per scene. */
 function dailySql(entity: Entity, scenes: number): string {

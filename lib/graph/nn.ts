@@ -30,7 +30,12 @@ import {
   where,
 } from "./tensor.ts";
 
-export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | { kind: "normal"; std: number } | {
+/** How a parameter starts; `zeroFirstRow`: row 0 (an embedding's out-of-vocabulary id) starts at zero. */
+export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | {
+  kind: "normal";
+  std: number;
+  zeroFirstRow?: boolean;
+} | {
   kind: "uniform";
   limit: number;
 };
@@ -127,6 +132,7 @@ export function initValues(spec: Pick<ParamSpec, "shape" | "init">, rng: Rng): F
     }
     case "normal":
       for (let k = 0; k < n; k++) out[k] = rng.normal() * i.std;
+      if (i.zeroFirstRow) out.fill(0, 0, fanOut);
       break;
     case "uniform":
       for (let k = 0; k < n; k++) out[k] = (2 * rng.next() - 1) * i.limit;
@@ -196,11 +202,11 @@ export function embedding(
   ids: Tensor,
   vocab: number,
   dim: number,
-  o: { sparse?: boolean; std?: number } = {},
+  o: { sparse?: boolean; std?: number; zeroOov?: boolean } = {},
 ): Tensor {
   const have = m.params.get(name);
   const table = have?.tensor ??
-    m.param(name, [vocab, dim], { kind: "normal", std: o.std ?? 0.01 }, {
+    m.param(name, [vocab, dim], { kind: "normal", std: o.std ?? 0.01, zeroFirstRow: o.zeroOov }, {
       sparse: o.sparse ?? true,
       regularize: false,
     });

@@ -1,0 +1,364 @@
+/**
+ * The ETL on Apache Spark: the dataset spec's rules (record checks, time layouts, value checks in role order,
+ * the scene list, the cleaned layout) compiled to Spark SQL, with the same accounting as lib/data/etl.ts —
+ * every record read is written or quarantined with its file, line, byte offset, row id, reason and column:
+ * written + quarantined = read, per file and in total — and the same output: clean/date=…/scene=…/ Parquet,
+ * `_quarantine.csv`, `_etl_report.json`, `_dataset.json`.
+ *
+ * Spark reads the files as numbered lines in parallel splits, so a record is one line here: a quoted field
+ * holding a line break (which ctrlab's own reader accepts) is quarantined as broken quoting, line by line, and
+ * row ids are line ordinals. Input must be UTF-8 CSV, plain or gzip named *.gz; other encodings and Parquet
+ * inputs stay with the default engine. tests/spark_test.ts compares both engines record by record.
+ */
+import pl from "nodejs-polars";
+import { isGzip, isParquet } from "./csv.ts";
+import {
+  checkHeader,
+  type CleanSchema,
+  type EtlOptions,
+  type EtlReport,
+  listInputFiles,
+  prepareOutput,
+  QUARANTINE_FILE,
+  QuarantineWriter,
+  readHeader,
+  REPORT_FILE,
+  runEtl,
+  SCHEMA_FILE,
+  specFor,
+} from "./etl.ts";
+import { literalRegex, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
+import { ANTM2C_TIME_FORMATS, requiredColumns, type ResolvedSpec } from "./spec.ts";
+
+/** Trimmed text (Unicode white space, as polars' strip). */
+const trim = (e: string) => `REGEXP_REPLACE(${e}, ${str("(?U)^\\s+|\\s+$")}, '')`;
+const blank = (e: string) => `(${e} IS NULL OR ${trim(e)} = '')`;
+/** csvField (csv.ts) in SQL: quoted when it holds a quote, comma or line break. */
+const csvField = (e: string) =>
+  `IF(COALESCE(${e}, '') RLIKE ${
+    str('[",\\n\\r]')
+  }, CONCAT('"', REPLACE(${e}, '"', '""'), '"'), COALESCE(${e}, ''))`;
+
+const DAY = 86_400_000;
+
+/** Epoch milliseconds of a time field under the spec's formats (NULL when none parses): csv.ts's parsers in SQL. */
+function timeSql(t: string, formats: string[]): string {
+  if (formats.length === 1 && (formats[0] === "epoch_s" || formats[0] === "epoch_ms")) {
+    const unit = formats[0] === "epoch_s" ? 1000 : 1;
+    return `IF(${t} RLIKE ${
+      str("^[+-]?[0-9]{1,16}(\\.[0-9]*)?$")
+    }, CAST(ROUND(CAST(${t} AS DECIMAL(38, 10)) * ${unit}) AS BIGINT), NULL)`;
+  }
+  if (!formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) {
+    throw new Error(
+      `the Spark ETL reads the AntM2C time layouts and epoch_s/epoch_ms; "${
+        formats.join('", "')
+      }" needs the default engine`,
+    );
+  }
+  // parseLogTimeBytes: yyyy-MM-dd HH:mm:ss or yyyy/M/d H:mm, every part in range
+  const a = "^([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})$";
+  const b = "^([0-9]{4})/([0-9]{1,2})/([0-9]{1,2}) ([0-9]{1,2}):([0-9]{2})$";
+  const ms = (re: string, seconds: boolean) => {
+    const g = (k: number) => `CAST(REGEXP_EXTRACT(${t}, ${str(re)}, ${k}) AS INT)`;
+    const s = seconds ? g(6) : "0";
+    return `IF(${g(4)} <= 23 AND ${g(5)} <= 59 AND ${s} <= 59, CAST(UNIX_DATE(MAKE_DATE(${g(1)}, ${g(2)}, ${
+      g(3)
+    })) AS BIGINT) * ${DAY} + ((${g(4)} * 60 + ${g(5)}) * 60 + ${s}) * 1000, NULL)`;
+  };
+  return `CASE WHEN ${t} RLIKE ${str(a)} THEN ${ms(a, true)} WHEN ${t} RLIKE ${str(b)} THEN ${
+    ms(b, false)
+  } END`;
+}
+
+export interface SparkEtlOptions extends EtlOptions {
+  master?: string;
+  sparkConf?: Record<string, string>;
+}
+
+/** Run the ETL on Spark; writes and returns the same report as runEtl. */
+export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { spark: SparkResult }> {
+  const t0 = performance.now();
+  const spec = await specFor(opts.input, opts.spec);
+  if (spec.encoding !== "utf-8") {
+    throw new Error(`the Spark ETL reads UTF-8; this spec says ${spec.encoding} (use the default engine)`);
+  }
+  const files = await listInputFiles(opts.input, spec.files);
+  const headers: string[][] = [];
+  for (const path of files) {
+    if (spec.format === "parquet" || isParquet(path)) {
+      throw new Error(`${path}: the Spark ETL reads CSV; Parquet input needs the default engine`);
+    }
+    if (isGzip(path) !== path.endsWith(".gz")) {
+      throw new Error(
+        `${path}: Spark recognises gzip by the .gz name, and this file's name and content disagree`,
+      );
+    }
+    const h = await readHeader(path, spec);
+    checkHeader(path, h, spec);
+    headers.push(h);
+  }
+  const names = files.map((p) =>
+    p.startsWith(opts.input + "/") ? p.slice(opts.input.length + 1) : p.split("/").pop()!
+  );
+  await prepareOutput(opts.output);
+  const fixedScenes = opts.scenes
+    ? [...opts.scenes]
+    : spec.scene?.values
+    ? [...spec.scene.values]
+    : spec.scene
+    ? null
+    : ["all"];
+  const out = opts.output;
+  const plan = etlSteps(spec, headers, names, fixedScenes, out);
+  const spark = await runSparkPlan({
+    app: "ctrlab etl",
+    inputs: [{ view: "lines", lines: files }],
+    steps: plan,
+    conf: {
+      "spark.sql.ansi.enabled": "false", // a value that does not parse is NULL (then quarantined), not an error
+      "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MILLIS",
+      "spark.sql.shuffle.partitions": "8",
+      ...opts.sparkConf,
+    },
+  }, opts.master);
+  const got = spark.collected;
+  const scenes = fixedScenes ?? (got.scenes as { v: string }[]).map((r) => r.v);
+  // the quarantine as ctrlab writes it, from Spark's Parquet (row id order), in slices
+  const quarantine = new QuarantineWriter(`${out}/${QUARANTINE_FILE}`);
+  const qdir = `${out}/_spark_quarantine`;
+  const parts = [...Deno.readDirSync(qdir)].filter((e) => /^part-.*\.parquet$/.test(e.name)).map((e) =>
+    `${qdir}/${e.name}`
+  )
+    .sort();
+  for (const part of parts) {
+    const df = pl.readParquet(part);
+    for (let off = 0; off < df.height; off += 100_000) {
+      for (const r of df.slice(off, 100_000).toRecords() as Record<string, string | number>[]) {
+        quarantine.add(
+          String(r.file),
+          Number(r.line),
+          Number(r.byte),
+          Number(r.row_id),
+          String(r.reason),
+          String(r.column ?? ""),
+          String(r.value ?? ""),
+          String(r.raw ?? ""),
+        );
+      }
+    }
+  }
+  quarantine.close();
+  await Deno.remove(qdir, { recursive: true });
+  const perFile = (got.files as { file: number; read: number; quarantined: number }[]).sort((a, b) =>
+    a.file - b.file
+  );
+  const used = new Set(requiredColumns(spec));
+  const report: EtlReport = {
+    input: opts.input,
+    output: out,
+    spec: spec.name,
+    files: names.map((file, k) => {
+      const f = perFile.find((p) => p.file === k) ?? { read: 0, quarantined: 0 };
+      const ignored = headers[k].filter((h) => !used.has(h));
+      return {
+        file,
+        rowsRead: Number(f.read),
+        rowsWritten: Number(f.read) - Number(f.quarantined),
+        rowsQuarantined: Number(f.quarantined),
+        ...(ignored.length ? { ignoredColumns: ignored } : {}),
+      };
+    }),
+    rowsRead: 0,
+    rowsWritten: 0,
+    rowsQuarantined: 0,
+    byReason: [...quarantine.counts.values()].sort((a, b) => b.rows - a.rows),
+    partitions: (got.partitions as { date: string; scene: number; rows: number; clicks: number }[]).map((
+      p,
+    ) => ({
+      date: p.date,
+      scene: Number(p.scene),
+      rows: Number(p.rows),
+      clicks: Number(p.clicks),
+    })).sort((a, b) => a.date.localeCompare(b.date) || a.scene - b.scene),
+    scenes,
+    quarantineFile: QUARANTINE_FILE,
+    seconds: 0,
+  };
+  for (const f of report.files) {
+    report.rowsRead += f.rowsRead;
+    report.rowsWritten += f.rowsWritten;
+    report.rowsQuarantined += f.rowsQuarantined;
+  }
+  const written = report.partitions.reduce((a, p) => a + p.rows, 0);
+  if (
+    written !== report.rowsWritten ||
+    report.rowsQuarantined !== [...quarantine.counts.values()].reduce((a, c) => a + c.rows, 0)
+  ) {
+    throw new Error(
+      `ETL reconciliation failed: ${written} rows in partitions, ${report.rowsWritten} read − quarantined; quarantine file and counts disagree`,
+    );
+  }
+  report.seconds = (performance.now() - t0) / 1000;
+  const schema: CleanSchema = { spec, scenes };
+  await Deno.writeTextFile(`${out}/${SCHEMA_FILE}`, JSON.stringify(schema, null, 2));
+  await Deno.writeTextFile(`${out}/${REPORT_FILE}`, JSON.stringify(report, null, 2));
+  return { ...report, spark };
+}
+
+/** The plan's SQL: records, their checks in etl.ts's order, the cleaned partitions and the quarantine. */
+function etlSteps(
+  spec: ResolvedSpec,
+  headers: string[][],
+  names: string[],
+  fixedScenes: string[] | null,
+  out: string,
+): SparkStep[] {
+  const d = spec.delimiter, qc = spec.quote;
+  const steps: SparkStep[] = [];
+  // row ids: record ordinals over the files in order (each file's first line is its header)
+  steps.push({
+    view: "records",
+    cache: true,
+    sql: `SELECT l.file, l.line, l.byte, l.text, b.base + l.line - 2 AS row_id FROM lines l JOIN
+  (SELECT file, COALESCE(SUM(n) OVER (ORDER BY file ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS base
+   FROM (SELECT file, COUNT(*) - 1 AS n FROM lines GROUP BY file)) b USING (file)
+WHERE l.line > 1`,
+  });
+  // one SELECT per distinct header: fields by position under that header, then by role
+  const roles = [
+    ["user", spec.user],
+    ["item", spec.item],
+    ["time", spec.time.column],
+    ["label", spec.label.column],
+    ...(spec.scene ? [["scene", spec.scene.column]] : []),
+  ] as [string, string][];
+  const keep = [...new Set([...roles.map(([, c]) => c), ...requiredColumns(spec)])];
+  const groups = new Map<string, number[]>();
+  headers.forEach((h, k) => groups.set(JSON.stringify(h), [...(groups.get(JSON.stringify(h)) ?? []), k]));
+  const wellQuoted = `(^|${literalRegex(d)})${literalRegex(qc)}([^${literalRegex(qc)}]|${
+    literalRegex(qc + qc)
+  })*${literalRegex(qc)}(?=${literalRegex(d)}|$)`;
+  const selects = [...groups].map(([key, ks]) => {
+    const header: string[] = JSON.parse(key);
+    const schema = header.map((_, i) => `c${i} STRING`).join(", ");
+    const stripped = `REGEXP_REPLACE(text, ${str(wellQuoted)}, '$1')`;
+    const fields = `SIZE(SPLIT(${stripped}, ${str(literalRegex(d))}, -1))`;
+    const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
+    const col = (c: string) => `f.c${header.indexOf(c)}`;
+    return `SELECT row_id, file, line, byte, text, fields, CASE
+    WHEN INSTR(${stripped}, ${str(qc)}) > 0 THEN 'broken_quoting'
+    WHEN text = '' THEN 'empty_line'
+    WHEN INSTR(text, ${str("\uFFFD")}) > 0 THEN 'bad_encoding'
+    WHEN fields <> ${header.length} THEN 'wrong_column_count' END AS record_reason, ${header.length} AS width,
+  ${keep.map((c) => `${col(c)} AS ${q(c)}`).join(", ")},
+  CONCAT_WS(${str(d)}, ${header.map((_, i) => csvField(`f.c${i}`)).join(", ")}) AS raw_fields
+FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) AS f FROM records
+  WHERE file IN (${ks.join(", ")}))`;
+  });
+  steps.push({ view: "parsed", cache: true, sql: selects.join("\nUNION ALL\n") });
+  // the scene list: fixed by the spec, or values in order of first appearance among well-formed records
+  const sceneCol = spec.scene ? q(spec.scene.column) : null;
+  if (sceneCol && !fixedScenes) {
+    steps.push({
+      view: "scenes",
+      cache: true,
+      sql: `SELECT v, CAST(ROW_NUMBER() OVER (ORDER BY first) - 1 AS INT) AS idx FROM
+  (SELECT ${trim(sceneCol)} AS v, MIN(row_id) AS first FROM parsed WHERE record_reason IS NULL
+   AND NOT ${blank(sceneCol)} GROUP BY ${trim(sceneCol)})`,
+    });
+    steps.push({ collect: "scenes", sql: "SELECT v FROM scenes ORDER BY idx" });
+  }
+  const dynamic = !!sceneCol && !fixedScenes;
+  const sceneIdx = !sceneCol
+    ? "0"
+    : dynamic
+    ? "s.idx"
+    : `CASE ${trim(`p.${sceneCol}`)} ${fixedScenes!.map((v, i) => `WHEN ${str(v)} THEN ${i}`).join(" ")} END`;
+  const labels = [...spec.label.positive, ...spec.label.negative].map((v) => str(v.toLowerCase())).join(", ");
+  const label = `LOWER(${trim(q(spec.label.column))})`;
+  steps.push({
+    view: "checked",
+    cache: true,
+    sql: `SELECT *, CAST(FLOOR(ms / ${DAY}) AS INT) AS day_index FROM (SELECT p.*, ${
+      timeSql(`p.${q(spec.time.column)}`, spec.time.format)
+    } AS ms, ${sceneIdx} AS scene_idx${
+      spec.numeric.map((n, k) => `, CAST(${trim(`p.${q(n.column)}`)} AS DOUBLE) AS __num${k}`).join("")
+    }
+FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}` : ""})`,
+  });
+  // value checks in role order (etl.ts valueChecks): the first failing one names reason and column
+  const checks: { column: string; missing: string; bad: string }[] = [
+    { column: spec.user, missing: blank(q(spec.user)), bad: "FALSE" },
+    { column: spec.item, missing: blank(q(spec.item)), bad: "FALSE" },
+    ...(sceneCol ? [{ column: spec.scene!.column, missing: blank(sceneCol), bad: "scene_idx IS NULL" }] : []),
+    { column: spec.time.column, missing: blank(q(spec.time.column)), bad: "ms IS NULL" },
+    { column: spec.label.column, missing: blank(q(spec.label.column)), bad: `NOT (${label} IN (${labels}))` },
+    ...spec.numeric.map((n, k) => ({
+      column: n.column,
+      missing: "FALSE",
+      bad: `(__num${k} IS NULL AND ${q(n.column)} IS NOT NULL AND ${q(n.column)} <> '')`,
+    })),
+  ];
+  const when = (pick: "reason" | "column") =>
+    checks.flatMap((c) =>
+      [[c.missing, "missing_value"], [c.bad, "bad_value"]].map(([cond, reason]) =>
+        `WHEN ${cond} THEN ${str(pick === "reason" ? reason : c.column)}`
+      )
+    ).join(" ");
+  const valueCol = `CASE ${
+    checks.flatMap((c) => [c.missing, c.bad].map((cond) => `WHEN ${cond} THEN ${q(c.column)}`)).join(" ")
+  } END`;
+  steps.push({
+    view: "judged",
+    cache: true,
+    sql: `SELECT *,
+  COALESCE(record_reason, CASE ${when("reason")} END) AS reason,
+  IF(record_reason IS NULL, CASE ${when("column")} END, '') AS reason_column,
+  CASE WHEN record_reason IN ('wrong_column_count', 'empty_line') THEN CONCAT(fields, ' fields, expected ', width)
+    WHEN record_reason = 'broken_quoting' THEN 'unterminated or stray quote'
+    WHEN record_reason = 'bad_encoding' THEN 'invalid utf-8 (decoded as U+FFFD)'
+    ELSE ${valueCol} END AS reason_value
+FROM checked`,
+  });
+  const positive = spec.label.positive.map((v) => str(v.toLowerCase())).join(", ");
+  const textCols = spec.text.map((t) => t.column), cats = spec.categorical.map((c) => c.column);
+  steps.push({
+    write: { path: out, compression: "snappy", partitionBy: ["date", "scene"] },
+    sql: `SELECT row_id, ${trim(q(spec.user))} AS user_id, ${trim(q(spec.item))} AS item_id,
+  CAST(TIMESTAMP_MILLIS(ms) AS TIMESTAMP_NTZ) AS log_time, CAST(${label} IN (${positive}) AS INT) AS label${
+      textCols.map((c) => `, COALESCE(${q(c)}, '') AS ${q(c)}`).join("")
+    }${spec.numeric.map((n, k) => `, __num${k} AS ${q(n.column)}`).join("")}${
+      cats.map((c) => `, ${trim(q(c))} AS ${q(c)}`).join("")
+    }, CAST(DATE_FROM_UNIX_DATE(day_index) AS STRING) AS date, CAST(scene_idx AS INT) AS scene
+FROM judged WHERE reason IS NULL`,
+  });
+  steps.push({
+    write: { path: `${out}/_spark_quarantine`, compression: "snappy" },
+    sql: `SELECT /*+ REPARTITION(1) */ CASE file ${
+      names.map((n, k) => `WHEN ${k} THEN ${str(n)}`).join(" ")
+    } END AS file,
+  line, byte, row_id, reason, reason_column AS column, COALESCE(reason_value, '') AS value,
+  IF(record_reason IS NULL, raw_fields, text) AS raw
+FROM judged WHERE reason IS NOT NULL SORT BY row_id`,
+  });
+  steps.push({
+    collect: "files",
+    sql:
+      "SELECT file, COUNT(*) AS read, SUM(IF(reason IS NULL, 0, 1)) AS quarantined FROM judged GROUP BY file",
+  });
+  steps.push({
+    collect: "partitions",
+    sql: `SELECT CAST(DATE_FROM_UNIX_DATE(day_index) AS STRING) AS date, scene_idx AS scene, COUNT(*) AS rows,
+  SUM(CAST(${label} IN (${positive}) AS INT)) AS clicks FROM judged WHERE reason IS NULL GROUP BY 1, 2`,
+  });
+  return steps;
+}
+
+/** The ETL on the run's engine: ctrlab's own streaming reader (polars), or Spark on `master`. */
+export function runEtlOn(
+  engine: "polars" | "spark",
+  opts: SparkEtlOptions,
+): Promise<EtlReport> {
+  return engine === "spark" ? runEtlSpark(opts) : runEtl(opts);
+}
