@@ -3,7 +3,7 @@
  * normalisation statistics) from the cleaned Parquet table, on each engine: nodejs-polars in one process and
  * Apache Spark (local mode by default) from the same definitions.
  *
- *   deno task bench:features [--rows 1000000,10000000] [--engines polars,spark] [--spark-only 100000000]
+ *   deno task bench:features [--rows 1000000,10000000|none] [--engines polars,spark] [--spark-only 50000000]
  *                            [--master local[2]] [--driver-memory 16g] [--dir /tmp/ctrlab-bench-features]
  *
  * Sizes in --spark-only run on Spark alone (sizes polars cannot hold in this machine's memory). Each build runs
@@ -95,7 +95,10 @@ async function main() {
   }
   const engines = (values.engines ?? "polars,spark").split(",");
   const sizes = [
-    ...(values.rows ?? "1000000,10000000").split(",").map((n) => ({ rows: Number(n), engines })),
+    ...(values.rows === "none" ? [] : (values.rows ?? "1000000,10000000").split(",")).map((n) => ({
+      rows: Number(n),
+      engines,
+    })),
     ...(values["spark-only"]?.split(",") ?? []).map((n) => ({ rows: Number(n), engines: ["spark"] })),
   ];
   console.log(`engines: polars (one process), spark (${master}, driver memory ${driverMemory})`);
@@ -109,8 +112,10 @@ async function main() {
         ((performance.now() - t0) / 1000).toFixed(0)
       } s`,
     );
+    const took: Record<string, { seconds: number; peak: number }> = {};
     for (const engine of engines) {
       const { out, peak } = await run(engine, a);
+      took[engine] = { seconds: out.seconds, peak };
       console.log(
         `features ${engine.padEnd(6)} ${rows.toLocaleString("en-US").padStart(11)} rows: ${
           Math.round(rows / out.seconds).toLocaleString("en-US").padStart(9)
@@ -121,6 +126,13 @@ async function main() {
         } GiB`,
       );
       await Deno.remove(`${a.dir}/table-${engine}`, { recursive: true }).catch(() => {});
+    }
+    if (took.polars && took.spark) {
+      console.log(
+        `  spark/polars at ${rows.toLocaleString("en-US")} rows: time ×${
+          (took.spark.seconds / took.polars.seconds).toFixed(1)
+        }, peak memory ×${(took.spark.peak / took.polars.peak).toFixed(2)}`,
+      );
     }
     await Deno.remove(a.dir, { recursive: true });
   }

@@ -8,7 +8,7 @@
  *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
- *   experiment --run-id ID --experiment JSON [--vary PARAM=v1,v2,…] [--rows N …]
+ *   experiment --run-id ID --experiment JSON [--vary PARAM=v1,v2,…|PARAM=[a,b];[c,d]] [--rows N …]
  *            run an experiment spec (lib/experiment/spec.ts) in an existing run's folder (its data and saved
  *            predictions: the baseline must have run); --vary runs one per value and chooses on validation AUC
  *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single|release]
@@ -151,12 +151,11 @@ async function main(argv: string[]): Promise<number> {
       }
       const [param, list] = values.vary.split("=");
       if (!param || !list) throw new Error(`experiment: --vary wants PARAM=v1,v2,…, got "${values.vary}"`);
-      const rows = await sweep(
-        spec,
-        param,
-        list.split(",").map((v) => Number.isFinite(Number(v)) ? Number(v) : v),
-        cfg,
-      );
+      // values split on "," — or on ";" when a value is itself a JSON list: hidden=[128,64];[64,32]
+      const values_ = list.includes(";")
+        ? list.split(";").map((v) => JSON.parse(v))
+        : list.split(",").map((v) => Number.isFinite(Number(v)) ? Number(v) : v);
+      const rows = await sweep(spec, param, values_, cfg);
       console.table(rows);
       console.log(`chosen on validation AUC: ${rows.find((r) => r.chosen)!.name}`);
       return 0;
