@@ -7,7 +7,7 @@ import pl from "nodejs-polars";
 import { localCluster } from "../lib/data/spark.ts";
 import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } from "../lib/data/etl.ts";
 import { runEtlSpark } from "../lib/data/etl_spark.ts";
-import { loadSpec, resolveSpec } from "../lib/data/spec.ts";
+import { BUILTIN_SPECS, loadSpec, resolveSpec } from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import {
   buildTable,
@@ -199,13 +199,17 @@ Deno.test("01–03 on Spark (local mode) equal 01–03 on the default engine: ET
   assertEquals([all.height, all.getColumn("row_id").nUnique()], [r.rowsWritten, r.rowsWritten]);
 });
 
-Deno.test("the Spark ETL on the public release's layout (37 columns, numeric deep features) equals the default engine's; GBK input is refused plainly", async () => {
+Deno.test("the Spark ETL on the public release's layout (37 columns, numeric deep features, scenes discovered) equals the default engine's; GBK input is refused plainly", async () => {
   const dir = await tempDir("spark-release");
   const logs = await writeReleaseLogs(dir, 5_000);
-  await runEtl({ input: logs, output: `${dir}/clean-polars` });
-  await runEtlSpark({ input: logs, output: `${dir}/clean-spark`, master: "local[2]" });
+  // scenes left to discovery (in order of first appearance), not listed by the spec
+  const spec = resolveSpec({ ...BUILTIN_SPECS.antm2c, scene: { column: "scene" } });
+  await runEtl({ input: logs, output: `${dir}/clean-polars`, spec });
+  await runEtlSpark({ input: logs, output: `${dir}/clean-spark`, spec, master: "local[2]" });
   assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
   assertEquals(readCleanSchema(`${dir}/clean-spark`).spec.numeric.length, 27);
+  // discovery takes every value in order of appearance (the corrupt rows' "s2", "-1", … among them), as polars does
+  assert(readCleanSchema(`${dir}/clean-spark`).scenes.length > 5);
   const other = await writeOtherLogs(`${dir}/other`, 200, 1);
   await assertRejects(
     () => runEtlSpark({ input: other.logs, output: `${dir}/other-clean`, spec: resolveSpec(OTHER_SPEC) }),

@@ -226,14 +226,7 @@ function etlSteps(
 WHERE l.line > 1`,
   });
   // one SELECT per distinct header: fields by position under that header, then by role
-  const roles = [
-    ["user", spec.user],
-    ["item", spec.item],
-    ["time", spec.time.column],
-    ["label", spec.label.column],
-    ...(spec.scene ? [["scene", spec.scene.column]] : []),
-  ] as [string, string][];
-  const keep = [...new Set([...roles.map(([, c]) => c), ...requiredColumns(spec)])];
+  const keep = [...new Set(requiredColumns(spec))];
   const groups = new Map<string, number[]>();
   headers.forEach((h, k) => groups.set(JSON.stringify(h), [...(groups.get(JSON.stringify(h)) ?? []), k]));
   const wellQuoted = `(^|${literalRegex(d)})${literalRegex(qc)}([^${literalRegex(qc)}]|${

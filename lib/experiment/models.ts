@@ -161,8 +161,8 @@ export const MODELS: Record<string, ModelFamily> = {
     tasks: "scenes",
     optimizer: ADAM,
     describe:
-      "star topology: per-scene FC weights = shared ⊙ scene's (128-64), partitioned normalisation, auxiliary per-scene head",
-    defaults: { embDim: 16, hidden: [128, 64], aux: [32] },
+      "star topology: per-scene FC weights = shared ⊙ scene's (256-128), partitioned normalisation, auxiliary per-scene head",
+    defaults: { embDim: 16, hidden: [256, 128], aux: [32] }, // hidden chosen on validation at 1M (README)
     build: (d, p) => star(cfg(d, p)),
   },
   Fusion: {
