@@ -109,6 +109,12 @@ async function main(argv: string[]): Promise<number> {
       ...(spec ? { spec } : {}),
     };
   };
+  // etl and features: --engine (default polars), and --master only with Spark
+  const engineOf = (command: string) => {
+    const engine = values.engine ? parseEngine(values.engine) : "polars";
+    if (values.master && engine !== "spark") throw new Error(`${command}: --master is for --engine spark`);
+    return engine;
+  };
   switch (cmd) {
     case "main": {
       const cfg = runConfigFromArgs();
@@ -173,8 +179,7 @@ async function main(argv: string[]): Promise<number> {
     case "etl": {
       if (!values.input || !values.output) throw new Error("etl: --input RAW and --output DIR are required");
       assertOutside(values.input, values.output, "ETL output");
-      const engine = values.engine ? parseEngine(values.engine) : "polars";
-      if (values.master && engine !== "spark") throw new Error("etl: --master is for --engine spark");
+      const engine = engineOf("etl");
       const r = await runEtlOn(engine, {
         input: values.input,
         output: values.output,
@@ -193,8 +198,7 @@ async function main(argv: string[]): Promise<number> {
         throw new Error("features: --input CLEAN and --output DIR are required");
       }
       assertOutside(values.input, values.output, "table output");
-      const engine = values.engine ? parseEngine(values.engine) : "polars";
-      if (values.master && engine !== "spark") throw new Error("features: --master is for --engine spark");
+      const engine = engineOf("features");
       const r = await makeTable(values.input, values.output, { engine, master: values.master });
       const rows = SPLITS.map((s) => `${s} ${r.manifest.rows[s]}`).join(", ");
       console.log(

@@ -36,12 +36,15 @@ export interface RunConfig {
 
 const ENGINES = ["polars", "spark"] as const;
 
-export function parseEngine(v: string): RunConfig["engine"] {
-  if (!(ENGINES as readonly string[]).includes(v)) {
-    throw new Error(`engine must be one of ${ENGINES.join(", ")}, got "${v}"`);
+/** `v` if it is one of `allowed`, else an error naming the setting and the choices. */
+function oneOf<T extends string>(what: string, allowed: readonly T[], v: string): T {
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new Error(`${what} must be one of ${allowed.join(", ")}, got "${v}"`);
   }
-  return v as RunConfig["engine"];
+  return v as T;
 }
+
+export const parseEngine = (v: string): RunConfig["engine"] => oneOf("engine", ENGINES, v);
 
 const BACKENDS = ["auto", "node", "wasm", "webgpu"] as const;
 
@@ -103,12 +106,7 @@ export function runConfig(): RunConfig {
   };
 }
 
-export function parseBackend(v: string): RunConfig["backend"] {
-  if (!(BACKENDS as readonly string[]).includes(v)) {
-    throw new Error(`backend must be one of ${BACKENDS.join(", ")}, got "${v}"`);
-  }
-  return v as RunConfig["backend"];
-}
+export const parseBackend = (v: string): RunConfig["backend"] => oneOf("backend", BACKENDS, v);
 
 export function parseThreads(v: string): number {
   const n = Number(v);

@@ -136,6 +136,11 @@ export async function listInputFiles(input: string, globs: string[] = ["**/*"]):
   return out.sort();
 }
 
+/** How reports and the quarantine name an input file: its path under `input`, or its name when `input` is the file. */
+export function inputName(input: string, path: string): string {
+  return path.startsWith(input + "/") ? path.slice(input.length + 1) : path.split("/").pop()!;
+}
+
 /** A file's bytes as CSV: the file itself (gunzipped if compressed), or a Parquet file's rows written as CSV. */
 function csvSource(path: string, spec: ResolvedSpec): { bytes: AsyncIterable<Uint8Array>; parquet: boolean } {
   const parquet = spec.format === "parquet" || (spec.format === undefined && isParquet(path));
@@ -529,9 +534,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
   };
 
   for (const path of files) {
-    const file = path.startsWith(opts.input + "/")
-      ? path.slice(opts.input.length + 1)
-      : path.split("/").pop()!;
+    const file = inputName(opts.input, path);
     const stats = { read: 0, written: 0, quarantined: 0 };
     const header = headers.get(path)!;
     const timeField = header.indexOf(spec.time.column);

@@ -17,6 +17,7 @@ import {
   type CleanSchema,
   type EtlOptions,
   type EtlReport,
+  inputName,
   listInputFiles,
   prepareOutput,
   QUARANTINE_FILE,
@@ -27,7 +28,7 @@ import {
   SCHEMA_FILE,
   specFor,
 } from "./etl.ts";
-import { literalRegex, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
+import { literalRegex, partFiles, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
 import { ANTM2C_TIME_FORMATS, requiredColumns, type ResolvedSpec } from "./spec.ts";
 
 /** Trimmed text (Unicode white space, as polars' strip). */
@@ -98,9 +99,7 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
     checkHeader(path, h, spec);
     headers.push(h);
   }
-  const names = files.map((p) =>
-    p.startsWith(opts.input + "/") ? p.slice(opts.input.length + 1) : p.split("/").pop()!
-  );
+  const names = files.map((p) => inputName(opts.input, p));
   await prepareOutput(opts.output);
   const fixedScenes = opts.scenes
     ? [...opts.scenes]
@@ -127,11 +126,7 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
   // the quarantine as ctrlab writes it, from Spark's Parquet (row id order), in slices
   const quarantine = new QuarantineWriter(`${out}/${QUARANTINE_FILE}`);
   const qdir = `${out}/_spark_quarantine`;
-  const parts = [...Deno.readDirSync(qdir)].filter((e) => /^part-.*\.parquet$/.test(e.name)).map((e) =>
-    `${qdir}/${e.name}`
-  )
-    .sort();
-  for (const part of parts) {
+  for (const part of partFiles(qdir)) {
     const df = pl.readParquet(part);
     for (let off = 0; off < df.height; off += 100_000) {
       for (const r of df.slice(off, 100_000).toRecords() as Record<string, string | number>[]) {

@@ -18,6 +18,13 @@ export const str = (s: string) => `'${s.replaceAll("\\", "\\\\").replaceAll("'",
 /** A Java regular expression matching `s` literally (Spark's split and rlike take regexes). */
 export const literalRegex = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
 
+/** The Parquet part files in `folder`, by name (Spark's part-00000-…, part-00001-… are in row order; polars writes part-00000.parquet). */
+export function partFiles(folder: string): string[] {
+  return [...Deno.readDirSync(folder)].filter((e) => e.isFile && /^part-.*\.parquet$/.test(e.name)).map((e) =>
+    `${folder}/${e.name}`
+  ).sort();
+}
+
 export interface SparkStep {
   sql: string;
   /** Register the result under this name for later steps. */
@@ -93,12 +100,11 @@ export async function runSparkPlan(plan: SparkPlan, master: string = LOCAL_MASTE
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const [out, err] = await Promise.all([
+    const [out, err, status] = await Promise.all([
       new Response(child.stdout).text(),
       new Response(child.stderr).text(),
       child.status,
     ]);
-    const status = await child.status;
     if (!status.success) {
       const tail = (out + err).split("\n").filter((l) => !/^\s*at |WARN|^\s*$/.test(l)).slice(-25).join("\n");
       throw new Error(`Spark plan "${plan.app}" failed on ${master}:\n${tail}`);

@@ -4,10 +4,10 @@
  * project's leaky variant that also counts the current day's own clicks, kept for demonstration.
  *
  * One daily table per entity (impressions, clicks, and per-scene counts per key and day) is the single
- * source; cumulative, 7-day and previous-day statistics are expressions over it:
- *   cumBefore(D)  = cum(≤D) − day(D)                      (or cum(≤D) when leaky)
- *   roll7(D)      = cumBefore(D) − cum(≤D−8)              (days D−7..D−1, via an as-of join)
- *   prevDay(D)    = day(D−1)
+ * source; every window of the catalogue (defs.ts: days D − from … D − to) is a difference of its running
+ * total C(t) = count through day t:
+ *   window(D)     = C(D − from) − C(D − to − 1)           (C(D − to − 1) = 0 when `to` is open; a day later when leaky)
+ *   C(D − 1)      = cum(≤D) − day(D),  C(D − k), k ≥ 2: an as-of join to the last active day ≤ D − k
  */
 import pl from "nodejs-polars";
 import { type DayRange, type FeatureDef, featureDefs } from "./defs.ts";
@@ -85,7 +85,7 @@ export function countColumn(d: FeatureDef, what: "imp" | "clk"): string {
   return d.scene === undefined ? what : `${what}_s${d.scene}`;
 }
 
-/** The counts a window feature needs (a ratio needs both), as (count column, window) pairs. */
+/** The counts a feature's window sums (a ratio needs both; days since first seen, none). */
 export function windowCounts(d: FeatureDef): ("imp" | "clk")[] {
   return d.stat === "imp" ? ["imp"] : d.stat === "clk" ? ["clk"] : d.stat === "days" ? [] : ["clk", "imp"];
 }
@@ -117,9 +117,7 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
   const daily = dailyCounts(events, entity, scenes);
   const shift = o.includeCurrentDay ? 1 : 0;
   const defs = featureDefs(scenes).filter((d) =>
-    d.entity === entity && daily.columns.includes(
-      d.scene === undefined ? "imp" : `imp_s${d.scene}`,
-    )
+    d.entity === entity && daily.columns.includes(countColumn(d, "imp"))
   );
   // every (count, day range) the catalogue asks for, and the lags C(D − lag) they need
   const windows = new Map<string, { c: string; r: DayRange }>();

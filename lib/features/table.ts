@@ -10,7 +10,7 @@ import { type CleanSchema, generatorSchema, readCleanSchema, scanClean } from ".
 import { featureDefs } from "./defs.ts";
 import { type BetaPrior, dayExpr, fitCtrPrior, joinHistory } from "./history.ts";
 import { releaseMemory } from "../util/memory.ts";
-import { runSparkPlan, type SparkResult } from "../data/spark.ts";
+import { partFiles, runSparkPlan, type SparkResult } from "../data/spark.ts";
 import { sparkVocabDir, tablePlan } from "./sql.ts";
 import { unitHash } from "../util/frame.ts";
 import { dayIndex, dayName } from "../util/time.ts";
@@ -60,9 +60,14 @@ export interface Manifest {
 
 export const MANIFEST_FILE = "manifest.json";
 
+/** A split configuration with its defaults: temporal, 3 validation and 3 test days. */
+export function splitConfig(cfg: SplitConfig = {}): Required<SplitConfig> {
+  return { mode: "temporal", valDays: 3, testDays: 3, seed: 7, ...cfg };
+}
+
 /** Split column by day (temporal) or at random (leaky, for contrast). */
 export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
-  const c = { mode: "temporal", valDays: 3, testDays: 3, seed: 7, ...cfg };
+  const c = splitConfig(cfg);
   if (days.length < c.valDays + c.testDays + 1) {
     throw new Error(
       `split: ${days.length} days cannot hold ${c.valDays} validation + ${c.testDays} test days and a training day`,
@@ -214,7 +219,7 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
   const schema = o.schema ?? generatorSchema();
   const scenes = schema.scenes.length;
   const categorical = schema.spec.categorical;
-  const split = { mode: "temporal" as const, valDays: 3, testDays: 3, seed: 7, ...o.split };
+  const split = splitConfig(o.split);
   const days = events.getColumn("day").unique().sort().toArray() as number[];
   // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
   // (date and log_time are not needed past this point: day and row_id order carry the time)
@@ -407,10 +412,7 @@ export function readManifest(dir: string): Manifest {
 
 /** A split's Parquet files in row order: one from polars, part-00000… from Spark (sorted names = sorted rows). */
 export function splitFiles(dir: string, split: SplitName): string[] {
-  const folder = `${dir}/split=${split}`;
-  return [...Deno.readDirSync(folder)].filter((e) => e.isFile && /^part-.*\.parquet$/.test(e.name)).map((e) =>
-    `${folder}/${e.name}`
-  ).sort();
+  return partFiles(`${dir}/split=${split}`);
 }
 
 /** A split of a written table (optionally some columns), its part files in order. */
@@ -444,7 +446,7 @@ export async function buildTableSpark(
   o: SparkTableOptions = {},
 ): Promise<{ manifest: Manifest; spark: SparkResult }> {
   const schema = o.schema ?? readCleanSchema(clean);
-  const split = { mode: "temporal" as const, valDays: 3, testDays: 3, seed: 7, ...o.split };
+  const split = splitConfig(o.split);
   if (split.mode !== "temporal") throw new Error("the Spark engine builds temporal splits only");
   const minCount = o.minCount ?? 1;
   const all = standardised(schema);
@@ -472,9 +474,9 @@ export async function buildTableSpark(
   const vocabs: Record<string, { height: number }> = {};
   for (const c of ["user_id", "item_id", ...schema.spec.categorical.map((k) => k.column)]) {
     const dir = sparkVocabDir(outDir, c);
-    const [part] = [...Deno.readDirSync(dir)].filter((e) => /^part-.*\.parquet$/.test(e.name));
+    const [part] = partFiles(dir);
     if (!part) throw new Error(`Spark wrote no vocabulary file for ${c} in ${dir}`);
-    await Deno.rename(`${dir}/${part.name}`, `${outDir}/vocab_${c}.parquet`);
+    await Deno.rename(part, `${outDir}/vocab_${c}.parquet`);
     vocabs[c] = {
       height: pl.readParquet(`${outDir}/vocab_${c}.parquet`, { columns: ["idx"] } as never).height,
     };
