@@ -6,9 +6,13 @@
  * MLP 128-64 with Dice) over behaviour sequences of length 20 and 50 (each row's real length uniform in 0..L).
  *
  *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe,deepfm,star,din-L20,din-L50] [--seconds 4]
- *                         [--sparse-sum scatter|segment|both] [--rounds R]
+ *                         [--sparse-sum scatter|segment|both] [--rounds R] [--torch auto|off|PYTHON] [--torch-device cpu|cuda]
  * --sparse-sum: how repeated ids' gradients are summed (default: the backend's; scatter on CPU races on repeated
  * ids; both: each, alternating, with the ratio). --rounds: repeat every measurement R times, alternating; medians.
+ * --torch: the PyTorch peer (bench/torch_peer.py: dnn, mmoe, din-L20, din-L50 written the fast PyTorch way) runs
+ * after ours in every round, and the last lines give ours/PyTorch per model and batch, ours on the best CPU backend
+ * (or webgpu against --torch-device cuda). auto (default): .venv-bench's Python (`bash scripts/pyenv.sh bench`),
+ * else /usr/bin/python3 when it imports torch (Debian's python3-torch), else no peer. Never needed by tests or runs.
  *
  * One line per (model, batch, backend): samples/s and the matmul GFLOP/s it implies (forward + backward).
  * Ids follow a Zipf-like law, as user and item traffic does. The loss is read every 50 steps, as in training.
@@ -131,6 +135,53 @@ async function measure(
   return out;
 }
 
+const TORCH_MODELS = ["dnn", "mmoe", "din-L20", "din-L50"];
+const REPO = new URL("..", import.meta.url).pathname;
+
+/** The Python that runs the PyTorch peer, and its torch version; null for none. */
+async function torchPython(choice: string): Promise<{ path: string; version: string } | null> {
+  if (choice === "off") return null;
+  const candidates = choice === "auto" ? [`${REPO}.venv-bench/bin/python`, "/usr/bin/python3"] : [choice];
+  for (const path of candidates) {
+    try {
+      const out = await new Deno.Command(path, {
+        args: ["-c", "import torch; print(torch.__version__)"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      if (out.success) return { path, version: `torch ${new TextDecoder().decode(out.stdout).trim()}` };
+    } catch { /* not installed */ }
+  }
+  if (choice !== "auto") throw new Error(`--torch ${choice}: that Python cannot import torch`);
+  return null;
+}
+
+/** Samples/s of the PyTorch peer for one model and batch (its own process; the same threads as ours). */
+async function torchRate(python: string, model: string, rows: number, seconds: number, device: string) {
+  const out = await new Deno.Command(python, {
+    args: [
+      `${REPO}bench/torch_peer.py`,
+      "--model",
+      model,
+      "--batch",
+      String(rows),
+      "--seconds",
+      String(seconds),
+      "--threads",
+      String(navigator.hardwareConcurrency),
+      "--device",
+      device,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`PyTorch peer failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+  }
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]).samples_per_s as number;
+}
+
 async function main() {
   const { values } = parseArgs({
     args: Deno.args,
@@ -141,12 +192,23 @@ async function main() {
       seconds: { type: "string" },
       "sparse-sum": { type: "string" },
       rounds: { type: "string" },
+      torch: { type: "string" },
+      "torch-device": { type: "string" },
     },
   });
+  const python = await torchPython(values.torch ?? "auto");
+  const torchDevice = values["torch-device"] ?? "cpu";
   const adapter = await gpuAdapter();
   const backends = (values.backends ?? `node,wasm${adapter ? ",webgpu" : ""}`).split(",") as BackendName[];
   const batches = (values.batches ?? "256,1024,4096").split(",").map(Number);
   const seconds = Number(values.seconds ?? 4);
+  console.log(
+    `# PyTorch peer: ${
+      python
+        ? `${python.version} (${python.path}), ${torchDevice}`
+        : "none (bash scripts/pyenv.sh bench adds one)"
+    }`,
+  );
   console.log(
     `# ${Deno.build.os} ${navigator.hardwareConcurrency} cores; WebGPU adapter: ${
       adapter
@@ -180,6 +242,16 @@ async function main() {
             );
           }
         }
+        if (python && TORCH_MODELS.includes(name)) {
+          const sps = await torchRate(python.path, name, rows, seconds, torchDevice);
+          const key = `${name} ${rows} torch`;
+          samples.set(key, [...samples.get(key) ?? [], sps]);
+          console.log(
+            `${name} B=${rows} PyTorch ${torchDevice}${rounds > 1 ? ` round ${round + 1}` : ""}: ${
+              Math.round(sps).toLocaleString("en-US")
+            } samples/s`,
+          );
+        }
       }
     }
   }
@@ -200,6 +272,19 @@ async function main() {
   // ratios, not timings, are what compare across machines
   for (const [key, sps] of rates) {
     const [name, rows, be, sum] = key.split(" ");
+    if (be === "torch") {
+      const mine = torchDevice === "cuda" ? ["webgpu"] : ["node", "wasm"];
+      const best = mine.map((b) => [b, rates.get(`${name} ${rows} ${b}`)] as const).filter(([, r]) => r)
+        .sort((p, q) => q[1]! - p[1]!)[0];
+      if (best) {
+        console.log(
+          `ratio ours/PyTorch ${name} B=${rows} (${best[0]} vs ${torchDevice}): ${
+            (best[1]! / sps).toFixed(2)
+          }`,
+        );
+      }
+      continue;
+    }
     if (sum) continue;
     const dnnRate = rates.get(`dnn ${rows} ${be}`), l20 = rates.get(`din-L20 ${rows} ${be}`);
     if (name.startsWith("din") && dnnRate) {

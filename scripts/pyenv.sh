@@ -5,12 +5,15 @@
 #                                               (onnxruntime, pyarrow, DuckDB): python/requirements.lock
 #   bash scripts/pyenv.sh spark   .venv-spark/  PySpark (Spark itself, for --engine spark; Java from the machine):
 #                                               python/spark-requirements.lock
+#   bash scripts/pyenv.sh bench   .venv-bench/  PyTorch, the peer bench:train compares against (never tests or runs):
+#                                               python/bench-requirements.lock
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 case "${1:-}" in
   "") VENV="$ROOT/.venv"; LOCK="$ROOT/python/requirements.lock" ;;
   spark) VENV="$ROOT/.venv-spark"; LOCK="$ROOT/python/spark-requirements.lock" ;;
-  *) echo "pyenv: unknown environment '$1' (none or spark)" >&2; exit 2 ;;
+  bench) VENV="$ROOT/.venv-bench"; LOCK="$ROOT/python/bench-requirements.lock" ;;
+  *) echo "pyenv: unknown environment '$1' (none, spark or bench)" >&2; exit 2 ;;
 esac
 want=$(sha256sum "$LOCK" | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" = "$want" ]; then exit 0; fi

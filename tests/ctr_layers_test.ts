@@ -1,8 +1,9 @@
 /**
- * DCN's cross layers, DIN's masked target attention and Dice: gradients against finite differences, padding
+ * DCN's cross layers, DIN's target attention (padding masked, or real positions packed) and Dice: gradients against finite differences, padding
  * that cannot be seen, and Dice's switch from batch statistics (training) to running statistics (inference).
  */
 import { gradCheck } from "../lib/graph/check.ts";
+import { gradients } from "../lib/graph/grad.ts";
 import { type Arr, arr, evaluate } from "../lib/graph/interp.ts";
 import { dice, linear, ModelBuilder } from "../lib/graph/nn.ts";
 import { compile, newName } from "../lib/graph/program.ts";
@@ -11,15 +12,20 @@ import { crossNet, targetAttention } from "../lib/models/layers.ts";
 import { loadBackend } from "../lib/train/backend.ts";
 import { TrainSession } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { assert, assertClose } from "./assert.ts";
+import { assert, assertClose, assertEquals } from "./assert.ts";
 
 const rng = new Rng(5);
 const rand = (shape: number[], scale = 1) =>
   arr(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()));
 
 /** Gradient check of sum(w ⊙ f(...)) over every trainable param of a layer built on a fresh ModelBuilder. */
-function checkLayer(build: (m: ModelBuilder) => T.Tensor, feeds: Record<string, Arr>, batch: number) {
-  const m = new ModelBuilder(true);
+function checkLayer(
+  build: (m: ModelBuilder) => T.Tensor,
+  feeds: Record<string, Arr>,
+  batch: number,
+  pack = false,
+) {
+  const m = new ModelBuilder(true, pack);
   const y = build(m);
   const w = T.input("__w", y.shape);
   feeds.__w = rand(y.shape.map((d) => typeof d === "number" ? d : batch));
@@ -70,14 +76,41 @@ function attention(m: ModelBuilder, keysFrom: "param" | "input") {
   return targetAttention(m, "att", q, keys, T.input("mask", [B, L]), [5]);
 }
 
-Deno.test("DIN attention unit with masking: gradients (query, keys, unit weights, Dice α) match finite differences", () => {
-  const res = checkLayer((m) => attention(m, "param").interest, { mask: MASK }, B);
-  assert(res.some((r) => r.param === "k") && res.some((r) => r.param === "att.0.dice.alpha"));
+for (const pack of [false, true]) {
+  Deno.test(`DIN attention unit, ${pack ? "real positions packed" : "padding masked"}: gradients (query, keys, unit weights, Dice α) match finite differences`, () => {
+    const res = checkLayer((m) => attention(m, "param").interest, { mask: MASK }, B, pack);
+    assert(res.some((r) => r.param === "k") && res.some((r) => r.param === "att.0.dice.alpha"));
+  });
+}
+
+Deno.test("DIN attention: packing the real positions computes what masking the padding does (outputs, statistics, gradients)", () => {
+  const run = (pack: boolean) => {
+    const m = new ModelBuilder(true, pack);
+    const { interest, weights } = attention(m, "param");
+    const params = [...m.params.values()].filter((p) => !p.buffer).map((p) => p.tensor);
+    const loss = T.reduceSum(T.mul(interest, interest), [0, 1]);
+    const g = gradients(loss, params).dense;
+    const stats = [...m.assigned.values()];
+    const feeds: Record<string, Arr> = { mask: MASK };
+    const r = new Rng(9);
+    for (const p of m.params.values()) {
+      feeds[p.tensor.name!] = arr(
+        p.shape,
+        Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => r.normal()),
+      );
+    }
+    return evaluate([interest, weights, ...stats, ...params.map((p) => g.get(p)!)], feeds);
+  };
+  const [masked, packed] = [run(false), run(true)];
+  assertEquals(masked.length, packed.length);
+  masked.forEach((a, i) =>
+    a.data.forEach((v, j) => assertClose(packed[i].data[j], v, 1e-9, `output ${i}[${j}]`))
+  );
 });
 
 Deno.test("DIN attention: padded behaviours get weight 0 and cannot change the interest vector, in training and at inference", () => {
-  for (const training of [true, false]) {
-    const m = new ModelBuilder(training);
+  for (const [training, pack] of [[true, false], [true, true], [false, false]]) {
+    const m = new ModelBuilder(training, pack);
     const { interest, weights } = attention(m, "input");
     const feeds: Record<string, Arr> = { mask: MASK, q: rand([B, D]) };
     for (const p of m.params.values()) {

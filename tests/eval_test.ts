@@ -1,5 +1,5 @@
 /** Evaluation: gAUC on a hand-built example, calibration/ECE, slices with single-class "n/a", paired bootstrap. */
-import { auc, calibration, gauc } from "../lib/eval/metrics.ts";
+import { auc, AucRanking, calibration, gauc } from "../lib/eval/metrics.ts";
 import { pairedBootstrap, sliceMetrics } from "../lib/eval/slices.ts";
 import { appendResults, dropResults, readResults, type ResultRow } from "../lib/eval/results.ts";
 import { Rng } from "../lib/util/rng.ts";
@@ -45,6 +45,45 @@ Deno.test("paired bootstrap: zero for identical models, a clear positive interva
   const better = pairedBootstrap(labels, weak, strong, { resamples: 100 });
   assert(better.diff > 0 && better.lo > 0 && better.hi >= better.lo, JSON.stringify(better));
   assertEquals(better.pBetter, 1);
+});
+
+/** The bootstrap as first written: a copied resample per round, each model's AUC sorted afresh. */
+function copiedBootstrap(
+  labels: number[],
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  R: number,
+  seed: number,
+) {
+  const rng = new Rng(seed), n = labels.length, diffs: number[] = [];
+  const y = new Float64Array(n), pa = new Float64Array(n), pb = new Float64Array(n);
+  for (let r = 0; r < R; r++) {
+    for (let i = 0; i < n; i++) {
+      const j = rng.int(n);
+      [y[i], pa[i], pb[i]] = [labels[j], a[j], b[j]];
+    }
+    const d = auc(y, pb) - auc(y, pa);
+    if (!Number.isNaN(d)) diffs.push(d);
+  }
+  return diffs.sort((p, q) => p - q);
+}
+
+Deno.test("bootstrap from one sort and resample counts gives the same numbers as sorting copied resamples", () => {
+  const rng = new Rng(11);
+  const n = 2000;
+  const labels = Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0));
+  // float32 scores rounded to 2 decimals: many ties, within and across classes
+  const a = Float32Array.from(labels, (y) => Math.round((0.4 * y + rng.next()) * 100) / 100);
+  const b = Float32Array.from(labels, (y) => Math.round((0.7 * y + rng.next()) * 100) / 100);
+  const R = 60, diffs = copiedBootstrap(labels, a, b, R, 5);
+  const fast = pairedBootstrap(labels, a, b, { resamples: R, seed: 5 });
+  const q = (f: number) => diffs[Math.round(f * (diffs.length - 1))];
+  assertEquals([fast.lo, fast.hi, fast.resamples], [q(0.025), q(0.975), R]);
+  assertEquals(fast.pBetter, diffs.filter((d) => d > 0).length / R);
+  // weights are copies: AUC of rows counted 2, 0, 1, 3 times equals the AUC of the expanded rows
+  const w = [2, 0, 1, 3], y4 = [1, 0, 0, 1], s4 = [0.5, 0.9, 0.5, 0.2];
+  assertEquals(new AucRanking(s4).auc(y4, w), auc([1, 1, 0, 1, 1, 1], [0.5, 0.5, 0.5, 0.2, 0.2, 0.2]));
+  assert(Number.isNaN(new AucRanking(s4).auc(y4, [1, 0, 0, 1])), "no negative weight: n/a");
 });
 
 Deno.test("results registry: a stage that runs again replaces its rows, other stages keep theirs", async () => {

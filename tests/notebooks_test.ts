@@ -207,6 +207,18 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
   );
   const indexDom = await renderedDom(`${cfg.runDir}/index.html`);
   assert(indexDom.includes('class="plot-container plotly"'), "index chart drawn");
+  // every notebook's time, split by phase, adds up to its seconds; the index charts it
+  for (const r of info.notebooks) {
+    const p = r.profile ?? {}, sum = Object.values(p).reduce((a, b) => a + b, 0);
+    assert(Math.abs(sum - r.seconds) < 0.1, `${r.stage}: phases add to ${sum}, ran ${r.seconds} s`);
+    assert(p.imports > 0 && p["kernel start"] > 0, `${r.stage}: ${JSON.stringify(p)}`);
+    if (/^0[4-9]/.test(r.stage)) {
+      assert(p.training > 0 && p.evaluation > 0, `${r.stage}: ${JSON.stringify(p)}`);
+    }
+    if (/^0[4-9]/.test(r.stage) && r.stage !== "04_dnn") assert(p.intervals > 0, `${r.stage} bootstraps`);
+  }
+  assert(info.notebooks[0].profile!.data > 0, "01's ETL counts as data");
+  assert(index.includes("Where the run's time went") && index.includes('id="index-time"'));
 });
 
 Deno.test("the run's model package: predict rebuilds features from raw CSV and reproduces the notebook's test predictions exactly", async () => {

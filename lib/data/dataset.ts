@@ -16,6 +16,7 @@ import {
   ITEM_TRUTH,
   type SynthManifest,
 } from "./synth.ts";
+import { timed } from "../util/profile.ts";
 
 export const ORACLE_FILE = "oracle.parquet";
 const INPUT_RECORD = "input.json";
@@ -103,57 +104,59 @@ export async function ensureDataset(
   cfg: RunConfig,
   log: (s: string) => void = console.log,
 ): Promise<SynthManifest | null> {
-  if (cfg.input) {
-    const spec = await runSpec(cfg);
-    assertOutside(cfg.input, cfg.dataDir, "work folder");
-    assertOutside(cfg.input, cfg.runDir, "run folder");
-    const fingerprint = await inputFingerprint(cfg.input, spec);
-    const record = { input: Deno.realPathSync(cfg.input), spec: cfg.spec ?? spec.name, fingerprint };
-    let before: typeof record | null = null;
-    try {
-      before = JSON.parse(await Deno.readTextFile(`${cfg.dataDir}/${INPUT_RECORD}`));
-    } catch { /* a new work folder */ }
-    if (before && JSON.stringify(before) !== JSON.stringify(record)) {
-      log(`the input changed since ${cfg.dataDir} was built: clearing its derived data`);
-      await Deno.remove(cfg.dataDir, { recursive: true });
+  return timed("data", async () => {
+    if (cfg.input) {
+      const spec = await runSpec(cfg);
+      assertOutside(cfg.input, cfg.dataDir, "work folder");
+      assertOutside(cfg.input, cfg.runDir, "run folder");
+      const fingerprint = await inputFingerprint(cfg.input, spec);
+      const record = { input: Deno.realPathSync(cfg.input), spec: cfg.spec ?? spec.name, fingerprint };
+      let before: typeof record | null = null;
+      try {
+        before = JSON.parse(await Deno.readTextFile(`${cfg.dataDir}/${INPUT_RECORD}`));
+      } catch { /* a new work folder */ }
+      if (before && JSON.stringify(before) !== JSON.stringify(record)) {
+        log(`the input changed since ${cfg.dataDir} was built: clearing its derived data`);
+        await Deno.remove(cfg.dataDir, { recursive: true });
+      }
+      await Deno.mkdir(cfg.dataDir, { recursive: true });
+      await Deno.writeTextFile(`${cfg.dataDir}/${INPUT_RECORD}`, JSON.stringify(record, null, 2));
+      log(
+        `own logs: ${cfg.input} (spec ${spec.name}, ${fingerprint.length} file${
+          fingerprint.length === 1 ? "" : "s"
+        }); work folder ${cfg.dataDir}`,
+      );
+      return null;
     }
-    await Deno.mkdir(cfg.dataDir, { recursive: true });
-    await Deno.writeTextFile(`${cfg.dataDir}/${INPUT_RECORD}`, JSON.stringify(record, null, 2));
-    log(
-      `own logs: ${cfg.input} (spec ${spec.name}, ${fingerprint.length} file${
-        fingerprint.length === 1 ? "" : "s"
-      }); work folder ${cfg.dataDir}`,
-    );
-    return null;
-  }
-  const have = await readSynthManifest(cfg.dataDir);
-  if (
-    have && have.version === GENERATOR_VERSION && have.rows === cfg.rows && have.seed === cfg.seed &&
-    have.options?.corruptRate === cfg.corruptRate
-  ) {
-    // datasets generated before item images existed get them (deterministic from the same world; logs untouched)
-    const hasImages = await Deno.stat(`${cfg.dataDir}/${ITEM_TRUTH}`).then(() => true, () => false);
-    if (!hasImages) {
-      await generateItemImages({
-        rows: cfg.rows,
-        seed: cfg.seed,
-        corruptRate: cfg.corruptRate,
-        outDir: cfg.dataDir,
-      });
+    const have = await readSynthManifest(cfg.dataDir);
+    if (
+      have && have.version === GENERATOR_VERSION && have.rows === cfg.rows && have.seed === cfg.seed &&
+      have.options?.corruptRate === cfg.corruptRate
+    ) {
+      // datasets generated before item images existed get them (deterministic from the same world; logs untouched)
+      const hasImages = await Deno.stat(`${cfg.dataDir}/${ITEM_TRUTH}`).then(() => true, () => false);
+      if (!hasImages) {
+        await generateItemImages({
+          rows: cfg.rows,
+          seed: cfg.seed,
+          corruptRate: cfg.corruptRate,
+          outDir: cfg.dataDir,
+        });
+      }
+      return have;
     }
-    return have;
-  }
-  await assertGeneratorFolder(cfg.dataDir); // a folder the generator did not write is never replaced
-  log(`generating ${cfg.rows.toLocaleString("en-US")} synthetic AntM2C rows into ${cfg.dataDir}`);
-  const t0 = performance.now();
-  const m = await generateLogs({
-    rows: cfg.rows,
-    seed: cfg.seed,
-    corruptRate: cfg.corruptRate,
-    outDir: cfg.dataDir,
+    await assertGeneratorFolder(cfg.dataDir); // a folder the generator did not write is never replaced
+    log(`generating ${cfg.rows.toLocaleString("en-US")} synthetic AntM2C rows into ${cfg.dataDir}`);
+    const t0 = performance.now();
+    const m = await generateLogs({
+      rows: cfg.rows,
+      seed: cfg.seed,
+      corruptRate: cfg.corruptRate,
+      outDir: cfg.dataDir,
+    });
+    log(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return m;
   });
-  log(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return m;
 }
 
 /** Whether the run's data has a known true click probability (only the generator's does). */

@@ -40,6 +40,7 @@ import {
   starterSpec,
 } from "./spec.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
+import { timed } from "../util/profile.ts";
 
 export class EtlSchemaError extends Error {
   constructor(readonly file: string, readonly column: string, detail: string) {
@@ -371,284 +372,289 @@ export class QuarantineWriter {
 
 /** Run the ETL; returns (and writes) the reconciliation report. */
 export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
-  const t0 = performance.now();
-  const spec = await specFor(opts.input, opts.spec);
-  const files = await listInputFiles(opts.input, spec.files);
-  // every header is checked before anything is written: a schema error leaves no partial output
-  const headers = new Map<string, string[]>();
-  for (const path of files) {
-    const h = await readHeader(path, spec);
-    checkHeader(path, h, spec);
-    headers.set(path, h);
-  }
-  const fastTime = timeParser(spec.time.format);
-  await prepareOutput(opts.output);
-  const quarantine = new QuarantineWriter(`${opts.output}/${QUARANTINE_FILE}`);
-  const chunkBytes = opts.chunkBytes ?? 96 << 20;
-  const sep = spec.delimiter.charCodeAt(0);
-  const dialect: Dialect = {
-    delimiter: sep,
-    quote: spec.quote.charCodeAt(0),
-    utf8: spec.encoding === "utf-8",
-  };
-  const recode = spec.encoding === "utf-8"
-    ? null
-    : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
-  const utf8Dialect: Dialect = { ...dialect, utf8: true };
-  const partitions = new Map<
-    string,
-    { date: string; scene: number; rows: number; clicks: number; parts: number }
-  >();
-  const perFile: EtlReport["files"] = [];
-  // scene names: fixed by the spec (or an earlier ETL), else discovered in order of appearance
-  const scenes: string[] = opts.scenes
-    ? [...opts.scenes]
-    : spec.scene?.values
-    ? [...spec.scene.values]
-    : spec.scene
-    ? []
-    : ["all"];
-  const discover = !opts.scenes && !!spec.scene && !spec.scene.values;
-  let rowId = 0;
-  const chunk = new ByteBuilder(16 << 20);
-  const range = new Int32Array(2), range2 = new Int32Array(2);
-  const scan2: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
-  const dates = new Map<number, string>();
-  const dateOf = (ms: number) => {
-    const day = Math.floor(ms / DAY_MS);
-    let d = dates.get(day);
-    if (d === undefined) dates.set(day, d = dayName(day));
-    return d;
-  };
-  const text = spec.text.map((t) => t.column),
-    numeric = spec.numeric.map((n) => n.column),
-    categorical = spec.categorical.map((c) => c.column);
-  const positive = spec.label.positive.map((v) => v.toLowerCase());
-
-  // where each record of the current chunk came from (line, byte offset), by row id − chunkStart: only
-  // quarantined records need it, so it stays in JavaScript instead of travelling through polars
-  let chunkStart = 0;
-  const lineOf: number[] = [], byteOf: number[] = [];
-  const flush = (file: string, header: string[], stats: { written: number; quarantined: number }) => {
-    const start = chunkStart, lines = lineOf.splice(0), offsets = byteOf.splice(0);
-    chunkStart = rowId;
-    if (chunk.length === 0) return;
-    const raw = pl.readCSV(Buffer.from(chunk.buf.buffer, chunk.buf.byteOffset, chunk.length), {
-      hasHeader: false,
-      inferSchemaLength: 0,
-      quoteChar: spec.quote,
-      sep: spec.delimiter,
-    });
-    chunk.clear();
-    const names = ["__row_id", "__ms", "__date", ...header]; // internal names cannot clash with a log's own columns
-    let df = raw.rename(Object.fromEntries(raw.columns.map((c, k) => [c, names[k]])));
-    if (!fastTime) { // other strptime patterns: polars parses the time column, tried pattern by pattern
-      const t = trimmed(spec.time.column);
-      // deno-lint-ignore no-explicit-any
-      let parsed: any = null;
-      for (const f of spec.time.format) {
-        const e = t.str.strptime(pl.Datetime("ms"), f);
-        parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
-      }
-      parsed = parsed.otherwise(pl.lit(null));
-      df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("__ms")).withColumns(
-        pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"),
-      );
+  return timed("data", async () => {
+    const t0 = performance.now();
+    const spec = await specFor(opts.input, opts.spec);
+    const files = await listInputFiles(opts.input, spec.files);
+    // every header is checked before anything is written: a schema error leaves no partial output
+    const headers = new Map<string, string[]>();
+    for (const path of files) {
+      const h = await readHeader(path, spec);
+      checkHeader(path, h, spec);
+      headers.set(path, h);
     }
-    if (spec.scene) {
-      const col = spec.scene.column;
-      if (discover) {
-        const vals = df.select(trimmed(col).alias("v")).filter(
-          pl.col("v").isNotNull().and(pl.col("v").neq(pl.lit(""))),
-        ).getColumn("v").unique({ maintainOrder: true } as never).toArray() as string[];
-        for (const v of vals) if (!scenes.includes(v)) scenes.push(v);
-      }
-      const lookup = pl.DataFrame({ __scene_value: scenes, __scene: scenes.map((_, i) => i) }).withColumns(
-        pl.col("__scene").cast(pl.Int32),
-      );
-      df = df.withColumns(trimmed(col).alias("__scene_value")).join(lookup, {
-        on: "__scene_value",
-        how: "left",
+    const fastTime = timeParser(spec.time.format);
+    await prepareOutput(opts.output);
+    const quarantine = new QuarantineWriter(`${opts.output}/${QUARANTINE_FILE}`);
+    const chunkBytes = opts.chunkBytes ?? 96 << 20;
+    const sep = spec.delimiter.charCodeAt(0);
+    const dialect: Dialect = {
+      delimiter: sep,
+      quote: spec.quote.charCodeAt(0),
+      utf8: spec.encoding === "utf-8",
+    };
+    const recode = spec.encoding === "utf-8"
+      ? null
+      : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
+    const utf8Dialect: Dialect = { ...dialect, utf8: true };
+    const partitions = new Map<
+      string,
+      { date: string; scene: number; rows: number; clicks: number; parts: number }
+    >();
+    const perFile: EtlReport["files"] = [];
+    // scene names: fixed by the spec (or an earlier ETL), else discovered in order of appearance
+    const scenes: string[] = opts.scenes
+      ? [...opts.scenes]
+      : spec.scene?.values
+      ? [...spec.scene.values]
+      : spec.scene
+      ? []
+      : ["all"];
+    const discover = !opts.scenes && !!spec.scene && !spec.scene.values;
+    let rowId = 0;
+    const chunk = new ByteBuilder(16 << 20);
+    const range = new Int32Array(2), range2 = new Int32Array(2);
+    const scan2: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
+    const dates = new Map<number, string>();
+    const dateOf = (ms: number) => {
+      const day = Math.floor(ms / DAY_MS);
+      let d = dates.get(day);
+      if (d === undefined) dates.set(day, d = dayName(day));
+      return d;
+    };
+    const text = spec.text.map((t) => t.column),
+      numeric = spec.numeric.map((n) => n.column),
+      categorical = spec.categorical.map((c) => c.column);
+    const positive = spec.label.positive.map((v) => v.toLowerCase());
+
+    // where each record of the current chunk came from (line, byte offset), by row id − chunkStart: only
+    // quarantined records need it, so it stays in JavaScript instead of travelling through polars
+    let chunkStart = 0;
+    const lineOf: number[] = [], byteOf: number[] = [];
+    const flush = (file: string, header: string[], stats: { written: number; quarantined: number }) => {
+      const start = chunkStart, lines = lineOf.splice(0), offsets = byteOf.splice(0);
+      chunkStart = rowId;
+      if (chunk.length === 0) return;
+      const raw = pl.readCSV(Buffer.from(chunk.buf.buffer, chunk.buf.byteOffset, chunk.length), {
+        hasHeader: false,
+        inferSchemaLength: 0,
+        quoteChar: spec.quote,
+        sep: spec.delimiter,
       });
-    } else df = df.withColumns(pl.lit(0).cast(pl.Int32).alias("__scene"));
-    // one pass flags the failing records; only those get the ordered checks that name reason and column
-    df = df.withColumns(
-      ...numeric.map((c, k) => trimmed(c).cast(pl.Float64, false).alias(numericCol(k))),
-      trimmed(spec.label.column).str.toLowerCase().alias("__label"),
-    );
-    const checks = valueChecks(spec);
-    const flagged = df.withColumns(
-      checks.map((c) => c.missing.or(c.bad)).reduce((a, b) => a.or(b)).alias("__bad"),
-    );
-    const bad = flagged.filter(pl.col("__bad")).withColumns(
-      firstFailure(checks, "reason"),
-      firstFailure(checks, "column"),
-    );
-    if (bad.height > 0) {
-      for (const r of bad.toRecords() as Record<string, string | null>[]) {
-        const column = r.__column as string;
-        const rawLine = header.map((h) => csvField(r[h] ?? "")).join(spec.delimiter);
-        const k = Number(r.__row_id) - start;
-        quarantine.add(
-          file,
-          lines[k],
-          offsets[k],
-          Number(r.__row_id),
-          r.__reason as string,
-          column,
-          r[column] ?? "",
-          rawLine,
+      chunk.clear();
+      const names = ["__row_id", "__ms", "__date", ...header]; // internal names cannot clash with a log's own columns
+      let df = raw.rename(Object.fromEntries(raw.columns.map((c, k) => [c, names[k]])));
+      if (!fastTime) { // other strptime patterns: polars parses the time column, tried pattern by pattern
+        const t = trimmed(spec.time.column);
+        // deno-lint-ignore no-explicit-any
+        let parsed: any = null;
+        for (const f of spec.time.format) {
+          const e = t.str.strptime(pl.Datetime("ms"), f);
+          parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
+        }
+        parsed = parsed.otherwise(pl.lit(null));
+        df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("__ms")).withColumns(
+          pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"),
         );
-        stats.quarantined++;
       }
-    }
-    const good = flagged.filter(pl.col("__bad").not()).select(
-      pl.col("__row_id").cast(pl.Int64).alias("row_id"),
-      trimmed(spec.user).alias("user_id"),
-      trimmed(spec.item).alias("item_id"),
-      pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).alias("log_time"),
-      pl.col("__label").isIn(positive).cast(pl.Int32).alias("label"),
-      ...text.map((c) => pl.col(c).fillNull("")),
-      ...numeric.map((c, k) => pl.col(numericCol(k)).alias(c)),
-      ...categorical.map((c) => trimmed(c).alias(c)),
-      pl.col("__scene").cast(pl.Int32).alias("scene"),
-      pl.col("__date").alias("date"),
-    );
-    stats.written += good.height;
-    const columns = good.columns.filter((c) => c !== "scene" && c !== "date");
-    for (const part of good.partitionBy(["date", "scene"], false, true)) {
-      const date = part.getColumn("date").get(0) as string;
-      const scene = part.getColumn("scene").get(0) as number;
-      const key = `${date}/${scene}`;
-      const p = partitions.get(key) ?? { date, scene, rows: 0, clicks: 0, parts: 0 };
-      const dir = `${opts.output}/date=${date}/scene=${scene}`;
-      Deno.mkdirSync(dir, { recursive: true });
-      part.select(...columns).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, {
-        compression: "snappy",
-      }); // Spark's default codec, faster to write than zstd
-      p.parts++;
-      p.rows += part.height;
-      p.clicks += part.getColumn("label").sum() as number;
-      partitions.set(key, p);
-    }
-  };
-
-  for (const path of files) {
-    const file = inputName(opts.input, path);
-    const stats = { read: 0, written: 0, quarantined: 0 };
-    const header = headers.get(path)!;
-    const timeField = header.indexOf(spec.time.column);
-    const source = csvSource(path, spec);
-    const where = (lineNo: number) => source.parquet ? lineNo - 1 : lineNo; // Parquet: row number (its CSV image has a header line)
-    let first = true;
-    await forEachRecord(
-      source.bytes,
-      dialect,
-      (bytes, r, start, lineNo, offset) => {
-        if (first) {
-          first = false;
-          return;
-        } // the header, checked above
-        stats.read++;
-        const id = rowId++;
-        lineOf.push(where(lineNo));
-        byteOf.push(offset);
-        const fail = (reason: string, value: string) => {
+      if (spec.scene) {
+        const col = spec.scene.column;
+        if (discover) {
+          const vals = df.select(trimmed(col).alias("v")).filter(
+            pl.col("v").isNotNull().and(pl.col("v").neq(pl.lit(""))),
+          ).getColumn("v").unique({ maintainOrder: true } as never).toArray() as string[];
+          for (const v of vals) if (!scenes.includes(v)) scenes.push(v);
+        }
+        const lookup = pl.DataFrame({ __scene_value: scenes, __scene: scenes.map((_, i) => i) }).withColumns(
+          pl.col("__scene").cast(pl.Int32),
+        );
+        df = df.withColumns(trimmed(col).alias("__scene_value")).join(lookup, {
+          on: "__scene_value",
+          how: "left",
+        });
+      } else df = df.withColumns(pl.lit(0).cast(pl.Int32).alias("__scene"));
+      // one pass flags the failing records; only those get the ordered checks that name reason and column
+      df = df.withColumns(
+        ...numeric.map((c, k) => trimmed(c).cast(pl.Float64, false).alias(numericCol(k))),
+        trimmed(spec.label.column).str.toLowerCase().alias("__label"),
+      );
+      const checks = valueChecks(spec);
+      const flagged = df.withColumns(
+        checks.map((c) => c.missing.or(c.bad)).reduce((a, b) => a.or(b)).alias("__bad"),
+      );
+      const bad = flagged.filter(pl.col("__bad")).withColumns(
+        firstFailure(checks, "reason"),
+        firstFailure(checks, "column"),
+      );
+      if (bad.height > 0) {
+        for (const r of bad.toRecords() as Record<string, string | null>[]) {
+          const column = r.__column as string;
+          const rawLine = header.map((h) => csvField(r[h] ?? "")).join(spec.delimiter);
+          const k = Number(r.__row_id) - start;
           quarantine.add(
             file,
-            where(lineNo),
-            offset,
-            id,
-            reason,
-            "",
-            value,
-            recordText(bytes, start, r.end, spec.encoding),
+            lines[k],
+            offsets[k],
+            Number(r.__row_id),
+            r.__reason as string,
+            column,
+            r[column] ?? "",
+            rawLine,
           );
           stats.quarantined++;
-        };
-        if (r.quoteError >= 0) {
-          return fail(
-            "broken_quoting",
-            r.quoteError <= r.end - start
-              ? `unterminated or stray quote at byte ${r.quoteError}`
-              : "quoted field left open past the end of the line",
-          );
         }
-        if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${header.length}`);
-        if (r.badUtf8 >= 0) {
-          return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
-        }
-        let b = bytes, s = start, e = r.end, tr = range;
-        if (recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
-          let text: string;
-          try {
-            text = recode.decoder.decode(bytes.subarray(start, r.end));
-          } catch {
-            return fail("bad_encoding", `not valid ${spec.encoding} (record at byte ${offset} of the file)`);
-          }
-          b = recode.encoder.encode(text);
-          s = 0;
-          e = b.length;
-          scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
-          tr = range2;
-        }
-        if (r.fields !== header.length) {
-          return fail("wrong_column_count", `${r.fields} fields, expected ${header.length}`);
-        }
-        const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : NaN;
-        chunk.field(String(id), sep);
-        chunk.field(Number.isNaN(ms) ? "" : String(ms), sep);
-        chunk.field(Number.isNaN(ms) ? "" : dateOf(ms), sep);
-        chunk.bytes(b, s, e);
-        chunk.byte(0x0a);
-        if (chunk.length >= chunkBytes) {
-          flush(file, header, stats);
-        }
-        if (stats.read % 500_000 === 0) opts.onProgress?.(rowId, file);
-      },
-      timeField,
-      range,
-    );
-    flush(file, header, stats);
-    const used = new Set(requiredColumns(spec));
-    const ignored = header.filter((h) => !used.has(h));
-    perFile.push({
-      file,
-      rowsRead: stats.read,
-      rowsWritten: stats.written,
-      rowsQuarantined: stats.quarantined,
-      ...(ignored.length ? { ignoredColumns: ignored } : {}),
-    });
-    opts.onProgress?.(rowId, file);
-  }
-  quarantine.close();
+      }
+      const good = flagged.filter(pl.col("__bad").not()).select(
+        pl.col("__row_id").cast(pl.Int64).alias("row_id"),
+        trimmed(spec.user).alias("user_id"),
+        trimmed(spec.item).alias("item_id"),
+        pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).alias("log_time"),
+        pl.col("__label").isIn(positive).cast(pl.Int32).alias("label"),
+        ...text.map((c) => pl.col(c).fillNull("")),
+        ...numeric.map((c, k) => pl.col(numericCol(k)).alias(c)),
+        ...categorical.map((c) => trimmed(c).alias(c)),
+        pl.col("__scene").cast(pl.Int32).alias("scene"),
+        pl.col("__date").alias("date"),
+      );
+      stats.written += good.height;
+      const columns = good.columns.filter((c) => c !== "scene" && c !== "date");
+      for (const part of good.partitionBy(["date", "scene"], false, true)) {
+        const date = part.getColumn("date").get(0) as string;
+        const scene = part.getColumn("scene").get(0) as number;
+        const key = `${date}/${scene}`;
+        const p = partitions.get(key) ?? { date, scene, rows: 0, clicks: 0, parts: 0 };
+        const dir = `${opts.output}/date=${date}/scene=${scene}`;
+        Deno.mkdirSync(dir, { recursive: true });
+        part.select(...columns).writeParquet(`${dir}/part-${String(p.parts).padStart(5, "0")}.parquet`, {
+          compression: "snappy",
+        }); // Spark's default codec, faster to write than zstd
+        p.parts++;
+        p.rows += part.height;
+        p.clicks += part.getColumn("label").sum() as number;
+        partitions.set(key, p);
+      }
+    };
 
-  const sum = (k: "rowsRead" | "rowsWritten" | "rowsQuarantined") => perFile.reduce((a, f) => a + f[k], 0);
-  const report: EtlReport = {
-    input: opts.input,
-    output: opts.output,
-    spec: spec.name,
-    files: perFile,
-    rowsRead: sum("rowsRead"),
-    rowsWritten: sum("rowsWritten"),
-    rowsQuarantined: sum("rowsQuarantined"),
-    byReason: [...quarantine.counts.values()].sort((a, b) => b.rows - a.rows),
-    partitions: [...partitions.values()].map(({ parts: _p, ...rest }) => rest).sort((a, b) =>
-      a.date.localeCompare(b.date) || a.scene - b.scene
-    ),
-    scenes,
-    quarantineFile: QUARANTINE_FILE,
-    seconds: (performance.now() - t0) / 1000,
-  };
-  if (report.rowsWritten + report.rowsQuarantined !== report.rowsRead) {
-    throw new Error(
-      `ETL reconciliation failed: written ${report.rowsWritten} + quarantined ${report.rowsQuarantined} != read ${report.rowsRead}`,
-    );
-  }
-  const schema: CleanSchema = { spec, scenes };
-  await Deno.writeTextFile(`${opts.output}/${SCHEMA_FILE}`, JSON.stringify(schema, null, 2));
-  await Deno.writeTextFile(`${opts.output}/${REPORT_FILE}`, JSON.stringify(report, null, 2));
-  return report;
+    for (const path of files) {
+      const file = inputName(opts.input, path);
+      const stats = { read: 0, written: 0, quarantined: 0 };
+      const header = headers.get(path)!;
+      const timeField = header.indexOf(spec.time.column);
+      const source = csvSource(path, spec);
+      const where = (lineNo: number) => source.parquet ? lineNo - 1 : lineNo; // Parquet: row number (its CSV image has a header line)
+      let first = true;
+      await forEachRecord(
+        source.bytes,
+        dialect,
+        (bytes, r, start, lineNo, offset) => {
+          if (first) {
+            first = false;
+            return;
+          } // the header, checked above
+          stats.read++;
+          const id = rowId++;
+          lineOf.push(where(lineNo));
+          byteOf.push(offset);
+          const fail = (reason: string, value: string) => {
+            quarantine.add(
+              file,
+              where(lineNo),
+              offset,
+              id,
+              reason,
+              "",
+              value,
+              recordText(bytes, start, r.end, spec.encoding),
+            );
+            stats.quarantined++;
+          };
+          if (r.quoteError >= 0) {
+            return fail(
+              "broken_quoting",
+              r.quoteError <= r.end - start
+                ? `unterminated or stray quote at byte ${r.quoteError}`
+                : "quoted field left open past the end of the line",
+            );
+          }
+          if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${header.length}`);
+          if (r.badUtf8 >= 0) {
+            return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
+          }
+          let b = bytes, s = start, e = r.end, tr = range;
+          if (recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
+            let text: string;
+            try {
+              text = recode.decoder.decode(bytes.subarray(start, r.end));
+            } catch {
+              return fail(
+                "bad_encoding",
+                `not valid ${spec.encoding} (record at byte ${offset} of the file)`,
+              );
+            }
+            b = recode.encoder.encode(text);
+            s = 0;
+            e = b.length;
+            scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
+            tr = range2;
+          }
+          if (r.fields !== header.length) {
+            return fail("wrong_column_count", `${r.fields} fields, expected ${header.length}`);
+          }
+          const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : NaN;
+          chunk.field(String(id), sep);
+          chunk.field(Number.isNaN(ms) ? "" : String(ms), sep);
+          chunk.field(Number.isNaN(ms) ? "" : dateOf(ms), sep);
+          chunk.bytes(b, s, e);
+          chunk.byte(0x0a);
+          if (chunk.length >= chunkBytes) {
+            flush(file, header, stats);
+          }
+          if (stats.read % 500_000 === 0) opts.onProgress?.(rowId, file);
+        },
+        timeField,
+        range,
+      );
+      flush(file, header, stats);
+      const used = new Set(requiredColumns(spec));
+      const ignored = header.filter((h) => !used.has(h));
+      perFile.push({
+        file,
+        rowsRead: stats.read,
+        rowsWritten: stats.written,
+        rowsQuarantined: stats.quarantined,
+        ...(ignored.length ? { ignoredColumns: ignored } : {}),
+      });
+      opts.onProgress?.(rowId, file);
+    }
+    quarantine.close();
+
+    const sum = (k: "rowsRead" | "rowsWritten" | "rowsQuarantined") => perFile.reduce((a, f) => a + f[k], 0);
+    const report: EtlReport = {
+      input: opts.input,
+      output: opts.output,
+      spec: spec.name,
+      files: perFile,
+      rowsRead: sum("rowsRead"),
+      rowsWritten: sum("rowsWritten"),
+      rowsQuarantined: sum("rowsQuarantined"),
+      byReason: [...quarantine.counts.values()].sort((a, b) => b.rows - a.rows),
+      partitions: [...partitions.values()].map(({ parts: _p, ...rest }) => rest).sort((a, b) =>
+        a.date.localeCompare(b.date) || a.scene - b.scene
+      ),
+      scenes,
+      quarantineFile: QUARANTINE_FILE,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    if (report.rowsWritten + report.rowsQuarantined !== report.rowsRead) {
+      throw new Error(
+        `ETL reconciliation failed: written ${report.rowsWritten} + quarantined ${report.rowsQuarantined} != read ${report.rowsRead}`,
+      );
+    }
+    const schema: CleanSchema = { spec, scenes };
+    await Deno.writeTextFile(`${opts.output}/${SCHEMA_FILE}`, JSON.stringify(schema, null, 2));
+    await Deno.writeTextFile(`${opts.output}/${REPORT_FILE}`, JSON.stringify(report, null, 2));
+    return report;
+  });
 }
 
 /** The generator's layout as a cleaned schema. */

@@ -30,6 +30,7 @@ import {
 } from "./etl.ts";
 import { literalRegex, partFiles, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
 import { ANTM2C_TIME_FORMATS, requiredColumns, type ResolvedSpec } from "./spec.ts";
+import { timed } from "../util/profile.ts";
 
 /** Trimmed text (Unicode white space, as polars' strip). */
 const trim = (e: string) => `REGEXP_REPLACE(${e}, ${str("(?U)^\\s+|\\s+$")}, '')`;
@@ -79,126 +80,128 @@ export interface SparkEtlOptions extends EtlOptions {
 
 /** Run the ETL on Spark; writes and returns the same report as runEtl. */
 export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { spark: SparkResult }> {
-  const t0 = performance.now();
-  const spec = await specFor(opts.input, opts.spec);
-  if (spec.encoding !== "utf-8") {
-    throw new Error(`the Spark ETL reads UTF-8; this spec says ${spec.encoding} (use the default engine)`);
-  }
-  const files = await listInputFiles(opts.input, spec.files);
-  const headers: string[][] = [];
-  for (const path of files) {
-    if (spec.format === "parquet" || isParquet(path)) {
-      throw new Error(`${path}: the Spark ETL reads CSV; Parquet input needs the default engine`);
+  return timed("data", async () => {
+    const t0 = performance.now();
+    const spec = await specFor(opts.input, opts.spec);
+    if (spec.encoding !== "utf-8") {
+      throw new Error(`the Spark ETL reads UTF-8; this spec says ${spec.encoding} (use the default engine)`);
     }
-    if (isGzip(path) !== path.endsWith(".gz")) {
-      throw new Error(
-        `${path}: Spark recognises gzip by the .gz name, and this file's name and content disagree`,
-      );
-    }
-    const h = await readHeader(path, spec);
-    checkHeader(path, h, spec);
-    headers.push(h);
-  }
-  const names = files.map((p) => inputName(opts.input, p));
-  await prepareOutput(opts.output);
-  const fixedScenes = opts.scenes
-    ? [...opts.scenes]
-    : spec.scene?.values
-    ? [...spec.scene.values]
-    : spec.scene
-    ? null
-    : ["all"];
-  const out = opts.output;
-  const plan = etlSteps(spec, headers, names, fixedScenes, out);
-  const spark = await runSparkPlan({
-    app: "ctrlab etl",
-    inputs: [{ view: "lines", lines: files }],
-    steps: plan,
-    conf: {
-      "spark.sql.ansi.enabled": "false", // a value that does not parse is NULL (then quarantined), not an error
-      "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MILLIS",
-      "spark.sql.shuffle.partitions": "8",
-      ...opts.sparkConf,
-    },
-  }, opts.master);
-  const got = spark.collected;
-  const scenes = fixedScenes ?? (got.scenes as { v: string }[]).map((r) => r.v);
-  // the quarantine as ctrlab writes it, from Spark's Parquet (row id order), in slices
-  const quarantine = new QuarantineWriter(`${out}/${QUARANTINE_FILE}`);
-  const qdir = `${out}/_spark_quarantine`;
-  for (const part of partFiles(qdir)) {
-    const df = pl.readParquet(part);
-    for (let off = 0; off < df.height; off += 100_000) {
-      for (const r of df.slice(off, 100_000).toRecords() as Record<string, string | number>[]) {
-        quarantine.add(
-          String(r.file),
-          Number(r.line),
-          Number(r.byte),
-          Number(r.row_id),
-          String(r.reason),
-          String(r.column ?? ""),
-          String(r.value ?? ""),
-          String(r.raw ?? ""),
+    const files = await listInputFiles(opts.input, spec.files);
+    const headers: string[][] = [];
+    for (const path of files) {
+      if (spec.format === "parquet" || isParquet(path)) {
+        throw new Error(`${path}: the Spark ETL reads CSV; Parquet input needs the default engine`);
+      }
+      if (isGzip(path) !== path.endsWith(".gz")) {
+        throw new Error(
+          `${path}: Spark recognises gzip by the .gz name, and this file's name and content disagree`,
         );
       }
+      const h = await readHeader(path, spec);
+      checkHeader(path, h, spec);
+      headers.push(h);
     }
-  }
-  quarantine.close();
-  await Deno.remove(qdir, { recursive: true });
-  const perFile = (got.files as { file: number; read: number; quarantined: number }[]).sort((a, b) =>
-    a.file - b.file
-  );
-  const used = new Set(requiredColumns(spec));
-  const report: EtlReport = {
-    input: opts.input,
-    output: out,
-    spec: spec.name,
-    files: names.map((file, k) => {
-      const f = perFile.find((p) => p.file === k) ?? { read: 0, quarantined: 0 };
-      const ignored = headers[k].filter((h) => !used.has(h));
-      return {
-        file,
-        rowsRead: Number(f.read),
-        rowsWritten: Number(f.read) - Number(f.quarantined),
-        rowsQuarantined: Number(f.quarantined),
-        ...(ignored.length ? { ignoredColumns: ignored } : {}),
-      };
-    }),
-    rowsRead: 0,
-    rowsWritten: 0,
-    rowsQuarantined: 0,
-    byReason: [...quarantine.counts.values()].sort((a, b) => b.rows - a.rows),
-    partitions: (got.partitions as { date: string; scene: number; rows: number; clicks: number }[]).map((
-      p,
-    ) => ({
-      date: p.date,
-      scene: Number(p.scene),
-      rows: Number(p.rows),
-      clicks: Number(p.clicks),
-    })).sort((a, b) => a.date.localeCompare(b.date) || a.scene - b.scene),
-    scenes,
-    quarantineFile: QUARANTINE_FILE,
-    seconds: 0,
-  };
-  for (const f of report.files) {
-    report.rowsRead += f.rowsRead;
-    report.rowsWritten += f.rowsWritten;
-    report.rowsQuarantined += f.rowsQuarantined;
-  }
-  const written = report.partitions.reduce((a, p) => a + p.rows, 0);
-  if (
-    written !== report.rowsWritten ||
-    report.rowsQuarantined !== [...quarantine.counts.values()].reduce((a, c) => a + c.rows, 0)
-  ) {
-    throw new Error(
-      `ETL reconciliation failed: ${written} rows in partitions, ${report.rowsWritten} read − quarantined; quarantine file and counts disagree`,
+    const names = files.map((p) => inputName(opts.input, p));
+    await prepareOutput(opts.output);
+    const fixedScenes = opts.scenes
+      ? [...opts.scenes]
+      : spec.scene?.values
+      ? [...spec.scene.values]
+      : spec.scene
+      ? null
+      : ["all"];
+    const out = opts.output;
+    const plan = etlSteps(spec, headers, names, fixedScenes, out);
+    const spark = await runSparkPlan({
+      app: "ctrlab etl",
+      inputs: [{ view: "lines", lines: files }],
+      steps: plan,
+      conf: {
+        "spark.sql.ansi.enabled": "false", // a value that does not parse is NULL (then quarantined), not an error
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MILLIS",
+        "spark.sql.shuffle.partitions": "8",
+        ...opts.sparkConf,
+      },
+    }, opts.master);
+    const got = spark.collected;
+    const scenes = fixedScenes ?? (got.scenes as { v: string }[]).map((r) => r.v);
+    // the quarantine as ctrlab writes it, from Spark's Parquet (row id order), in slices
+    const quarantine = new QuarantineWriter(`${out}/${QUARANTINE_FILE}`);
+    const qdir = `${out}/_spark_quarantine`;
+    for (const part of partFiles(qdir)) {
+      const df = pl.readParquet(part);
+      for (let off = 0; off < df.height; off += 100_000) {
+        for (const r of df.slice(off, 100_000).toRecords() as Record<string, string | number>[]) {
+          quarantine.add(
+            String(r.file),
+            Number(r.line),
+            Number(r.byte),
+            Number(r.row_id),
+            String(r.reason),
+            String(r.column ?? ""),
+            String(r.value ?? ""),
+            String(r.raw ?? ""),
+          );
+        }
+      }
+    }
+    quarantine.close();
+    await Deno.remove(qdir, { recursive: true });
+    const perFile = (got.files as { file: number; read: number; quarantined: number }[]).sort((a, b) =>
+      a.file - b.file
     );
-  }
-  report.seconds = (performance.now() - t0) / 1000;
-  const schema: CleanSchema = { spec, scenes };
-  await Deno.writeTextFile(`${out}/${SCHEMA_FILE}`, JSON.stringify(schema, null, 2));
-  await Deno.writeTextFile(`${out}/${REPORT_FILE}`, JSON.stringify(report, null, 2));
-  return { ...report, spark };
+    const used = new Set(requiredColumns(spec));
+    const report: EtlReport = {
+      input: opts.input,
+      output: out,
+      spec: spec.name,
+      files: names.map((file, k) => {
+        const f = perFile.find((p) => p.file === k) ?? { read: 0, quarantined: 0 };
+        const ignored = headers[k].filter((h) => !used.has(h));
+        return {
+          file,
+          rowsRead: Number(f.read),
+          rowsWritten: Number(f.read) - Number(f.quarantined),
+          rowsQuarantined: Number(f.quarantined),
+          ...(ignored.length ? { ignoredColumns: ignored } : {}),
+        };
+      }),
+      rowsRead: 0,
+      rowsWritten: 0,
+      rowsQuarantined: 0,
+      byReason: [...quarantine.counts.values()].sort((a, b) => b.rows - a.rows),
+      partitions: (got.partitions as { date: string; scene: number; rows: number; clicks: number }[]).map((
+        p,
+      ) => ({
+        date: p.date,
+        scene: Number(p.scene),
+        rows: Number(p.rows),
+        clicks: Number(p.clicks),
+      })).sort((a, b) => a.date.localeCompare(b.date) || a.scene - b.scene),
+      scenes,
+      quarantineFile: QUARANTINE_FILE,
+      seconds: 0,
+    };
+    for (const f of report.files) {
+      report.rowsRead += f.rowsRead;
+      report.rowsWritten += f.rowsWritten;
+      report.rowsQuarantined += f.rowsQuarantined;
+    }
+    const written = report.partitions.reduce((a, p) => a + p.rows, 0);
+    if (
+      written !== report.rowsWritten ||
+      report.rowsQuarantined !== [...quarantine.counts.values()].reduce((a, c) => a + c.rows, 0)
+    ) {
+      throw new Error(
+        `ETL reconciliation failed: ${written} rows in partitions, ${report.rowsWritten} read − quarantined; quarantine file and counts disagree`,
+      );
+    }
+    report.seconds = (performance.now() - t0) / 1000;
+    const schema: CleanSchema = { spec, scenes };
+    await Deno.writeTextFile(`${out}/${SCHEMA_FILE}`, JSON.stringify(schema, null, 2));
+    await Deno.writeTextFile(`${out}/${REPORT_FILE}`, JSON.stringify(report, null, 2));
+    return { ...report, spark };
+  });
 }
 
 /** The plan's SQL: records, their checks in etl.ts's order, the cleaned partitions and the quarantine. */

@@ -12,6 +12,7 @@ import { joinTextIndex, type TextFeatures } from "../text/features.ts";
 import { concatRows, fuse, l2Rows, padColumns, pcaL2 } from "./fuse.ts";
 import { type ImageEmbedder, PixelEmbedder } from "./image.ts";
 import type { Item2Vec } from "./item2vec.ts";
+import { timed } from "../util/profile.ts";
 
 export interface ItemEmbeddings {
   itemIds: string[];
@@ -48,51 +49,56 @@ export async function buildItemEmbeddings(o: {
   imageEmbedder?: ImageEmbedder;
   k?: number;
 }): Promise<ItemEmbeddings> {
-  const k = o.k ?? 128;
-  const items = sortByIds(
-    joinTextIndex(o.events.select("row_id", "item_id"), o.text).groupBy("item_id").agg(
-      pl.col("item_text_idx").first(),
-    )
-      .join(o.itemVocab.select("item_id", "idx"), { on: "item_id", how: "left" }).withColumns(
-        pl.col("idx").fillNull(0),
-      ),
-    "item_id",
-  );
-  const itemIds = (items.getColumn("item_id").toArray() as (string | number | bigint)[]).map(String);
-  const vocabIdx = Int32Array.from(items.getColumn("idx").toArray() as number[], Number);
-  const textIdx = items.getColumn("item_text_idx").toArray() as number[];
-  const inTrain = (r: number) => vocabIdx[r] > 0;
-  const n = itemIds.length, kt = o.text.k;
-  const textRaw = new Float32Array(n * kt);
-  textIdx.forEach((t, r) => textRaw.set(o.text.tables.item.subarray(t * kt, (t + 1) * kt), r * kt));
-  const text = { vectors: l2Rows(textRaw, kt), k: kt };
-  // content = text (+ the picture where the dataset has them), PCA + L2 fitted on training items
-  let image: ItemEmbeddings["image"] = null;
-  if (hasItemImages(o.dataDir)) {
-    const embedder = o.imageEmbedder ?? new PixelEmbedder();
-    const pixels = await embedder.embed(itemIds.map((id) => itemImagePath(o.dataDir, id)));
-    image = { ...pcaL2(pixels, embedder.dim, k, inTrain), embedder: embedder.name };
-  }
-  const both = concatRows([{ x: text.vectors, d: kt }, ...(image ? [{ x: image.vectors, d: image.k }] : [])]);
-  const content = pcaL2(both.x, both.d, k, inTrain);
-  // one width for both: with fewer training items than k, the content PCA has fewer directions; zero columns pad it
-  const kk = Math.max(content.k, o.item2vec.dim), d2v = o.item2vec.dim;
-  const raw = new Float32Array(n * d2v);
-  vocabIdx.forEach((v, r) => {
-    if (v > 0 && o.item2vec.counts[v] > 0) {
-      raw.set(o.item2vec.vectors.subarray(v * d2v, (v + 1) * d2v), r * d2v);
+  return timed("features", async () => {
+    const k = o.k ?? 128;
+    const items = sortByIds(
+      joinTextIndex(o.events.select("row_id", "item_id"), o.text).groupBy("item_id").agg(
+        pl.col("item_text_idx").first(),
+      )
+        .join(o.itemVocab.select("item_id", "idx"), { on: "item_id", how: "left" }).withColumns(
+          pl.col("idx").fillNull(0),
+        ),
+      "item_id",
+    );
+    const itemIds = (items.getColumn("item_id").toArray() as (string | number | bigint)[]).map(String);
+    const vocabIdx = Int32Array.from(items.getColumn("idx").toArray() as number[], Number);
+    const textIdx = items.getColumn("item_text_idx").toArray() as number[];
+    const inTrain = (r: number) => vocabIdx[r] > 0;
+    const n = itemIds.length, kt = o.text.k;
+    const textRaw = new Float32Array(n * kt);
+    textIdx.forEach((t, r) => textRaw.set(o.text.tables.item.subarray(t * kt, (t + 1) * kt), r * kt));
+    const text = { vectors: l2Rows(textRaw, kt), k: kt };
+    // content = text (+ the picture where the dataset has them), PCA + L2 fitted on training items
+    let image: ItemEmbeddings["image"] = null;
+    if (hasItemImages(o.dataDir)) {
+      const embedder = o.imageEmbedder ?? new PixelEmbedder();
+      const pixels = await embedder.embed(itemIds.map((id) => itemImagePath(o.dataDir, id)));
+      image = { ...pcaL2(pixels, embedder.dim, k, inTrain), embedder: embedder.name };
     }
+    const both = concatRows([
+      { x: text.vectors, d: kt },
+      ...(image ? [{ x: image.vectors, d: image.k }] : []),
+    ]);
+    const content = pcaL2(both.x, both.d, k, inTrain);
+    // one width for both: with fewer training items than k, the content PCA has fewer directions; zero columns pad it
+    const kk = Math.max(content.k, o.item2vec.dim), d2v = o.item2vec.dim;
+    const raw = new Float32Array(n * d2v);
+    vocabIdx.forEach((v, r) => {
+      if (v > 0 && o.item2vec.counts[v] > 0) {
+        raw.set(o.item2vec.vectors.subarray(v * d2v, (v + 1) * d2v), r * d2v);
+      }
+    });
+    const collaborative = padColumns(l2Rows(raw, d2v), d2v, kk),
+      contentVectors = padColumns(content.vectors, content.k, kk);
+    return {
+      itemIds,
+      vocabIdx,
+      text,
+      image,
+      content: { vectors: contentVectors, k: kk, explained: content.explained },
+      collaborative,
+      k: kk,
+      fused: (alpha: number) => fuse(contentVectors, collaborative, alpha),
+    };
   });
-  const collaborative = padColumns(l2Rows(raw, d2v), d2v, kk),
-    contentVectors = padColumns(content.vectors, content.k, kk);
-  return {
-    itemIds,
-    vocabIdx,
-    text,
-    image,
-    content: { vectors: contentVectors, k: kk, explained: content.explained },
-    collaborative,
-    k: kk,
-    fused: (alpha: number) => fuse(contentVectors, collaborative, alpha),
-  };
 }

@@ -12,6 +12,7 @@ import { auc, logloss } from "./metrics.ts";
 import { alignedPredictions, predictionsPath } from "./predictions.ts";
 import { readResults } from "./results.ts";
 import { fmtInterval, pairedBootstrap, sliceMetrics } from "./slices.ts";
+import { timed } from "../util/profile.ts";
 
 /** The stage ladder: each stage's model, as its notebook names it in results and predictions. */
 export const STAGE_MODELS = [
@@ -61,26 +62,28 @@ export interface TestRows {
 
 /** The test split's keys, labels, scenes and coldness (training impressions), and the oracle's probabilities. */
 export function loadTestRows(dataDir: string): TestRows {
-  const f = readSplitRaw(`${dataDir}/table`, "test", [
-    "row_id",
-    "label",
-    "scene",
-    "u_train_imp",
-    "i_train_imp",
-  ])
-    .sort("row_id").withColumns(
-      coldnessExpr("u_train_imp").alias("u"),
-      coldnessExpr("i_train_imp").alias("i"),
-    );
-  return {
-    rowIds: f.getColumn("row_id"),
-    labels: f.getColumn("label").cast(pl.Float32).toTypedArray() as Float32Array,
-    scene: f.getColumn("scene").toArray() as number[],
-    sceneLabels: sceneLabels(readManifest(`${dataDir}/table`)),
-    userCold: f.getColumn("u").toArray() as string[],
-    itemCold: f.getColumn("i").toArray() as string[],
-    oracle: oracleProbs(f, dataDir),
-  };
+  return timed("data", () => {
+    const f = readSplitRaw(`${dataDir}/table`, "test", [
+      "row_id",
+      "label",
+      "scene",
+      "u_train_imp",
+      "i_train_imp",
+    ])
+      .sort("row_id").withColumns(
+        coldnessExpr("u_train_imp").alias("u"),
+        coldnessExpr("i_train_imp").alias("i"),
+      );
+    return {
+      rowIds: f.getColumn("row_id"),
+      labels: f.getColumn("label").cast(pl.Float32).toTypedArray() as Float32Array,
+      scene: f.getColumn("scene").toArray() as number[],
+      sceneLabels: sceneLabels(readManifest(`${dataDir}/table`)),
+      userCold: f.getColumn("u").toArray() as string[],
+      itemCold: f.getColumn("i").toArray() as string[],
+      oracle: oracleProbs(f, dataDir),
+    };
+  });
 }
 
 export interface StageRow {
@@ -99,14 +102,16 @@ export function stagePredictions(
   runDir: string,
   t: TestRows,
 ): { stage: string; model: string; probs: Float32Array }[] {
-  return STAGE_MODELS.filter((s) => {
-    try {
-      Deno.statSync(predictionsPath(runDir, s.model.toLowerCase(), "test"));
-      return true;
-    } catch {
-      return false;
-    }
-  }).map((s) => ({ ...s, probs: alignedPredictions(runDir, s.model.toLowerCase(), "test", t.rowIds) }));
+  return timed("data", () => {
+    return STAGE_MODELS.filter((s) => {
+      try {
+        Deno.statSync(predictionsPath(runDir, s.model.toLowerCase(), "test"));
+        return true;
+      } catch {
+        return false;
+      }
+    }).map((s) => ({ ...s, probs: alignedPredictions(runDir, s.model.toLowerCase(), "test", t.rowIds) }));
+  });
 }
 
 /** The stage table: validation AUC (what selected each model), test AUC once, and each step's gain with its interval. */
@@ -115,25 +120,27 @@ export function stageTable(
   t: TestRows,
   o: { resamples?: number; seed?: number } = {},
 ): StageRow[] {
-  const results = readResults(runDir);
-  const preds = stagePredictions(runDir, t);
-  const oracle = t.oracle ? auc(t.labels, t.oracle) : "n/a";
-  return preds.map((p, k) => {
-    const val = results.findLast((r) => r.model === p.model && r.split === "val" && r.slice === "all");
-    const prev = preds[k - 1];
-    const bs = prev
-      ? pairedBootstrap(t.labels, prev.probs, p.probs, { resamples: o.resamples ?? 200, seed: o.seed })
-      : undefined;
-    return {
-      stage: p.stage,
-      model: p.model,
-      "val AUC (selection)": val?.auc ?? "n/a",
-      "test AUC": auc(t.labels, p.probs),
-      "test logloss": logloss(t.labels, p.probs),
-      "Δ vs previous": bs ? bs.diff : "n/a",
-      "95% CI": bs ? fmtInterval(bs) : "",
-      "oracle test AUC": oracle,
-    };
+  return timed("evaluation", () => {
+    const results = readResults(runDir);
+    const preds = stagePredictions(runDir, t);
+    const oracle = t.oracle ? auc(t.labels, t.oracle) : "n/a";
+    return preds.map((p, k) => {
+      const val = results.findLast((r) => r.model === p.model && r.split === "val" && r.slice === "all");
+      const prev = preds[k - 1];
+      const bs = prev
+        ? pairedBootstrap(t.labels, prev.probs, p.probs, { resamples: o.resamples ?? 200, seed: o.seed })
+        : undefined;
+      return {
+        stage: p.stage,
+        model: p.model,
+        "val AUC (selection)": val?.auc ?? "n/a",
+        "test AUC": auc(t.labels, p.probs),
+        "test logloss": logloss(t.labels, p.probs),
+        "Δ vs previous": bs ? bs.diff : "n/a",
+        "95% CI": bs ? fmtInterval(bs) : "",
+        "oracle test AUC": oracle,
+      };
+    });
   });
 }
 
@@ -152,25 +159,27 @@ export function coldStartLong(
   t: TestRows,
   models: { model: string; probs: ArrayLike<number> }[],
 ): ColdStartRow[] {
-  const out: ColdStartRow[] = [];
-  for (const m of models) {
-    for (const side of ["user", "item"] as const) {
-      const cold = side === "user" ? t.userCold : t.itemCold;
-      const s = { labels: t.labels, probs: m.probs };
-      for (
-        const r of [
-          ...sliceMetrics(s, (i) => `${cold[i]}|all`),
-          ...sliceMetrics(s, (i) => `${cold[i]}|${t.sceneLabels[t.scene[i]]}`),
-        ]
-      ) {
-        const [coldness, scene] = r.slice.split("|");
-        out.push({ model: m.model, side, coldness, scene, rows: r.rows, auc: r.auc, logloss: r.logloss });
+  return timed("evaluation", () => {
+    const out: ColdStartRow[] = [];
+    for (const m of models) {
+      for (const side of ["user", "item"] as const) {
+        const cold = side === "user" ? t.userCold : t.itemCold;
+        const s = { labels: t.labels, probs: m.probs };
+        for (
+          const r of [
+            ...sliceMetrics(s, (i) => `${cold[i]}|all`),
+            ...sliceMetrics(s, (i) => `${cold[i]}|${t.sceneLabels[t.scene[i]]}`),
+          ]
+        ) {
+          const [coldness, scene] = r.slice.split("|");
+          out.push({ model: m.model, side, coldness, scene, rows: r.rows, auc: r.auc, logloss: r.logloss });
+        }
       }
     }
-  }
-  const order = (r: ColdStartRow) =>
-    `${r.model}|${r.side}|${COLDNESS.indexOf(r.coldness as never)}|${r.scene === "all" ? "" : r.scene}`;
-  return out.sort((a, b) => order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0);
+    const order = (r: ColdStartRow) =>
+      `${r.model}|${r.side}|${COLDNESS.indexOf(r.coldness as never)}|${r.scene === "all" ? "" : r.scene}`;
+    return out.sort((a, b) => order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0);
+  });
 }
 
 /** One row per model × side × coldness, a column per scene ("all" first): the pivot cold-start report. */

@@ -2,25 +2,51 @@
 
 /** Exact ROC-AUC (Mann–Whitney with average ranks for ties). NaN when only one class is present. */
 export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): number {
-  const n = labels.length;
-  if (scores.length !== n) throw new Error(`auc: ${n} labels but ${scores.length} scores`);
-  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let pos = 0, rankSumPos = 0;
-  for (let i = 0; i < n;) {
-    let j = i;
-    while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++;
-    const avgRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (labels[order[k]] > 0.5) {
-        pos++;
-        rankSumPos += avgRank;
-      }
-    }
-    i = j + 1;
+  if (scores.length !== labels.length) {
+    throw new Error(`auc: ${labels.length} labels but ${scores.length} scores`);
   }
-  const neg = n - pos;
-  if (pos === 0 || neg === 0) return NaN;
-  return (rankSumPos - pos * (pos + 1) / 2) / (pos * neg);
+  return new AucRanking(scores).auc(labels);
+}
+
+/**
+ * Scores sorted once, tied scores grouped: the AUC of any weighting of the rows (row i counted w[i] times) is then
+ * one pass, with no sort — what a bootstrap needs, since a resample is a weighting. A tied positive–negative pair
+ * counts ½ (average ranks). With whole-number weights every partial sum is a whole or half number, so the result
+ * is the same double as sorting the resampled copy.
+ */
+export class AucRanking {
+  readonly order: Uint32Array;
+  /** Where each run of tied scores ends in `order` (exclusive). */
+  readonly runEnds: Uint32Array;
+
+  constructor(scores: ArrayLike<number>) {
+    const n = scores.length;
+    this.order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
+    const ends: number[] = [];
+    for (let k = 1; k <= n; k++) {
+      if (k === n || scores[this.order[k]] !== scores[this.order[k - 1]]) ends.push(k);
+    }
+    this.runEnds = Uint32Array.from(ends);
+  }
+
+  /** AUC with row weights (default 1); NaN when either class has no weight. */
+  auc(labels: ArrayLike<number>, w?: ArrayLike<number>): number {
+    const { order, runEnds } = this;
+    let start = 0, neg = 0, pos = 0, num = 0;
+    for (const end of runEnds) {
+      let wp = 0, wn = 0;
+      for (let k = start; k < end; k++) {
+        const i = order[k], wi = w ? w[i] : 1;
+        if (labels[i] > 0.5) wp += wi;
+        else wn += wi;
+      }
+      num += wp * (neg + wn / 2);
+      neg += wn;
+      pos += wp;
+      start = end;
+    }
+    return pos === 0 || neg === 0 ? NaN : num / (pos * neg);
+  }
 }
 
 /** Mean binary cross-entropy, probabilities clipped to [eps, 1 − eps]. */

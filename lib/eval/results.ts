@@ -1,3 +1,4 @@
+import { timed } from "../util/profile.ts";
 /**
  * The run's results registry: every model notebook appends rows (model, split, metrics); later notebooks and
  * the final report read them. Stored as JSON lines in <runDir>/results.jsonl (one row a line). A notebook that
@@ -20,12 +21,15 @@ export interface ResultRow {
 export const RESULTS_FILE = "results.jsonl";
 
 export async function appendResults(runDir: string, rows: ResultRow[]): Promise<void> {
-  await Deno.mkdir(runDir, { recursive: true });
-  const text =
-    rows.map((r) => JSON.stringify({ ...r, recordedAt: r.recordedAt ?? new Date().toISOString() })).join(
+  return timed("writing", async () => {
+    await Deno.mkdir(runDir, { recursive: true });
+    const text = rows.map((r) =>
+      JSON.stringify({ ...r, recordedAt: r.recordedAt ?? new Date().toISOString() })
+    ).join(
       "\n",
     ) + "\n";
-  await Deno.writeTextFile(`${runDir}/${RESULTS_FILE}`, text, { append: true });
+    await Deno.writeTextFile(`${runDir}/${RESULTS_FILE}`, text, { append: true });
+  });
 }
 
 /** Remove a stage's rows (a notebook calls this as it starts); returns how many were removed. */

@@ -4,7 +4,8 @@
  * reports "n/a" with its counts, never a silent NaN.
  */
 import { Rng } from "../util/rng.ts";
-import { auc, logloss } from "./metrics.ts";
+import { auc, AucRanking, logloss } from "./metrics.ts";
+import { timed } from "../util/profile.ts";
 
 export interface Scored {
   labels: ArrayLike<number>;
@@ -25,32 +26,36 @@ export function sliceMetrics(
   key: (i: number) => string,
   o: { includeAll?: boolean } = {},
 ): SliceRow[] {
-  const groups = new Map<string, number[]>();
-  for (let i = 0; i < s.labels.length; i++) {
-    const k = key(i);
-    const g = groups.get(k);
-    if (g) g.push(i);
-    else groups.set(k, [i]);
-  }
-  const row = (name: string, idx: number[]): SliceRow => {
-    const y = idx.map((i) => s.labels[i]), p = idx.map((i) => s.probs[i]);
-    const clicks = y.reduce((a, b) => a + b, 0);
-    const a = auc(y, p);
-    return {
-      slice: name,
-      rows: idx.length,
-      clicks,
-      auc: Number.isNaN(a) ? "n/a" : a,
-      logloss: idx.length ? logloss(y, p) : NaN,
+  return timed("evaluation", () => {
+    const groups = new Map<string, number[]>();
+    for (let i = 0; i < s.labels.length; i++) {
+      const k = key(i);
+      const g = groups.get(k);
+      if (g) g.push(i);
+      else groups.set(k, [i]);
+    }
+    const row = (name: string, idx: number[]): SliceRow => {
+      const y = idx.map((i) => s.labels[i]), p = idx.map((i) => s.probs[i]);
+      const clicks = y.reduce((a, b) => a + b, 0);
+      const a = auc(y, p);
+      return {
+        slice: name,
+        rows: idx.length,
+        clicks,
+        auc: Number.isNaN(a) ? "n/a" : a,
+        logloss: idx.length ? logloss(y, p) : NaN,
+      };
     };
-  };
-  const out = [...groups.keys()].sort().map((k) => row(k, groups.get(k)!));
-  if (o.includeAll) out.unshift(row("all", Array.from({ length: s.labels.length }, (_, i) => i)));
-  return out;
+    const out = [...groups.keys()].sort().map((k) => row(k, groups.get(k)!));
+    if (o.includeAll) out.unshift(row("all", Array.from({ length: s.labels.length }, (_, i) => i)));
+    return out;
+  });
 }
 
 export interface BootstrapResult {
-  /** metric(B) − metric(A) on the full rows. */
+  aucA: number;
+  aucB: number;
+  /** AUC(B) − AUC(A) on the full rows. */
   diff: number;
   lo: number;
   hi: number;
@@ -60,44 +65,42 @@ export interface BootstrapResult {
 }
 
 /**
- * Paired bootstrap of metric(B) − metric(A): rows are resampled with replacement, both models scored on the
- * same resample. Returns the percentile interval at `level`.
+ * Paired bootstrap of AUC(B) − AUC(A): rows are resampled with replacement, both models scored on the same
+ * resample. Returns the percentile interval at `level`. Each model's scores are sorted once; a resample is a
+ * count per row, and its AUC one pass over that order (AucRanking), the same number as scoring a copied resample.
  */
 export function pairedBootstrap(
   labels: ArrayLike<number>,
   probsA: ArrayLike<number>,
   probsB: ArrayLike<number>,
-  o: {
-    resamples?: number;
-    level?: number;
-    seed?: number;
-    metric?: (y: ArrayLike<number>, p: ArrayLike<number>) => number;
-  } = {},
+  o: { resamples?: number; level?: number; seed?: number } = {},
 ): BootstrapResult {
-  const metric = o.metric ?? auc;
-  const R = o.resamples ?? 200, level = o.level ?? 0.95, n = labels.length;
-  const rng = new Rng(o.seed ?? 1);
-  const diffs: number[] = [];
-  const y = new Float64Array(n), a = new Float64Array(n), b = new Float64Array(n);
-  for (let r = 0; r < R; r++) {
-    for (let i = 0; i < n; i++) {
-      const j = rng.int(n);
-      y[i] = labels[j];
-      a[i] = probsA[j];
-      b[i] = probsB[j];
+  return timed("intervals", () => {
+    const R = o.resamples ?? 200, level = o.level ?? 0.95, n = labels.length;
+    const rng = new Rng(o.seed ?? 1);
+    const diffs: number[] = [];
+    const [ra, rb] = [new AucRanking(probsA), new AucRanking(probsB)];
+    const w = new Uint32Array(n);
+    for (let r = 0; r < R; r++) {
+      w.fill(0);
+      for (let i = 0; i < n; i++) w[rng.int(n)]++;
+      const d = rb.auc(labels, w) - ra.auc(labels, w);
+      if (!Number.isNaN(d)) diffs.push(d);
     }
-    const d = metric(y, b) - metric(y, a);
-    if (!Number.isNaN(d)) diffs.push(d);
-  }
-  diffs.sort((p, q) => p - q);
-  const q = (f: number) => diffs[Math.min(diffs.length - 1, Math.max(0, Math.round(f * (diffs.length - 1))))];
-  return {
-    diff: metric(labels, probsB) - metric(labels, probsA),
-    lo: q((1 - level) / 2),
-    hi: q(1 - (1 - level) / 2),
-    pBetter: diffs.filter((d) => d > 0).length / Math.max(1, diffs.length),
-    resamples: diffs.length,
-  };
+
+    diffs.sort((p, q) => p - q);
+    const q = (f: number) =>
+      diffs[Math.min(diffs.length - 1, Math.max(0, Math.round(f * (diffs.length - 1))))];
+    return {
+      aucA: ra.auc(labels),
+      aucB: rb.auc(labels),
+      diff: rb.auc(labels) - ra.auc(labels),
+      lo: q((1 - level) / 2),
+      hi: q(1 - (1 - level) / 2),
+      pBetter: diffs.filter((d) => d > 0).length / Math.max(1, diffs.length),
+      resamples: diffs.length,
+    };
+  });
 }
 
 /** "[lo, hi]" of an interval, to 4 decimals. */
@@ -146,8 +149,8 @@ export function compareBySlice(
   return order.map((slice) => {
     const idx = groups.get(slice)!;
     const y = idx.map((i) => labels[i]), a = idx.map((i) => probsA[i]), b = idx.map((i) => probsB[i]);
-    const [aa, ab] = [auc(y, a), auc(y, b)];
-    if (Number.isNaN(aa)) {
+    const clicks = y.reduce((s, v) => s + (v > 0.5 ? 1 : 0), 0);
+    if (clicks === 0 || clicks === y.length) {
       return {
         slice,
         rows: idx.length,
@@ -161,7 +164,16 @@ export function compareBySlice(
     }
     const bs = pairedBootstrap(y, a, b, o);
     const verdict = bs.lo > 0 ? "B better" : bs.hi < 0 ? "A better" : "no clear difference";
-    return { slice, rows: idx.length, aucA: aa, aucB: ab, diff: bs.diff, lo: bs.lo, hi: bs.hi, verdict };
+    return {
+      slice,
+      rows: idx.length,
+      aucA: bs.aucA,
+      aucB: bs.aucB,
+      diff: bs.diff,
+      lo: bs.lo,
+      hi: bs.hi,
+      verdict,
+    };
   });
 }
 

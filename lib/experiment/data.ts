@@ -27,6 +27,7 @@ import {
 } from "../train/tables.ts";
 import type { ModelDims } from "./models.ts";
 import type { ResolvedSpec } from "./spec.ts";
+import { timed } from "../util/profile.ts";
 
 /** Item vectors from 07_text (lib/embed): one row per item id, mixed by α on request. */
 export interface ItemVectors {
@@ -63,24 +64,26 @@ export async function experimentData(
   cfg: RunConfig,
   src: DataSources = {},
 ): Promise<ExperimentData> {
-  const key = JSON.stringify([
-    cfg.dataDir,
-    cfg.runDir,
-    cfg.seed,
-    spec.inputs,
-    spec.tasks,
-    spec.params.seqLen ?? 0,
-    !!spec.params.sceneFactors,
-  ]);
-  const cacheable = !src.tables && !src.itemVectors;
-  const have = cacheable ? cache.get(key) : undefined;
-  if (have) return have;
-  const d = await load(spec, cfg, src);
-  if (cacheable) {
-    cache.set(key, d);
-    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
-  }
-  return d;
+  return timed("data", async () => {
+    const key = JSON.stringify([
+      cfg.dataDir,
+      cfg.runDir,
+      cfg.seed,
+      spec.inputs,
+      spec.tasks,
+      spec.params.seqLen ?? 0,
+      !!spec.params.sceneFactors,
+    ]);
+    const cacheable = !src.tables && !src.itemVectors;
+    const have = cacheable ? cache.get(key) : undefined;
+    if (have) return have;
+    const d = await load(spec, cfg, src);
+    if (cacheable) {
+      cache.set(key, d);
+      while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    }
+    return d;
+  });
 }
 
 async function load(spec: ResolvedSpec, cfg: RunConfig, src: DataSources): Promise<ExperimentData> {

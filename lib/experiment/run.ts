@@ -27,6 +27,7 @@ import {
 import { type DataSources, type ExperimentData, experimentData } from "./data.ts";
 import { buildModel } from "./models.ts";
 import { type ExperimentSpec, type ResolvedSpec, resolveSpec, type SliceDimension, slug } from "./spec.ts";
+import { timed } from "../util/profile.ts";
 
 export type OracleSliceRow = SliceRow & { oracleAuc: number | "n/a" };
 
@@ -102,7 +103,8 @@ export async function runExperiment(
       progressLabel: spec.name,
       ...(spec.tasks === "scenes" ? { valSlices: (i: number) => labels[valScene[i]] } : {}),
     });
-    const val = await evaluateTable(session, data.tables.val),
+    // validation was scored at the best epoch, with the weights fit leaves loaded: not scored twice
+    const val = result.bestVal ?? await evaluateTable(session, data.tables.val),
       test = await evaluateTable(session, data.tables.test);
     const keys = sliceKeys(data, spec.slices, labels);
     const oracleOf = (split: "val" | "test") => oracleProbs(data.frames[split], cfg.dataDir);
@@ -222,27 +224,29 @@ async function writeInferenceModel(
   evalProbs: Float32Array,
   strict?: boolean,
 ) {
-  const file = `models/${slug(name)}.onnx`;
-  await Deno.mkdir(`${runDir}/models`, { recursive: true });
-  const bytes = session.model.inference(await session.paramValues());
-  await Deno.writeFile(`${runDir}/${file}`, bytes);
-  const test = data.tables.test, T = test.columns.get("label")!.width;
-  const n = Math.min(256, test.rows);
-  const inf = await session.backend.session(bytes, { strict });
-  const { batch } = test.batches(test.order(0, 0, false), n).next().value!;
-  const inputs = session.model.batchInputs.filter((s) => !["label", "mask", "weight"].includes(s.name))
-    .map((s) => ({ name: s.name, dtype: s.dtype as "float32" | "int64", shape: s.shape }));
-  const feeds = batchFeeds(session.backend, batch, n, inputs);
-  const prob = await session.backend.read((await inf.run(feeds)).prob) as Float32Array;
-  await inf.release();
-  let maxDiff = 0;
-  for (let r = 0; r < n; r++) {
-    maxDiff = Math.max(maxDiff, Math.abs((T > 1 ? prob[r * T + test.task![r]] : prob[r]) - evalProbs[r]));
-  }
-  if (maxDiff > INFERENCE_TOLERANCE) {
-    throw new Error(`${name}: the standalone model differs from the eval graph by up to ${maxDiff}`);
-  }
-  return { file, kib: Math.round(bytes.length / 1024), rowsChecked: n, maxDiff, inputs };
+  return timed("writing", async () => {
+    const file = `models/${slug(name)}.onnx`;
+    await Deno.mkdir(`${runDir}/models`, { recursive: true });
+    const bytes = session.model.inference(await session.paramValues());
+    await Deno.writeFile(`${runDir}/${file}`, bytes);
+    const test = data.tables.test, T = test.columns.get("label")!.width;
+    const n = Math.min(256, test.rows);
+    const inf = await session.backend.session(bytes, { strict });
+    const { batch } = test.batches(test.order(0, 0, false), n).next().value!;
+    const inputs = session.model.batchInputs.filter((s) => !["label", "mask", "weight"].includes(s.name))
+      .map((s) => ({ name: s.name, dtype: s.dtype as "float32" | "int64", shape: s.shape }));
+    const feeds = batchFeeds(session.backend, batch, n, inputs);
+    const prob = await session.backend.read((await inf.run(feeds)).prob) as Float32Array;
+    await inf.release();
+    let maxDiff = 0;
+    for (let r = 0; r < n; r++) {
+      maxDiff = Math.max(maxDiff, Math.abs((T > 1 ? prob[r * T + test.task![r]] : prob[r]) - evalProbs[r]));
+    }
+    if (maxDiff > INFERENCE_TOLERANCE) {
+      throw new Error(`${name}: the standalone model differs from the eval graph by up to ${maxDiff}`);
+    }
+    return { file, kib: Math.round(bytes.length / 1024), rowsChecked: n, maxDiff, inputs };
+  });
 }
 
 /** What a later stage needs to reuse a run: its spec, inference inputs, graph and headline metrics. */
@@ -269,71 +273,73 @@ export function readExperiment(runDir: string, name: string): ExperimentRecord {
 
 /** Predictions, the resolved spec (experiments/<slug>.json) and result rows (val, test overall and per slice). */
 async function record(r: ExperimentResult, data: ExperimentData, cfg: RunConfig): Promise<void> {
-  const name = slug(r.name);
-  for (const s of ["val", "test"] as const) {
-    await savePredictions(cfg.runDir, name, s, data.frames[s].getColumn("row_id"), r[s].probs);
-  }
-  const rec: ExperimentRecord = {
-    spec: r.spec,
-    backend: r.backend,
-    model: r.inference.file,
-    inputs: r.inference.inputs,
-    tasks: data.dims.tasks,
-    text: data.dims.text ?? 0,
-    ...(r.spec.inputs.fallback ? { coldBelow: r.spec.inputs.fallback.coldBelow ?? COLD_BELOW } : {}),
-    val: { auc: r.val.auc, logloss: r.val.logloss },
-    test: { auc: r.test.auc, logloss: r.test.logloss },
-    bestEpoch: r.fit.bestEpoch + 1,
-    epochs: r.fit.history.length,
-    seconds: r.seconds,
-  };
-  await Deno.mkdir(`${cfg.runDir}/experiments`, { recursive: true });
-  await Deno.writeTextFile(experimentPath(cfg.runDir, r.name), JSON.stringify(rec, null, 1));
-  const base = r.spec.baseline;
-  const vs = (c?: ComparisonRow) =>
-    base && c ? { [`vs ${base} diff`]: c.diff, [`vs ${base} lo`]: c.lo, [`vs ${base} hi`]: c.hi } : {};
-  const common = { stage: r.spec.stage, model: r.name };
-  const extra = {
-    bestEpoch: r.fit.bestEpoch + 1,
-    backend: r.backend,
-    experiment: `experiments/${name}.json`,
-  };
-  const rows: ResultRow[] = [
-    {
-      ...common,
-      split: "val",
-      slice: "all",
-      rows: data.tables.val.rows,
-      auc: r.val.auc,
-      logloss: r.val.logloss,
-      oracleAuc: r.oracle?.val,
-      extra,
-    },
-    {
-      ...common,
-      split: "test",
-      slice: "all",
-      rows: data.tables.test.rows,
-      auc: r.test.auc,
-      logloss: r.test.logloss,
-      oracleAuc: r.oracle?.test,
-      extra: { ...extra, ...vs(r.versus?.all[0]) },
-    },
-  ];
-  for (const [dim, slices] of Object.entries(r.slices)) {
-    if (dim === "all" || (dim === "scene" && slices.length < 2)) continue;
-    for (const sl of slices) {
-      rows.push({
+  return timed("writing", async () => {
+    const name = slug(r.name);
+    for (const s of ["val", "test"] as const) {
+      await savePredictions(cfg.runDir, name, s, data.frames[s].getColumn("row_id"), r[s].probs);
+    }
+    const rec: ExperimentRecord = {
+      spec: r.spec,
+      backend: r.backend,
+      model: r.inference.file,
+      inputs: r.inference.inputs,
+      tasks: data.dims.tasks,
+      text: data.dims.text ?? 0,
+      ...(r.spec.inputs.fallback ? { coldBelow: r.spec.inputs.fallback.coldBelow ?? COLD_BELOW } : {}),
+      val: { auc: r.val.auc, logloss: r.val.logloss },
+      test: { auc: r.test.auc, logloss: r.test.logloss },
+      bestEpoch: r.fit.bestEpoch + 1,
+      epochs: r.fit.history.length,
+      seconds: r.seconds,
+    };
+    await Deno.mkdir(`${cfg.runDir}/experiments`, { recursive: true });
+    await Deno.writeTextFile(experimentPath(cfg.runDir, r.name), JSON.stringify(rec, null, 1));
+    const base = r.spec.baseline;
+    const vs = (c?: ComparisonRow) =>
+      base && c ? { [`vs ${base} diff`]: c.diff, [`vs ${base} lo`]: c.lo, [`vs ${base} hi`]: c.hi } : {};
+    const common = { stage: r.spec.stage, model: r.name };
+    const extra = {
+      bestEpoch: r.fit.bestEpoch + 1,
+      backend: r.backend,
+      experiment: `experiments/${name}.json`,
+    };
+    const rows: ResultRow[] = [
+      {
+        ...common,
+        split: "val",
+        slice: "all",
+        rows: data.tables.val.rows,
+        auc: r.val.auc,
+        logloss: r.val.logloss,
+        oracleAuc: r.oracle?.val,
+        extra,
+      },
+      {
         ...common,
         split: "test",
-        slice: sl.slice,
-        rows: sl.rows,
-        auc: typeof sl.auc === "number" ? sl.auc : NaN,
-        logloss: sl.logloss,
-        ...(typeof sl.oracleAuc === "number" ? { oracleAuc: sl.oracleAuc } : {}),
-        extra: vs(r.versus?.[dim]?.find((c) => c.slice === sl.slice)),
-      });
+        slice: "all",
+        rows: data.tables.test.rows,
+        auc: r.test.auc,
+        logloss: r.test.logloss,
+        oracleAuc: r.oracle?.test,
+        extra: { ...extra, ...vs(r.versus?.all[0]) },
+      },
+    ];
+    for (const [dim, slices] of Object.entries(r.slices)) {
+      if (dim === "all" || (dim === "scene" && slices.length < 2)) continue;
+      for (const sl of slices) {
+        rows.push({
+          ...common,
+          split: "test",
+          slice: sl.slice,
+          rows: sl.rows,
+          auc: typeof sl.auc === "number" ? sl.auc : NaN,
+          logloss: sl.logloss,
+          ...(typeof sl.oracleAuc === "number" ? { oracleAuc: sl.oracleAuc } : {}),
+          extra: vs(r.versus?.[dim]?.find((c) => c.slice === sl.slice)),
+        });
+      }
     }
-  }
-  await appendResults(cfg.runDir, rows);
+    await appendResults(cfg.runDir, rows);
+  });
 }

@@ -12,6 +12,7 @@
 import pl from "nodejs-polars";
 import { type DayRange, type FeatureDef, featureDefs } from "./defs.ts";
 import { releaseMemory } from "../util/memory.ts";
+import { timed } from "../util/profile.ts";
 
 export interface HistoryOptions {
   /** The seed project's leak: statistics include the impression's own day. Never for training. */
@@ -264,33 +265,35 @@ function withPairHistory(events: pl.LazyDataFrame, leaky: boolean): pl.LazyDataF
 
 /** Every impression with its user, item and user×item history (absent history = 0, smoothed CTR = prior). */
 export async function joinHistory(events: pl.DataFrame, o: HistoryOptions = {}): Promise<pl.DataFrame> {
-  o = { ...o, scenes: sceneCount(events, o.scenes) };
-  const atTime = o.asOf === "timestamp";
-  // day order for the pair windows (ETL row ids are already chronological, so this keeps row_id order);
-  // one join at a time, letting each superseded wide frame go before the next is built
-  let out = events.sort(["day", "row_id"]);
-  for (const entity of ["user", "item"] as const) {
-    const byDay = entityHistory(events, entity, o);
-    const on: string[] = [...ENTITY_KEYS[entity], "day"];
-    if (!atTime) out = out.join(byDay, { on, how: "left" });
-    else {
-      // day-based windows from byDay, cumulative statistics as of the timestamp
-      const cum = entityHistoryAtTime(events, entity, o);
-      const names = cum.columns.filter((c) => !on.includes(c) && c !== "log_time");
-      out = out.join(byDay.select(...byDay.columns.filter((c) => !names.includes(c))), { on, how: "left" })
-        .join(cum, { on: [...ENTITY_KEYS[entity], "log_time"], how: "left" });
+  return timed("features", async () => {
+    o = { ...o, scenes: sceneCount(events, o.scenes) };
+    const atTime = o.asOf === "timestamp";
+    // day order for the pair windows (ETL row ids are already chronological, so this keeps row_id order);
+    // one join at a time, letting each superseded wide frame go before the next is built
+    let out = events.sort(["day", "row_id"]);
+    for (const entity of ["user", "item"] as const) {
+      const byDay = entityHistory(events, entity, o);
+      const on: string[] = [...ENTITY_KEYS[entity], "day"];
+      if (!atTime) out = out.join(byDay, { on, how: "left" });
+      else {
+        // day-based windows from byDay, cumulative statistics as of the timestamp
+        const cum = entityHistoryAtTime(events, entity, o);
+        const names = cum.columns.filter((c) => !on.includes(c) && c !== "log_time");
+        out = out.join(byDay.select(...byDay.columns.filter((c) => !names.includes(c))), { on, how: "left" })
+          .join(cum, { on: [...ENTITY_KEYS[entity], "log_time"], how: "left" });
+      }
+      await releaseMemory();
     }
+    // user×item features are all cumulative
+    out = atTime
+      ? out.join(entityHistoryAtTime(events, "pair", o), {
+        on: ["user_id", "item_id", "log_time"],
+        how: "left",
+      })
+      : withPairHistory(out.lazy(), !!o.includeCurrentDay).collectSync();
     await releaseMemory();
-  }
-  // user×item features are all cumulative
-  out = atTime
-    ? out.join(entityHistoryAtTime(events, "pair", o), {
-      on: ["user_id", "item_id", "log_time"],
-      how: "left",
-    })
-    : withPairHistory(out.lazy(), !!o.includeCurrentDay).collectSync();
-  await releaseMemory();
-  return out;
+    return out;
+  });
 }
 
 export type { FeatureDef };

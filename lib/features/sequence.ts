@@ -10,6 +10,7 @@
 import pl from "nodejs-polars";
 import { lookupJoin } from "../util/frame.ts";
 import { sortByIds } from "./table.ts";
+import { timed } from "../util/profile.ts";
 
 export interface SequenceOptions {
   /** Sequence length N (default 20). */
@@ -36,49 +37,54 @@ export function behaviourSequences(
   itemVocab: pl.DataFrame,
   o: SequenceOptions = {},
 ): BehaviourSequences {
-  const L = o.length ?? 20;
-  // users as dense integer codes in one order for both sides (ids are strings)
-  const codes = sortByIds(events.select("user_id").unique(), "user_id").withRowIndex("user_code");
-  const clicks = events.filter(pl.col("label").eq(pl.lit(1))).select(
-    "row_id",
-    "user_id",
-    "item_id",
-    "scene",
-    "day",
-  )
-    .join(itemVocab.select("item_id", pl.col("idx").alias("item_idx")), { on: "item_id", how: "left" })
-    .withColumns(pl.col("item_idx").fillNull(0)).join(codes, { on: "user_id" }).sort(["user_code", "row_id"]);
-  const [cu, cd, ci, cs] = ["user_code", "day", "item_idx", "scene"].map((c) => int32(clicks, c));
-  const coded = events.select("user_id", "day").unique().join(codes, { on: "user_id" }).sort([
-    "user_code",
-    "day",
-  ]);
-  const [ku, kd] = [int32(coded, "user_code"), int32(coded, "day")];
-  const keys = coded.drop("user_code");
-  const S = keys.height;
-  const items = new BigInt64Array(S * L),
-    scenes = new BigInt64Array(S * L),
-    mask = new Float32Array(S * L),
-    lengths = new Int32Array(S);
-  const before = o.includeCurrentDay ? (d: number, D: number) => d <= D : (d: number, D: number) => d < D;
-  let p = 0, userStart = 0;
-  for (let k = 0; k < S; k++) {
-    const u = ku[k], D = kd[k];
-    if (k === 0 || ku[k - 1] !== u) {
-      while (p < cu.length && cu[p] < u) p++;
-      userStart = p;
+  return timed("features", () => {
+    const L = o.length ?? 20;
+    // users as dense integer codes in one order for both sides (ids are strings)
+    const codes = sortByIds(events.select("user_id").unique(), "user_id").withRowIndex("user_code");
+    const clicks = events.filter(pl.col("label").eq(pl.lit(1))).select(
+      "row_id",
+      "user_id",
+      "item_id",
+      "scene",
+      "day",
+    )
+      .join(itemVocab.select("item_id", pl.col("idx").alias("item_idx")), { on: "item_id", how: "left" })
+      .withColumns(pl.col("item_idx").fillNull(0)).join(codes, { on: "user_id" }).sort([
+        "user_code",
+        "row_id",
+      ]);
+    const [cu, cd, ci, cs] = ["user_code", "day", "item_idx", "scene"].map((c) => int32(clicks, c));
+    const coded = events.select("user_id", "day").unique().join(codes, { on: "user_id" }).sort([
+      "user_code",
+      "day",
+    ]);
+    const [ku, kd] = [int32(coded, "user_code"), int32(coded, "day")];
+    const keys = coded.drop("user_code");
+    const S = keys.height;
+    const items = new BigInt64Array(S * L),
+      scenes = new BigInt64Array(S * L),
+      mask = new Float32Array(S * L),
+      lengths = new Int32Array(S);
+    const before = o.includeCurrentDay ? (d: number, D: number) => d <= D : (d: number, D: number) => d < D;
+    let p = 0, userStart = 0;
+    for (let k = 0; k < S; k++) {
+      const u = ku[k], D = kd[k];
+      if (k === 0 || ku[k - 1] !== u) {
+        while (p < cu.length && cu[p] < u) p++;
+        userStart = p;
+      }
+      while (p < cu.length && cu[p] === u && before(cd[p], D)) p++;
+      const n = Math.min(L, p - userStart);
+      lengths[k] = n;
+      for (let j = 0; j < n; j++) { // most recent first
+        items[k * L + j] = BigInt(ci[p - 1 - j]);
+        scenes[k * L + j] = BigInt(cs[p - 1 - j]);
+        mask[k * L + j] = 1;
+      }
     }
-    while (p < cu.length && cu[p] === u && before(cd[p], D)) p++;
-    const n = Math.min(L, p - userStart);
-    lengths[k] = n;
-    for (let j = 0; j < n; j++) { // most recent first
-      items[k * L + j] = BigInt(ci[p - 1 - j]);
-      scenes[k * L + j] = BigInt(cs[p - 1 - j]);
-      mask[k * L + j] = 1;
-    }
-  }
-  const index = pl.Series("seq_idx", Int32Array.from({ length: S }, (_, i) => i));
-  return { length: L, keys: keys.withColumns(index, pl.Series("seq_len", lengths)), items, scenes, mask };
+    const index = pl.Series("seq_idx", Int32Array.from({ length: S }, (_, i) => i));
+    return { length: L, keys: keys.withColumns(index, pl.Series("seq_len", lengths)), items, scenes, mask };
+  });
 }
 
 /** `df` (in its row order) with its rows' sequence index (column seq_idx) and real-click count (column seq_len). */

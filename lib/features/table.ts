@@ -14,6 +14,7 @@ import { partFiles, runSparkPlan, type SparkResult } from "../data/spark.ts";
 import { sparkVocabDir, tablePlan } from "./sql.ts";
 import { unitHash } from "../util/frame.ts";
 import { dayIndex, dayName } from "../util/time.ts";
+import { timed } from "../util/profile.ts";
 
 export type SplitName = "train" | "val" | "test";
 export const SPLITS: SplitName[] = ["train", "val", "test"];
@@ -193,19 +194,21 @@ function entityVocab(counts: Map<string, number>, minCount: number): pl.DataFram
 
 /** Load cleaned impressions with a day index (and the spec's numeric and categorical columns). */
 export function loadEvents(cleanDir: string): pl.DataFrame {
-  const { spec } = readCleanSchema(cleanDir);
-  const extra = [...spec.numeric.map((n) => n.column), ...spec.categorical.map((c) => c.column)];
-  return scanClean(cleanDir).select(
-    "row_id",
-    pl.col("user_id").cast(pl.Utf8),
-    pl.col("item_id").cast(pl.Utf8),
-    "scene",
-    "label",
-    "date",
-    "log_time",
-    ...extra,
-  )
-    .withColumns(dayExpr(), pl.col("scene").cast(pl.Int32)).collectSync();
+  return timed("data", () => {
+    const { spec } = readCleanSchema(cleanDir);
+    const extra = [...spec.numeric.map((n) => n.column), ...spec.categorical.map((c) => c.column)];
+    return scanClean(cleanDir).select(
+      "row_id",
+      pl.col("user_id").cast(pl.Utf8),
+      pl.col("item_id").cast(pl.Utf8),
+      "scene",
+      "label",
+      "date",
+      "log_time",
+      ...extra,
+    )
+      .withColumns(dayExpr(), pl.col("scene").cast(pl.Int32)).collectSync();
+  });
 }
 
 /** Build features, splits and vocabularies in memory (the notebook inspects this before writing). */
@@ -216,49 +219,51 @@ export interface BuiltTable {
 }
 
 export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Promise<BuiltTable> {
-  const schema = o.schema ?? generatorSchema();
-  const scenes = schema.scenes.length;
-  const categorical = schema.spec.categorical;
-  const split = splitConfig(o.split);
-  const days = events.getColumn("day").unique().sort().toArray() as number[];
-  // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
-  // (date and log_time are not needed past this point: day and row_id order carry the time)
-  let narrow = events.sort("row_id").select(
-    ...events.columns.filter((c) => o.keepTime || (c !== "date" && c !== "log_time")),
-  ).withColumns(splitExpr(days, split));
-  const train = narrow.filter(pl.col("split").eq(pl.lit("train")));
-  const priors = { user: fitCtrPrior(train, "user"), item: fitCtrPrior(train, "item") };
-  const vocabs: Record<string, pl.DataFrame> = {};
-  for (const [col] of ID_VOCABS) vocabs[col] = buildVocab(train, col, o.minCount ?? 1);
-  for (const c of categorical) vocabs[c.column] = buildVocab(train, c.column, c.minCount ?? 1);
-  narrow = withVocabIndex(narrow, vocabs, categorical.map((c) => c.column));
-  await releaseMemory();
-  const table = await joinHistory(narrow, { priors, includeCurrentDay: o.includeCurrentDay, scenes });
-  narrow = table; // let the narrow frame go
-  await releaseMemory();
-  // standardisation statistics from the training split, all features in one pass
-  const all = standardised(schema);
-  const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...all.flatMap((d) => {
-    const x = transformed(pl.col(d.name).cast(pl.Float64), d.transform);
-    return [
-      x.mean().alias(`${d.name}:mean`),
-      x.std().alias(`${d.name}:std`),
-      pl.col(d.name).isNull().mean().alias(`${d.name}:missing`),
-    ];
-  })).collectSync();
-  const features = featureStats(all, (name, k) => stats.getColumn(`${name}:${k}`).get(0) as number);
-  const counts = narrow.groupBy("split").agg(
-    pl.len().alias("rows"),
-    pl.col("day").unique().sort().alias("days"),
-  );
-  const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
-  const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
-  for (const r of counts.toRecords() as unknown as { split: SplitName; rows: number; days: number[] }[]) {
-    rows[r.split] = Number(r.rows);
-    splitDays[r.split] = r.days.map(dayName);
-  }
-  const manifest = makeManifest(schema, o, { split, splitDays, rows, features, priors, vocabs });
-  return { table, manifest, vocabs };
+  return timed("features", async () => {
+    const schema = o.schema ?? generatorSchema();
+    const scenes = schema.scenes.length;
+    const categorical = schema.spec.categorical;
+    const split = splitConfig(o.split);
+    const days = events.getColumn("day").unique().sort().toArray() as number[];
+    // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
+    // (date and log_time are not needed past this point: day and row_id order carry the time)
+    let narrow = events.sort("row_id").select(
+      ...events.columns.filter((c) => o.keepTime || (c !== "date" && c !== "log_time")),
+    ).withColumns(splitExpr(days, split));
+    const train = narrow.filter(pl.col("split").eq(pl.lit("train")));
+    const priors = { user: fitCtrPrior(train, "user"), item: fitCtrPrior(train, "item") };
+    const vocabs: Record<string, pl.DataFrame> = {};
+    for (const [col] of ID_VOCABS) vocabs[col] = buildVocab(train, col, o.minCount ?? 1);
+    for (const c of categorical) vocabs[c.column] = buildVocab(train, c.column, c.minCount ?? 1);
+    narrow = withVocabIndex(narrow, vocabs, categorical.map((c) => c.column));
+    await releaseMemory();
+    const table = await joinHistory(narrow, { priors, includeCurrentDay: o.includeCurrentDay, scenes });
+    narrow = table; // let the narrow frame go
+    await releaseMemory();
+    // standardisation statistics from the training split, all features in one pass
+    const all = standardised(schema);
+    const stats = table.lazy().filter(pl.col("split").eq(pl.lit("train"))).select(...all.flatMap((d) => {
+      const x = transformed(pl.col(d.name).cast(pl.Float64), d.transform);
+      return [
+        x.mean().alias(`${d.name}:mean`),
+        x.std().alias(`${d.name}:std`),
+        pl.col(d.name).isNull().mean().alias(`${d.name}:missing`),
+      ];
+    })).collectSync();
+    const features = featureStats(all, (name, k) => stats.getColumn(`${name}:${k}`).get(0) as number);
+    const counts = narrow.groupBy("split").agg(
+      pl.len().alias("rows"),
+      pl.col("day").unique().sort().alias("days"),
+    );
+    const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
+    const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
+    for (const r of counts.toRecords() as unknown as { split: SplitName; rows: number; days: number[] }[]) {
+      rows[r.split] = Number(r.rows);
+      splitDays[r.split] = r.days.map(dayName);
+    }
+    const manifest = makeManifest(schema, o, { split, splitDays, rows, features, priors, vocabs });
+    return { table, manifest, vocabs };
+  });
 }
 
 /** The manifest of a built table: the same for either engine. */
@@ -369,35 +374,37 @@ export function normalizedFeatures(manifest: Manifest): pl.Expr[] {
  * one split (checked). `source` is the cleaned table the events came from.
  */
 export async function writeTable(outDir: string, built: BuiltTable, source: string): Promise<Manifest> {
-  await Deno.remove(outDir, { recursive: true }).catch(() => {});
-  for (const sp of SPLITS) {
-    await Deno.mkdir(`${outDir}/split=${sp}`, { recursive: true });
-    built.table.lazy().filter(pl.col("split").eq(pl.lit(sp))).drop("split")
-      .sinkParquet(`${outDir}/split=${sp}/part-00000.parquet`, { compression: "zstd" }).collectSync();
-    await releaseMemory();
-  }
-  const entity = buildEntityVocab(
-    source,
-    built.manifest.split.days.train,
-    built.manifest.vocabs.user_id.minCount,
-  );
-  for (const [c, v] of Object.entries({ ...built.vocabs, entity })) {
-    v.writeParquet(`${outDir}/vocab_${c}.parquet`);
-  }
-  const manifest: Manifest = {
-    ...built.manifest,
-    source,
-    vocabs: {
-      ...built.manifest.vocabs,
-      entity: { size: entity.height + 1, minCount: built.manifest.vocabs.user_id.minCount, oovIndex: 0 },
-    },
-  };
-  const total = SPLITS.reduce((a, s) => a + manifest.rows[s], 0);
-  if (total !== built.table.height) {
-    throw new Error(`split accounting: ${total} rows in splits, ${built.table.height} in the table`);
-  }
-  await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
-  return manifest;
+  return timed("writing", async () => {
+    await Deno.remove(outDir, { recursive: true }).catch(() => {});
+    for (const sp of SPLITS) {
+      await Deno.mkdir(`${outDir}/split=${sp}`, { recursive: true });
+      built.table.lazy().filter(pl.col("split").eq(pl.lit(sp))).drop("split")
+        .sinkParquet(`${outDir}/split=${sp}/part-00000.parquet`, { compression: "zstd" }).collectSync();
+      await releaseMemory();
+    }
+    const entity = buildEntityVocab(
+      source,
+      built.manifest.split.days.train,
+      built.manifest.vocabs.user_id.minCount,
+    );
+    for (const [c, v] of Object.entries({ ...built.vocabs, entity })) {
+      v.writeParquet(`${outDir}/vocab_${c}.parquet`);
+    }
+    const manifest: Manifest = {
+      ...built.manifest,
+      source,
+      vocabs: {
+        ...built.manifest.vocabs,
+        entity: { size: entity.height + 1, minCount: built.manifest.vocabs.user_id.minCount, oovIndex: 0 },
+      },
+    };
+    const total = SPLITS.reduce((a, s) => a + manifest.rows[s], 0);
+    if (total !== built.table.height) {
+      throw new Error(`split accounting: ${total} rows in splits, ${built.table.height} in the table`);
+    }
+    await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
+    return manifest;
+  });
 }
 
 /** Display names of the scenes ("scene 0", "scene home", …; a single task is "all scenes"), indexed like the scene column. */
@@ -425,7 +432,9 @@ export function readSplitRaw(dir: string, split: SplitName, columns?: string[]):
 
 /** One split of a written table, with normalised feature columns added. */
 export function readSplit(dir: string, split: SplitName, manifest = readManifest(dir)): pl.DataFrame {
-  return readSplitRaw(dir, split).withColumns(...normalizedFeatures(manifest));
+  return timed("data", () => {
+    return readSplitRaw(dir, split).withColumns(...normalizedFeatures(manifest));
+  });
 }
 
 export interface SparkTableOptions extends BuildOptions {
@@ -445,62 +454,64 @@ export async function buildTableSpark(
   outDir: string,
   o: SparkTableOptions = {},
 ): Promise<{ manifest: Manifest; spark: SparkResult }> {
-  const schema = o.schema ?? readCleanSchema(clean);
-  const split = splitConfig(o.split);
-  if (split.mode !== "temporal") throw new Error("the Spark engine builds temporal splits only");
-  const minCount = o.minCount ?? 1;
-  const all = standardised(schema);
-  await Deno.remove(outDir, { recursive: true }).catch(() => {});
-  const plan = tablePlan(clean, outDir, {
-    schema,
-    valDays: split.valDays,
-    testDays: split.testDays,
-    minCount,
-    includeCurrentDay: o.includeCurrentDay,
-    columns: tableColumns(schema),
-    standardised: all,
-  });
-  const spark = await runSparkPlan({ ...plan, conf: { ...plan.conf, ...o.sparkConf } }, o.master);
-  const got = spark.collected;
-  const days = got.split_days as { day: number; split: SplitName }[];
-  splitExpr(days.map((d) => d.day), split); // the same check as polars: enough days for the split
-  const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
-  for (const d of days) splitDays[d.split].push(dayName(d.day));
-  const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
-  for (const r of got.rows as { split: SplitName; rows: number }[]) rows[r.split] = Number(r.rows);
-  const total = SPLITS.reduce((a, sp) => a + rows[sp], 0), events = Number(got.narrow_rows[0].rows);
-  if (total !== events) throw new Error(`split accounting: ${total} rows in splits, ${events} events`);
-  // vocabularies: Spark's single part file into place; entity tokens sorted and indexed here, as for polars
-  const vocabs: Record<string, { height: number }> = {};
-  for (const c of ["user_id", "item_id", ...schema.spec.categorical.map((k) => k.column)]) {
-    const dir = sparkVocabDir(outDir, c);
-    const [part] = partFiles(dir);
-    if (!part) throw new Error(`Spark wrote no vocabulary file for ${c} in ${dir}`);
-    await Deno.rename(part, `${outDir}/vocab_${c}.parquet`);
-    vocabs[c] = {
-      height: pl.readParquet(`${outDir}/vocab_${c}.parquet`, { columns: ["idx"] } as never).height,
+  return timed("features", async () => {
+    const schema = o.schema ?? readCleanSchema(clean);
+    const split = splitConfig(o.split);
+    if (split.mode !== "temporal") throw new Error("the Spark engine builds temporal splits only");
+    const minCount = o.minCount ?? 1;
+    const all = standardised(schema);
+    await Deno.remove(outDir, { recursive: true }).catch(() => {});
+    const plan = tablePlan(clean, outDir, {
+      schema,
+      valDays: split.valDays,
+      testDays: split.testDays,
+      minCount,
+      includeCurrentDay: o.includeCurrentDay,
+      columns: tableColumns(schema),
+      standardised: all,
+    });
+    const spark = await runSparkPlan({ ...plan, conf: { ...plan.conf, ...o.sparkConf } }, o.master);
+    const got = spark.collected;
+    const days = got.split_days as { day: number; split: SplitName }[];
+    splitExpr(days.map((d) => d.day), split); // the same check as polars: enough days for the split
+    const splitDays: Record<SplitName, string[]> = { train: [], val: [], test: [] };
+    for (const d of days) splitDays[d.split].push(dayName(d.day));
+    const rows = Object.fromEntries(SPLITS.map((sp) => [sp, 0])) as Record<SplitName, number>;
+    for (const r of got.rows as { split: SplitName; rows: number }[]) rows[r.split] = Number(r.rows);
+    const total = SPLITS.reduce((a, sp) => a + rows[sp], 0), events = Number(got.narrow_rows[0].rows);
+    if (total !== events) throw new Error(`split accounting: ${total} rows in splits, ${events} events`);
+    // vocabularies: Spark's single part file into place; entity tokens sorted and indexed here, as for polars
+    const vocabs: Record<string, { height: number }> = {};
+    for (const c of ["user_id", "item_id", ...schema.spec.categorical.map((k) => k.column)]) {
+      const dir = sparkVocabDir(outDir, c);
+      const [part] = partFiles(dir);
+      if (!part) throw new Error(`Spark wrote no vocabulary file for ${c} in ${dir}`);
+      await Deno.rename(part, `${outDir}/vocab_${c}.parquet`);
+      vocabs[c] = {
+        height: pl.readParquet(`${outDir}/vocab_${c}.parquet`, { columns: ["idx"] } as never).height,
+      };
+    }
+    await Deno.remove(`${outDir}/_spark`, { recursive: true });
+    const counts = new Map((got.entities ?? []).map((r) => [String(r.entity), Number(r.n)]));
+    const entity = entityVocab(counts, minCount);
+    entity.writeParquet(`${outDir}/vocab_entity.parquet`);
+    const prior = (e: "user" | "item") => got[`prior_${e}`][0] as unknown as BetaPrior;
+    const stats = got.stats[0] as Record<string, number | null>;
+    const manifest: Manifest = {
+      ...makeManifest(schema, o, {
+        split,
+        splitDays,
+        rows,
+        features: featureStats(all, (name, k) => Number(stats[`${name}:${k}`] ?? NaN)),
+        priors: { user: prior("user"), item: prior("item") },
+        vocabs,
+      }),
+      source: clean,
     };
-  }
-  await Deno.remove(`${outDir}/_spark`, { recursive: true });
-  const counts = new Map((got.entities ?? []).map((r) => [String(r.entity), Number(r.n)]));
-  const entity = entityVocab(counts, minCount);
-  entity.writeParquet(`${outDir}/vocab_entity.parquet`);
-  const prior = (e: "user" | "item") => got[`prior_${e}`][0] as unknown as BetaPrior;
-  const stats = got.stats[0] as Record<string, number | null>;
-  const manifest: Manifest = {
-    ...makeManifest(schema, o, {
-      split,
-      splitDays,
-      rows,
-      features: featureStats(all, (name, k) => Number(stats[`${name}:${k}`] ?? NaN)),
-      priors: { user: prior("user"), item: prior("item") },
-      vocabs,
-    }),
-    source: clean,
-  };
-  manifest.vocabs.entity = { size: entity.height + 1, minCount, oovIndex: 0 };
-  await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
-  return { manifest, spark };
+    manifest.vocabs.entity = { size: entity.height + 1, minCount, oovIndex: 0 };
+    await Deno.writeTextFile(`${outDir}/${MANIFEST_FILE}`, JSON.stringify(manifest, null, 2));
+    return { manifest, spark };
+  });
 }
 
 export interface MakeTableOptions extends SparkTableOptions {

@@ -13,6 +13,7 @@ import {
   div,
   equal,
   expandLike,
+  gather,
   greater,
   matmul,
   mul,
@@ -117,11 +118,16 @@ export const GRAD_RULES: Record<string, Rule> = {
     const x = n.inputs[0];
     const axes = n.attrs.axes as number[];
     const sizes = axes.map((a) => x.shape[a]);
-    // a static count when the reduced dims are known, else counted at run time (the batch)
+    // a static count when the reduced dims are known, else counted at run time (the batch) on a probe of x
+    // cut to length 1 along every kept axis; the gradient is divided before it is spread over x
+    let probe = x;
+    x.shape.forEach((d, i) => {
+      if (!axes.includes(i) && typeof d === "number" && d > 1) probe = slice(probe, i, 0, 1);
+    });
     const count = sizes.every((d) => typeof d === "number")
       ? constant(sizes.reduce((p: number, d) => p * (d as number), 1))
-      : reduceSum(expandLike(constant(1), x), axes, true);
-    return [div(expandLike(keepDims(g, n), x), count)];
+      : reduceSum(expandLike(constant(1), probe), axes, true);
+    return [expandLike(div(keepDims(g, n), count), x)];
   },
   ReduceMax: (g, n) => {
     const x = n.inputs[0];
@@ -158,6 +164,13 @@ export const GRAD_RULES: Record<string, Rule> = {
     return [transpose(g, inv)];
   },
   ExpandLike: (g, n) => [unbroadcast(g, n.inputs[0].shape), null],
+  ScatterND: (g, n) => {
+    const [, indices, updates] = n.inputs;
+    if (n.attrs.reduction !== "add" || indices.shape[indices.rank - 1] !== 1) {
+      throw new Error("ScatterND: gradients only for reduction add over rows (indices [..., 1])");
+    }
+    return [g, null, reshape(gather(g, reshape(indices, [flatSize(indices)])), updates.shape)];
+  },
   Gather: (g, n) => {
     const [table, ids] = n.inputs;
     const flatIds = reshape(ids, [flatSize(ids)]);

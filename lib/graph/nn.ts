@@ -65,7 +65,11 @@ export class ModelBuilder {
   /** New values of buffers, written by the train step: buffer name → tensor. */
   readonly assigned = new Map<string, Tensor>();
 
-  constructor(readonly training = true) {}
+  /**
+   * `packSequences`: train graphs run sequence layers on the real positions only (gathered with NonZero), not
+   * on [B, L] with padding masked out — the same function; backends without NonZero keep the masked form.
+   */
+  constructor(readonly training = true, readonly packSequences = false) {}
 
   input(name: string, shape: Shape, dtype: DType = "float32"): Tensor {
     const have = this.inputs.get(name);
@@ -275,20 +279,16 @@ export function batchStandardize(
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const runMean = m.buffer(`${name}.running_mean`, [d], { kind: "zeros" });
   const runVar = m.buffer(`${name}.running_var`, [d], { kind: "ones" });
-  let mean = runMean, variance = runVar;
-  if (m.training) {
-    const mom = o.momentum ?? 0.99;
-    const avg = (t: Tensor) =>
-      o.mask
-        ? div(reduceSum(mul(t, o.mask), axes), add(reduceSum(expandLike(o.mask, t), axes), 1e-12))
-        : reduceMean(t, axes);
-    mean = avg(x);
-    const c = sub(x, mean);
-    variance = avg(mul(c, c));
-    m.assign(runMean, add(mul(runMean, mom), mul(mean, 1 - mom)));
-    m.assign(runVar, add(mul(runVar, mom), mul(variance, 1 - mom)));
-  }
-  return div(sub(x, mean), sqrt(add(variance, o.eps ?? 1e-8)));
+  const scale = (c: Tensor, variance: Tensor) => mul(c, div(1, sqrt(add(variance, o.eps ?? 1e-8))));
+  if (!m.training) return scale(sub(x, runMean), runVar);
+  const mom = o.momentum ?? 0.99;
+  // with a mask: sums over the real positions over their count, the same for every channel (counted once)
+  const count = o.mask ? add(reduceSum(o.mask, axes), 1e-12) : null;
+  const avg = (t: Tensor) => count ? div(reduceSum(mul(t, o.mask!), axes), count) : reduceMean(t, axes);
+  const mean = avg(x), c = sub(x, mean), variance = avg(mul(c, c));
+  m.assign(runMean, add(mul(runMean, mom), mul(mean, 1 - mom)));
+  m.assign(runVar, add(mul(runVar, mom), mul(variance, 1 - mom)));
+  return scale(c, variance);
 }
 
 export interface StandardizeOptions {
@@ -307,5 +307,5 @@ export function dice(m: ModelBuilder, name: string, x: Tensor, o: StandardizeOpt
   const d = x.shape[x.rank - 1] as number;
   const alpha = m.param(`${name}.alpha`, [d], { kind: "zeros" }, { regularize: false });
   const p = sigmoid(batchStandardize(m, name, x, o));
-  return add(mul(p, x), mul(mul(sub(1, p), alpha), x));
+  return mul(x, add(mul(p, sub(1, alpha)), alpha)); // p·x + (1 − p)·α·x, with one product over x's size
 }

@@ -69,6 +69,7 @@ const attrStr = (name: string, s: string) =>
   });
 
 const DIRECT = new Set([
+  "NonZero",
   "Add",
   "Sub",
   "Mul",

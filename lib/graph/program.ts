@@ -52,6 +52,8 @@ export interface TrainConfig {
   sparseWriteBack?: "graph" | "host";
   /** How repeated ids' gradient rows are summed (see above); default "segment". WebGPU has no float64: "scatter". */
   sparseSum?: "scatter" | "segment";
+  /** Sequence layers on the real positions only in the train graph (ModelBuilder.packSequences); default false. */
+  packSequences?: boolean;
   /** Also output the batch's probabilities from the train step. */
   emitPredictions?: boolean;
 }
@@ -104,8 +106,8 @@ export const lastName = (param: string) => `${param}:last`;
 
 const spec = (t: Tensor): IOSpec => ({ name: t.name!, shape: t.shape, dtype: t.dtype });
 
-function build(model: ModelFn, training: boolean) {
-  const m = new ModelBuilder(training);
+function build(model: ModelFn, training: boolean, packSequences = false) {
+  const m = new ModelBuilder(training, training && packSequences);
   const { logits, ...extras } = model(m);
   if (logits.rank < 1 || logits.shape[0] !== "B") {
     throw new Error(`model logits must be [B] or [B, tasks], got [${logits.shape}]`);
@@ -116,7 +118,7 @@ function build(model: ModelFn, training: boolean) {
 /** Compile a model for training with `cfg`. */
 export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   // --- train graph
-  const { m, logits } = build(model, true);
+  const { m, logits } = build(model, true, cfg.packSequences);
   const all = [...m.params.values()];
   const params = all.filter((p) => !p.buffer); // trainable
   const batchInputs = [...m.inputs.values()];

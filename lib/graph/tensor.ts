@@ -298,6 +298,11 @@ export function cumsum(x: Tensor, axis = 0, exclusive = false): Tensor {
  * data with `updates` added at `indices` ([N, 1] row indices; repeated rows accumulate), ONNX ScatterND with
  * reduction="add". `replace` = true uses reduction "none" (indices must then be unique).
  */
+/** Coordinates of x's non-zero elements: [rank, P] int64, P (how many) known only when the graph runs. */
+export function nonZero(x: Tensor): Tensor {
+  return new Tensor("op", "NonZero", [x], [x.rank, "P"], "int64");
+}
+
 export function scatterND(data: Tensor, indices: Tensor, updates: Tensor, replace = false): Tensor {
   return new Tensor("op", "ScatterND", [data, indices, updates], data.shape, data.dtype, {
     reduction: replace ? "none" : "add",

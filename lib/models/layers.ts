@@ -8,13 +8,18 @@ import {
   add,
   concat,
   expandLike,
+  gather,
   matmul,
   mul,
+  nonZero,
   reduceSum,
   reshape,
+  scatterND,
+  slice,
   sub,
   type Tensor,
   unsqueezeLast,
+  zerosLike,
 } from "../graph/tensor.ts";
 
 /**
@@ -48,6 +53,10 @@ export function crossNet(
  * [q, k_l, q − k_l, q ⊙ k_l] through a small MLP with Dice; padded positions (mask 0) get weight 0, and the
  * interest vector is the weighted sum Σ_l w_l·k_l — no softmax, as in the paper, so its scale keeps the
  * intensity of the user's interest. query [B, d], keys [B, L, d], mask [B, L] → interest [B, d], weights [B, L].
+ *
+ * The unit runs on the real behaviours only when the builder packs sequences (train graphs on CPU backends):
+ * their P positions are gathered (NonZero of the mask) into [P, ·] rows, and the scores scattered back to
+ * [B, L]; otherwise on all B·L positions, padding masked out of Dice's statistics and the weights. Same function.
  */
 export function targetAttention(
   m: ModelBuilder,
@@ -58,11 +67,36 @@ export function targetAttention(
   hidden: number[] = [36],
 ): { interest: Tensor; weights: Tensor } {
   const [b, L, d] = keys.shape as [number | string, number, number];
-  const q = expandLike(reshape(query, [b, 1, d]), keys); // [B, L, d]
-  let h = concat([q, keys, sub(q, keys), mul(q, keys)], 2); // [B, L, 4d]
-  const real = unsqueezeLast(mask); // padded positions stay out of Dice's batch statistics
-  hidden.forEach((n, i) => h = dice(m, `${name}.${i}.dice`, linear(m, `${name}.${i}`, h, n), { mask: real }));
-  const score = reshape(linear(m, `${name}.out`, h, 1, { init: { kind: "xavier" } }), [b, L]);
-  const weights = mul(score, mask);
+  // the first layer on [q, k, q − k, q ⊙ k] is q·(W₀ + W₂) + k·(W₁ − W₂) + (q ⊙ k)·W₃ + b: the query's part once
+  // per row, the rest per behaviour on [k, q ⊙ k] — the same weights W [4d, n] as a linear layer on the concatenation
+  const [first, ...rest] = hidden;
+  const w = m.param(`${name}.0.w`, [4 * d, first], { kind: "he" });
+  const bias = m.param(`${name}.0.b`, [first], { kind: "zeros" }, { regularize: false });
+  const block = (i: number) => slice(w, 0, i * d, (i + 1) * d);
+  const wKey = concat([sub(block(1), block(2)), block(3)], 0), wQuery = add(block(0), block(2)); // [2d, n], [d, n]
+  const unit = (firstLayer: Tensor, real?: Tensor) => {
+    let h = dice(m, `${name}.0.dice`, firstLayer, { mask: real });
+    rest.forEach((n, j) =>
+      h = dice(m, `${name}.${j + 1}.dice`, linear(m, `${name}.${j + 1}`, h, n), { mask: real })
+    );
+    return linear(m, `${name}.out`, h, 1, { init: { kind: "xavier" } });
+  };
+  const q = reshape(query, [b, 1, d]);
+  let weights: Tensor;
+  if (m.packSequences) {
+    // every gather and scatter here has distinct indices, so no gradient sums into one place twice: reproducible
+    const at = nonZero(mask), P = at.shape[1]; // [2, P]: (row, position) of every real behaviour
+    const flat = add(mul(reshape(slice(at, 0, 0, 1), [P]), L), reshape(slice(at, 0, 1, 2), [P])); // row·L + position
+    const real = (t: Tensor) => gather(reshape(t, ["BL", d]), flat); // [B, L, d] → [P, d]
+    const [k, qk] = [real(keys), real(expandLike(q, keys))];
+    const h = matmul(concat([k, mul(qk, k), qk], 1), concat([wKey, wQuery], 0));
+    const score = reshape(unit(add(h, bias)), [P]);
+    weights = reshape(scatterND(zerosLike(reshape(mask, ["BL"])), unsqueezeLast(flat), score), [b, L]);
+  } else {
+    // padded positions stay out of Dice's batch statistics, and get weight 0
+    const perRow = add(matmul(query, wQuery), bias); // [B, n]
+    const h = add(matmul(concat([keys, mul(q, keys)], 2), wKey), reshape(perRow, [b, 1, first]));
+    weights = mul(reshape(unit(h, unsqueezeLast(mask)), [b, L]), mask);
+  }
   return { interest: reduceSum(mul(unsqueezeLast(weights), keys), 1), weights };
 }

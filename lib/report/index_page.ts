@@ -1,9 +1,13 @@
 /** The run's index.html: the ten stages, links to their reports, headline metrics and charts. Offline. */
 import { escapeHtml } from "../viz/display.ts";
-import { figureHtml, plotlySource } from "../viz/plotly.ts";
+import { bar, type Figure, figureHtml, plotlySource } from "../viz/plotly.ts";
 import { formatCell } from "../viz/table.ts";
 import { type Headline, metricsPath } from "./notebook.ts";
 import { STAGES } from "./stages.ts";
+import { PHASES } from "../util/profile.ts";
+
+/** The columns of a notebook's time profile, in order: the runner's own, lib's phases (lib/util/profile.ts), the rest. */
+export const PROFILE_COLUMNS = ["kernel start", "imports", ...PHASES, "other", "report export"];
 
 export interface NotebookResult {
   stage: string;
@@ -15,6 +19,8 @@ export interface NotebookResult {
   error?: string;
   /** When the kernel crashed on the first attempt and the notebook ran again: that attempt's report. */
   firstAttempt?: string;
+  /** Seconds by phase (lib/report/run.ts timeProfile); they add up to `seconds`. */
+  profile?: Record<string, number>;
 }
 
 export interface RunInfo {
@@ -79,6 +85,8 @@ export function renderIndex(runDir: string, info: RunInfo): string {
       );
     }
   }
+  const timing = timeChart(info);
+  if (timing) charts.unshift(`<h3>Where the run's time went</h3>${figureHtml(timing, "index-time")}`);
   const cfg = Object.entries(info.config).map(([k, v]) => `<b>${escapeHtml(k)}</b> ${escapeHtml(String(v))}`)
     .join(" · ");
   return `<!doctype html>
@@ -100,6 +108,25 @@ pre{white-space:pre-wrap;font-size:11px;color:#c5221f} .cfg{color:#444;font-size
 <tbody>${rows.join("\n")}</tbody></table>
 ${charts.join("\n")}
 </body></html>`;
+}
+
+/** Seconds per notebook, stacked by phase; null before any notebook reported a profile. */
+export function timeChart(info: RunInfo): Figure | null {
+  const runs = info.notebooks.filter((n) => n.profile);
+  if (!runs.length) return null;
+  const seen = new Set(runs.flatMap((n) => Object.keys(n.profile!)));
+  const phases = PROFILE_COLUMNS.filter((p) => seen.has(p));
+  const total = runs.reduce((a, n) => a + n.seconds, 0);
+  return bar(
+    runs.map((n) => `${n.stage} (${n.seconds.toFixed(0)} s)`),
+    Object.fromEntries(phases.map((p) => [p, runs.map((n) => n.profile![p] ?? 0)])),
+    {
+      stacked: true,
+      title: `${total.toFixed(0)} s in ${runs.length} notebooks, by phase`,
+      yTitle: "seconds",
+      height: 420,
+    },
+  ).figure;
 }
 
 export async function writeIndex(runDir: string, info: RunInfo): Promise<string> {

@@ -131,16 +131,22 @@ async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=Non
     if not stock:
         client.grace = grace
     started = time.time()
+    ready = None
+    first_cell = None  # the notebook's imports: loading lib/ and its native modules into the fresh kernel
     failed = None
     # the kernel's own stderr (panics, native crashes, V8 out-of-memory) goes to a file shown on failure
     kernel_log = tempfile.NamedTemporaryFile(prefix="ctrlab-kernel-", suffix=".log", delete=False)
     try:
         async with client.async_setup_kernel(stderr=kernel_log):
+            ready = time.time()
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
                 try:
+                    cell_started = time.time()
                     await client.async_execute_cell(cell, index)
+                    if first_cell is None:
+                        first_cell = time.time() - cell_started
                 except CellExecutionError as err:
                     failed = (cell_label(in_path, cell, index), index, "the cell raised an error", str(err))
                     break
@@ -160,12 +166,17 @@ async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=Non
         if failed is None:
             failed = (f"{in_path}: kernel start", None, f"the kernel did not start: {err}", "")
     kernel_log.close()
+    cells_done = time.time()
     nbformat.write(nb, out_path)
     if html:
         export_html(nb, html, inline_js)
     n_outputs = sum(len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code")
     summary = {"notebook": in_path, "seconds": round(time.time() - started, 2), "outputs": n_outputs,
-               "late_outputs_recovered": getattr(client, "late_outputs", 0), "ok": failed is None}
+               "late_outputs_recovered": getattr(client, "late_outputs", 0), "ok": failed is None,
+               # where the runner's own time went: starting the kernel, writing the notebook and its page
+               "kernel_start_seconds": round((ready if ready else cells_done) - started, 2),
+               "first_cell_seconds": round(first_cell or 0, 2),
+               "export_seconds": round(time.time() - cells_done, 2)}
     if failed is not None:
         label, index, reason, detail = failed
         summary["failed_cell"] = index

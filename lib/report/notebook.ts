@@ -8,6 +8,7 @@ import { dropResults } from "../eval/results.ts";
 import { type KernelDisplay, useKernel } from "../viz/display.ts";
 import type { Figure } from "../viz/plotly.ts";
 import { table } from "../viz/table.ts";
+import { profileTo, timed } from "../util/profile.ts";
 import { type Stage, STAGES } from "./stages.ts";
 
 export interface Headline {
@@ -24,6 +25,11 @@ export function metricsPath(runDir: string, stage: string): string {
   return `${runDir}/metrics/${stage}.json`;
 }
 
+/** Seconds per phase of the stage's last execution (lib/util/profile.ts), read by the runner. */
+export function profilePath(runDir: string, stage: string): string {
+  return `${runDir}/profile/${stage}.json`;
+}
+
 export class NotebookRun {
   readonly stage: Stage;
   readonly cfg: RunConfig;
@@ -34,6 +40,8 @@ export class NotebookRun {
     this.stage = stage;
     this.cfg = runConfig();
     dropResults(this.cfg.runDir, stage.id);
+    Deno.mkdirSync(`${this.cfg.runDir}/profile`, { recursive: true });
+    profileTo(profilePath(this.cfg.runDir, stage.id));
     useKernel(kernel ?? null);
   }
 
@@ -64,8 +72,10 @@ export class NotebookRun {
       table,
       recordedAt: new Date().toISOString(),
     };
-    await Deno.mkdir(`${this.cfg.runDir}/metrics`, { recursive: true });
-    await Deno.writeTextFile(metricsPath(this.cfg.runDir, this.stage.id), JSON.stringify(h, null, 2));
+    await timed("writing", async () => {
+      await Deno.mkdir(`${this.cfg.runDir}/metrics`, { recursive: true });
+      await Deno.writeTextFile(metricsPath(this.cfg.runDir, this.stage.id), JSON.stringify(h, null, 2));
+    });
     return h;
   }
 }

@@ -5,7 +5,9 @@
  */
 import { configEnv, describedConfig, REPO_ROOT, type RunConfig } from "../config.ts";
 import { plotlySourcePath } from "../viz/plotly.ts";
-import { type NotebookResult, type RunInfo, writeIndex } from "./index_page.ts";
+import type { Profile } from "../util/profile.ts";
+import { type NotebookResult, PROFILE_COLUMNS, type RunInfo, writeIndex } from "./index_page.ts";
+import { profilePath } from "./notebook.ts";
 
 export const NOTEBOOK_DIR = `${REPO_ROOT}/notebooks`;
 const PYTHON = "/usr/bin/python3";
@@ -51,7 +53,15 @@ interface Attempt {
   code: number;
   /** The head of the runner's stderr: on failure it starts with "FAILED <cell>" and the reason. */
   report: string;
-  summary: { seconds?: number; outputs?: number; late_outputs_recovered?: number; reason?: string };
+  summary: {
+    seconds?: number;
+    outputs?: number;
+    late_outputs_recovered?: number;
+    reason?: string;
+    kernel_start_seconds?: number;
+    first_cell_seconds?: number;
+    export_seconds?: number;
+  };
 }
 
 async function attempt(path: string, name: string, o: ExecuteOptions): Promise<Attempt> {
@@ -90,6 +100,7 @@ const kernelCrashed = (a: Attempt) =>
 export async function executeNotebook(path: string, o: ExecuteOptions): Promise<NotebookResult> {
   const name = path.split("/").pop()!.replace(/\.ipynb$/, "");
   await Deno.mkdir(o.outDir, { recursive: true });
+  await Deno.remove(profilePath(o.cfg.runDir, name)).catch(() => {}); // an earlier execution's phases
   let a = await attempt(path, name, o);
   let firstAttempt: string | undefined;
   if (kernelCrashed(a) && !o.stock) {
@@ -105,6 +116,7 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
     lateOutputsRecovered: a.summary.late_outputs_recovered ?? 0,
     html: o.html !== false ? `${name}.html` : undefined,
     firstAttempt,
+    profile: timeProfile(a.summary, readPhases(o.cfg.runDir, name)),
   };
   if (a.code !== 0) {
     result.error = a.report || `nbrun.py exited with code ${a.code}`;
@@ -112,6 +124,35 @@ export async function executeNotebook(path: string, o: ExecuteOptions): Promise<
     throw new NotebookError(result, `notebook ${name} failed${again}:\n${result.error}`);
   }
   return result;
+}
+
+function readPhases(runDir: string, stage: string): Profile {
+  try {
+    return JSON.parse(Deno.readTextFileSync(profilePath(runDir, stage)));
+  } catch {
+    return {}; // the notebook never reached startNotebook, or is not one of ours
+  }
+}
+
+/**
+ * A notebook's wall time split: the kernel's start, its first cell (the imports: lib/ and its native modules
+ * loaded into the fresh kernel), the phases its cells spent in lib code (lib/util/profile.ts), "other" (cell time
+ * outside any phase: narrative, small glue), and writing the executed notebook and its page.
+ */
+export function timeProfile(summary: Attempt["summary"], phases: Profile): Record<string, number> {
+  const start = summary.kernel_start_seconds ?? 0, exp = summary.export_seconds ?? 0;
+  const inPhases = Object.values(phases).reduce((a, b) => a + (b ?? 0), 0);
+  const rest = Math.max(0, (summary.seconds ?? 0) - start - exp - inPhases);
+  const imports = Math.min(rest, summary.first_cell_seconds ?? 0);
+  const r = (x: number) => Math.round(x * 100) / 100;
+  const cols: Record<string, number> = {
+    "kernel start": start,
+    imports,
+    ...phases,
+    other: rest - imports,
+    "report export": exp,
+  };
+  return Object.fromEntries(PROFILE_COLUMNS.filter((c) => r(cols[c] ?? 0) > 0).map((c) => [c, r(cols[c])]));
 }
 
 /** Run notebooks in order into cfg.runDir, headless; writes run.json and index.html even when one fails. */

@@ -13,6 +13,7 @@ import { loadBackend, type Session } from "../train/backend.ts";
 import { batchFeeds } from "../train/session.ts";
 import { loadTextFeatures, type TextFeatures } from "../text/features.ts";
 import { readExperiment } from "../experiment/run.ts";
+import { timed } from "../util/profile.ts";
 
 export interface ModelInfo {
   /** Model name as in the results table ("MMoE+text"): the stage with the best validation AUC. */
@@ -51,33 +52,35 @@ const SERVABLE = /^(dense|user_id|item_id|field_\d+|user_text|item_text|user_col
  * `predict` uses only the days before the rows it scores.
  */
 export async function writePackage(cfg: RunConfig, model: string): Promise<ModelInfo> {
-  const rec = readExperiment(cfg.runDir, model), dir = cfg.runDir;
-  const unservable = rec.inputs.filter((i) => !SERVABLE.test(i.name)).map((i) => i.name);
-  if (unservable.length) {
-    throw new Error(`${model}: predict cannot rebuild the inputs ${unservable.join(", ")} from raw logs`);
-  }
-  await Deno.mkdir(`${dir}/model`, { recursive: true });
-  await Deno.mkdir(`${dir}/table`, { recursive: true });
-  await Deno.copyFile(`${dir}/${rec.model}`, `${dir}/model/model.onnx`);
-  const full: ModelInfo = {
-    model,
-    stage: rec.spec.stage,
-    scenes: rec.tasks,
-    text: rec.text,
-    ...(rec.coldBelow !== undefined ? { coldBelow: rec.coldBelow } : {}),
-    inputs: rec.inputs,
-    createdAt: new Date().toISOString(),
-  };
-  await Deno.writeTextFile(`${dir}/model/model.json`, JSON.stringify(full, null, 2));
-  for await (const e of Deno.readDir(`${cfg.dataDir}/table`)) {
-    if (e.isFile && (e.name === "manifest.json" || e.name.startsWith("vocab_"))) {
-      await Deno.copyFile(`${cfg.dataDir}/table/${e.name}`, `${dir}/table/${e.name}`);
+  return timed("writing", async () => {
+    const rec = readExperiment(cfg.runDir, model), dir = cfg.runDir;
+    const unservable = rec.inputs.filter((i) => !SERVABLE.test(i.name)).map((i) => i.name);
+    if (unservable.length) {
+      throw new Error(`${model}: predict cannot rebuild the inputs ${unservable.join(", ")} from raw logs`);
     }
-  }
-  await Deno.copyFile(`${cfg.dataDir}/clean/${SCHEMA_FILE}`, `${dir}/table/${SCHEMA_FILE}`); // the dataset spec new logs are read with
-  loadEvents(`${cfg.dataDir}/clean`).writeParquet(`${dir}/history.parquet`);
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(cfg, null, 2));
-  return full;
+    await Deno.mkdir(`${dir}/model`, { recursive: true });
+    await Deno.mkdir(`${dir}/table`, { recursive: true });
+    await Deno.copyFile(`${dir}/${rec.model}`, `${dir}/model/model.onnx`);
+    const full: ModelInfo = {
+      model,
+      stage: rec.spec.stage,
+      scenes: rec.tasks,
+      text: rec.text,
+      ...(rec.coldBelow !== undefined ? { coldBelow: rec.coldBelow } : {}),
+      inputs: rec.inputs,
+      createdAt: new Date().toISOString(),
+    };
+    await Deno.writeTextFile(`${dir}/model/model.json`, JSON.stringify(full, null, 2));
+    for await (const e of Deno.readDir(`${cfg.dataDir}/table`)) {
+      if (e.isFile && (e.name === "manifest.json" || e.name.startsWith("vocab_"))) {
+        await Deno.copyFile(`${cfg.dataDir}/table/${e.name}`, `${dir}/table/${e.name}`);
+      }
+    }
+    await Deno.copyFile(`${cfg.dataDir}/clean/${SCHEMA_FILE}`, `${dir}/table/${SCHEMA_FILE}`); // the dataset spec new logs are read with
+    loadEvents(`${cfg.dataDir}/clean`).writeParquet(`${dir}/history.parquet`);
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(cfg, null, 2));
+    return full;
+  });
 }
 
 export async function loadPackage(dir: string): Promise<ModelPackage> {

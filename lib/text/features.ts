@@ -15,6 +15,7 @@ import { type TfidfConfig, TfidfSvdEmbedder } from "./tfidf.ts";
 import { TransformersEmbedder } from "./transformers.ts";
 import { applyWhitening, fitWhitening, truncateWhitening, type Whitening } from "./whiten.ts";
 import { dayIndex } from "../util/time.ts";
+import { timed } from "../util/profile.ts";
 
 export type TextSide = "user" | "item";
 export const TEXT_SIDES: TextSide[] = ["user", "item"];
@@ -81,86 +82,91 @@ export async function buildTextFeatures(
   outDir: string,
   o: TextBuildOptions = {},
 ): Promise<TextFeatures> {
-  const days = trainDays.map(dayIndex);
-  const cols = textColumns(`${dataDir}/clean`);
-  if (!cols.user.length && !cols.item.length) {
-    throw new Error(
-      `the dataset spec declares no text columns (text: [{ column, side: "user" | "item" }]): text features need at least one`,
-    );
-  }
-  const rows = scanClean(`${dataDir}/clean`).select(
-    pl.col("row_id"),
-    pl.col("date").cast(pl.Int32).isIn(days).alias("train"),
-    textExpr("user", cols.user),
-    textExpr("item", cols.item),
-  ).collectSync();
-  await Deno.remove(outDir, { recursive: true }).catch(() => {});
-  await Deno.mkdir(`${outDir}/embedder`, { recursive: true });
-  // distinct texts per side, index 0 reserved for ""
-  const texts = {} as Record<TextSide, string[]>;
-  let indexed = rows;
-  for (const side of TEXT_SIDES) {
-    const { texts: distinct, index } = indexTexts(rows, side);
-    texts[side] = distinct;
-    indexed = indexed.join(index, { on: `${side}_text`, how: "left" });
-    index.rename({ [`${side}_text`]: "text", [`${side}_text_idx`]: "idx" }).writeParquet(
-      `${outDir}/texts_${side}.parquet`,
-    );
-  }
-  const trainIdx = (side: TextSide) =>
-    [...new Set(indexed.filter(pl.col("train")).getColumn(`${side}_text_idx`).toArray() as number[])].filter((
-      i,
-    ) => i > 0).sort((a, b) => a - b);
-  let embedder: Embedder;
-  if (!o.embedder || o.embedder === "tfidf") {
-    const corpus = TEXT_SIDES.flatMap((s) => trainIdx(s).map((i) => texts[s][i]));
-    const e = TfidfSvdEmbedder.fit(corpus, o.tfidf);
-    await e.save(`${outDir}/embedder`);
-    embedder = e;
-  } else {
-    const e = await TransformersEmbedder.load(o.embedder.transformers, { lastLayers: o.embedder.lastLayers });
+  return timed("features", async () => {
+    const days = trainDays.map(dayIndex);
+    const cols = textColumns(`${dataDir}/clean`);
+    if (!cols.user.length && !cols.item.length) {
+      throw new Error(
+        `the dataset spec declares no text columns (text: [{ column, side: "user" | "item" }]): text features need at least one`,
+      );
+    }
+    const rows = scanClean(`${dataDir}/clean`).select(
+      pl.col("row_id"),
+      pl.col("date").cast(pl.Int32).isIn(days).alias("train"),
+      textExpr("user", cols.user),
+      textExpr("item", cols.item),
+    ).collectSync();
+    await Deno.remove(outDir, { recursive: true }).catch(() => {});
+    await Deno.mkdir(`${outDir}/embedder`, { recursive: true });
+    // distinct texts per side, index 0 reserved for ""
+    const texts = {} as Record<TextSide, string[]>;
+    let indexed = rows;
+    for (const side of TEXT_SIDES) {
+      const { texts: distinct, index } = indexTexts(rows, side);
+      texts[side] = distinct;
+      indexed = indexed.join(index, { on: `${side}_text`, how: "left" });
+      index.rename({ [`${side}_text`]: "text", [`${side}_text_idx`]: "idx" }).writeParquet(
+        `${outDir}/texts_${side}.parquet`,
+      );
+    }
+    const trainIdx = (side: TextSide) =>
+      [...new Set(indexed.filter(pl.col("train")).getColumn(`${side}_text_idx`).toArray() as number[])]
+        .filter((
+          i,
+        ) => i > 0).sort((a, b) => a - b);
+    let embedder: Embedder;
+    if (!o.embedder || o.embedder === "tfidf") {
+      const corpus = TEXT_SIDES.flatMap((s) => trainIdx(s).map((i) => texts[s][i]));
+      const e = TfidfSvdEmbedder.fit(corpus, o.tfidf);
+      await e.save(`${outDir}/embedder`);
+      embedder = e;
+    } else {
+      const e = await TransformersEmbedder.load(o.embedder.transformers, {
+        lastLayers: o.embedder.lastLayers,
+      });
+      await Deno.writeTextFile(
+        `${outDir}/embedder/model.json`,
+        JSON.stringify({ transformers: o.embedder.transformers, lastLayers: o.embedder.lastLayers ?? 1 }),
+      );
+      embedder = e;
+    }
+    const cacheDir = o.cacheDir ?? `${dataDir}/text_cache`;
+    const whitening = {} as Record<TextSide, Whitening>, tables = {} as Record<TextSide, Float32Array>;
+    const vectors = {} as Record<TextSide, Float32Array>;
+    for (const side of TEXT_SIDES) {
+      vectors[side] =
+        (await embedCached(embedder, texts[side], cacheDir, { onProgress: o.onProgress })).vectors;
+      const fit = trainIdx(side);
+      const d = embedder.dim, train = new Float32Array(fit.length * d);
+      fit.forEach((i, r) => train.set(vectors[side].subarray(i * d, (i + 1) * d), r * d));
+      whitening[side] = fitWhitening(train, d, o.k ?? 128);
+    }
+    // one width for both sides (models read [B, k] for each), the smaller of the two ranks
+    const k = Math.min(...TEXT_SIDES.map((s) => whitening[s].k));
+    for (const side of TEXT_SIDES) {
+      whitening[side] = truncateWhitening(whitening[side], k);
+      tables[side] = applyWhitening(whitening[side], vectors[side]);
+      await Deno.writeFile(`${outDir}/${side}.f32`, new Uint8Array(tables[side].buffer));
+    }
+    indexed.select("row_id", "user_text_idx", "item_text_idx").writeParquet(`${outDir}/rows.parquet`);
+    await Deno.writeTextFile(`${outDir}/whitening.json`, JSON.stringify(whitening));
     await Deno.writeTextFile(
-      `${outDir}/embedder/model.json`,
-      JSON.stringify({ transformers: o.embedder.transformers, lastLayers: o.embedder.lastLayers ?? 1 }),
+      `${outDir}/meta.json`,
+      JSON.stringify(
+        {
+          embedder: embedder.name,
+          fingerprint: embedder.fingerprint,
+          dim: embedder.dim,
+          k,
+          texts: { user: texts.user.length - 1, item: texts.item.length - 1 },
+          trainDays,
+        },
+        null,
+        2,
+      ),
     );
-    embedder = e;
-  }
-  const cacheDir = o.cacheDir ?? `${dataDir}/text_cache`;
-  const whitening = {} as Record<TextSide, Whitening>, tables = {} as Record<TextSide, Float32Array>;
-  const vectors = {} as Record<TextSide, Float32Array>;
-  for (const side of TEXT_SIDES) {
-    vectors[side] =
-      (await embedCached(embedder, texts[side], cacheDir, { onProgress: o.onProgress })).vectors;
-    const fit = trainIdx(side);
-    const d = embedder.dim, train = new Float32Array(fit.length * d);
-    fit.forEach((i, r) => train.set(vectors[side].subarray(i * d, (i + 1) * d), r * d));
-    whitening[side] = fitWhitening(train, d, o.k ?? 128);
-  }
-  // one width for both sides (models read [B, k] for each), the smaller of the two ranks
-  const k = Math.min(...TEXT_SIDES.map((s) => whitening[s].k));
-  for (const side of TEXT_SIDES) {
-    whitening[side] = truncateWhitening(whitening[side], k);
-    tables[side] = applyWhitening(whitening[side], vectors[side]);
-    await Deno.writeFile(`${outDir}/${side}.f32`, new Uint8Array(tables[side].buffer));
-  }
-  indexed.select("row_id", "user_text_idx", "item_text_idx").writeParquet(`${outDir}/rows.parquet`);
-  await Deno.writeTextFile(`${outDir}/whitening.json`, JSON.stringify(whitening));
-  await Deno.writeTextFile(
-    `${outDir}/meta.json`,
-    JSON.stringify(
-      {
-        embedder: embedder.name,
-        fingerprint: embedder.fingerprint,
-        dim: embedder.dim,
-        k,
-        texts: { user: texts.user.length - 1, item: texts.item.length - 1 },
-        trainDays,
-      },
-      null,
-      2,
-    ),
-  );
-  return { dir: outDir, embedder, whitening, tables, texts, k };
+    return { dir: outDir, embedder, whitening, tables, texts, k };
+  });
 }
 
 /** The embedder a text folder was built with. */

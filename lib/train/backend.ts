@@ -32,12 +32,13 @@ export interface Session {
 }
 
 /** The compile options a backend needs (the write-back and the sum of repeated ids). */
-export type BackendCompile = Required<Pick<TrainConfig, "sparseWriteBack" | "sparseSum">>;
+export type BackendCompile = Required<Pick<TrainConfig, "sparseWriteBack" | "sparseSum" | "packSequences">>;
 
+/** Per backend; WebGPU keeps sequences padded (no NonZero kernel of its own: it would fall back to the CPU). */
 const COMPILE: Record<BackendName, BackendCompile> = {
-  webgpu: { sparseWriteBack: "graph", sparseSum: "scatter" },
-  wasm: { sparseWriteBack: "host", sparseSum: "segment" },
-  node: { sparseWriteBack: "host", sparseSum: "segment" },
+  webgpu: { sparseWriteBack: "graph", sparseSum: "scatter", packSequences: false },
+  wasm: { sparseWriteBack: "host", sparseSum: "segment", packSequences: true },
+  node: { sparseWriteBack: "host", sparseSum: "segment", packSequences: true },
 };
 
 export interface Backend {

@@ -19,6 +19,7 @@ import {
 } from "../graph/program.ts";
 import { Rng } from "../util/rng.ts";
 import type { Backend, Feeds, OrtTensor, Session } from "./backend.ts";
+import { timed } from "../util/profile.ts";
 
 /** A batch: one typed array per input (float32 or int64), rows first. */
 export type Batch = Record<string, Float32Array | BigInt64Array>;
@@ -31,23 +32,43 @@ export interface Snapshot {
 /** Unique ids of several id arrays (concatenated in order) and each id's index among them. */
 export function uniqueInverse(arrays: BigInt64Array[]): { uniq: BigInt64Array; inv: BigInt64Array } {
   const total = arrays.reduce((a, x) => a + x.length, 0);
-  const inv = new BigInt64Array(total);
-  const index = new Map<bigint, number>();
-  const uniq: bigint[] = [];
-  let k = 0;
+  const inv = new BigInt64Array(total), invWords = words(inv);
+  const uniq: number[] = [];
+  let k = 0, max = 0;
   for (const a of arrays) {
+    const w = words(a);
+    for (let i = 0; i < a.length; i++) max = Math.max(max, w[2 * i + 1] ? Infinity : w[2 * i] >>> 0);
+  }
+  // ids below 2^24 (any embedding table that fits in memory): a slot per id, else a map
+  if (max < 1 << 24 && slots.length <= max) slots = new Int32Array(Math.max(max + 1, 2 * slots.length));
+  const index = max < 1 << 24 ? null : new Map<number, number>();
+  for (const a of arrays) {
+    const w = words(a);
     for (let i = 0; i < a.length; i++, k++) {
-      let j = index.get(a[i]);
-      if (j === undefined) {
+      const id = w[2 * i + 1] * 4294967296 + (w[2 * i] >>> 0); // exact below 2^53
+      let j = index ? index.get(id) : slots[id] - 1;
+      if (j === undefined || j < 0) {
         j = uniq.length;
-        index.set(a[i], j);
-        uniq.push(a[i]);
+        if (index) index.set(id, j);
+        else slots[id] = j + 1;
+        uniq.push(id);
       }
-      inv[k] = BigInt(j);
+      invWords[2 * k] = j;
     }
   }
-  return { uniq: BigInt64Array.from(uniq), inv };
+  if (!index) { for (const id of uniq) slots[id] = 0; }
+  return { uniq: BigInt64Array.from(uniq, (id) => BigInt(id)), inv };
 }
+
+/** uniqueInverse's scratch: 1 + an id's position among the unique ids, 0 when not seen yet (reset after use). */
+let slots = new Int32Array(0);
+
+/**
+ * The 32-bit words of an int64 array (low word first: every platform onnxruntime runs on is little-endian).
+ * Ids, positions and counts here are whole numbers in [0, 2³¹), so reading and writing the low word avoids
+ * making a BigInt per element, which dominates a train step's host time otherwise.
+ */
+const words = (a: BigInt64Array) => new Int32Array(a.buffer, a.byteOffset, a.length * 2);
 
 /**
  * The looked-up ids sorted by their unique row, without reordering within a row (a counting sort of `inv`),
@@ -58,17 +79,18 @@ export function segments(
   unique: number,
 ): { perm: BigInt64Array; first: BigInt64Array; last: BigInt64Array } {
   const first = new BigInt64Array(unique), last = new BigInt64Array(unique);
+  const [firstW, lastW, invW] = [words(first), words(last), words(inv)];
   const count = new Int32Array(unique);
-  for (let i = 0; i < inv.length; i++) count[Number(inv[i])]++;
+  for (let i = 0; i < inv.length; i++) count[invW[2 * i]]++;
   const next = new Int32Array(unique);
   for (let u = 0, at = 0; u < unique; u++) {
-    first[u] = BigInt(at);
+    firstW[2 * u] = at;
     next[u] = at;
     at += count[u];
-    last[u] = BigInt(at - 1);
+    lastW[2 * u] = at - 1;
   }
-  const perm = new BigInt64Array(inv.length);
-  for (let i = 0; i < inv.length; i++) perm[next[Number(inv[i])]++] = BigInt(i);
+  const perm = new BigInt64Array(inv.length), permW = words(perm);
+  for (let i = 0; i < inv.length; i++) permW[2 * next[invW[2 * i]]++] = i;
   return { perm, first, last };
 }
 
@@ -137,7 +159,10 @@ export class TrainSession {
     cfg: Omit<TrainConfig, keyof Backend["compile"]>,
     o: { seed?: number; strict?: boolean } = {},
   ): Promise<TrainSession> {
-    return await TrainSession.create(compile(model, { ...cfg, ...backend.compile }), backend, o);
+    return await timed(
+      "training",
+      () => TrainSession.create(compile(model, { ...cfg, ...backend.compile }), backend, o),
+    );
   }
 
   /** Bind an already compiled model (tests compile variants by hand); refuses graphs the backend cannot run. */

@@ -9,6 +9,7 @@ import { sliceMetrics } from "../eval/slices.ts";
 import { progress } from "../viz/progress.ts";
 import type { TableData } from "./data.ts";
 import { type Snapshot, TrainSession } from "./session.ts";
+import { timed } from "../util/profile.ts";
 
 export interface FitOptions {
   epochs: number;
@@ -49,6 +50,8 @@ export interface FitResult {
   history: EpochRecord[];
   bestEpoch: number;
   bestValAuc: number;
+  /** The validation scores of the best epoch (the weights fit leaves loaded); absent when it was before a resume. */
+  bestVal?: EvalResult;
   stoppedEarly: boolean;
 }
 
@@ -65,13 +68,15 @@ export async function predictOutput(
   output: string,
   batchSize = 8192,
 ): Promise<Float32Array> {
-  let out: Float32Array | null = null;
-  for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
-    const v = (await s.evaluate(batch, rows, [output]))[output];
-    out ??= new Float32Array(data.rows * (v.length / rows));
-    out.set(v, start * (v.length / rows));
-  }
-  return out ?? new Float32Array(0);
+  return timed("evaluation", async () => {
+    let out: Float32Array | null = null;
+    for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
+      const v = (await s.evaluate(batch, rows, [output]))[output];
+      out ??= new Float32Array(data.rows * (v.length / rows));
+      out.set(v, start * (v.length / rows));
+    }
+    return out ?? new Float32Array(0);
+  });
 }
 
 /** Every task's probability for every row: [rows × tasks], row-major. */
@@ -87,10 +92,12 @@ export async function predictTable(
   data: TableData,
   batchSize = 8192,
 ): Promise<Float32Array> {
-  const T = data.columns.get("label")!.width;
-  const all = await predictTasks(s, data, batchSize);
-  if (T === 1) return all;
-  return Float32Array.from({ length: data.rows }, (_, i) => all[i * T + (data.task ? data.task[i] : 0)]);
+  return timed("evaluation", async () => {
+    const T = data.columns.get("label")!.width;
+    const all = await predictTasks(s, data, batchSize);
+    if (T === 1) return all;
+    return Float32Array.from({ length: data.rows }, (_, i) => all[i * T + (data.task ? data.task[i] : 0)]);
+  });
 }
 
 /** Mean of a model's extra output (e.g. "gates" [B, tasks, experts]) per group of rows. */
@@ -102,28 +109,32 @@ export async function meanOutputByGroup(
   groups: number,
   batchSize = 8192,
 ): Promise<number[][]> {
-  let width = 0;
-  let sums: Float64Array | null = null;
-  const counts = new Float64Array(groups);
-  for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
-    const v = (await s.evaluate(batch, rows, [output]))[output];
-    width = v.length / rows;
-    sums ??= new Float64Array(groups * width);
-    for (let r = 0; r < rows; r++) {
-      const g = group(start + r);
-      counts[g]++;
-      for (let k = 0; k < width; k++) sums[g * width + k] += v[r * width + k];
+  return timed("evaluation", async () => {
+    let width = 0;
+    let sums: Float64Array | null = null;
+    const counts = new Float64Array(groups);
+    for (const { batch, rows, start } of data.batches(data.order(0, 0, false), batchSize)) {
+      const v = (await s.evaluate(batch, rows, [output]))[output];
+      width = v.length / rows;
+      sums ??= new Float64Array(groups * width);
+      for (let r = 0; r < rows; r++) {
+        const g = group(start + r);
+        counts[g]++;
+        for (let k = 0; k < width; k++) sums[g * width + k] += v[r * width + k];
+      }
     }
-  }
-  return Array.from(
-    { length: groups },
-    (_, g) => Array.from({ length: width }, (_, k) => counts[g] ? sums![g * width + k] / counts[g] : NaN),
-  );
+    return Array.from(
+      { length: groups },
+      (_, g) => Array.from({ length: width }, (_, k) => counts[g] ? sums![g * width + k] / counts[g] : NaN),
+    );
+  });
 }
 
 export async function evaluateTable(s: TrainSession, data: TableData): Promise<EvalResult> {
-  const probs = await predictTable(s, data);
-  return { probs, auc: auc(data.labels, probs), logloss: logloss(data.labels, probs) };
+  return timed("evaluation", async () => {
+    const probs = await predictTable(s, data);
+    return { probs, auc: auc(data.labels, probs), logloss: logloss(data.labels, probs) };
+  });
 }
 
 interface CheckpointMeta {
@@ -176,78 +187,83 @@ export async function fit(
   val: TableData,
   o: FitOptions,
 ): Promise<FitResult> {
-  const seed = o.seed ?? 1;
-  const lossEvery = s.backend.name === "webgpu" ? (o.lossEvery ?? 50) : 1;
-  let lr = o.lr;
-  let history: EpochRecord[] = [];
-  let best = { epoch: -1, auc: -Infinity };
-  let bestSnap: Snapshot | null = null;
-  let firstEpoch = 0;
-  if (o.resume) {
-    const { snap, meta } = await loadCheckpoint(o.resume);
-    s.load(snap);
-    lr = meta.lr;
-    history = meta.history;
-    best = meta.best;
-    firstEpoch = meta.epoch + 1;
-    if (best.epoch >= 0) bestSnap = (await loadCheckpoint(`${o.resume}.best`)).snap;
-  }
-  let sinceBest = history.length ? history.length - 1 - best.epoch : 0, sincePlateau = sinceBest;
-  let stoppedEarly = false;
-  const stepsPerEpoch = Math.ceil(train.rows / o.batchSize);
-  for (let epoch = firstEpoch; epoch < o.epochs; epoch++) {
-    const t0 = performance.now();
-    const bar = o.progressLabel === false
-      ? null
-      : progress(stepsPerEpoch, `${o.progressLabel ?? "train"} epoch ${epoch + 1}/${o.epochs}`);
-    let lossSum = 0, lossN = 0, steps = 0;
-    for (const { batch, rows } of train.batches(train.order(seed, epoch), o.batchSize)) {
-      steps++;
-      const read = steps % lossEvery === 0 || steps === stepsPerEpoch;
-      const loss = await s.step(batch, rows, lr, read); // throws, naming the step, on NaN/Inf
-      if (loss !== null) {
-        lossSum += loss;
-        lossN++;
+  return timed("training", async () => {
+    const seed = o.seed ?? 1;
+    const lossEvery = s.backend.name === "webgpu" ? (o.lossEvery ?? 50) : 1;
+    let lr = o.lr;
+    let history: EpochRecord[] = [];
+    let best = { epoch: -1, auc: -Infinity };
+    let bestSnap: Snapshot | null = null, bestVal: EvalResult | undefined;
+    let firstEpoch = 0;
+    if (o.resume) {
+      const { snap, meta } = await loadCheckpoint(o.resume);
+      s.load(snap);
+      lr = meta.lr;
+      history = meta.history;
+      best = meta.best;
+      firstEpoch = meta.epoch + 1;
+      if (best.epoch >= 0) bestSnap = (await loadCheckpoint(`${o.resume}.best`)).snap;
+    }
+    let sinceBest = history.length ? history.length - 1 - best.epoch : 0, sincePlateau = sinceBest;
+    let stoppedEarly = false;
+    const stepsPerEpoch = Math.ceil(train.rows / o.batchSize);
+    for (let epoch = firstEpoch; epoch < o.epochs; epoch++) {
+      const t0 = performance.now();
+      const bar = o.progressLabel === false
+        ? null
+        : progress(stepsPerEpoch, `${o.progressLabel ?? "train"} epoch ${epoch + 1}/${o.epochs}`);
+      let lossSum = 0, lossN = 0, steps = 0;
+      for (const { batch, rows } of train.batches(train.order(seed, epoch), o.batchSize)) {
+        steps++;
+        const read = steps % lossEvery === 0 || steps === stepsPerEpoch;
+        const loss = await s.step(batch, rows, lr, read); // throws, naming the step, on NaN/Inf
+        if (loss !== null) {
+          lossSum += loss;
+          lossN++;
+        }
+        bar?.tick(1, loss !== null ? `loss ${loss.toFixed(4)}` : undefined);
       }
-      bar?.tick(1, loss !== null ? `loss ${loss.toFixed(4)}` : undefined);
-    }
-    const ev = await evaluateTable(s, val);
-    const rec: EpochRecord = {
-      epoch,
-      trainLoss: lossSum / Math.max(1, lossN),
-      valAuc: ev.auc,
-      valLogloss: ev.logloss,
-      lr,
-      seconds: (performance.now() - t0) / 1000,
-      steps,
-    };
-    if (o.valSlices) {
-      rec.valSliceAuc = Object.fromEntries(
-        sliceMetrics({ labels: val.labels, probs: ev.probs }, o.valSlices).map((r) => [r.slice, r.auc]),
-      );
-    }
-    bar?.done(`val AUC ${ev.auc.toFixed(4)}`);
-    history.push(rec);
-    o.onEpoch?.(rec);
-    if (ev.auc > best.auc) {
-      best = { epoch, auc: ev.auc };
-      bestSnap = await s.snapshot();
-      sinceBest = sincePlateau = 0;
-      if (o.checkpoint) await saveCheckpoint(`${o.checkpoint}.best`, bestSnap, { epoch, lr, history, best });
-    } else {
-      sinceBest++;
-      sincePlateau++;
-      if (o.reduceOnPlateau && sincePlateau >= o.reduceOnPlateau.patience) {
-        lr = Math.max(o.reduceOnPlateau.minLr ?? 0, lr * o.reduceOnPlateau.factor);
-        sincePlateau = 0;
+      const ev = await evaluateTable(s, val);
+      const rec: EpochRecord = {
+        epoch,
+        trainLoss: lossSum / Math.max(1, lossN),
+        valAuc: ev.auc,
+        valLogloss: ev.logloss,
+        lr,
+        seconds: (performance.now() - t0) / 1000,
+        steps,
+      };
+      if (o.valSlices) {
+        rec.valSliceAuc = Object.fromEntries(
+          sliceMetrics({ labels: val.labels, probs: ev.probs }, o.valSlices).map((r) => [r.slice, r.auc]),
+        );
+      }
+      bar?.done(`val AUC ${ev.auc.toFixed(4)}`);
+      history.push(rec);
+      o.onEpoch?.(rec);
+      if (ev.auc > best.auc) {
+        best = { epoch, auc: ev.auc };
+        bestSnap = await s.snapshot();
+        bestVal = ev;
+        sinceBest = sincePlateau = 0;
+        if (o.checkpoint) {
+          await saveCheckpoint(`${o.checkpoint}.best`, bestSnap, { epoch, lr, history, best });
+        }
+      } else {
+        sinceBest++;
+        sincePlateau++;
+        if (o.reduceOnPlateau && sincePlateau >= o.reduceOnPlateau.patience) {
+          lr = Math.max(o.reduceOnPlateau.minLr ?? 0, lr * o.reduceOnPlateau.factor);
+          sincePlateau = 0;
+        }
+      }
+      if (o.checkpoint) await saveCheckpoint(o.checkpoint, await s.snapshot(), { epoch, lr, history, best });
+      if (o.patience !== undefined && sinceBest >= o.patience) {
+        stoppedEarly = epoch < o.epochs - 1;
+        break;
       }
     }
-    if (o.checkpoint) await saveCheckpoint(o.checkpoint, await s.snapshot(), { epoch, lr, history, best });
-    if (o.patience !== undefined && sinceBest >= o.patience) {
-      stoppedEarly = epoch < o.epochs - 1;
-      break;
-    }
-  }
-  if (bestSnap && best.epoch !== history[history.length - 1]?.epoch) s.load(bestSnap);
-  return { history, bestEpoch: best.epoch, bestValAuc: best.auc, stoppedEarly };
+    if (bestSnap && best.epoch !== history[history.length - 1]?.epoch) s.load(bestSnap);
+    return { history, bestEpoch: best.epoch, bestValAuc: best.auc, bestVal, stoppedEarly };
+  });
 }

@@ -4,6 +4,7 @@
  * sensibly in a terminal through their text/plain part.
  */
 import { runConfig } from "../config.ts";
+import { timed } from "../util/profile.ts";
 
 export type MimeBundle = Record<string, unknown>;
 export const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
@@ -15,7 +16,8 @@ export interface Displayable {
   toString(): string;
 }
 
-export function displayable(make: () => MimeBundle): Displayable {
+export function displayable(build: () => MimeBundle): Displayable {
+  const make = () => timed("charts", build);
   return {
     [JUPYTER_DISPLAY]: make,
     bundle: make,
