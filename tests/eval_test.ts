@@ -82,8 +82,8 @@ Deno.test("bootstrap from one sort and resample counts gives the same numbers as
   assertEquals(fast.pBetter, diffs.filter((d) => d > 0).length / R);
   // weights are copies: AUC of rows counted 2, 0, 1, 3 times equals the AUC of the expanded rows
   const w = [2, 0, 1, 3], y4 = [1, 0, 0, 1], s4 = [0.5, 0.9, 0.5, 0.2];
-  assertEquals(new AucRanking(s4).auc(y4, w), auc([1, 1, 0, 1, 1, 1], [0.5, 0.5, 0.5, 0.2, 0.2, 0.2]));
-  assert(Number.isNaN(new AucRanking(s4).auc(y4, [1, 0, 0, 1])), "no negative weight: n/a");
+  assertEquals(new AucRanking(y4, s4).auc(w), auc([1, 1, 0, 1, 1, 1], [0.5, 0.5, 0.5, 0.2, 0.2, 0.2]));
+  assert(Number.isNaN(new AucRanking(y4, s4).auc([1, 0, 0, 1])), "no negative weight: n/a");
 });
 
 Deno.test("results registry: a stage that runs again replaces its rows, other stages keep theirs", async () => {

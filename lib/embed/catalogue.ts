@@ -8,6 +8,7 @@ import { scanClean } from "../data/etl.ts";
 import { ITEM_TRUTH } from "../data/synth.ts";
 import { type Item2Vec, nearestNeighbours, neighbourAgreement } from "./item2vec.ts";
 import type { ItemEmbeddings } from "./items.ts";
+import { timed } from "../util/profile.ts";
 
 /** Items with at least this many training clicks count as warm in the neighbour checks. */
 export const WARM_CLICKS = 5;
@@ -56,15 +57,17 @@ export function itemCatalogue(dataDir: string, itemVocab: pl.DataFrame, titleCol
 
 /** The `k` nearest items of the `top` most-clicked ones, among warm items: one row per query. */
 export function neighbourTable(i2v: Item2Vec, cat: ItemCatalogue, o: { top?: number; k?: number } = {}) {
-  const warm = (i: number) => i > 0 && i2v.counts[i] >= WARM_CLICKS;
-  const top = [...i2v.counts.keys()].sort((a, b) => i2v.counts[b] - i2v.counts[a]).slice(0, o.top ?? 6);
-  return nearestNeighbours(i2v.vectors, i2v.dim, top, o.k ?? 5, warm).map((r) => ({
-    item: cat.label(r.query),
-    clicks: i2v.counts[r.query],
-    ...Object.fromEntries(
-      r.neighbours.map((x, j) => [`#${j + 1}`, `${cat.label(x.idx)} ${x.cosine.toFixed(2)}`]),
-    ),
-  }));
+  return timed("evaluation", () => {
+    const warm = (i: number) => i > 0 && i2v.counts[i] >= WARM_CLICKS;
+    const top = [...i2v.counts.keys()].sort((a, b) => i2v.counts[b] - i2v.counts[a]).slice(0, o.top ?? 6);
+    return nearestNeighbours(i2v.vectors, i2v.dim, top, o.k ?? 5, warm).map((r) => ({
+      item: cat.label(r.query),
+      clicks: i2v.counts[r.query],
+      ...Object.fromEntries(
+        r.neighbours.map((x, j) => [`#${j + 1}`, `${cat.label(x.idx)} ${x.cosine.toFixed(2)}`]),
+      ),
+    }));
+  });
 }
 
 export interface AgreementRow {
@@ -84,42 +87,44 @@ export function embeddingAgreement(
   cat: ItemCatalogue,
   alpha: number,
 ): { rows: AgreementRow[]; warm: number; cold: number } | { rows: null; warm: number; cold: number } {
-  const rows = [...Array(items.itemIds.length).keys()];
-  const inTraining = (r: number) => items.vocabIdx[r] > 0;
-  const warmRows = rows.filter((r) => inTraining(r) && i2v.counts[items.vocabIdx[r]] >= WARM_CLICKS),
-    coldRows = rows.filter((r) => !inTraining(r));
-  if (!cat.hasTopics) return { rows: null, warm: warmRows.length, cold: coldRows.length };
-  const topicOfRow = (r: number) => cat.topicOfId.get(items.itemIds[r]);
-  const sample = (xs: number[]) => xs.filter((_, i) => i % Math.max(1, Math.floor(xs.length / 400)) === 0);
-  const embeddings = [
-    { embedding: "text (whitened)", v: items.text.vectors, k: items.text.k },
-    ...(items.image
-      ? [{
-        embedding: `image (${items.image.embedder}, PCA ${items.image.k})`,
-        v: items.image.vectors,
-        k: items.image.k,
-      }]
-      : []),
-    {
-      embedding: items.image ? "content (text + image, PCA)" : "content (text, PCA)",
-      v: items.content.vectors,
-      k: items.k,
-    },
-    { embedding: "collaborative (item2vec)", v: items.collaborative, k: items.k },
-    { embedding: `fused (α = ${alpha})`, v: items.fused(alpha), k: items.k },
-  ];
-  return {
-    warm: warmRows.length,
-    cold: coldRows.length,
-    rows: embeddings.map((e) => {
-      const w = neighbourAgreement(e.v, e.k, topicOfRow, sample(warmRows), 10, () => true);
-      const c = neighbourAgreement(e.v, e.k, topicOfRow, sample(coldRows), 10, () => true);
-      return {
-        embedding: e.embedding,
-        "warm items: same topic in top 10": w.precision,
-        "cold items: same topic in top 10": c.precision,
-        chance: w.chance,
-      };
-    }),
-  };
+  return timed("evaluation", () => {
+    const rows = [...Array(items.itemIds.length).keys()];
+    const inTraining = (r: number) => items.vocabIdx[r] > 0;
+    const warmRows = rows.filter((r) => inTraining(r) && i2v.counts[items.vocabIdx[r]] >= WARM_CLICKS),
+      coldRows = rows.filter((r) => !inTraining(r));
+    if (!cat.hasTopics) return { rows: null, warm: warmRows.length, cold: coldRows.length };
+    const topicOfRow = (r: number) => cat.topicOfId.get(items.itemIds[r]);
+    const sample = (xs: number[]) => xs.filter((_, i) => i % Math.max(1, Math.floor(xs.length / 400)) === 0);
+    const embeddings = [
+      { embedding: "text (whitened)", v: items.text.vectors, k: items.text.k },
+      ...(items.image
+        ? [{
+          embedding: `image (${items.image.embedder}, PCA ${items.image.k})`,
+          v: items.image.vectors,
+          k: items.image.k,
+        }]
+        : []),
+      {
+        embedding: items.image ? "content (text + image, PCA)" : "content (text, PCA)",
+        v: items.content.vectors,
+        k: items.k,
+      },
+      { embedding: "collaborative (item2vec)", v: items.collaborative, k: items.k },
+      { embedding: `fused (α = ${alpha})`, v: items.fused(alpha), k: items.k },
+    ];
+    return {
+      warm: warmRows.length,
+      cold: coldRows.length,
+      rows: embeddings.map((e) => {
+        const w = neighbourAgreement(e.v, e.k, topicOfRow, sample(warmRows), 10, () => true);
+        const c = neighbourAgreement(e.v, e.k, topicOfRow, sample(coldRows), 10, () => true);
+        return {
+          embedding: e.embedding,
+          "warm items: same topic in top 10": w.precision,
+          "cold items: same topic in top 10": c.precision,
+          chance: w.chance,
+        };
+      }),
+    };
+  });
 }

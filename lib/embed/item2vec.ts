@@ -13,6 +13,7 @@ import type { Backend } from "../train/backend.ts";
 import { TrainSession } from "../train/session.ts";
 import { cumulative, Rng, sampleCumulative } from "../util/rng.ts";
 import { progress } from "../viz/progress.ts";
+import { timed } from "../util/profile.ts";
 
 export interface ClickSequences {
   /** Item vocabulary indices (1..V−1), users one after another, each in time order. */
@@ -116,50 +117,57 @@ export async function trainItem2vec(
   backend: Backend,
   o: Item2VecOptions = {},
 ): Promise<Item2Vec> {
-  const dim = o.dim ?? 128, K = o.negatives ?? 5, B = o.batchSize ?? 2048, epochs = o.epochs ?? 2;
-  const counts = new Float64Array(vocab);
-  for (const t of seqs.tokens) counts[t]++;
-  const noise = cumulative(Array.from(counts, (n) => Math.pow(n, 0.75)));
-  const s = await TrainSession.build(skipGram({ vocab, dim, negatives: K }), backend, {
-    optimizer: { type: "adam" },
-  }, { seed: o.seed ?? 1 });
-  const rng = Rng.derive(o.seed ?? 1, "item2vec");
-  const history: Item2Vec["history"] = [];
-  const label = new Float32Array(B * (K + 1));
-  for (let r = 0; r < B; r++) label[r * (K + 1)] = 1;
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const t0 = performance.now();
-    const pairs = skipGramPairs(seqs, counts, { window: o.window ?? 5, subsample: o.subsample ?? 1e-3 }, rng);
-    const order = rng.shuffle(Uint32Array.from({ length: pairs.centre.length }, (_, i) => i));
-    const steps = Math.ceil(order.length / B);
-    const bar = o.progressLabel === false
-      ? null
-      : progress(steps, `${o.progressLabel ?? "item2vec"} epoch ${epoch + 1}/${epochs}`);
-    let lastLoss = 0;
-    for (let k = 0; k < steps; k++) {
-      const rows = Math.min(B, order.length - k * B);
-      const centre = new BigInt64Array(rows), context = new BigInt64Array(rows * (K + 1));
-      for (let r = 0; r < rows; r++) {
-        const p = order[k * B + r];
-        centre[r] = BigInt(pairs.centre[p]);
-        context[r * (K + 1)] = BigInt(pairs.context[p]);
-        for (let j = 1; j <= K; j++) context[r * (K + 1) + j] = BigInt(sampleCumulative(noise, rng.next()));
-      }
-      const loss = await s.step(
-        { centre, context, label: label.subarray(0, rows * (K + 1)) },
-        rows,
-        o.lr ?? 0.005,
-        k === steps - 1 || backend.name !== "webgpu",
+  return timed("training", async () => {
+    const dim = o.dim ?? 128, K = o.negatives ?? 5, B = o.batchSize ?? 2048, epochs = o.epochs ?? 2;
+    const counts = new Float64Array(vocab);
+    for (const t of seqs.tokens) counts[t]++;
+    const noise = cumulative(Array.from(counts, (n) => Math.pow(n, 0.75)));
+    const s = await TrainSession.build(skipGram({ vocab, dim, negatives: K }), backend, {
+      optimizer: { type: "adam" },
+    }, { seed: o.seed ?? 1 });
+    const rng = Rng.derive(o.seed ?? 1, "item2vec");
+    const history: Item2Vec["history"] = [];
+    const label = new Float32Array(B * (K + 1));
+    for (let r = 0; r < B; r++) label[r * (K + 1)] = 1;
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const t0 = performance.now();
+      const pairs = skipGramPairs(
+        seqs,
+        counts,
+        { window: o.window ?? 5, subsample: o.subsample ?? 1e-3 },
+        rng,
       );
-      if (loss !== null) lastLoss = loss;
-      bar?.tick(1);
+      const order = rng.shuffle(Uint32Array.from({ length: pairs.centre.length }, (_, i) => i));
+      const steps = Math.ceil(order.length / B);
+      const bar = o.progressLabel === false
+        ? null
+        : progress(steps, `${o.progressLabel ?? "item2vec"} epoch ${epoch + 1}/${epochs}`);
+      let lastLoss = 0;
+      for (let k = 0; k < steps; k++) {
+        const rows = Math.min(B, order.length - k * B);
+        const centre = new BigInt64Array(rows), context = new BigInt64Array(rows * (K + 1));
+        for (let r = 0; r < rows; r++) {
+          const p = order[k * B + r];
+          centre[r] = BigInt(pairs.centre[p]);
+          context[r * (K + 1)] = BigInt(pairs.context[p]);
+          for (let j = 1; j <= K; j++) context[r * (K + 1) + j] = BigInt(sampleCumulative(noise, rng.next()));
+        }
+        const loss = await s.step(
+          { centre, context, label: label.subarray(0, rows * (K + 1)) },
+          rows,
+          o.lr ?? 0.005,
+          k === steps - 1 || backend.name !== "webgpu",
+        );
+        if (loss !== null) lastLoss = loss;
+        bar?.tick(1);
+      }
+      bar?.done(`loss ${lastLoss.toFixed(4)}`);
+      history.push({ epoch, pairs: order.length, loss: lastLoss, seconds: (performance.now() - t0) / 1000 });
     }
-    bar?.done(`loss ${lastLoss.toFixed(4)}`);
-    history.push({ epoch, pairs: order.length, loss: lastLoss, seconds: (performance.now() - t0) / 1000 });
-  }
-  const vectors = (await s.snapshot()).values.item_in;
-  await s.release();
-  return { vectors, dim, counts, history };
+    const vectors = (await s.snapshot()).values.item_in;
+    await s.release();
+    return { vectors, dim, counts, history };
+  });
 }
 
 /** Cosine nearest neighbours of each query row among rows with `eligible[i]` true (the query itself excluded). */

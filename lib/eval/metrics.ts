@@ -2,49 +2,50 @@
 
 /** Exact ROC-AUC (Mann–Whitney with average ranks for ties). NaN when only one class is present. */
 export function auc(labels: ArrayLike<number>, scores: ArrayLike<number>): number {
-  if (scores.length !== labels.length) {
-    throw new Error(`auc: ${labels.length} labels but ${scores.length} scores`);
-  }
-  return new AucRanking(scores).auc(labels);
+  return new AucRanking(labels, scores).auc();
 }
 
 /**
- * Scores sorted once, tied scores grouped: the AUC of any weighting of the rows (row i counted w[i] times) is then
- * one pass, with no sort — what a bootstrap needs, since a resample is a weighting. A tied positive–negative pair
- * counts ½ (average ranks). With whole-number weights every partial sum is a whole or half number, so the result
- * is the same double as sorting the resampled copy.
+ * Rows sorted once by score, tied scores grouped: the AUC of any weighting of the rows (row i counted w[i] times)
+ * is then one pass, with no sort — what a bootstrap needs, since a resample is a weighting. A tied positive–negative
+ * pair counts ½ (average ranks). With whole-number weights every partial sum is a whole or half number, so the
+ * result is the same double as sorting the resampled copy.
  */
 export class AucRanking {
+  /** Row indices in ascending score order. */
   readonly order: Uint32Array;
-  /** Where each run of tied scores ends in `order` (exclusive). */
-  readonly runEnds: Uint32Array;
+  /** 1 where the row at that place in `order` is a click. */
+  readonly positive: Uint8Array;
+  /** 1 where a run of tied scores starts at that place in `order`. */
+  readonly runStart: Uint8Array;
 
-  constructor(scores: ArrayLike<number>) {
-    const n = scores.length;
-    this.order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
-    const ends: number[] = [];
-    for (let k = 1; k <= n; k++) {
-      if (k === n || scores[this.order[k]] !== scores[this.order[k - 1]]) ends.push(k);
-    }
-    this.runEnds = Uint32Array.from(ends);
+  constructor(labels: ArrayLike<number>, scores: ArrayLike<number>) {
+    const n = labels.length;
+    if (scores.length !== n) throw new Error(`auc: ${n} labels but ${scores.length} scores`);
+    const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
+    this.order = order;
+    this.positive = Uint8Array.from(order, (i) => (labels[i] > 0.5 ? 1 : 0));
+    this.runStart = Uint8Array.from(order, (i, k) => (k === 0 || scores[i] !== scores[order[k - 1]] ? 1 : 0));
   }
 
   /** AUC with row weights (default 1); NaN when either class has no weight. */
-  auc(labels: ArrayLike<number>, w?: ArrayLike<number>): number {
-    const { order, runEnds } = this;
-    let start = 0, neg = 0, pos = 0, num = 0;
-    for (const end of runEnds) {
-      let wp = 0, wn = 0;
-      for (let k = start; k < end; k++) {
-        const i = order[k], wi = w ? w[i] : 1;
-        if (labels[i] > 0.5) wp += wi;
-        else wn += wi;
+  auc(w?: ArrayLike<number>): number {
+    const { order, positive, runStart } = this, n = order.length;
+    let neg = 0, pos = 0, num = 0, wp = 0, wn = 0; // wp, wn: the current run of ties
+    for (let k = 0; k < n; k++) {
+      if (runStart[k]) {
+        num += wp * (neg + wn / 2);
+        neg += wn;
+        pos += wp;
+        wp = wn = 0;
       }
-      num += wp * (neg + wn / 2);
-      neg += wn;
-      pos += wp;
-      start = end;
+      const wi = w ? w[order[k]] : 1;
+      if (positive[k]) wp += wi;
+      else wn += wi;
     }
+    num += wp * (neg + wn / 2);
+    neg += wn;
+    pos += wp;
     return pos === 0 || neg === 0 ? NaN : num / (pos * neg);
   }
 }

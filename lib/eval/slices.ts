@@ -79,12 +79,12 @@ export function pairedBootstrap(
     const R = o.resamples ?? 200, level = o.level ?? 0.95, n = labels.length;
     const rng = new Rng(o.seed ?? 1);
     const diffs: number[] = [];
-    const [ra, rb] = [new AucRanking(probsA), new AucRanking(probsB)];
+    const [ra, rb] = [new AucRanking(labels, probsA), new AucRanking(labels, probsB)];
     const w = new Uint32Array(n);
     for (let r = 0; r < R; r++) {
       w.fill(0);
       for (let i = 0; i < n; i++) w[rng.int(n)]++;
-      const d = rb.auc(labels, w) - ra.auc(labels, w);
+      const d = rb.auc(w) - ra.auc(w);
       if (!Number.isNaN(d)) diffs.push(d);
     }
 
@@ -92,9 +92,9 @@ export function pairedBootstrap(
     const q = (f: number) =>
       diffs[Math.min(diffs.length - 1, Math.max(0, Math.round(f * (diffs.length - 1))))];
     return {
-      aucA: ra.auc(labels),
-      aucB: rb.auc(labels),
-      diff: rb.auc(labels) - ra.auc(labels),
+      aucA: ra.auc(),
+      aucB: rb.auc(),
+      diff: rb.auc() - ra.auc(),
       lo: q((1 - level) / 2),
       hi: q(1 - (1 - level) / 2),
       pBetter: diffs.filter((d) => d > 0).length / Math.max(1, diffs.length),

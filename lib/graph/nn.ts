@@ -5,6 +5,7 @@
 import { Rng } from "../util/rng.ts";
 import {
   add,
+  concat,
   constant,
   div,
   type DType,
@@ -21,8 +22,10 @@ import {
   reduceMean,
   reduceSum,
   relu,
+  reshape,
   type Shape,
   sigmoid,
+  slice,
   sqrt,
   sub,
   tanh,
@@ -158,6 +161,39 @@ export function linear(
   const w = m.param(`${name}.w`, [inDim, out], o.init ?? { kind: "he" });
   const y = matmul(x, w);
   return o.bias === false ? y : add(y, m.param(`${name}.b`, [out], { kind: "zeros" }, { regularize: false }));
+}
+
+/** Task t's weights [1, in, out] and bias [1, 1, out], named and initialised as `linear(m, name, x, out)` makes them. */
+function taskLinearParams(m: ModelBuilder, name: string, inDim: number, out: number, init: Init) {
+  return {
+    w: reshape(m.param(`${name}.w`, [inDim, out], init), [1, inDim, out]),
+    b: reshape(m.param(`${name}.b`, [out], { kind: "zeros" }, { regularize: false }), [1, 1, out]),
+  };
+}
+
+/**
+ * One ReLU MLP per task over stacked inputs x [T, B, H] → logits [B, T], run as batched matmuls (a few large nodes
+ * instead of T small MLPs). The parameters are named, shaped, initialised and created in the order of T separate
+ * `mlp(m, \`${name}${t}\`, x_t, sizes)` calls, so a model computes what it did with a loop of towers. `sizes` ends in 1.
+ */
+export function towers(m: ModelBuilder, name: string, x: Tensor, sizes: number[]): Tensor {
+  const T = x.shape[0] as number;
+  if (sizes[sizes.length - 1] !== 1) throw new Error(`towers ${name}: the last layer must have 1 output`);
+  const layers: { w: Tensor; b: Tensor }[][] = sizes.map(() => []);
+  for (let t = 0; t < T; t++) { // task by task, as the loop of mlp calls created them
+    let inDim = x.shape[2] as number;
+    sizes.forEach((n, i) => {
+      const init: Init = i === sizes.length - 1 ? { kind: "xavier" } : { kind: "he" };
+      layers[i].push(taskLinearParams(m, `${name}${t}.${i}`, inDim, n, init));
+      inDim = n;
+    });
+  }
+  let h = x;
+  layers.forEach((p, i) => {
+    h = add(matmul(h, concat(p.map((q) => q.w), 0)), concat(p.map((q) => q.b), 0));
+    if (i < sizes.length - 1) h = relu(h);
+  });
+  return concat(Array.from({ length: T }, (_, t) => reshape(slice(h, 0, t, t + 1), ["B", 1])), 1);
 }
 
 export type Activation = "relu" | "dice";

@@ -1,11 +1,11 @@
 /**
  * MMoE (Ma et al., KDD 2018): K shared experts, a softmax gate per task mixing them, a tower per task.
  * The experts are one matmul ([B, in] → [B, K·H]) and the gates another ([B, in] → [B, T·K]); each task's
- * mixture is one slice of a batched matmul, and its tower a small MLP.
+ * mixtures one batched matmul ([B, T, K] @ [B, K, H]), and the towers run together (`towers`: batched over tasks).
  */
 import { type CtrInputs, ctrInputs } from "./inputs.ts";
-import { linear, mlp, type ModelBuilder } from "../graph/nn.ts";
-import { concat, matmul, relu, reshape, slice, softmax } from "../graph/tensor.ts";
+import { linear, type ModelBuilder, towers } from "../graph/nn.ts";
+import { matmul, relu, reshape, softmax, transpose } from "../graph/tensor.ts";
 
 export interface MmoeConfig extends CtrInputs {
   experts: number;
@@ -24,10 +24,6 @@ export function mmoe(c: MmoeConfig) {
       -1,
     ); // [B, T, K]
     const mixed = matmul(gates, experts); // [B, T, H]
-    const logits = Array.from(
-      { length: T },
-      (_, t) => mlp(m, `tower${t}`, reshape(slice(mixed, 1, t, t + 1), ["B", H]), c.tower),
-    );
-    return { logits: concat(logits, 1), gates };
+    return { logits: towers(m, "tower", transpose(mixed, [1, 0, 2]), c.tower), gates }; // a tower per task
   };
 }

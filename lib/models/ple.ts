@@ -4,7 +4,7 @@
  * level) a shared gate mixes all experts for the next level's shared input. Towers sit on the last level.
  */
 import { type CtrInputs, ctrInputs } from "./inputs.ts";
-import { linear, mlp, type ModelBuilder } from "../graph/nn.ts";
+import { linear, type ModelBuilder, towers } from "../graph/nn.ts";
 import { concat, matmul, relu, reshape, softmax, type Tensor } from "../graph/tensor.ts";
 
 export interface PleConfig extends CtrInputs {
@@ -44,9 +44,9 @@ export function ple(c: PleConfig) {
       }
       taskIn = cgc.map((g) => g.out);
     }
-    const logits = taskIn.map((h, t) => mlp(m, `tower${t}`, h, c.tower));
+    const stacked = concat(taskIn.map((h) => reshape(h, [1, "B", c.expertHidden])), 0); // [T, B, H]
     return {
-      logits: concat(logits, 1),
+      logits: towers(m, "tower", stacked, c.tower), // a tower per task, batched
       gates: concat(gates.map((g) => reshape(g, ["B", 1, c.taskExperts + c.sharedExperts])), 1),
     };
   };

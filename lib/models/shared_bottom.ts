@@ -1,7 +1,7 @@
 /** Shared-bottom multi-task: one MLP shared by all tasks, a tower per task. The baseline MMoE and PLE improve on. */
 import { type CtrInputs, ctrInputs } from "./inputs.ts";
-import { mlp, type ModelBuilder } from "../graph/nn.ts";
-import { concat } from "../graph/tensor.ts";
+import { mlp, type ModelBuilder, towers } from "../graph/nn.ts";
+import { concat, reshape } from "../graph/tensor.ts";
 
 export interface SharedBottomConfig extends CtrInputs {
   bottom: number[];
@@ -12,6 +12,8 @@ export interface SharedBottomConfig extends CtrInputs {
 export function sharedBottom(c: SharedBottomConfig) {
   return (m: ModelBuilder) => {
     const h = mlp(m, "bottom", ctrInputs(m, c), c.bottom, { lastActivation: true });
-    return { logits: concat(Array.from({ length: c.tasks }, (_, t) => mlp(m, `tower${t}`, h, c.tower)), 1) };
+    const H = h.shape[1] as number;
+    const stacked = concat(Array.from({ length: c.tasks }, () => reshape(h, [1, "B", H])), 0); // [T, B, H]
+    return { logits: towers(m, "tower", stacked, c.tower) };
   };
 }

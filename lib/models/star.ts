@@ -6,7 +6,7 @@
  * per-scene shift); and an auxiliary network whose per-scene head adds a scene-specific logit. All scenes'
  * networks run as batched matmuls ([T, B, ·]); each row's loss reads its own scene's column (scenes as tasks).
  */
-import { batchStandardize, linear, mlp, type ModelBuilder } from "../graph/nn.ts";
+import { batchStandardize, mlp, type ModelBuilder } from "../graph/nn.ts";
 import { add, matmul, mul, relu, reshape, type Tensor, transpose } from "../graph/tensor.ts";
 import { type CtrInputs, ctrInputs } from "./inputs.ts";
 

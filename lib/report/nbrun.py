@@ -160,7 +160,7 @@ async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=Non
                     failed = (cell_label(in_path, cell, index), index, reason, traceback.format_exc())
                     break
             if not stock and failed is None:
-                await client.drain(1.0)
+                await client.drain(0.3)  # the last cell's late output: Deno sends it milliseconds after idle
     except RuntimeError as err:  # raised by jupyter_client when the kernel does not start
         atexit.unregister(client._cleanup_kernel)  # nothing left to clean up; it would only print a traceback
         if failed is None:
