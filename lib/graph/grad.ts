@@ -25,6 +25,7 @@ import {
   type Shape,
   slice,
   sub,
+  sumRows,
   type Tensor,
   topoSort,
   transpose,
@@ -43,6 +44,7 @@ export function unbroadcast(g: Tensor, target: Shape): Tensor {
     if (i < lead) axes.push(i);
     else if (target[i - lead] === 1 && g.shape[i] !== 1) axes.push(i);
   }
+  if (g.rank === 2 && axes.length === 1 && axes[0] === 0) return reshape(sumRows(g), target); // a bias's gradient
   const summed = axes.length ? reduceSum(g, axes, true) : g;
   return reshape(summed, target);
 }

@@ -18,6 +18,7 @@ import {
   matmul,
   mul,
   neg,
+  onesRow,
   param,
   reduceMean,
   reduceSum,
@@ -28,6 +29,7 @@ import {
   slice,
   sqrt,
   sub,
+  sumRows,
   tanh,
   type Tensor,
   where,
@@ -320,7 +322,13 @@ export function batchStandardize(
   const mom = o.momentum ?? 0.99;
   // with a mask: sums over the real positions over their count, the same for every channel (counted once)
   const count = o.mask ? add(reduceSum(o.mask, axes), 1e-12) : null;
-  const avg = (t: Tensor) => count ? div(reduceSum(mul(t, o.mask!), axes), count) : reduceMean(t, axes);
+  const rows = !count && x.rank === 2 ? reduceSum(onesRow(x), [1]) : null; // [1]: the batch's rows
+  const avg = (t: Tensor) =>
+    count
+      ? div(reduceSum(mul(t, o.mask!), axes), count)
+      : rows
+      ? div(reshape(sumRows(t), [d]), rows)
+      : reduceMean(t, axes);
   const mean = avg(x), c = sub(x, mean), variance = avg(mul(c, c));
   m.assign(runMean, add(mul(runMean, mom), mul(mean, 1 - mom)));
   m.assign(runVar, add(mul(runVar, mom), mul(variance, 1 - mom)));
