@@ -89,12 +89,16 @@ function sequences(rng: Rng, rows: number, L: number): Batch {
   return { hist_item, hist_scene, hist_mask };
 }
 
-/** Multiply-adds of every MatMul in the train graph, ×2 for FLOPs. */
+/**
+ * Multiply-adds of every MatMul in the train graph, ×2 for FLOPs; NaN when a matmul's size depends on the data
+ * (DIN's packed behaviours: a dim other than the batch B), which the count cannot know.
+ */
 function matmulFlops(model: CompiledModel, rows: number): number {
   let f = 0;
   for (const t of topoSort(Object.values(model.trainGraph.outputs))) {
     if (t.op !== "MatMul") continue;
     const [a, b] = t.inputs;
+    if ([...a.shape, ...b.shape].some((d) => typeof d === "string" && d !== "B")) return NaN;
     const dims = (s: (number | string)[]) => s.map((d) => typeof d === "number" ? d : rows);
     const sa = dims(a.shape), sb = dims(b.shape), so = dims(t.shape);
     f += 2 * so.reduce((x, y) => x * y, 1) * sa[sa.length - 1];
@@ -206,6 +210,8 @@ async function main() {
     `# PyTorch peer: ${
       python
         ? `${python.version} (${python.path}), ${torchDevice}`
+        : values.torch === "off"
+        ? "off"
         : "none (bash scripts/pyenv.sh bench adds one)"
     }`,
   );
@@ -236,9 +242,9 @@ async function main() {
             console.log(
               `${name} B=${rows} ${be}${sum ? ` (${sum} sum)` : ""}${
                 rounds > 1 ? ` round ${round + 1}` : ""
-              }: ${Math.round(sps.samples).toLocaleString("en-US")} samples/s (${
-                sps.gflops.toFixed(1)
-              } GFLOP/s)`,
+              }: ${Math.round(sps.samples).toLocaleString("en-US")} samples/s${
+                Number.isNaN(sps.gflops) ? "" : ` (${sps.gflops.toFixed(1)} GFLOP/s)`
+              }`,
             );
           }
         }
