@@ -9,6 +9,21 @@ import { PHASES } from "../util/profile.ts";
 /** The columns of a notebook's time profile, in order: the runner's own, lib's phases (lib/util/profile.ts), the rest. */
 export const PROFILE_COLUMNS = ["kernel start", "imports", ...PHASES, "other", "report export"];
 
+/** A colour per profile column (the chart stacks up to eleven; the shared palette has eight). */
+const PROFILE_COLOURS: Record<string, string> = {
+  "kernel start": "#9aa0a6",
+  imports: "#c8ccd0",
+  data: "#188038",
+  features: "#12939a",
+  training: "#8430ce",
+  evaluation: "#1f5fbf",
+  intervals: "#e8710a",
+  charts: "#d01884",
+  writing: "#b06000",
+  other: "#f2c94c",
+  "report export": "#5f6368",
+};
+
 export interface NotebookResult {
   stage: string;
   ok: boolean;
@@ -124,7 +139,8 @@ export function timeChart(info: RunInfo): Figure | null {
       stacked: true,
       title: `${total.toFixed(0)} s in ${runs.length} notebooks, by phase`,
       yTitle: "seconds",
-      height: 420,
+      height: 540,
+      layout: { colorway: phases.map((p) => PROFILE_COLOURS[p]), margin: { b: 130 } },
     },
   ).figure;
 }
