@@ -11,15 +11,15 @@
  * the breakdown of runs already made (their run.json), running nothing.
  */
 import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../lib/config.ts";
 import { PROFILE_COLUMNS, type RunInfo } from "../lib/report/index_page.ts";
-
-const REPO = new URL("..", import.meta.url).pathname;
+import { median } from "./stats.ts";
 
 async function runMain(rows: number, runId: string): Promise<RunInfo> {
   const t0 = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${REPO}cli/ctrlab.ts`, "main", "--rows", String(rows), "--run-id", runId],
-    cwd: REPO,
+    args: ["run", "-A", `${REPO_ROOT}/cli/ctrlab.ts`, "main", "--rows", String(rows), "--run-id", runId],
+    cwd: REPO_ROOT,
     stdout: "inherit",
     stderr: "inherit",
   }).output();
@@ -27,15 +27,10 @@ async function runMain(rows: number, runId: string): Promise<RunInfo> {
   console.log(
     `# main --rows ${rows}: ${((performance.now() - t0) / 1000).toFixed(1)} s wall, data set-up included`,
   );
-  return readRun(`${REPO}artifacts/${runId}`);
+  return readRun(`${REPO_ROOT}/artifacts/${runId}`);
 }
 
 const readRun = (dir: string): RunInfo => JSON.parse(Deno.readTextFileSync(`${dir}/run.json`));
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((p, q) => p - q), m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** notebook → phase → median seconds over the runs (a notebook's "total" included). */
 function breakdown(runs: RunInfo[]): Map<string, Map<string, number>> {

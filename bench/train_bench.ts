@@ -28,6 +28,8 @@ import { star } from "../lib/models/star.ts";
 import { type Backend, type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
 import { type Batch, TrainSession } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
+import { REPO_ROOT } from "../lib/config.ts";
+import { median } from "./stats.ts";
 
 const SHAPE = { dense: 30, userVocab: 100_000, itemVocab: 50_000, embDim: 16 };
 const MODELS: Record<string, { fn: ModelFn; tasks: number; seqLen?: number }> = {
@@ -140,12 +142,13 @@ async function measure(
 }
 
 const TORCH_MODELS = ["dnn", "mmoe", "din-L20", "din-L50"];
-const REPO = new URL("..", import.meta.url).pathname;
 
 /** The Python that runs the PyTorch peer, and its torch version; null for none. */
 async function torchPython(choice: string): Promise<{ path: string; version: string } | null> {
   if (choice === "off") return null;
-  const candidates = choice === "auto" ? [`${REPO}.venv-bench/bin/python`, "/usr/bin/python3"] : [choice];
+  const candidates = choice === "auto"
+    ? [`${REPO_ROOT}/.venv-bench/bin/python`, "/usr/bin/python3"]
+    : [choice];
   for (const path of candidates) {
     try {
       const out = await new Deno.Command(path, {
@@ -164,7 +167,7 @@ async function torchPython(choice: string): Promise<{ path: string; version: str
 async function torchRate(python: string, model: string, rows: number, seconds: number, device: string) {
   const out = await new Deno.Command(python, {
     args: [
-      `${REPO}bench/torch_peer.py`,
+      `${REPO_ROOT}/bench/torch_peer.py`,
       "--model",
       model,
       "--batch",
@@ -261,7 +264,6 @@ async function main() {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
   const rates = new Map([...samples].map(([k, v]) => [k, median(v)]));
   if (rounds > 1) {
     for (const [k, v] of rates) {

@@ -91,10 +91,11 @@ export function pairedBootstrap(
     diffs.sort((p, q) => p - q);
     const q = (f: number) =>
       diffs[Math.min(diffs.length - 1, Math.max(0, Math.round(f * (diffs.length - 1))))];
+    const [aucA, aucB] = [ra.auc(), rb.auc()];
     return {
-      aucA: ra.auc(),
-      aucB: rb.auc(),
-      diff: rb.auc() - ra.auc(),
+      aucA,
+      aucB,
+      diff: aucB - aucA,
       lo: q((1 - level) / 2),
       hi: q(1 - (1 - level) / 2),
       pBetter: diffs.filter((d) => d > 0).length / Math.max(1, diffs.length),

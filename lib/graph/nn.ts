@@ -160,16 +160,16 @@ export function linear(
 ): Tensor {
   const inDim = x.shape[x.rank - 1];
   if (typeof inDim !== "number") throw new Error(`linear ${name}: input's last dim must be static`);
-  const w = m.param(`${name}.w`, [inDim, out], o.init ?? { kind: "he" });
+  const { w, b } = linearParams(m, name, inDim, out, o.init, o.bias !== false);
   const y = matmul(x, w);
-  return o.bias === false ? y : add(y, m.param(`${name}.b`, [out], { kind: "zeros" }, { regularize: false }));
+  return b ? add(y, b) : y;
 }
 
-/** Task t's weights [1, in, out] and bias [1, 1, out], named and initialised as `linear(m, name, x, out)` makes them. */
-function taskLinearParams(m: ModelBuilder, name: string, inDim: number, out: number, init: Init) {
+/** A linear layer's weight [in, out] and bias [out] (null without one), named, initialised and created in order. */
+function linearParams(m: ModelBuilder, name: string, inDim: number, out: number, init?: Init, bias = true) {
   return {
-    w: reshape(m.param(`${name}.w`, [inDim, out], init), [1, inDim, out]),
-    b: reshape(m.param(`${name}.b`, [out], { kind: "zeros" }, { regularize: false }), [1, 1, out]),
+    w: m.param(`${name}.w`, [inDim, out], init ?? { kind: "he" }),
+    b: bias ? m.param(`${name}.b`, [out], { kind: "zeros" }, { regularize: false }) : null,
   };
 }
 
@@ -186,7 +186,8 @@ export function towers(m: ModelBuilder, name: string, x: Tensor, sizes: number[]
     let inDim = x.shape[2] as number;
     sizes.forEach((n, i) => {
       const init: Init = i === sizes.length - 1 ? { kind: "xavier" } : { kind: "he" };
-      layers[i].push(taskLinearParams(m, `${name}${t}.${i}`, inDim, n, init));
+      const { w, b } = linearParams(m, `${name}${t}.${i}`, inDim, n, init);
+      layers[i].push({ w: reshape(w, [1, inDim, n]), b: reshape(b!, [1, 1, n]) });
       inDim = n;
     });
   }
