@@ -5,6 +5,9 @@
  *            [--backend auto|node|wasm|webgpu] [--threads N]   (defaults: CTRLAB_BACKEND, CTRLAB_NODE_THREADS, else auto and 0 = every core)
  *            [--engine polars|spark [--master URL]]   which engine runs the ETL and builds the training table (default
  *            polars; Spark's default master: local[*]; spark://host:port for a standalone cluster)
+ *            [--jobs N]   processes at once (default CTRLAB_JOBS, else 0 = one per core; 1: all in turn): a notebook
+ *            starts when those it reads from have finished (its metadata's ctrlab.after), so 06 runs beside 07
+ *            and 08, and 04 trains its zoo side by side (lib/experiment/pool.ts); the numbers do not change
  *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
@@ -72,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
       vary: { type: "string" },
       experiment: { type: "string" },
       threads: { type: "string" },
+      jobs: { type: "string" },
       engine: { type: "string" },
       master: { type: "string" },
     },
@@ -96,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
     return {
       backend: values.backend ? parseBackend(values.backend) : fromEnv.backend,
       threads: values.threads ? parseThreads(values.threads) : fromEnv.threads,
+      jobs: values.jobs ? parseThreads(values.jobs, "jobs") : fromEnv.jobs,
       headless: false,
       engine: values.engine ? parseEngine(values.engine) : fromEnv.engine,
       ...(values.master ?? fromEnv.sparkMaster ? { sparkMaster: values.master ?? fromEnv.sparkMaster } : {}),

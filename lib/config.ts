@@ -26,6 +26,11 @@ export interface RunConfig {
   backend: "auto" | "node" | "wasm" | "webgpu";
   /** onnxruntime-node's intra-op threads; 0: every core. Training repeats to the last bit at any count. */
   threads: number;
+  /**
+   * Processes at once: notebooks the runner runs side by side, and experiments a notebook trains side by side
+   * (lib/experiment/pool.ts), sharing the cores between them; 0: one per core, 1: everything in turn.
+   */
+  jobs: number;
   /** Notebooks run by the headless runner (charts as static HTML, no live progress bars). */
   headless: boolean;
   /** Which engine runs the ETL (01) and builds the training table (03): ctrlab's own reader and nodejs-polars in this process, or Apache Spark. */
@@ -49,9 +54,10 @@ export const parseEngine = (v: string): RunConfig["engine"] => oneOf("engine", E
 const BACKENDS = ["auto", "node", "wasm", "webgpu"] as const;
 
 /** Execution settings of a run that names none: the automatic backend, every core, interactive display. */
-export const EXECUTION_DEFAULTS: Pick<RunConfig, "backend" | "threads" | "headless" | "engine"> = {
+export const EXECUTION_DEFAULTS: Pick<RunConfig, "backend" | "threads" | "jobs" | "headless" | "engine"> = {
   backend: "auto",
   threads: 0,
+  jobs: 0,
   headless: false,
   engine: "polars",
 };
@@ -100,6 +106,7 @@ export function runConfig(): RunConfig {
     zoo: parseZoo(Deno.env.get("CTRLAB_ZOO")),
     backend: parseBackend(Deno.env.get("CTRLAB_BACKEND") || "auto"),
     threads: parseThreads(Deno.env.get("CTRLAB_NODE_THREADS") || "0"),
+    jobs: parseThreads(Deno.env.get("CTRLAB_JOBS") || "0", "jobs"),
     headless: Deno.env.get("CTRLAB_HEADLESS") === "1",
     engine: parseEngine(Deno.env.get("CTRLAB_ENGINE") || "polars"),
     ...(Deno.env.get("CTRLAB_SPARK_MASTER") ? { sparkMaster: Deno.env.get("CTRLAB_SPARK_MASTER") } : {}),
@@ -108,10 +115,15 @@ export function runConfig(): RunConfig {
 
 export const parseBackend = (v: string): RunConfig["backend"] => oneOf("backend", BACKENDS, v);
 
-export function parseThreads(v: string): number {
+/** A count of threads (or notebooks at once: `what`) as typed; 0 means one per core. */
+export function parseThreads(v: string, what = "threads"): number {
   const n = Number(v);
   if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n)) {
-    throw new Error(`threads must be a whole number ≥ 0 (0: every core), got "${v}"`);
+    throw new Error(
+      `${what} must be a whole number ≥ 0 (0: ${
+        what === "threads" ? "every core" : "one per core"
+      }), got "${v}"`,
+    );
   }
   return n;
 }
@@ -142,6 +154,7 @@ export function configEnv(cfg: RunConfig): Record<string, string> {
     CTRLAB_ZOO: cfg.zoo ? (cfg.zoo.length ? cfg.zoo.join(",") : "none") : "",
     CTRLAB_BACKEND: cfg.backend,
     CTRLAB_NODE_THREADS: String(cfg.threads),
+    CTRLAB_JOBS: String(cfg.jobs),
     CTRLAB_HEADLESS: cfg.headless ? "1" : "",
     CTRLAB_ENGINE: cfg.engine,
     CTRLAB_SPARK_MASTER: cfg.sparkMaster ?? "",

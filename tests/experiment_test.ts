@@ -10,6 +10,7 @@ import { runEtl } from "../lib/data/etl.ts";
 import { readResults } from "../lib/eval/results.ts";
 import { MODELS } from "../lib/experiment/models.ts";
 import { experimentPath, readExperiment, runExperiment } from "../lib/experiment/run.ts";
+import { decode, encode, poolShape, runExperiments } from "../lib/experiment/pool.ts";
 import { type ExperimentSpec, resolveSpec } from "../lib/experiment/spec.ts";
 import { sweep } from "../lib/experiment/sweep.ts";
 import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
@@ -18,7 +19,7 @@ import { reshape } from "../lib/graph/tensor.ts";
 import { ctrInputs } from "../lib/models/inputs.ts";
 import { buildTextFeatures } from "../lib/text/features.ts";
 import { gpuAdapter } from "../lib/train/backend.ts";
-import { assert, assertEquals, assertThrows, tempDir } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows, tempDir } from "./assert.ts";
 
 let small: Promise<RunConfig> | null = null;
 
@@ -128,6 +129,59 @@ Deno.test("runExperiment records the resolved spec, predictions and results, and
     (await Deno.stat(experimentPath(cfg.runDir, "MMoE"))).size > 0 &&
       (await Deno.stat(`${cfg.runDir}/${rec.model}`)).size > 0,
   );
+});
+
+Deno.test("runExperiments trains side by side, a child process each, and gives the bits runExperiment gives in turn", async () => {
+  const base = await smallData();
+  await runExperiment({ stage: "tpool", model: "DNN", fit: { epochs: 1 } }, base); // the baseline
+  const specs: ExperimentSpec[] = [
+    { stage: "tpool", model: "DIN", baseline: "DNN", fit: { epochs: 2 } },
+    { stage: "tpool", model: "MMoE", baseline: "DNN", fit: { epochs: 2 }, outputs: ["gates"] },
+  ];
+  const rows = () => readResults(base.runDir).filter((r) => r.stage === "tpool" && r.model !== "DNN");
+  const side = await runExperiments(specs, { ...base, jobs: 2, threads: 2 });
+  const sideRows = rows();
+  assertEquals(
+    [...new Set(sideRows.map((r) => r.model))],
+    ["DIN", "MMoE"],
+    "rows appended in the order asked",
+  );
+  const turn = [];
+  for (const s of specs) turn.push(await runExperiment(s, { ...base, threads: 2 }));
+  for (const [k, r] of side.entries()) {
+    assertEquals(r.name, turn[k].name);
+    assertEquals([...r.test.probs], [...turn[k].test.probs], `${r.name}: the same test scores, bit for bit`);
+    assertEquals(r.fit.history.map((h) => h.trainLoss), turn[k].fit.history.map((h) => h.trainLoss));
+    assertEquals(r.versus, turn[k].versus);
+    assertEquals(r.gates, turn[k].gates);
+  }
+  const strip = (rs: typeof sideRows) => rs.map(({ recordedAt: _, ...r }) => r);
+  assertEquals(strip(rows()).slice(sideRows.length), strip(sideRows), "the same registry rows");
+  // a child's failure names the experiment and its error
+  await assertRejects(
+    () => runExperiments([specs[0], { stage: "tpool", model: "NoSuchModel" }], { ...base, jobs: 2 }),
+    Error,
+    "experiment NoSuchModel failed",
+  );
+});
+
+Deno.test("the pool's shape: processes × threads fit the cores; its wire format keeps Float32Arrays and non-finite numbers", () => {
+  assertEquals(poolShape(6, { threads: 0, jobs: 0 }, 2), { width: 2, threads: 1 });
+  assertEquals(poolShape(6, { threads: 0, jobs: 1 }, 16), { width: 1, threads: 16 });
+  assertEquals(poolShape(3, { threads: 8, jobs: 0 }, 16), { width: 3, threads: 2 });
+  assertEquals(poolShape(1, { threads: 0, jobs: 0 }, 16), { width: 1, threads: 16 });
+  const v = {
+    p: Float32Array.of(0.25, -1.5, 3e-8),
+    auc: NaN,
+    hi: Infinity,
+    lo: -Infinity,
+    s: ["n/a"],
+    n: 0.1,
+  };
+  const back = decode(encode(v)) as typeof v;
+  assert(back.p instanceof Float32Array);
+  assertEquals([...back.p], [...v.p]);
+  assertEquals([back.auc, back.hi, back.lo, back.s, back.n], [NaN, Infinity, -Infinity, ["n/a"], 0.1]);
 });
 
 Deno.test("a new model is a model function and a zoo entry: the runner does the rest", async () => {

@@ -32,11 +32,14 @@ interface Cell {
 const joined = (s: string | string[] | undefined) => Array.isArray(s) ? s.join("") : s;
 const src = (c: Cell) => joined(c.source)!;
 
-function notebookJson(cells: string[]): string {
+function notebookJson(cells: string[], after?: string[]): string {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,
-    metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
+    metadata: {
+      kernelspec: { name: "deno", display_name: "Deno", language: "typescript" },
+      ...(after ? { ctrlab: { after } } : {}),
+    },
     cells: cells.map((source, i) => ({
       cell_type: "code",
       id: `c${i}`,
@@ -65,10 +68,15 @@ async function smallConfig(tag: string): Promise<RunConfig> {
 }
 
 /** Write a notebook of `cells` beside the run folder (`<runDir>-in/<name>.ipynb`); returns its path. */
-async function writeNotebook(cfg: RunConfig, name: string, cells: string[]): Promise<string> {
+async function writeNotebook(
+  cfg: RunConfig,
+  name: string,
+  cells: string[],
+  after?: string[],
+): Promise<string> {
   await Deno.mkdir(`${cfg.runDir}-in`, { recursive: true });
   const path = `${cfg.runDir}-in/${name}.ipynb`;
-  await Deno.writeTextFile(path, notebookJson(cells));
+  await Deno.writeTextFile(path, notebookJson(cells, after));
   return path;
 }
 
@@ -125,6 +133,68 @@ function countPaletteTrace(png: Uint8Array): { palette: number; nonWhite: number
 }
 
 let pipeline: RunConfig | undefined; // the run below, reused by the package test after it
+
+Deno.test("a notebook starts once those it reads from are done: independent ones side by side, sharing the cores", async () => {
+  const base = await smallConfig("nbdag");
+  // each notebook logs when its cells start and end, and the threads its kernel was given
+  const cells = (name: string, needs: string[]) => [
+    `const log = (what: string) => Deno.writeTextFileSync(Deno.env.get("CTRLAB_RUN_DIR") + "/times.log", \`${name} \${what} \${performance.timeOrigin + performance.now()} \${Deno.env.get("CTRLAB_NODE_THREADS")}\\n\`, { append: true });
+log("start");
+for (const n of ${
+      JSON.stringify(needs)
+    }) Deno.statSync(Deno.env.get("CTRLAB_RUN_DIR") + "/" + n + ".ipynb"); // written before we start
+await new Promise((r) => setTimeout(r, 1500));
+log("end");
+"${name}"`,
+  ];
+  const paths = [
+    await writeNotebook(base, "01_a", cells("01_a", [])),
+    await writeNotebook(base, "02_b", cells("02_b", ["01_a"]), ["01_a"]),
+    await writeNotebook(base, "03_c", cells("03_c", ["01_a"]), ["01_a"]),
+    await writeNotebook(base, "04_d", cells("04_d", ["02_b", "03_c"])), // no metadata: after every one before it
+  ];
+  const times = async (jobs: number) => {
+    const cfg = { ...base, jobs, runDir: `${base.runDir}/jobs${jobs}` };
+    const info = await runNotebooks(cfg, paths, () => {});
+    const t: Record<string, { start: number; end: number; threads: string }> = {};
+    for (const line of (await Deno.readTextFile(`${cfg.runDir}/times.log`)).trim().split("\n")) {
+      const [name, what, at, threads] = line.split(" ");
+      t[name] = { ...t[name], [what]: Number(at), threads };
+    }
+    return { info, t };
+  };
+  const cores = navigator.hardwareConcurrency;
+  const side = await times(0);
+  assertEquals(side.info.notebooks.map((n) => [n.stage, n.ok]), [["01_a", true], ["02_b", true], [
+    "03_c",
+    true,
+  ], [
+    "04_d",
+    true,
+  ]]);
+  const { t } = side;
+  if (cores >= 2) {
+    assert(t["02_b"].start < t["03_c"].end && t["03_c"].start < t["02_b"].end, "02_b and 03_c overlap");
+    assertEquals([t["02_b"].threads, t["03_c"].threads], [
+      String(Math.floor(cores / 2)),
+      String(Math.floor(cores / 2)),
+    ]);
+    assertEquals(side.info.notebooks[1].threads, Math.floor(cores / 2), "run.json records the share");
+    assert(side.info.seconds! < side.info.notebooks.reduce((a, n) => a + n.seconds, 0), "wall below the sum");
+  }
+  assert(t["01_a"].end < Math.min(t["02_b"].start, t["03_c"].start), "after 01_a");
+  assert(t["04_d"].start > Math.max(t["02_b"].end, t["03_c"].end), "04_d after both");
+  const serial = (await times(1)).t; // --jobs 1: one at a time, in order, every core each
+  assert(serial["02_b"].end < serial["03_c"].start, "in turn with jobs 1");
+  assertEquals(serial["02_b"].threads, String(cores));
+  // an "after" that names a later notebook (or none that exists) is refused, naming it
+  const bad = await writeNotebook(base, "05_e", ["1"], ["06_f"]);
+  await assertRejects(
+    () => runNotebooks({ ...base, runDir: `${base.runDir}/bad` }, [bad], () => {}),
+    Error,
+    '"06_f"',
+  );
+});
 
 Deno.test("pipeline notebooks run headlessly on small data and export self-contained HTML with live charts", async () => {
   const cfg = await smallConfig("pipeline");

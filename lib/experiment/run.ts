@@ -81,6 +81,20 @@ export async function runExperiment(
   cfg: RunConfig,
   o: RunOptions = {},
 ): Promise<ExperimentResult> {
+  const { result, rows } = await trainExperiment(s, cfg, o);
+  if (rows.length) await appendResults(cfg.runDir, rows);
+  return result;
+}
+
+/**
+ * runExperiment without the last step: the result rows are returned, not appended to the registry (the
+ * experiment pool, lib/experiment/pool.ts, appends them in the order the experiments were asked for).
+ */
+export async function trainExperiment(
+  s: ExperimentSpec,
+  cfg: RunConfig,
+  o: RunOptions = {},
+): Promise<{ result: ExperimentResult; rows: ResultRow[] }> {
   const t0 = performance.now();
   const spec = resolveSpec(s);
   const data = await experimentData(spec, cfg, o);
@@ -169,8 +183,7 @@ export async function runExperiment(
         itemCold: rowsOf(keys["item coldness"] ?? coldKey(data, "item"), tl.length),
       },
     };
-    if (o.record !== false) await record(out, data, cfg);
-    return out;
+    return { result: out, rows: o.record !== false ? await record(out, data, cfg) : [] };
   } finally {
     await session.release();
   }
@@ -271,8 +284,8 @@ export function readExperiment(runDir: string, name: string): ExperimentRecord {
   return JSON.parse(Deno.readTextFileSync(experimentPath(runDir, name)));
 }
 
-/** Predictions, the resolved spec (experiments/<slug>.json) and result rows (val, test overall and per slice). */
-async function record(r: ExperimentResult, data: ExperimentData, cfg: RunConfig): Promise<void> {
+/** Saves the predictions and the resolved spec (experiments/<slug>.json); returns the result rows (val, test overall and per slice). */
+async function record(r: ExperimentResult, data: ExperimentData, cfg: RunConfig): Promise<ResultRow[]> {
   return timed("writing", async () => {
     const name = slug(r.name);
     for (const s of ["val", "test"] as const) {
@@ -340,6 +353,6 @@ async function record(r: ExperimentResult, data: ExperimentData, cfg: RunConfig)
         });
       }
     }
-    await appendResults(cfg.runDir, rows);
+    return rows;
   });
 }

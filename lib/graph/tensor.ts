@@ -177,12 +177,20 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
 
 // ---------------------------------------------------------------- linear algebra and reductions
 
+/**
+ * a @ b. A product with one output column (b [.., K, 1]) and more than one row is a row-wise dot product,
+ * Mul then ReduceSum over K: onnxruntime's MatMul takes a matrix-vector path there whose rows at the edge of a
+ * thread's share are summed in another order, so the bits would depend on the thread count (and so on the
+ * machine); the reduction sums every row the same way on any count.
+ */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank < 2 || b.rank < 2) throw new Error(`MatMul needs rank ≥ 2, got [${a.shape}] @ [${b.shape}]`);
   const k1 = a.shape[a.rank - 1], k2 = b.shape[b.rank - 2];
   if (!dimEq(k1, k2)) throw new Error(`MatMul: inner dims differ, [${a.shape}] @ [${b.shape}]`);
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "MatMul");
-  return new Tensor("op", "MatMul", [a, b], [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]], "float32");
+  const m = a.shape[a.rank - 2], n = b.shape[b.rank - 1];
+  if (n === 1 && m !== 1) return reduceSum(mul(a, transposeLast(b)), [-1], true);
+  return new Tensor("op", "MatMul", [a, b], [...batch, m, n], "float32");
 }
 
 function reduce(op: string, x: Tensor, axes: number | number[], keepdims: boolean): Tensor {

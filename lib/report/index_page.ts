@@ -36,12 +36,16 @@ export interface NotebookResult {
   firstAttempt?: string;
   /** Seconds by phase (lib/report/run.ts timeProfile); they add up to `seconds`. */
   profile?: Record<string, number>;
+  /** onnxruntime threads its kernel had, when it ran beside other notebooks. */
+  threads?: number;
 }
 
 export interface RunInfo {
   runId: string;
   startedAt: string;
   config: Record<string, unknown>;
+  /** Wall-clock seconds of the whole run (less than the notebooks' sum when some ran side by side). */
+  seconds?: number;
   notebooks: NotebookResult[];
 }
 
@@ -133,11 +137,15 @@ export function timeChart(info: RunInfo): Figure | null {
   const phases = PROFILE_COLUMNS.filter((p) => seen.has(p));
   const total = runs.reduce((a, n) => a + n.seconds, 0);
   return bar(
-    runs.map((n) => `${n.stage} (${n.seconds.toFixed(0)} s)`),
+    runs.map((n) => `${n.stage} (${n.seconds.toFixed(0)} s${n.threads ? `, ${n.threads} thr` : ""})`),
     Object.fromEntries(phases.map((p) => [p, runs.map((n) => n.profile![p] ?? 0)])),
     {
       stacked: true,
-      title: `${total.toFixed(0)} s in ${runs.length} notebooks, by phase`,
+      title: `${total.toFixed(0)} s in ${runs.length} notebooks, by phase${
+        info.seconds !== undefined && info.seconds < total - 1
+          ? ` (${info.seconds.toFixed(0)} s wall: some ran side by side)`
+          : ""
+      }`,
       yTitle: "seconds",
       height: 540,
       layout: { colorway: phases.map((p) => PROFILE_COLOURS[p]), margin: { b: 130 } },

@@ -123,6 +123,9 @@ def tail(path, lines=40):
     return "\n".join(kept[-lines:])
 
 
+CELLS_DONE = "ctrlab: cells done"  # lib/report/run.ts reads this line
+
+
 async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=None):
     nb = nbformat.read(in_path, as_version=4)
     cls = NotebookClient if stock else LosslessClient
@@ -168,6 +171,8 @@ async def run(in_path, out_path, timeout, grace, stock, html=None, inline_js=Non
     kernel_log.close()
     cells_done = time.time()
     nbformat.write(nb, out_path)
+    if failed is None:
+        print(CELLS_DONE, flush=True)  # what needs this notebook may start; the page export runs alongside
     if html:
         export_html(nb, html, inline_js)
     n_outputs = sum(len(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code")

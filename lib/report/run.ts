@@ -47,6 +47,8 @@ export interface ExecuteOptions {
   /** Plain nbclient without the late-output fix (tests use it to show the loss). */
   stock?: boolean;
   timeoutSeconds?: number;
+  /** Called once every cell has run without error and the executed notebook is written, before the page export. */
+  onCellsDone?: () => void;
 }
 
 interface Attempt {
@@ -64,6 +66,9 @@ interface Attempt {
   };
 }
 
+/** What lib/report/nbrun.py prints on its own line once the cells have run and the notebook is written. */
+const CELLS_DONE = "ctrlab: cells done";
+
 async function attempt(path: string, name: string, o: ExecuteOptions): Promise<Attempt> {
   const args = [
     `${REPO_ROOT}/lib/report/nbrun.py`,
@@ -76,10 +81,25 @@ async function attempt(path: string, name: string, o: ExecuteOptions): Promise<A
   if (o.stock) args.push("--stock");
   const child = new Deno.Command(PYTHON, { args, env: kernelEnv(o.cfg), stdout: "piped", stderr: "piped" })
     .spawn();
-  const { code, stdout, stderr } = await child.output();
-  const out = new TextDecoder().decode(stdout).trim().split("\n");
+  const lines: string[] = [];
+  const reading = (async () => { // line by line: nbrun says when the cells are done, before it exports
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of child.stdout) {
+      buf += decoder.decode(chunk, { stream: true });
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line === CELLS_DONE) o.onCellsDone?.();
+        else lines.push(line);
+      }
+    }
+    if (buf.trim()) lines.push(buf);
+  })();
+  const [{ code }, stderr] = await Promise.all([child.status, new Response(child.stderr).text(), reading]);
+  const out = lines.filter((l) => l.trim());
   // the kernel's own stderr (and Deno's "unstable" banner) goes to nbrun's kernel log, not here; keep the head
-  const report = new TextDecoder().decode(stderr).trim().slice(0, 6000);
+  const report = stderr.trim().slice(0, 6000);
   let summary: Attempt["summary"] = {};
   try {
     summary = JSON.parse(out[out.length - 1]);
@@ -155,7 +175,37 @@ export function timeProfile(summary: Attempt["summary"], phases: Profile): Recor
   return Object.fromEntries(PROFILE_COLUMNS.filter((c) => r(cols[c] ?? 0) > 0).map((c) => [c, r(cols[c])]));
 }
 
-/** Run notebooks in order into cfg.runDir, headless; writes run.json and index.html even when one fails. */
+/** A notebook's stage name: its file name without .ipynb. */
+const stageOf = (path: string) => path.split("/").pop()!.replace(/\.ipynb$/, "");
+
+/**
+ * The stages a notebook reads from, as its metadata declares them (`"ctrlab": {"after": ["05_mmoe"]}`: what it
+ * reads must exist before it starts, what it writes nobody before it reads); without the field, every notebook
+ * before it in `order`. A notebook may only name notebooks before it.
+ */
+export function notebookNeeds(path: string, order: string[]): string[] {
+  const stage = stageOf(path), before = order.slice(0, order.indexOf(stage));
+  const after = JSON.parse(Deno.readTextFileSync(path)).metadata?.ctrlab?.after;
+  if (after === undefined) return before;
+  const all = listNotebooks(path.replace(/\/[^/]+$/, "")).map(stageOf);
+  const bad = Array.isArray(after)
+    ? after.filter((a) => typeof a !== "string" || !all.includes(a) || all.indexOf(a) >= all.indexOf(stage))
+    : [after];
+  if (bad.length) {
+    throw new Error(
+      `${stage}: metadata ctrlab.after must name notebooks before it, not ${JSON.stringify(bad)}`,
+    );
+  }
+  return after.filter((a: string) => before.includes(a)); // the others ran earlier (a run of some notebooks only)
+}
+
+/**
+ * Run notebooks into cfg.runDir, headless: each starts as soon as the notebooks it needs (notebookNeeds) have
+ * finished, up to cfg.jobs at once (0: one per core), so independent stages (06_ple beside 07_text) share the
+ * machine. Kernels that run together split the cores and the jobs between them (onnxruntime's threads: the
+ * results repeat to the last bit at any count). A failure stops new notebooks from starting; those running
+ * finish, and the first failure in notebook order is thrown. Writes run.json and index.html even when one fails.
+ */
 export async function runNotebooks(
   given: RunConfig,
   notebooks = listNotebooks(),
@@ -163,34 +213,91 @@ export async function runNotebooks(
 ): Promise<RunInfo> {
   const cfg = { ...given, headless: true }; // what the kernels get, and what run.json records
   const runId = cfg.runDir.split("/").pop()!;
+  const cores = navigator.hardwareConcurrency || 1;
+  const jobs = cfg.jobs || cores;
   const info: RunInfo = {
     runId,
     startedAt: new Date().toISOString(),
     config: describedConfig(cfg),
     notebooks: [],
   };
+  const t0 = performance.now();
   const finish = async () => {
+    info.seconds = Math.round((performance.now() - t0) / 100) / 10;
     await Deno.writeTextFile(`${cfg.runDir}/run.json`, JSON.stringify(info, null, 2));
     await writeIndex(cfg.runDir, info);
   };
   await Deno.mkdir(cfg.runDir, { recursive: true });
-  for (const nb of notebooks) {
-    const name = nb.split("/").pop()!;
-    log(`▶ ${name}`);
-    try {
-      const r = await executeNotebook(nb, { outDir: cfg.runDir, cfg });
-      info.notebooks.push(r);
-      log(
-        `  ok in ${
-          r.seconds.toFixed(1)
-        } s, ${r.outputs} outputs (${r.lateOutputsRecovered} arrived after idle and were kept)`,
+  const order = notebooks.map(stageOf);
+  const needs = new Map(notebooks.map((p, i) => [order[i], notebookNeeds(p, order)]));
+  type Done = { stage: string; result?: NotebookResult; error?: unknown };
+  // a notebook's kernel is "running" until its cells are done; its page export then overlaps what needs it
+  const running = new Set<string>(), exporting = new Set<string>(), finished = new Map<string, Done>();
+  const ended: Done[] = [];
+  let signalled = false, wake: (() => void) | null = null;
+  const signal = () => {
+    signalled = true;
+    wake?.();
+  };
+  for (;;) {
+    const failed = [...finished.values()].some((d) => d.error);
+    const ready = failed
+      ? []
+      : order.filter((n) =>
+        !finished.has(n) && !running.has(n) && !exporting.has(n) &&
+        needs.get(n)!.every((d) => finished.has(d) || exporting.has(d) || !order.includes(d))
       );
-    } catch (e) {
-      if (e instanceof NotebookError) info.notebooks.push(e.result);
-      await finish();
-      throw e;
+    const start = ready.slice(0, Math.max(0, jobs - running.size));
+    const sharing = running.size + start.length, already = [...running];
+    for (const stage of start) {
+      const threads = Math.max(1, Math.floor((cfg.threads || cores) / sharing));
+      const share = Math.max(1, Math.floor(jobs / sharing));
+      const beside = [...already, ...start.filter((s) => s !== stage)];
+      log(
+        `▶ ${stage}.ipynb${
+          beside.length ? ` (beside ${beside.join(", ")}; ${threads} thread${threads > 1 ? "s" : ""})` : ""
+        }`,
+      );
+      running.add(stage);
+      const cellsDone = () => {
+        running.delete(stage);
+        exporting.add(stage);
+        signal();
+      };
+      executeNotebook(notebooks[order.indexOf(stage)], {
+        outDir: cfg.runDir,
+        cfg: { ...cfg, threads, jobs: share },
+        onCellsDone: cellsDone,
+      }).then(
+        (result) => ({ stage, result: { ...result, ...(sharing > 1 ? { threads } : {}) } }),
+        (error) => ({ stage, error, result: error instanceof NotebookError ? error.result : undefined }),
+      ).then((d) => {
+        ended.push(d);
+        signal();
+      });
+    }
+    if (!running.size && !exporting.size && !ended.length) break;
+    if (!signalled) await new Promise<void>((r) => wake = r);
+    signalled = false;
+    wake = null;
+    for (const done of ended.splice(0)) {
+      running.delete(done.stage);
+      exporting.delete(done.stage);
+      finished.set(done.stage, done);
+      const r = done.result;
+      if (r && !done.error) {
+        log(
+          `  ${done.stage} ok in ${
+            r.seconds.toFixed(1)
+          } s, ${r.outputs} outputs (${r.lateOutputsRecovered} arrived after idle and were kept)`,
+        );
+      }
     }
   }
+  const ran = order.filter((n) => finished.has(n)).map((n) => finished.get(n)!);
+  info.notebooks = ran.flatMap((d) => d.result ? [d.result] : []);
   await finish();
+  const failure = ran.find((d) => d.error);
+  if (failure) throw failure.error;
   return info;
 }

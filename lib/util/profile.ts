@@ -36,6 +36,19 @@ export function profile(): Profile {
   );
 }
 
+/** Add seconds measured elsewhere (experiments trained in child processes) to the phases. */
+export function credit(p: Profile): void {
+  for (const [phase, s] of Object.entries(p)) if (s) totals[phase] = (totals[phase] ?? 0) + s * 1000;
+  if (!open.length) save();
+}
+
+function save() {
+  if (!sink) return;
+  try {
+    Deno.writeTextFileSync(sink, JSON.stringify(profile()));
+  } catch { /* a missing run folder must not fail the work being timed */ }
+}
+
 function enter(phase: Phase) {
   const now = performance.now(), top = open[open.length - 1];
   if (top) totals[top.phase] = (totals[top.phase] ?? 0) + now - top.since;
@@ -51,11 +64,7 @@ function leave(entry: { phase: Phase; since: number }) {
   open.splice(i, 1);
   const top = open[open.length - 1];
   if (top && i === open.length) top.since = now;
-  if (!open.length && sink) {
-    try {
-      Deno.writeTextFileSync(sink, JSON.stringify(profile()));
-    } catch { /* a missing run folder must not fail the work being timed */ }
-  }
+  if (!open.length) save();
 }
 
 /** Run `fn` (sync or async) as `phase`; its result is returned unchanged. */
