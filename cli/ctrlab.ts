@@ -8,7 +8,7 @@
  *            [--jobs N]   processes at once (default CTRLAB_JOBS, else 0 = one per core; 1: all in turn): a notebook
  *            starts when those it reads from have finished (its metadata's ctrlab.after), so 06 runs beside 07
  *            and 08, and 04 trains its zoo side by side (lib/experiment/pool.ts); the numbers do not change
- *            execute every notebook in order on the logs at PATH (only read; derived data in data/own-*), or on
+ *            execute every notebook on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
  *   experiment --run-id ID --experiment JSON [--vary PARAM=v1,v2,…|PARAM=[a,b];[c,d]] [--rows N …]

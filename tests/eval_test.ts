@@ -101,7 +101,15 @@ Deno.test("results registry: a stage that runs again replaces its rows, other st
   assertEquals(dropResults(dir, "07_text"), 0); // nothing of its own yet
   assertEquals(dropResults(dir, "04_dnn"), 1); // the rerun starts: its old row goes
   await appendResults(dir, [row("04_dnn", 0.71)]);
-  assertEquals(readResults(dir).map((r) => [r.stage, r.auc]), [["05_mmoe", 0.62], ["04_dnn", 0.71]]);
+  // read back in stage order, whatever order the stages wrote in (notebooks run side by side)
+  assertEquals(readResults(dir).map((r) => [r.stage, r.auc]), [["04_dnn", 0.71], ["05_mmoe", 0.62]]);
+  assertEquals(
+    Deno.readTextFileSync(`${dir}/results.jsonl`).trim().split("\n").map((l) => JSON.parse(l).stage),
+    [
+      "05_mmoe",
+      "04_dnn",
+    ],
+  );
   assertEquals(dropResults(`${dir}/missing`, "04_dnn"), 0); // a fresh run directory
   await Deno.remove(dir, { recursive: true });
 });

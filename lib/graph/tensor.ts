@@ -189,7 +189,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!dimEq(k1, k2)) throw new Error(`MatMul: inner dims differ, [${a.shape}] @ [${b.shape}]`);
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "MatMul");
   const m = a.shape[a.rank - 2], n = b.shape[b.rank - 1];
-  if (n === 1 && m !== 1) return reduceSum(mul(a, transposeLast(b)), [-1], true);
+  if (n === 1 && m !== 1) {
+    // b as a row: a reshape, since its last dim is 1 (onnxruntime's WebGPU EP runs a Transpose this small on the CPU)
+    const k = b.shape[b.rank - 2], lead = b.shape.slice(0, -2);
+    const row = [...lead, k].filter((d) => typeof d !== "number").length > 1
+      ? transposeLast(b)
+      : reshape(b, [...lead, 1, k]);
+    return reduceSum(mul(a, row), [-1], true);
+  }
   return new Tensor("op", "MatMul", [a, b], [...batch, m, n], "float32");
 }
 

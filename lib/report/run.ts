@@ -1,7 +1,8 @@
 /**
  * Headless notebook execution: each notebook runs in a fresh Deno kernel through lib/report/nbrun.py (nbclient
- * with the late-output fix), in order; its executed copy and self-contained HTML land in the run directory,
- * then the index page. A failing cell stops the run with the notebook and cell named.
+ * with the late-output fix), once the notebooks it reads from have run (side by side where they do not depend
+ * on each other); its executed copy and self-contained HTML land in the run directory, then the index page. A
+ * failing cell stops the run with the notebook and cell named.
  */
 import { configEnv, describedConfig, REPO_ROOT, type RunConfig } from "../config.ts";
 import { plotlySourcePath } from "../viz/plotly.ts";
