@@ -1,8 +1,7 @@
 /**
  * Independent experiments side by side: `runExperiments` trains several specs at once, one child process
- * each, as many at once as the notebook's share of the cores (onnxruntime runs one step at a time per
- * process, and two 1-thread processes get nearly twice the work of one 2-thread process through a small
- * model's graph). The results come back in the order asked for, the registry rows are appended in that order,
+ * each, as many at once as the notebook's share of the cores (a process runs one train step at a time, and
+ * a small model's graph keeps a second onnxruntime thread far less busy than a second process would). The results come back in the order asked for, the registry rows are appended in that order,
  * each child's progress is printed when it ends, and the children's phases count in this notebook's time
  * profile. Same seed, same numbers: training repeats to the last bit at any thread count, and each child runs
  * exactly what runExperiment runs here. With one core to use, or on WebGPU (one device), they run here in turn.
