@@ -106,8 +106,8 @@ export function renderIndex(runDir: string, info: RunInfo): string {
   }
   const timing = timeChart(info);
   if (timing) charts.unshift(`<h3>Where the run's time went</h3>${figureHtml(timing, "index-time")}`);
-  const cfg = Object.entries(info.config).map(([k, v]) => `<b>${escapeHtml(k)}</b> ${escapeHtml(String(v))}`)
-    .join(" · ");
+  const cfg = Object.entries(info.config).filter(([, v]) => v !== undefined) // unset (e.g. zoo: all of it)
+    .map(([k, v]) => `<b>${escapeHtml(k)}</b> ${escapeHtml(String(v))}`).join(" · ");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ctrlab run ${escapeHtml(info.runId)}</title>
 ${
