@@ -1,15 +1,18 @@
 /**
  * Independent experiments side by side: `runExperiments` trains several specs at once, one child process
  * each, as many at once as the notebook's share of the cores (a process runs one train step at a time, and
- * a small model's graph keeps a second onnxruntime thread far less busy than a second process would). The results come back in the order asked for, the registry rows are appended in that order,
- * each child's progress is printed when it ends, and the children's phases count in this notebook's time
- * profile. Same seed, same numbers: training repeats to the last bit at any thread count, and each child runs
- * exactly what runExperiment runs here. With one core to use, or on WebGPU (one device), they run here in turn.
+ * a small model's graph keeps a second onnxruntime thread far less busy than a second process would). The
+ * results come back in the order asked for and the registry rows are appended in that order; each child's
+ * progress is printed as it comes (interactive) or in one piece when it ends (headless), and the children's
+ * phases count in this notebook's time profile. Same seed, same numbers: training repeats to the last bit at
+ * any thread count, and each child runs exactly what runExperiment runs here. With one core to use, or on
+ * WebGPU (one device), they run here in turn.
  *
  * This file is also the child's entry point: `deno run -A pool.ts SPEC.json OUT.json`.
  */
 import { Buffer } from "node:buffer";
 import { configEnv, REPO_ROOT, type RunConfig, runConfig } from "../config.ts";
+import { eachLine } from "../util/lines.ts";
 import { appendResults, type ResultRow } from "../eval/results.ts";
 import { pickBackend } from "../train/backend.ts";
 import { credit, type Phase, PHASES, type Profile, profile } from "../util/profile.ts";
@@ -46,6 +49,9 @@ export async function runExperiments(
   }
   const dir = await Deno.makeTempDir({ prefix: "ctrlab-pool-" });
   const t0 = performance.now();
+  // in a notebook someone is watching, progress as it comes (lines of models side by side interleave, each
+  // naming its model); headless, each child's output in one piece, in the order asked for
+  const live = cfg.headless ? undefined : (line: string) => console.log(line);
   try {
     let free = width;
     const waiting: (() => void)[] = [];
@@ -53,7 +59,7 @@ export async function runExperiments(
       while (free === 0) await new Promise<void>((r) => waiting.push(r)); // first come, first started
       free--;
       try {
-        return { child: await runChild(spec, { ...cfg, threads, jobs: 1 }, o, `${dir}/${k}`) };
+        return { child: await runChild(spec, { ...cfg, threads, jobs: 1 }, o, `${dir}/${k}`, live) };
       } catch (error) {
         return { error };
       } finally {
@@ -63,7 +69,7 @@ export async function runExperiments(
     });
     const children: Child[] = [];
     let failure: unknown = null;
-    for (const c of started) { // each child's progress once it and those before it have ended
+    for (const c of started) { // headless: each child's output once it and those before it have ended
       const { child, error } = await c;
       if (child?.output.trim()) console.log(child.output.trimEnd());
       if (child) children.push(child);
@@ -90,25 +96,35 @@ interface Child {
 
 const sum = (cs: Child[], p: Phase) => cs.reduce((a, c) => a + (c.profile[p] ?? 0), 0);
 
-async function runChild(spec: ExperimentSpec, cfg: RunConfig, o: PoolOptions, base: string): Promise<Child> {
+/** One experiment in a child process; its output lines go to `live` as they come when given, else into `output`. */
+async function runChild(
+  spec: ExperimentSpec,
+  cfg: RunConfig,
+  o: PoolOptions,
+  base: string,
+  live?: (line: string) => void,
+): Promise<Child> {
   const t0 = performance.now();
   await Deno.writeTextFile(`${base}.spec.json`, JSON.stringify({ spec, options: o }));
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, `${base}.spec.json`, `${base}.out.json`],
     cwd: REPO_ROOT,
     env: { ...configEnv(cfg), NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
-  }).output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  const name = spec.name ?? spec.model;
-  if (!out.success) {
-    throw new Error(
-      `experiment ${name} failed in its child process (exit ${out.code}):\n${text(out.stderr).slice(-4000)}`,
-    );
+  }).spawn();
+  const lines: string[] = [];
+  const [{ success, code }, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    eachLine(child.stdout, live ?? ((l) => lines.push(l))),
+  ]);
+  if (!success) {
+    const name = spec.name ?? spec.model;
+    throw new Error(`experiment ${name} failed in its child process (exit ${code}):\n${stderr.slice(-4000)}`);
   }
   const back = decode(await Deno.readTextFile(`${base}.out.json`)) as Omit<Child, "output" | "seconds">;
-  return { ...back, output: text(out.stdout), seconds: (performance.now() - t0) / 1000 };
+  return { ...back, output: lines.join("\n"), seconds: (performance.now() - t0) / 1000 };
 }
 
 /** JSON with Float32Arrays (as base64) and non-finite numbers kept. */

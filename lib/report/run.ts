@@ -7,6 +7,7 @@
 import { configEnv, describedConfig, REPO_ROOT, type RunConfig } from "../config.ts";
 import { plotlySourcePath } from "../viz/plotly.ts";
 import type { Profile } from "../util/profile.ts";
+import { eachLine } from "../util/lines.ts";
 import { type NotebookResult, PROFILE_COLUMNS, type RunInfo, writeIndex } from "./index_page.ts";
 import { profilePath } from "./notebook.ts";
 
@@ -83,20 +84,11 @@ async function attempt(path: string, name: string, o: ExecuteOptions): Promise<A
   const child = new Deno.Command(PYTHON, { args, env: kernelEnv(o.cfg), stdout: "piped", stderr: "piped" })
     .spawn();
   const lines: string[] = [];
-  const reading = (async () => { // line by line: nbrun says when the cells are done, before it exports
-    const decoder = new TextDecoder();
-    let buf = "";
-    for await (const chunk of child.stdout) {
-      buf += decoder.decode(chunk, { stream: true });
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line === CELLS_DONE) o.onCellsDone?.();
-        else lines.push(line);
-      }
-    }
-    if (buf.trim()) lines.push(buf);
-  })();
+  // line by line: nbrun says when the cells are done, before it exports
+  const reading = eachLine(
+    child.stdout,
+    (line) => line === CELLS_DONE ? o.onCellsDone?.() : lines.push(line),
+  );
   const [{ code }, stderr] = await Promise.all([child.status, new Response(child.stderr).text(), reading]);
   const out = lines.filter((l) => l.trim());
   // the kernel's own stderr (and Deno's "unstable" banner) goes to nbrun's kernel log, not here; keep the head
