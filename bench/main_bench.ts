@@ -1,8 +1,8 @@
 /**
  * Where a whole main job's time goes: the default pipeline (all ten notebooks, the model zoo included) at each
- * size, its wall-clock seconds (less than the notebooks' sum: some run side by side), each notebook's seconds split by phase (kernel start, imports, data, features, training, evaluation,
- * intervals, charts, writing, other, report export — what the run's index page charts), with the 1M/100k ratio
- * per notebook.
+ * size, its wall-clock seconds (less than the notebooks' sum: some run side by side) and each notebook's seconds
+ * split by phase (kernel start, imports, data, features, training, evaluation, intervals, charts, writing,
+ * other, report export — what the run's index page charts), with the 1M/100k ratio per notebook.
  *
  *   deno task bench:main [--rows 100000,1000000] [--rounds R] [--from artifacts/RUN,…]
  *

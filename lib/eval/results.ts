@@ -1,4 +1,3 @@
-import { timed } from "../util/profile.ts";
 /**
  * The run's results registry: every model notebook appends rows (model, split, metrics); later notebooks and
  * the final report read them. Stored as JSON lines in <runDir>/results.jsonl (one row a line). A notebook that
@@ -6,6 +5,8 @@ import { timed } from "../util/profile.ts";
  * Notebooks may run side by side (lib/report/run.ts), so writes hold a lock on results.lock, and readers get
  * the rows in stage order whatever order the stages finished in.
  */
+import { timed } from "../util/profile.ts";
+
 export interface ResultRow {
   stage: string;
   model: string;

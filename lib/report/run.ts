@@ -238,7 +238,7 @@ export async function runNotebooks(
       ? []
       : order.filter((n) =>
         !finished.has(n) && !running.has(n) && !exporting.has(n) &&
-        needs.get(n)!.every((d) => finished.has(d) || exporting.has(d) || !order.includes(d))
+        needs.get(n)!.every((d) => finished.has(d) || exporting.has(d)) // needs are in `order` (notebookNeeds)
       );
     const start = ready.slice(0, Math.max(0, jobs - running.size));
     const sharing = running.size + start.length, already = [...running];
