@@ -128,3 +128,16 @@ Deno.test("weighted, masked BCE-with-logits: value and gradients", async () => {
   assert(Number.isFinite(num), "no overflow at large logits");
   for (const r of gradCheck(loss, [z], feeds)) assert(r.maxRelErr < 1e-6, `weighted BCE: ${r.maxRelErr}`);
 });
+
+Deno.test("a one-column matmul's gradient multiplies the column without materialising its broadcast", () => {
+  // [B, 4] @ [4, 1] is written Mul + ReduceSum; ReduceSum's gradient is an ExpandLike, which the Mul rule skips
+  const w = T.param("p0", [4, 1]);
+  const feeds: Record<string, ReturnType<typeof arr>> = { x: xB, p0: rand([4, 1]) };
+  const loss = scalarize(T.matmul(B, w), feeds);
+  const g = gradients(loss, [w]).dense.get(w)!;
+  const expands = T.topoSort([g]).filter((t) => t.op === "ExpandLike" && t.shape.join() === "B,4");
+  assert(expands.length === 0, `the gradient expands a column to [B, 4] ${expands.length} time(s)`);
+  for (const r of gradCheck(loss, [w], feeds)) {
+    assert(r.maxRelErr < 1e-6, `one-column matmul: ${r.maxRelErr}`);
+  }
+});

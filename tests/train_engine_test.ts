@@ -24,7 +24,7 @@ import { star } from "../lib/models/star.ts";
 import { type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
 import { type Batch, segments, sparseInputs, TrainSession, uniqueInverse } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
-import { assert, assertClose, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 
 const B = 24;
 const SMALL = { dense: 5, userVocab: 30, itemVocab: 20, embDim: 4 };
@@ -356,6 +356,15 @@ Deno.test("uniqueInverse maps every id to its position among the unique ids", ()
   const { uniq, inv } = uniqueInverse([BigInt64Array.of(5n, 3n, 5n), BigInt64Array.of(3n, 9n)]);
   assertEquals([...uniq], [5n, 3n, 9n]);
   assertEquals([...inv], [0n, 1n, 0n, 1n, 2n]);
+  // the table's size given: the same answer, and an id outside the table is refused by name
+  const sized = uniqueInverse([BigInt64Array.of(5n, 3n, 5n), BigInt64Array.of(3n, 9n)], 10);
+  assertEquals([...sized.uniq, ...sized.inv], [...uniq, ...inv]);
+  assertThrows(() => uniqueInverse([BigInt64Array.of(5n, 10n)], 10), /id 10 outside a table of 10 rows/);
+  assertThrows(() => uniqueInverse([BigInt64Array.of(-1n)], 10), /id -1 outside/);
+  // ids of 2^24 and above (no slot per id): a map, same semantics
+  const big = uniqueInverse([BigInt64Array.of(1n << 40n, 7n, 1n << 40n)]);
+  assertEquals([...big.uniq], [1n << 40n, 7n]);
+  assertEquals([...big.inv], [0n, 1n, 0n]);
 });
 
 Deno.test("segments: ids sorted by unique row, order kept within a row, first and last positions", () => {

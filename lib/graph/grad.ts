@@ -7,6 +7,7 @@
  */
 import {
   add,
+  broadcastShapes,
   concat,
   constant,
   dimEq,
@@ -65,6 +66,22 @@ export function flatSize(t: Tensor): number | string {
   );
 }
 
+/**
+ * g's source when g only broadcasts it (ExpandLike: a reduction's gradient) and multiplying the source by
+ * `other` broadcasts to g's shape anyway: the product is the same, element for element, without the expanded
+ * copy (onnxruntime's Expand of a column over [P, 36] took as long as the attention unit's matmuls).
+ */
+function unexpanded(g: Tensor, other: Tensor): Tensor {
+  if (g.op !== "ExpandLike") return g;
+  const src = g.inputs[0];
+  try {
+    const shape = broadcastShapes(src.shape, other.shape);
+    return shape.length === g.rank && shape.every((d, i) => dimEq(d, g.shape[i])) ? src : g;
+  } catch {
+    return g; // shapes that do not broadcast together
+  }
+}
+
 type Rule = (g: Tensor, node: Tensor) => (Tensor | null)[];
 
 /** The gradient of each op with respect to each of its inputs, given the gradient g of its output. */
@@ -75,8 +92,8 @@ export const GRAD_RULES: Record<string, Rule> = {
     g,
     n,
   ) => [
-    unbroadcast(mul(g, n.inputs[1]), n.inputs[0].shape),
-    unbroadcast(mul(g, n.inputs[0]), n.inputs[1].shape),
+    unbroadcast(mul(unexpanded(g, n.inputs[1]), n.inputs[1]), n.inputs[0].shape),
+    unbroadcast(mul(unexpanded(g, n.inputs[0]), n.inputs[0]), n.inputs[1].shape),
   ],
   Div: (g, n) => {
     const [a, b] = n.inputs;

@@ -68,6 +68,9 @@ export interface SparseTable {
   param: string;
   /** Batch inputs whose ids index this table, in the order the host must concatenate them for `:inv`. */
   idsInputs: string[];
+  /** The table's rows (its vocabulary); ids outside them are refused before the step. */
+  rows: number;
+  /** The shape of one row. */
   dim: number[];
 }
 
@@ -156,7 +159,12 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
     const name = p.tensor.name!, U = `U_${name}`, N = `N_${name}`;
     const uniq = input(uniqName(name), [U, 1], "int64");
     extraInputs.push(uniq);
-    sparse.push({ param: name, idsInputs: sg.parts.map((q) => q.ids.name!), dim: p.shape.slice(1) });
+    sparse.push({
+      param: name,
+      idsInputs: sg.parts.map((q) => q.ids.name!),
+      rows: p.shape[0],
+      dim: p.shape.slice(1),
+    });
     const rows = sg.parts.length === 1 ? sg.parts[0].rows : concat(sg.parts.map((q) => q.rows), 0);
     const rowsOf = (table: Tensor) => reshape(gather(table, uniq), [U, ...p.shape.slice(1)]);
     let grad: Tensor;

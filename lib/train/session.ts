@@ -29,35 +29,63 @@ export interface Snapshot {
   values: Record<string, Float32Array>; // params and optimizer state by name
 }
 
-/** Unique ids of several id arrays (concatenated in order) and each id's index among them. */
-export function uniqueInverse(arrays: BigInt64Array[]): { uniq: BigInt64Array; inv: BigInt64Array } {
-  const total = arrays.reduce((a, x) => a + x.length, 0);
-  const inv = new BigInt64Array(total), invWords = words(inv);
+/**
+ * Unique ids of several id arrays (concatenated in order) and each id's index among them. `rows`: the table's
+ * size, when known (ids are checked against it); else the largest id sizes the scratch.
+ */
+export function uniqueInverse(
+  arrays: BigInt64Array[],
+  rows?: number,
+): { uniq: BigInt64Array; inv: BigInt64Array } {
+  const size = rows ?? largestId(arrays) + 1;
+  // ids below 2^24 (any embedding table that fits in memory): a slot per id, on the ids' low words
+  if (size > 1 << 24) return uniqueInverseMap(arrays);
+  if (slots.length < size) slots = new Int32Array(Math.max(size, 2 * slots.length));
+  const inv = new BigInt64Array(arrays.reduce((a, x) => a + x.length, 0)), invWords = words(inv);
   const uniq: number[] = [];
-  let k = 0, max = 0;
-  for (const a of arrays) {
-    const w = words(a);
-    for (let i = 0; i < a.length; i++) max = Math.max(max, w[2 * i + 1] ? Infinity : w[2 * i] >>> 0);
-  }
-  // ids below 2^24 (any embedding table that fits in memory): a slot per id, else a map
-  if (max < 1 << 24 && slots.length <= max) slots = new Int32Array(Math.max(max + 1, 2 * slots.length));
-  const index = max < 1 << 24 ? null : new Map<number, number>();
+  let k = 0;
   for (const a of arrays) {
     const w = words(a);
     for (let i = 0; i < a.length; i++, k++) {
-      const id = w[2 * i + 1] * 4294967296 + (w[2 * i] >>> 0); // exact below 2^53
-      let j = index ? index.get(id) : slots[id] - 1;
-      if (j === undefined || j < 0) {
+      const id = w[2 * i];
+      if (w[2 * i + 1] !== 0 || id < 0 || id >= size) {
+        throw new Error(`id ${a[i]} outside a table of ${size} rows`);
+      }
+      let j = slots[id] - 1;
+      if (j < 0) {
         j = uniq.length;
-        if (index) index.set(id, j);
-        else slots[id] = j + 1;
+        slots[id] = j + 1;
         uniq.push(id);
       }
       invWords[2 * k] = j;
     }
   }
-  if (!index) { for (const id of uniq) slots[id] = 0; }
-  return { uniq: BigInt64Array.from(uniq, (id) => BigInt(id)), inv };
+  const out = new BigInt64Array(uniq.length), outWords = words(out);
+  for (let j = 0; j < uniq.length; j++) {
+    outWords[2 * j] = uniq[j];
+    slots[uniq[j]] = 0;
+  }
+  return { uniq: out, inv };
+}
+
+function largestId(arrays: BigInt64Array[]): number {
+  let max = 0;
+  for (const a of arrays) {
+    const w = words(a);
+    for (let i = 0; i < a.length; i++) max = Math.max(max, w[2 * i + 1] ? Infinity : w[2 * i] >>> 0);
+  }
+  return max;
+}
+
+/** uniqueInverse for ids of 2^24 and above, with a map. */
+function uniqueInverseMap(arrays: BigInt64Array[]): { uniq: BigInt64Array; inv: BigInt64Array } {
+  const index = new Map<bigint, number>();
+  const inv = BigInt64Array.from(arrays.flatMap((a) => [...a]), (id) => {
+    let j = index.get(id);
+    if (j === undefined) index.set(id, j = index.size);
+    return BigInt(j);
+  });
+  return { uniq: BigInt64Array.from(index.keys()), inv };
 }
 
 /** uniqueInverse's scratch: 1 + an id's position among the unique ids, 0 when not seen yet (reset after use). */
@@ -102,7 +130,7 @@ export function sparseInputs(
   const uniqs = new Map<string, BigInt64Array>();
   const inputs: Record<string, { data: BigInt64Array; dims: number[] }> = {};
   for (const t of model.sparse) {
-    const { uniq, inv } = uniqueInverse(t.idsInputs.map((n) => batch[n] as BigInt64Array));
+    const { uniq, inv } = uniqueInverse(t.idsInputs.map((n) => batch[n] as BigInt64Array), t.rows);
     uniqs.set(t.param, uniq);
     inputs[uniqName(t.param)] = { data: uniq, dims: [uniq.length, 1] };
     if (model.sparseSum === "scatter") inputs[invName(t.param)] = { data: inv, dims: [inv.length, 1] };
@@ -268,13 +296,14 @@ export class TrainSession {
     }
     if (this.writeBack === "host") {
       for (const t of this.model.sparse) {
-        const uniq = uniqs.get(t.param)!;
+        const ids = words(uniqs.get(t.param)!), n = ids.length / 2;
         const width = t.dim.reduce((a, b) => a * b, 1);
         for (const name of [t.param, ...this.model.stateKinds.map((k) => stateName(t.param, k))]) {
           const rows = out[rowsName(name)].data as Float32Array;
           const table = this.host.get(name)!;
-          for (let i = 0; i < uniq.length; i++) {
-            table.set(rows.subarray(i * width, (i + 1) * width), Number(uniq[i]) * width);
+          // element by element: a subarray per row costs more than copying its few floats
+          for (let i = 0, from = 0; i < n; i++) {
+            for (let j = 0, to = ids[2 * i] * width; j < width; j++) table[to + j] = rows[from++];
           }
         }
       }
