@@ -2,6 +2,7 @@
  * Notebooks executed headlessly through the real Deno kernel: no output lost, failures named, the pipeline
  * notebooks run on small data, exported HTML draws its charts offline in Chromium, and cell code type-checks.
  */
+import { existsSync } from "node:fs";
 import { decode } from "fast-png";
 import {
   DEFAULT_CORRUPT_RATE,
@@ -32,13 +33,13 @@ interface Cell {
 const joined = (s: string | string[] | undefined) => Array.isArray(s) ? s.join("") : s;
 const src = (c: Cell) => joined(c.source)!;
 
-function notebookJson(cells: string[], after?: string[]): string {
+function notebookJson(cells: string[], after?: string[], waits?: string[]): string {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {
       kernelspec: { name: "deno", display_name: "Deno", language: "typescript" },
-      ...(after ? { ctrlab: { after } } : {}),
+      ...(after || waits ? { ctrlab: { ...(after ? { after } : {}), ...(waits ? { waits } : {}) } } : {}),
     },
     cells: cells.map((source, i) => ({
       cell_type: "code",
@@ -73,10 +74,11 @@ async function writeNotebook(
   name: string,
   cells: string[],
   after?: string[],
+  waits?: string[],
 ): Promise<string> {
   await Deno.mkdir(`${cfg.runDir}-in`, { recursive: true });
   const path = `${cfg.runDir}-in/${name}.ipynb`;
-  await Deno.writeTextFile(path, notebookJson(cells, after));
+  await Deno.writeTextFile(path, notebookJson(cells, after, waits));
   return path;
 }
 
@@ -191,8 +193,61 @@ log("end");
   const bad = await writeNotebook(base, "05_e", ["1"], ["06_f"]);
   await assertRejects(
     () => runNotebooks({ ...base, runDir: `${base.runDir}/bad` }, [bad], () => {}),
-    Error,
-    '"06_f"',
+    /"06_f"/,
+  );
+});
+
+Deno.test("a notebook that waits inside its cells starts beside the one it waits for, and fails, naming it, when that one fails", async () => {
+  const base = await smallConfig("nbwaits");
+  const stagesTs = new URL("../lib/util/stages.ts", import.meta.url).href;
+  const log = (name: string) =>
+    `const log = (what: string) => Deno.writeTextFileSync(Deno.env.get("CTRLAB_RUN_DIR") + "/times.log", \`${name} \${what} \${performance.timeOrigin + performance.now()}\\n\`, { append: true });`;
+  const maker = (name: string, fail: boolean) => [
+    `${log(name)}
+log("start");
+await new Promise((r) => setTimeout(r, 1500));
+${
+      fail
+        ? `throw new Error("${name} broke");`
+        : `Deno.writeTextFileSync(Deno.env.get("CTRLAB_RUN_DIR") + "/made.txt", "${name}");`
+    }
+log("end");`,
+  ];
+  const waiter = (name: string, on: string) => [
+    `${log(name)}
+import { waitForStages } from "${stagesTs}";
+log("start");
+await waitForStages(Deno.env.get("CTRLAB_RUN_DIR")!, "${name}", ["${on}"]);
+log("read " + Deno.readTextFileSync(Deno.env.get("CTRLAB_RUN_DIR") + "/made.txt"));`,
+  ];
+  const paths = [
+    await writeNotebook(base, "01_a", maker("01_a", false)),
+    await writeNotebook(base, "02_b", waiter("02_b", "01_a"), [], ["01_a"]),
+  ];
+  const info = await runNotebooks({ ...base, jobs: 2 }, paths, () => {});
+  assertEquals(info.notebooks.map((n) => [n.stage, n.ok]), [["01_a", true], ["02_b", true]]);
+  const t: Record<string, number> = {};
+  for (const line of (await Deno.readTextFile(`${base.runDir}/times.log`)).trim().split("\n")) {
+    const [name, ...rest] = line.split(" ");
+    t[`${name} ${rest.slice(0, -1).join(" ")}`] = Number(rest.at(-1));
+  }
+  assert(t["02_b start"] < t["01_a end"], "02_b started beside 01_a");
+  assert(t["02_b read 01_a"] >= t["01_a end"], "and read what 01_a made only after it was done");
+  assert(!existsSync(`${base.runDir}/stages.json`), "the stage states live only while the runner runs");
+  // the one waited for fails: the waiter fails too, naming it, and the run reports the first failure
+  const bad = [
+    await writeNotebook(base, "01_x", maker("01_x", true)),
+    await writeNotebook(base, "02_y", waiter("02_y", "01_x"), [], ["01_x"]),
+  ];
+  const runDir = `${base.runDir}/failing`;
+  await assertRejects(() => runNotebooks({ ...base, runDir, jobs: 2 }, bad, () => {}), /01_x broke/);
+  const run = JSON.parse(await Deno.readTextFile(`${runDir}/run.json`));
+  assert(run.notebooks[1].error.includes("02_y waits for 01_x, which failed"), run.notebooks[1].error);
+  // a wait on a later notebook is refused before anything runs
+  const late = await writeNotebook(base, "03_z", ["1"], [], ["04_w"]);
+  await assertRejects(
+    () => runNotebooks({ ...base, runDir: `${base.runDir}/late` }, [late], () => {}),
+    /ctrlab\.waits must name notebooks before it/,
   );
 });
 

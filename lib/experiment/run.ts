@@ -9,6 +9,7 @@ import type { RunConfig } from "../config.ts";
 import { oracleProbs } from "../data/dataset.ts";
 import { alignedPredictions, savePredictions } from "../eval/predictions.ts";
 import { appendResults, type ResultRow } from "../eval/results.ts";
+import { unfinishedWaits, waitForStages } from "../util/stages.ts";
 import { compareBySlice, type ComparisonRow, sliceMetrics, type SliceRow } from "../eval/slices.ts";
 import { auc } from "../eval/metrics.ts";
 import { COLD_BELOW, COLDNESS, coldnessExpr } from "../features/summary.ts";
@@ -98,10 +99,14 @@ export async function trainExperiment(
   const t0 = performance.now();
   const spec = resolveSpec(s);
   const data = await experimentData(spec, cfg, o);
-  // the baseline's saved test predictions, read before training so a missing one fails at once
-  const base = spec.baseline
-    ? alignedPredictions(cfg.runDir, slug(spec.baseline), "test", data.frames.test.getColumn("row_id"))
-    : null;
+  // the baseline's saved test predictions, read before training so a missing one fails at once; but while a
+  // notebook this one waits for (lib/util/stages.ts) is not done, it may be making them: read after training
+  const readBase = () =>
+    spec.baseline
+      ? alignedPredictions(cfg.runDir, slug(spec.baseline), "test", data.frames.test.getColumn("row_id"))
+      : null;
+  const pending = spec.baseline && cfg.headless ? unfinishedWaits(cfg.runDir, spec.stage) : [];
+  let base = pending.length ? null : readBase();
   const model = buildModel(spec.model, data.dims, spec.params);
   const backend = await pickBackend(cfg);
   const session = await TrainSession.build(model, backend, {
@@ -132,6 +137,10 @@ export async function trainExperiment(
       slices[dim] = mine.map((r, k) => ({ ...r, oracleAuc: ceiling ? ceiling[k].auc : "n/a" }));
     }
     let versus: Record<string, ComparisonRow[]> | null = null;
+    if (pending.length) {
+      await waitForStages(cfg.runDir, spec.stage, pending);
+      base = readBase();
+    }
     if (base) {
       const bs = { resamples: spec.resamples, seed: cfg.seed };
       versus = { all: compareBySlice(tl, base, test.probs, () => "all", { ...bs, includeAll: false }) };

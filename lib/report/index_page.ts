@@ -9,7 +9,7 @@ import { PHASES } from "../util/profile.ts";
 /** The columns of a notebook's time profile, in order: the runner's own, lib's phases (lib/util/profile.ts), the rest. */
 export const PROFILE_COLUMNS = ["kernel start", "imports", ...PHASES, "other", "report export"];
 
-/** A colour per profile column (the chart stacks up to eleven; the shared palette has eight). */
+/** A colour per profile column (the chart stacks up to twelve; the shared palette has eight). */
 const PROFILE_COLOURS: Record<string, string> = {
   "kernel start": "#9aa0a6",
   imports: "#c8ccd0",
@@ -20,6 +20,7 @@ const PROFILE_COLOURS: Record<string, string> = {
   intervals: "#e8710a",
   charts: "#d01884",
   writing: "#b06000",
+  waiting: "#e0e0e0",
   other: "#f2c94c",
   "report export": "#5f6368",
 };

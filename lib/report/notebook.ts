@@ -9,6 +9,7 @@ import { type KernelDisplay, useKernel } from "../viz/display.ts";
 import type { Figure } from "../viz/plotly.ts";
 import { table } from "../viz/table.ts";
 import { profileTo, timed } from "../util/profile.ts";
+import { waitForStages } from "../util/stages.ts";
 import { type Stage, STAGES } from "./stages.ts";
 
 export interface Headline {
@@ -56,6 +57,14 @@ export class NotebookRun {
         title: `${this.stage.id} · ${this.stage.title}: run configuration`,
       },
     );
+  }
+
+  /**
+   * Wait until the notebooks this one reads only late (its metadata's `ctrlab.waits`) are done: in a run they
+   * may still be running beside it. Outside the runner (not headless) it returns at once.
+   */
+  async waitFor(stages: string[]): Promise<void> {
+    if (this.cfg.headless) await waitForStages(this.cfg.runDir, this.stage.id, stages);
   }
 
   /** Record the stage's headline numbers (and optionally one chart) for the run index. */

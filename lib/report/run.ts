@@ -8,6 +8,7 @@ import { configEnv, describedConfig, REPO_ROOT, type RunConfig } from "../config
 import { plotlySourcePath } from "../viz/plotly.ts";
 import type { Profile } from "../util/profile.ts";
 import { eachLine } from "../util/lines.ts";
+import { type RunStages, stagesPath, type StageState, writeStages } from "../util/stages.ts";
 import { type NotebookResult, PROFILE_COLUMNS, type RunInfo, writeIndex } from "./index_page.ts";
 import { profilePath } from "./notebook.ts";
 
@@ -178,18 +179,33 @@ const stageOf = (path: string) => path.split("/").pop()!.replace(/\.ipynb$/, "")
  */
 export function notebookNeeds(path: string, order: string[]): string[] {
   const stage = stageOf(path), before = order.slice(0, order.indexOf(stage));
-  const after = JSON.parse(Deno.readTextFileSync(path)).metadata?.ctrlab?.after;
-  if (after === undefined) return before;
+  return metadataStages(path, "after")?.filter((a) => before.includes(a)) ?? before; // the others ran earlier
+}
+
+/**
+ * The stages a notebook may start beside and wait for inside its cells (`"ctrlab": {"waits": ["08_fusion"]}`:
+ * it reads them only late, after lib/util/stages.ts `waitForStages`, as runExperiment does for a baseline). The
+ * runner starts them before it, so a waiting notebook never holds a slot one it waits for needs.
+ */
+export function notebookWaits(path: string, order: string[]): string[] {
+  return metadataStages(path, "waits")?.filter((a) => order.includes(a)) ?? [];
+}
+
+/** The metadata list `ctrlab.<field>`, checked to name notebooks before this one; undefined without the field. */
+function metadataStages(path: string, field: "after" | "waits"): string[] | undefined {
+  const stage = stageOf(path);
+  const names = JSON.parse(Deno.readTextFileSync(path)).metadata?.ctrlab?.[field];
+  if (names === undefined) return undefined;
   const all = listNotebooks(path.replace(/\/[^/]+$/, "")).map(stageOf);
-  const bad = Array.isArray(after)
-    ? after.filter((a) => typeof a !== "string" || !all.includes(a) || all.indexOf(a) >= all.indexOf(stage))
-    : [after];
+  const bad = Array.isArray(names)
+    ? names.filter((a) => typeof a !== "string" || !all.includes(a) || all.indexOf(a) >= all.indexOf(stage))
+    : [names];
   if (bad.length) {
     throw new Error(
-      `${stage}: metadata ctrlab.after must name notebooks before it, not ${JSON.stringify(bad)}`,
+      `${stage}: metadata ctrlab.${field} must name notebooks before it, not ${JSON.stringify(bad)}`,
     );
   }
-  return after.filter((a: string) => before.includes(a)); // the others ran earlier (a run of some notebooks only)
+  return names;
 }
 
 /**
@@ -216,6 +232,7 @@ export async function runNotebooks(
   };
   const t0 = performance.now();
   const finish = async () => {
+    await Deno.remove(stagesPath(cfg.runDir)).catch(() => {}); // only while the runner runs (lib/util/stages.ts)
     info.seconds = Math.round((performance.now() - t0) / 100) / 10;
     await Deno.writeTextFile(`${cfg.runDir}/run.json`, JSON.stringify(info, null, 2));
     await writeIndex(cfg.runDir, info);
@@ -223,6 +240,16 @@ export async function runNotebooks(
   await Deno.mkdir(cfg.runDir, { recursive: true });
   const order = notebooks.map(stageOf);
   const needs = new Map(notebooks.map((p, i) => [order[i], notebookNeeds(p, order)]));
+  const waits = new Map(notebooks.map((p, i) => [order[i], notebookWaits(p, order)]));
+  // what a notebook that waits inside its cells reads (lib/util/stages.ts)
+  const stages: RunStages = Object.fromEntries(
+    order.map((n) => [n, { state: "waiting" as StageState, waits: waits.get(n)! }]),
+  );
+  const mark = (stage: string, state: StageState) => {
+    stages[stage].state = state;
+    writeStages(cfg.runDir, stages);
+  };
+  writeStages(cfg.runDir, stages);
   type Done = { stage: string; result?: NotebookResult; error?: unknown };
   // a notebook's kernel is "running" until its cells are done; its page export then overlaps what needs it
   const running = new Set<string>(), exporting = new Set<string>(), finished = new Map<string, Done>();
@@ -234,13 +261,15 @@ export async function runNotebooks(
   };
   for (;;) {
     const failed = [...finished.values()].some((d) => d.error);
-    const ready = failed
-      ? []
-      : order.filter((n) =>
-        !finished.has(n) && !running.has(n) && !exporting.has(n) &&
-        needs.get(n)!.every((d) => finished.has(d) || exporting.has(d)) // needs are in `order` (notebookNeeds)
-      );
-    const start = ready.slice(0, Math.max(0, jobs - running.size));
+    // in order (needs and waits name earlier notebooks, notebookNeeds): one it waits for starts first, here or before
+    const start: string[] = [], done = (d: string) => finished.has(d) || exporting.has(d);
+    for (const n of failed ? [] : order) {
+      if (start.length >= jobs - running.size) break;
+      if (
+        !done(n) && !running.has(n) && needs.get(n)!.every(done) &&
+        waits.get(n)!.every((d) => done(d) || running.has(d) || start.includes(d))
+      ) start.push(n);
+    }
     const sharing = running.size + start.length, already = [...running];
     for (const stage of start) {
       const threads = Math.max(1, Math.floor((cfg.threads || cores) / sharing));
@@ -252,9 +281,11 @@ export async function runNotebooks(
         }`,
       );
       running.add(stage);
+      mark(stage, "running");
       const cellsDone = () => {
         running.delete(stage);
         exporting.add(stage);
+        mark(stage, "done");
         signal();
       };
       executeNotebook(notebooks[order.indexOf(stage)], {
@@ -277,6 +308,8 @@ export async function runNotebooks(
       running.delete(done.stage);
       exporting.delete(done.stage);
       finished.set(done.stage, done);
+      if (done.error) mark(done.stage, "failed");
+      else if (stages[done.stage].state !== "done") mark(done.stage, "done"); // a runner without the cells-done line
       const r = done.result;
       if (r && !done.error) {
         log(

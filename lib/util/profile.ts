@@ -14,6 +14,7 @@ export const PHASES = [
   "intervals",
   "charts",
   "writing",
+  "waiting",
 ] as const;
 export type Phase = typeof PHASES[number];
 export type Profile = Partial<Record<Phase, number>>;
