@@ -20,7 +20,7 @@ Deno.test("waiting for stages: at once without a runner; until done; a failure o
   assert(await waitForStages(dir, "09_fallback", ["05_mmoe"]) < 0.1);
   await assertRejects(
     () => waitForStages(dir, "09_fallback", ["07_text"]),
-    /name it in its metadata's ctrlab\.waits/,
+    /which its metadata's ctrlab\.waits does not name/,
   );
   // 08 finishes 0.5 s from now: the wait returns then, not before
   setTimeout(() => {

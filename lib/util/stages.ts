@@ -47,11 +47,8 @@ async function poll(runDir: string, stage: string, names: string[]): Promise<num
     const undeclared = names.filter((n) => !(s[stage]?.waits ?? []).includes(n));
     if (undeclared.length) {
       throw new Error(
-        `${stage} waits for ${undeclared.join(", ")}: name ${
-          undeclared.length > 1 ? "them" : "it"
-        } in its metadata's ctrlab.waits, so the runner starts ${
-          undeclared.length > 1 ? "them" : "it"
-        } first`,
+        `${stage} waits for ${undeclared.join(", ")}, which its metadata's ctrlab.waits does not name ` +
+          "(the runner starts what is named there first)",
       );
     }
     const failed = names.filter((n) => s[n]?.state === "failed");
