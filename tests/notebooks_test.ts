@@ -200,6 +200,7 @@ log("end");
 Deno.test("a notebook that waits inside its cells starts beside the one it waits for, and fails, naming it, when that one fails", async () => {
   const base = await smallConfig("nbwaits");
   const stagesTs = new URL("../lib/util/stages.ts", import.meta.url).href;
+  const configTs = new URL("../lib/config.ts", import.meta.url).href;
   const log = (name: string) =>
     `const log = (what: string) => Deno.writeTextFileSync(Deno.env.get("CTRLAB_RUN_DIR") + "/times.log", \`${name} \${what} \${performance.timeOrigin + performance.now()}\\n\`, { append: true });`;
   const maker = (name: string, fail: boolean) => [
@@ -216,8 +217,9 @@ log("end");`,
   const waiter = (name: string, on: string) => [
     `${log(name)}
 import { waitForStages } from "${stagesTs}";
+import { runConfig } from "${configTs}";
 log("start");
-await waitForStages(Deno.env.get("CTRLAB_RUN_DIR")!, "${name}", ["${on}"]);
+await waitForStages(runConfig(), "${name}", ["${on}"]);
 log("read " + Deno.readTextFileSync(Deno.env.get("CTRLAB_RUN_DIR") + "/made.txt"));`,
   ];
   const paths = [

@@ -105,7 +105,7 @@ export async function trainExperiment(
     spec.baseline
       ? alignedPredictions(cfg.runDir, slug(spec.baseline), "test", data.frames.test.getColumn("row_id"))
       : null;
-  const pending = spec.baseline && cfg.headless ? unfinishedWaits(cfg.runDir, spec.stage) : [];
+  const pending = spec.baseline ? unfinishedWaits(cfg, spec.stage) : [];
   let base = pending.length ? null : readBase();
   const model = buildModel(spec.model, data.dims, spec.params);
   const backend = await pickBackend(cfg);
@@ -138,7 +138,7 @@ export async function trainExperiment(
     }
     let versus: Record<string, ComparisonRow[]> | null = null;
     if (pending.length) {
-      await waitForStages(cfg.runDir, spec.stage, pending);
+      await waitForStages(cfg, spec.stage, pending);
       base = readBase();
     }
     if (base) {

@@ -64,7 +64,7 @@ export class NotebookRun {
    * may still be running beside it. Outside the runner (not headless) it returns at once.
    */
   async waitFor(stages: string[]): Promise<void> {
-    if (this.cfg.headless) await waitForStages(this.cfg.runDir, this.stage.id, stages);
+    await waitForStages(this.cfg, this.stage.id, stages);
   }
 
   /** Record the stage's headline numbers (and optionally one chart) for the run index. */

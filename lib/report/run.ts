@@ -8,7 +8,7 @@ import { configEnv, describedConfig, REPO_ROOT, type RunConfig } from "../config
 import { plotlySourcePath } from "../viz/plotly.ts";
 import type { Profile } from "../util/profile.ts";
 import { eachLine } from "../util/lines.ts";
-import { type RunStages, stagesPath, type StageState, writeStages } from "../util/stages.ts";
+import { type RunStages, stagesPath, writeStages } from "../util/stages.ts";
 import { type NotebookResult, PROFILE_COLUMNS, type RunInfo, writeIndex } from "./index_page.ts";
 import { profilePath } from "./notebook.ts";
 
@@ -241,19 +241,27 @@ export async function runNotebooks(
   const order = notebooks.map(stageOf);
   const needs = new Map(notebooks.map((p, i) => [order[i], notebookNeeds(p, order)]));
   const waits = new Map(notebooks.map((p, i) => [order[i], notebookWaits(p, order)]));
-  // what a notebook that waits inside its cells reads (lib/util/stages.ts)
-  const stages: RunStages = Object.fromEntries(
-    order.map((n) => [n, { state: "waiting" as StageState, waits: waits.get(n)! }]),
-  );
-  const mark = (stage: string, state: StageState) => {
-    stages[stage].state = state;
-    writeStages(cfg.runDir, stages);
-  };
-  writeStages(cfg.runDir, stages);
   type Done = { stage: string; result?: NotebookResult; error?: unknown };
   // a notebook's kernel is "running" until its cells are done; its page export then overlaps what needs it
   const running = new Set<string>(), exporting = new Set<string>(), finished = new Map<string, Done>();
   const ended: Done[] = [];
+  const cellsRan = (n: string) => (finished.has(n) && !finished.get(n)!.error) || exporting.has(n);
+  // the states, for a notebook that waits inside its cells (lib/util/stages.ts): written on every change
+  const publish = () =>
+    writeStages(
+      cfg.runDir,
+      Object.fromEntries(order.map((n): [string, RunStages[string]] => [n, {
+        state: finished.get(n)?.error
+          ? "failed"
+          : cellsRan(n)
+          ? "done"
+          : running.has(n)
+          ? "running"
+          : "waiting",
+        waits: waits.get(n)!,
+      }])),
+    );
+  publish();
   let signalled = false, wake: (() => void) | null = null;
   const signal = () => {
     signalled = true;
@@ -262,12 +270,12 @@ export async function runNotebooks(
   for (;;) {
     const failed = [...finished.values()].some((d) => d.error);
     // in order (needs and waits name earlier notebooks, notebookNeeds): one it waits for starts first, here or before
-    const start: string[] = [], done = (d: string) => finished.has(d) || exporting.has(d);
+    const start: string[] = [];
     for (const n of failed ? [] : order) {
       if (start.length >= jobs - running.size) break;
       if (
-        !done(n) && !running.has(n) && needs.get(n)!.every(done) &&
-        waits.get(n)!.every((d) => done(d) || running.has(d) || start.includes(d))
+        !cellsRan(n) && !running.has(n) && needs.get(n)!.every(cellsRan) &&
+        waits.get(n)!.every((d) => cellsRan(d) || running.has(d) || start.includes(d))
       ) start.push(n);
     }
     const sharing = running.size + start.length, already = [...running];
@@ -281,11 +289,11 @@ export async function runNotebooks(
         }`,
       );
       running.add(stage);
-      mark(stage, "running");
+      publish();
       const cellsDone = () => {
         running.delete(stage);
         exporting.add(stage);
-        mark(stage, "done");
+        publish();
         signal();
       };
       executeNotebook(notebooks[order.indexOf(stage)], {
@@ -308,8 +316,7 @@ export async function runNotebooks(
       running.delete(done.stage);
       exporting.delete(done.stage);
       finished.set(done.stage, done);
-      if (done.error) mark(done.stage, "failed");
-      else if (stages[done.stage].state !== "done") mark(done.stage, "done"); // a runner without the cells-done line
+      publish();
       const r = done.result;
       if (r && !done.error) {
         log(

@@ -32,17 +32,23 @@ export function writeStages(runDir: string, stages: RunStages): void {
 
 const POLL_MS = 200;
 
+/** Whose run: its folder, and whether this kernel is the runner's (headless); only then are there states to read. */
+export type RunOf = { runDir: string; headless: boolean };
+
+const statesOf = (run: RunOf) => run.headless ? readStages(run.runDir) : null;
+
 /**
  * Wait until every notebook in `names` that is part of the run is done, for `stage` (which must declare them in
- * its metadata's `ctrlab.waits`). Returns the seconds waited; throws when one of them failed. No runner: at once.
+ * its metadata's `ctrlab.waits`). Returns the seconds waited; throws when one of them failed. Not the runner's
+ * kernel: at once.
  */
-export function waitForStages(runDir: string, stage: string, names: string[]): Promise<number> {
-  return timed("waiting", () => poll(runDir, stage, names));
+export function waitForStages(run: RunOf, stage: string, names: string[]): Promise<number> {
+  return timed("waiting", () => poll(run, stage, names));
 }
 
-async function poll(runDir: string, stage: string, names: string[]): Promise<number> {
+async function poll(run: RunOf, stage: string, names: string[]): Promise<number> {
   const t0 = performance.now();
-  for (let s = readStages(runDir); s; s = readStages(runDir)) {
+  for (let s = statesOf(run); s; s = statesOf(run)) {
     names = names.filter((n) => n in s); // the others are not in this run: they ran before it, or never
     const undeclared = names.filter((n) => !(s[stage]?.waits ?? []).includes(n));
     if (undeclared.length) {
@@ -59,8 +65,8 @@ async function poll(runDir: string, stage: string, names: string[]): Promise<num
   return (performance.now() - t0) / 1000;
 }
 
-/** The notebooks `stage` may wait for that are not done yet, failed ones included (none outside a runner). */
-export function unfinishedWaits(runDir: string, stage: string): string[] {
-  const s = readStages(runDir);
+/** The notebooks `stage` may wait for that are not done yet, failed ones included (none outside the runner). */
+export function unfinishedWaits(run: RunOf, stage: string): string[] {
+  const s = statesOf(run);
   return (s?.[stage]?.waits ?? []).filter((n) => s![n]?.state !== "done");
 }
