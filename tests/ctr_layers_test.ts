@@ -10,7 +10,7 @@ import { compile, newName } from "../lib/graph/program.ts";
 import * as T from "../lib/graph/tensor.ts";
 import { crossNet, targetAttention } from "../lib/models/layers.ts";
 import { loadBackend } from "../lib/train/backend.ts";
-import { TrainSession } from "../lib/train/session.ts";
+import { packSequences, TrainSession } from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose, assertEquals } from "./assert.ts";
 
@@ -70,15 +70,31 @@ Deno.test("cross network v1: one layer is x0·(x·w) + b + x, by hand", () => {
 const B = 3, L = 4, D = 3;
 const MASK = arr([B, L], [1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0]);
 
+/** MASK's real positions as the host packs them for a train graph (input "at"). */
+const AT = (() => {
+  const at = packSequences([{ mask: "mask", L, ids: [] }], { mask: Float32Array.from(MASK.data) })["mask:at"];
+  return arr([at.length], [...at].map(Number));
+})();
+
 function attention(m: ModelBuilder, keysFrom: "param" | "input") {
   const q = m.param("q", [B, D], { kind: "zeros" });
   const keys = keysFrom === "param" ? m.param("k", [B, L, D], { kind: "zeros" }) : T.input("k", [B, L, D]);
-  return targetAttention(m, "att", q, keys, T.input("mask", [B, L]), [5]);
+  const mask = T.input("mask", [B, L]);
+  if (!m.packSequences) return targetAttention(m, "att", q, { mask, keys }, [5]);
+  // the keys at the real positions, as the packed lookups of a train graph give them
+  const at = T.input("at", ["P"], "int64");
+  return targetAttention(
+    m,
+    "att",
+    q,
+    { mask, real: { keys: T.gather(T.reshape(keys, [B * L, D]), at), at } },
+    [5],
+  );
 }
 
 for (const pack of [false, true]) {
   Deno.test(`DIN attention unit, ${pack ? "real positions packed" : "padding masked"}: gradients (query, keys, unit weights, Dice α) match finite differences`, () => {
-    const res = checkLayer((m) => attention(m, "param").interest, { mask: MASK }, B, pack);
+    const res = checkLayer((m) => attention(m, "param").interest, { mask: MASK, at: AT }, B, pack);
     assert(res.some((r) => r.param === "k") && res.some((r) => r.param === "att.0.dice.alpha"));
   });
 }
@@ -91,7 +107,7 @@ Deno.test("DIN attention: packing the real positions computes what masking the p
     const loss = T.reduceSum(T.mul(interest, interest), [0, 1]);
     const g = gradients(loss, params).dense;
     const stats = [...m.assigned.values()];
-    const feeds: Record<string, Arr> = { mask: MASK };
+    const feeds: Record<string, Arr> = { mask: MASK, at: AT };
     const r = new Rng(9);
     for (const p of m.params.values()) {
       feeds[p.tensor.name!] = arr(
@@ -112,7 +128,7 @@ Deno.test("DIN attention: padded behaviours get weight 0 and cannot change the i
   for (const [training, pack] of [[true, false], [true, true], [false, false]]) {
     const m = new ModelBuilder(training, pack);
     const { interest, weights } = attention(m, "input");
-    const feeds: Record<string, Arr> = { mask: MASK, q: rand([B, D]) };
+    const feeds: Record<string, Arr> = { mask: MASK, at: AT, q: rand([B, D]) };
     for (const p of m.params.values()) {
       if (p.tensor.name !== "q") {
         feeds[p.tensor.name!] = p.tensor.name!.endsWith("running_var")

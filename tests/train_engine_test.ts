@@ -22,7 +22,14 @@ import { deepFm, fm } from "../lib/models/fm.ts";
 import { withSceneFactors } from "../lib/models/scene_factors.ts";
 import { star } from "../lib/models/star.ts";
 import { type BackendName, gpuAdapter, loadBackend } from "../lib/train/backend.ts";
-import { type Batch, segments, sparseInputs, TrainSession, uniqueInverse } from "../lib/train/session.ts";
+import {
+  type Batch,
+  hostInputs,
+  packSequences,
+  segments,
+  TrainSession,
+  uniqueInverse,
+} from "../lib/train/session.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 
@@ -253,13 +260,19 @@ async function available(): Promise<BackendName[]> {
 for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
   Deno.test(`${name}: onnxruntime's train step equals the float64 interpreter's`, async () => {
     for (
-      const [writeBack, sum] of [["host", "segment"], ["graph", "segment"], ["graph", "scatter"]] as const
+      const [writeBack, sum, pack] of [
+        ["host", "segment", true], // what CPU backends compile (sequences packed by the host)
+        ["host", "segment", false],
+        ["graph", "segment", false],
+        ["graph", "scatter", false],
+      ] as const
     ) {
       const model = compile(fn, {
         optimizer: { type: "adamw", weightDecay: 0.01, clipNorm: 1.0 },
         taskMask: tasks > 1,
         sparseWriteBack: writeBack,
         sparseSum: sum,
+        packSequences: pack,
         emitPredictions: true,
       });
       const s = await TrainSession.create(model, await loadBackend("node"), { seed: 4 });
@@ -279,7 +292,7 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
         feeds[k] = arr(model.trainGraph.inputs.find((t) => t.name === k)!.shape as number[], v);
       }
       const uniq: Record<string, BigInt64Array> = {};
-      const sparse = sparseInputs(model, b);
+      const sparse = hostInputs(model, b);
       for (const [k, v] of sparse.uniqs) {
         uniq[k] = v;
       }
@@ -288,7 +301,7 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
       const ref = Object.fromEntries(
         evaluate(names.map((n) => model.trainGraph.outputs[n]), feeds).map((a, i) => [names[i], a]),
       );
-      assertClose(loss!, ref.loss.data[0], 1e-5, `${name}/${writeBack}/${sum} loss`);
+      assertClose(loss!, ref.loss.data[0], 1e-5, `${name}/${writeBack}/${sum}${pack ? "/packed" : ""} loss`);
       for (const p of model.params) {
         const n = p.tensor.name!;
         for (const k of [n, ...(p.buffer ? [] : model.stateKinds.map((q) => stateName(n, q)))]) {
@@ -304,7 +317,7 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
           const got = after.values[k];
           let worst = 0;
           for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
-          assert(worst < 2e-5, `${name}/${writeBack}/${sum} ${k}: max diff ${worst}`);
+          assert(worst < 2e-5, `${name}/${writeBack}/${sum}${pack ? "/packed" : ""} ${k}: max diff ${worst}`);
         }
       }
       await s.release();
@@ -365,6 +378,57 @@ Deno.test("uniqueInverse maps every id to its position among the unique ids", ()
   const big = uniqueInverse([BigInt64Array.of(1n << 40n, 7n, 1n << 40n)]);
   assertEquals([...big.uniq], [1n << 40n, 7n]);
   assertEquals([...big.inv], [0n, 1n, 0n]);
+});
+
+Deno.test("packSequences: the real positions row-major and the ids there, 64-bit ids intact", () => {
+  const batch = {
+    m: Float32Array.of(1, 0, 0, 1, 1, 0), // 2 rows × L = 3: row 0 has position 0, row 1 positions 0 and 1
+    ids: BigInt64Array.of(7n, 0n, 0n, 1n << 40n, 3n, 0n),
+  };
+  const out = packSequences([{ mask: "m", L: 3, ids: ["ids"] }], batch);
+  assertEquals([...out["m:at"]], [0n, 3n, 4n]);
+  assertEquals([...out["ids:real"]], [7n, 1n << 40n, 3n]);
+  const empty = packSequences([{ mask: "m", L: 3, ids: ["ids"] }], { ...batch, m: new Float32Array(6) });
+  assertEquals([out["m:at"].length > 0, empty["m:at"].length, empty["ids:real"].length], [true, 0, 0]);
+  assertThrows(
+    () => packSequences([{ mask: "m", L: 3, ids: ["other"] }], batch),
+    /no "other" shaped like "m"/,
+  );
+});
+
+Deno.test("a packed train step never looks up nor updates padding: the padding row keeps its value under AdamW", async () => {
+  // row 0 is the padding id (and the out-of-vocabulary item); here no real behaviour or target item is row 0,
+  // so a lazy update must leave it alone, while AdamW's decay moves every row a step does touch
+  const fn = din({ ...SMALL, ...SEQ, attention: [6], hidden: [8, 4] });
+  const b = batch(5, 1);
+  const [items, hist, mask] = [b.item_id, b.hist_item, b.hist_mask] as [
+    BigInt64Array,
+    BigInt64Array,
+    Float32Array,
+  ];
+  b.item_id = items.map((id) => id === 0n ? 1n : id);
+  b.hist_item = hist.map((id, i) => mask[i] && id === 0n ? 2n : id);
+  assert(mask.some((v) => v === 0), "the batch has padding");
+  const row0 = async (pack: boolean) => {
+    const model = compile(fn, {
+      optimizer: { type: "adamw", weightDecay: 0.1 },
+      sparseWriteBack: "host",
+      sparseSum: "segment",
+      packSequences: pack,
+    });
+    const s = await TrainSession.create(model, await loadBackend("node"), { seed: 2 });
+    const values = (await s.snapshot()).values;
+    values.item_emb.fill(0.5, 0, SMALL.embDim); // a non-zero padding row, which decay would move
+    s.load({ step: 0, values });
+    await s.step(b, B, 0.05);
+    const after = (await s.snapshot()).values.item_emb;
+    await s.release();
+    return { row0: [...after.subarray(0, SMALL.embDim)], row1: after[SMALL.embDim] };
+  };
+  const [packed, padded] = [await row0(true), await row0(false)];
+  assertEquals(packed.row0, Array(SMALL.embDim).fill(0.5), "packed: the padding row is untouched");
+  assert(padded.row0[0] < 0.5, `padded: the padding row counts as touched and decays (${padded.row0[0]})`);
+  assert(packed.row1 === padded.row1, "a real row gets the same update either way");
 });
 
 Deno.test("segments: ids sorted by unique row, order kept within a row, first and last positions", () => {

@@ -223,18 +223,6 @@ const OPS: Record<string, (x: Arr[], n: Tensor) => Arr> = {
     }
     return o;
   },
-  NonZero: (x) => {
-    const [a] = x, at: number[] = [];
-    a.data.forEach((v, i) => v !== 0 && at.push(i));
-    const o = arr([a.shape.length, at.length]);
-    at.forEach((flat, k) => {
-      for (let d = a.shape.length - 1; d >= 0; d--) {
-        o.data[d * at.length + k] = flat % a.shape[d];
-        flat = Math.floor(flat / a.shape[d]);
-      }
-    });
-    return o;
-  },
   ScatterND: (x, n) => {
     const [d, ind, upd] = x;
     const o = arr(d.shape, d.data);

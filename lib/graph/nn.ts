@@ -45,6 +45,16 @@ export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | {
   limit: number;
 };
 
+/** A sequence the host packs for a train graph: its mask input, length and the id inputs read at its real positions. */
+export interface PackedSequence {
+  mask: string;
+  L: number;
+  ids: string[];
+}
+/** Input names of a packed sequence: the real positions of mask `mask`, the values of `ids` there. */
+export const atName = (mask: string) => `${mask}:at`;
+export const realName = (ids: string) => `${ids}:real`;
+
 export interface ParamSpec {
   tensor: Tensor;
   shape: number[];
@@ -69,12 +79,32 @@ export class ModelBuilder {
   readonly params = new Map<string, ParamSpec>();
   /** New values of buffers, written by the train step: buffer name → tensor. */
   readonly assigned = new Map<string, Tensor>();
+  /** Sequences whose real positions the host packs for this graph (see `realPositions`). */
+  readonly packed: PackedSequence[] = [];
 
   /**
-   * `packSequences`: train graphs run sequence layers on the real positions only (gathered with NonZero), not
-   * on [B, L] with padding masked out — the same function; backends without NonZero keep the masked form.
+   * `packSequences`: train graphs run sequence layers on the real positions only, which the host packs
+   * (`realPositions`), not on [B, L] with padding masked out — the same function; the WebGPU train graph and
+   * every eval and inference graph keep the masked form.
    */
   constructor(readonly training = true, readonly packSequences = false) {}
+
+  /**
+   * The real positions of [B, L] sequence inputs, packed by the host before each step (a packing train graph
+   * only): `at` [P], each real position's row·L + position in row-major order (where the float `mask` input is
+   * non-zero), and for each [B, L] int64 input in `ids` its values there, [P]. Padding is never looked up.
+   */
+  realPositions(mask: string, L: number, ids: string[]): { at: Tensor; ids: Tensor[] } {
+    if (!this.packSequences) throw new Error("realPositions: only a graph that packs sequences has them");
+    if (!this.packed.some((p) => p.mask === mask)) this.packed.push({ mask, L, ids: [] });
+    const seq = this.packed.find((p) => p.mask === mask)!;
+    if (seq.L !== L) throw new Error(`realPositions: ${mask} has length ${seq.L}, not ${L}`);
+    for (const id of ids) if (!seq.ids.includes(id)) seq.ids.push(id);
+    return {
+      at: this.input(atName(mask), ["P"], "int64"),
+      ids: ids.map((id) => this.input(realName(id), ["P"], "int64")),
+    };
+  }
 
   input(name: string, shape: Shape, dtype: DType = "float32"): Tensor {
     const have = this.inputs.get(name);

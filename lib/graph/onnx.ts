@@ -69,7 +69,6 @@ const attrStr = (name: string, s: string) =>
   });
 
 const DIRECT = new Set([
-  "NonZero",
   "Add",
   "Sub",
   "Mul",

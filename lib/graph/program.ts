@@ -18,7 +18,7 @@
  *              running sum and reads each row's sum as last − before-first. Same bits at any thread count.
  */
 import { gradients } from "./grad.ts";
-import { l2, ModelBuilder, type ParamSpec, weightedBce } from "./nn.ts";
+import { l2, ModelBuilder, type PackedSequence, type ParamSpec, weightedBce } from "./nn.ts";
 import { toOnnx } from "./onnx.ts";
 import { clipByGlobalNorm, type OptimizerConfig, stateKinds, update } from "./optim.ts";
 import {
@@ -52,7 +52,7 @@ export interface TrainConfig {
   sparseWriteBack?: "graph" | "host";
   /** How repeated ids' gradient rows are summed (see above); default "segment". WebGPU has no float64: "scatter". */
   sparseSum?: "scatter" | "segment";
-  /** Sequence layers on the real positions only in the train graph (ModelBuilder.packSequences); default false. */
+  /** Sequence layers on the real positions only, packed by the host (ModelBuilder.packSequences); default false. */
   packSequences?: boolean;
   /** Also output the batch's probabilities from the train step. */
   emitPredictions?: boolean;
@@ -81,9 +81,12 @@ export interface CompiledModel {
   inference(values: Map<string, Float32Array>): Uint8Array;
   /** Parameters and buffers (`buffer: true`: no gradient, no optimizer state). */
   params: ParamSpec[];
-  /** Batch inputs of the model (features), plus "label" etc. for training. */
+  /** Batch inputs of the model (its features, as the eval and inference graphs take them). */
   batchInputs: IOSpec[];
+  /** The train graph's inputs: the batch's (packed sequences instead of padded ones), label etc., state. */
   trainInputs: IOSpec[];
+  /** Sequences the host packs for the train graph (ModelBuilder.realPositions); empty when it packs none. */
+  packed: PackedSequence[];
   trainOutputs: string[];
   /** Eval-graph outputs besides prob and logits (e.g. "gates"), with their shapes. */
   extraOutputs: IOSpec[];
@@ -269,8 +272,9 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
     sparseSum: sum,
     trainGraph: { inputs: trainInputsT, outputs },
     extraOutputs: Object.entries(e.extras).map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype })),
-    batchInputs: batchInputs.map(spec),
+    batchInputs: [...e.m.inputs.values()].map(spec),
     trainInputs: trainInputsT.map(spec),
+    packed: m.packed,
     trainOutputs: Object.keys(outputs),
   };
 }

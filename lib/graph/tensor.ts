@@ -323,11 +323,6 @@ export function cumsum(x: Tensor, axis = 0, exclusive = false): Tensor {
   return new Tensor("op", "CumSum", [x], x.shape, x.dtype, { axis: normAxis(axis, x.rank), exclusive });
 }
 
-/** Coordinates of x's non-zero elements: [rank, P] int64, P (how many) known only when the graph runs. */
-export function nonZero(x: Tensor): Tensor {
-  return new Tensor("op", "NonZero", [x], [x.rank, "P"], "int64");
-}
-
 /**
  * data with `updates` added at `indices` ([N, 1] row indices; repeated rows accumulate), ONNX ScatterND with
  * reduction="add". `replace` = true uses reduction "none" (indices must then be unique).

@@ -23,8 +23,7 @@ export interface DinConfig extends CtrInputs, SequenceInputs {
 /** Inputs + the interest vector: [B, dense + 2·embDim + extras + embDim], and the attention weights. */
 function withInterest(m: ModelBuilder, c: CtrInputs & SequenceInputs & { attention: number[] }) {
   const p = ctrInputParts(m, c);
-  const { keys, mask } = sequenceKeys(m, c);
-  const { interest, weights } = targetAttention(m, "attention", p.item, keys, mask, c.attention);
+  const { interest, weights } = targetAttention(m, "attention", p.item, sequenceKeys(m, c), c.attention);
   return { x: concat([p.dense, p.user, p.item, ...p.extra, interest], 1), attention: weights };
 }
 

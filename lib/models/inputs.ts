@@ -5,6 +5,7 @@
  */
 import { embedding, linear, type ModelBuilder } from "../graph/nn.ts";
 import { add, concat, mul, sub, type Tensor } from "../graph/tensor.ts";
+import type { Behaviours } from "./layers.ts";
 
 export interface CtrInputs {
   /** Number of dense (numeric) features, fed as input "dense" [B, dense]. */
@@ -82,12 +83,22 @@ export function ctrInputs(m: ModelBuilder, c: CtrInputs): Tensor {
 }
 
 /**
- * The behaviour sequence as keys [B, L, embDim]: each clicked item's embedding (the same table as the target
- * item's) plus its scene's embedding; and the padding mask [B, L].
+ * The behaviour sequence as keys: each clicked item's embedding (the same table as the target item's) plus its
+ * scene's embedding, [B, L, embDim] with the padding mask [B, L]; in a graph that packs sequences, the real
+ * behaviours' keys only ([P, embDim], packed by the host), so padding is never looked up nor updated.
  */
-export function sequenceKeys(m: ModelBuilder, c: CtrInputs & SequenceInputs): { keys: Tensor; mask: Tensor } {
+export function sequenceKeys(m: ModelBuilder, c: CtrInputs & SequenceInputs): Behaviours {
   const L = c.seqLen;
-  const items = embedding(m, "item_emb", m.input("hist_item", ["B", L], "int64"), c.itemVocab, c.embDim);
-  const scenes = embedding(m, "hist_scene_emb", m.input("hist_scene", ["B", L], "int64"), c.scenes, c.embDim);
-  return { keys: add(items, scenes), mask: m.input("hist_mask", ["B", L]) };
+  const keys = (items: Tensor, scenes: Tensor) =>
+    add(
+      embedding(m, "item_emb", items, c.itemVocab, c.embDim),
+      embedding(m, "hist_scene_emb", scenes, c.scenes, c.embDim),
+    );
+  if (m.packSequences) {
+    const mask = m.input("hist_mask", ["B", L]);
+    const { at, ids: [items, scenes] } = m.realPositions("hist_mask", L, ["hist_item", "hist_scene"]);
+    return { mask, real: { keys: keys(items, scenes), at } };
+  }
+  const padded = keys(m.input("hist_item", ["B", L], "int64"), m.input("hist_scene", ["B", L], "int64"));
+  return { mask: m.input("hist_mask", ["B", L]), keys: padded };
 }

@@ -7,11 +7,9 @@ import { dice, linear, type ModelBuilder } from "../graph/nn.ts";
 import {
   add,
   concat,
-  expandLike,
   gather,
   matmul,
   mul,
-  nonZero,
   reduceSum,
   reshape,
   scatterND,
@@ -49,24 +47,36 @@ export function crossNet(
 }
 
 /**
+ * A behaviour sequence as target attention reads it: the mask [B, L] (1 for a real behaviour, 0 for padding)
+ * and either the keys [B, L, d] or, in a graph that packs sequences, the real behaviours' keys [P, d] with their
+ * positions `at` [P] (row·L + position, row-major; ModelBuilder.realPositions).
+ */
+export interface Behaviours {
+  mask: Tensor;
+  keys?: Tensor;
+  real?: { keys: Tensor; at: Tensor };
+}
+
+/**
  * DIN's target attention: for each behaviour k_l an activation unit scores the pair (query q, k_l) from
  * [q, k_l, q − k_l, q ⊙ k_l] through a small MLP with Dice; padded positions (mask 0) get weight 0, and the
  * interest vector is the weighted sum Σ_l w_l·k_l — no softmax, as in the paper, so its scale keeps the
- * intensity of the user's interest. query [B, d], keys [B, L, d], mask [B, L] → interest [B, d], weights [B, L].
+ * intensity of the user's interest. query [B, d] and the sequence → interest [B, d], weights [B, L].
  *
- * The unit runs on the real behaviours only when the builder packs sequences (train graphs on CPU backends):
- * their P positions are gathered (NonZero of the mask) into [P, ·] rows, and the scores scattered back to
- * [B, L]; otherwise on all B·L positions, padding masked out of Dice's statistics and the weights. Same function.
+ * On packed behaviours (train graphs on CPU backends) the unit runs on the P real ones only, and their scores
+ * and weighted keys are scattered back to [B, L] (distinct positions: no two updates meet, so the step stays
+ * reproducible); on padded keys, on all B·L positions with padding masked out of Dice's statistics and the
+ * weights. The same function either way.
  */
 export function targetAttention(
   m: ModelBuilder,
   name: string,
   query: Tensor,
-  keys: Tensor,
-  mask: Tensor,
+  seq: Behaviours,
   hidden: number[] = [36],
 ): { interest: Tensor; weights: Tensor } {
-  const [b, L, d] = keys.shape as [number | string, number, number];
+  const { mask } = seq, [b, L] = mask.shape as [number | string, number];
+  const d = query.shape[1] as number;
   // the first layer on [q, k, q − k, q ⊙ k] is q·(W₀ + W₂) + k·(W₁ − W₂) + (q ⊙ k)·W₃ + b: the query's part once
   // per row, the rest per behaviour on [k, q ⊙ k] — the same weights W [4d, n] as a linear layer on the concatenation
   const [first, ...rest] = hidden;
@@ -82,21 +92,24 @@ export function targetAttention(
     return linear(m, `${name}.out`, h, 1, { init: { kind: "xavier" } });
   };
   const q = reshape(query, [b, 1, d]);
-  let weights: Tensor;
-  if (m.packSequences) {
-    // every gather and scatter here has distinct indices, so no gradient sums into one place twice: reproducible
-    const at = nonZero(mask), P = at.shape[1]; // [2, P]: (row, position) of every real behaviour
-    const flat = add(mul(reshape(slice(at, 0, 0, 1), [P]), L), reshape(slice(at, 0, 1, 2), [P])); // row·L + position
-    const real = (t: Tensor) => gather(reshape(t, ["BL", d]), flat); // [B, L, d] → [P, d]
-    const [k, qk] = [real(keys), real(expandLike(q, keys))];
+  if (seq.real) {
+    const { keys, at } = seq.real, P = at.shape[0], index = unsqueezeLast(at);
+    // the unit reads the keys through a node of its own, so its two gradients sum before the interest's: the
+    // order the padded form sums them in, which keeps the step's bits
+    const k = reshape(keys, [P, d]);
+    // each behaviour's query: q where the mask is 1, read at the real positions (its gradient sums over L)
+    const perPosition = reshape(mul(q, unsqueezeLast(mask)), ["BL", d]);
+    const qk = gather(perPosition, at);
     const h = matmul(concat([k, mul(qk, k), qk], 1), concat([wKey, wQuery], 0));
-    const score = reshape(unit(add(h, bias)), [P]);
-    weights = reshape(scatterND(zerosLike(reshape(mask, ["BL"])), unsqueezeLast(flat), score), [b, L]);
-  } else {
-    // padded positions stay out of Dice's batch statistics, and get weight 0
-    const perRow = add(matmul(query, wQuery), bias); // [B, n]
-    const h = add(matmul(concat([keys, mul(q, keys)], 2), wKey), reshape(perRow, [b, 1, first]));
-    weights = mul(reshape(unit(h, unsqueezeLast(mask)), [b, L]), mask);
+    const score = unit(add(h, bias)); // [P, 1]
+    const weights = reshape(scatterND(zerosLike(reshape(mask, ["BL"])), index, reshape(score, [P])), [b, L]);
+    const weighted = scatterND(zerosLike(perPosition), index, mul(score, keys)); // [B·L, d], zero at the padding
+    return { interest: reduceSum(reshape(weighted, [b, L, d]), 1), weights };
   }
-  return { interest: reduceSum(mul(unsqueezeLast(weights), keys), 1), weights };
+  if (!seq.keys) throw new Error("targetAttention: the sequence has neither keys nor packed real keys");
+  // padded positions stay out of Dice's batch statistics, and get weight 0
+  const perRow = add(matmul(query, wQuery), bias); // [B, n]
+  const h = add(matmul(concat([seq.keys, mul(q, seq.keys)], 2), wKey), reshape(perRow, [b, 1, first]));
+  const weights = mul(reshape(unit(h, unsqueezeLast(mask)), [b, L]), mask);
+  return { interest: reduceSum(mul(unsqueezeLast(weights), seq.keys), 1), weights };
 }

@@ -34,7 +34,7 @@ export interface Session {
 /** The compile options a backend needs (the write-back and the sum of repeated ids). */
 export type BackendCompile = Required<Pick<TrainConfig, "sparseWriteBack" | "sparseSum" | "packSequences">>;
 
-/** Per backend; WebGPU keeps sequences padded (no NonZero kernel of its own: it would fall back to the CPU). */
+/** Per backend; WebGPU keeps sequences padded (the host-packed form is unmeasured on a GPU). */
 const COMPILE: Record<BackendName, BackendCompile> = {
   webgpu: { sparseWriteBack: "graph", sparseSum: "scatter", packSequences: false },
   wasm: { sparseWriteBack: "host", sparseSum: "segment", packSequences: true },

@@ -3,7 +3,7 @@
  * one `step()` per batch, `predict()` with the eval graph. On WebGPU the updated tensors stay in GPU buffers
  * and are fed straight back; on CPU backends sparse tables are updated in place, row by row.
  */
-import { initValues } from "../graph/nn.ts";
+import { atName, initValues, type PackedSequence, realName } from "../graph/nn.ts";
 import { compile, type ModelFn, type TrainConfig } from "../graph/program.ts";
 import {
   type CompiledModel,
@@ -122,15 +122,51 @@ export function segments(
   return { perm, first, last };
 }
 
-/** The sparse-update inputs of a train step for `batch`: each table's unique ids, and how to sum their gradient rows. */
-export function sparseInputs(
+/**
+ * The real positions of a batch's sequences, as a packing train graph reads them (ModelBuilder.realPositions):
+ * per packed sequence, each position row·L + l where its mask is non-zero, row-major, and every id input's
+ * values there. Each array is [P], P the sequence's real behaviours in the batch.
+ */
+export function packSequences(packed: PackedSequence[], batch: Batch): Record<string, BigInt64Array> {
+  const out: Record<string, BigInt64Array> = {};
+  for (const { mask: name, ids } of packed) {
+    const mask = batch[name] as Float32Array | undefined;
+    if (!mask) throw new Error(`batch has no "${name}"`);
+    let P = 0;
+    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) P++;
+    const at = new BigInt64Array(P), atW = words(at);
+    for (let i = 0, k = 0; i < mask.length; i++) if (mask[i] !== 0) atW[2 * k++] = i;
+    out[atName(name)] = at;
+    for (const id of ids) {
+      const from = batch[id] as BigInt64Array | undefined;
+      if (from?.length !== mask.length) throw new Error(`batch has no "${id}" shaped like "${name}"`);
+      const fromW = words(from), real = new BigInt64Array(P), realW = words(real);
+      for (let k = 0; k < P; k++) {
+        const i = atW[2 * k];
+        realW[2 * k] = fromW[2 * i];
+        realW[2 * k + 1] = fromW[2 * i + 1];
+      }
+      out[realName(id)] = real;
+    }
+  }
+  return out;
+}
+
+/**
+ * The inputs of a train step that the host derives from `batch`: its packed sequences, and each sparse table's
+ * unique ids with how to sum their gradient rows.
+ */
+export function hostInputs(
   model: CompiledModel,
   batch: Batch,
 ): { uniqs: Map<string, BigInt64Array>; inputs: Record<string, { data: BigInt64Array; dims: number[] }> } {
   const uniqs = new Map<string, BigInt64Array>();
   const inputs: Record<string, { data: BigInt64Array; dims: number[] }> = {};
+  const packed = packSequences(model.packed, batch);
+  for (const [name, data] of Object.entries(packed)) inputs[name] = { data, dims: [data.length] };
+  const ids = (name: string) => (packed[name] ?? batch[name]) as BigInt64Array;
   for (const t of model.sparse) {
-    const { uniq, inv } = uniqueInverse(t.idsInputs.map((n) => batch[n] as BigInt64Array), t.rows);
+    const { uniq, inv } = uniqueInverse(t.idsInputs.map(ids), t.rows);
     uniqs.set(t.param, uniq);
     inputs[uniqName(t.param)] = { data: uniq, dims: [uniq.length, 1] };
     if (model.sparseSum === "scatter") inputs[invName(t.param)] = { data: inv, dims: [inv.length, 1] };
@@ -280,7 +316,7 @@ export class TrainSession {
     const feeds = this.batchFeeds(batch, rows, specs);
     feeds.lr = this.backend.tensor("float32", Float32Array.of(lr), []);
     feeds.step = this.backend.tensor("float32", Float32Array.of(this.stepCount), []);
-    const { uniqs, inputs } = sparseInputs(this.model, batch);
+    const { uniqs, inputs } = hostInputs(this.model, batch);
     for (const [name, { data, dims }] of Object.entries(inputs)) {
       feeds[name] = this.backend.tensor("int64", data, dims);
     }
