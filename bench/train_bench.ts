@@ -11,7 +11,8 @@
  * ids; both: each, alternating, with the ratio). --rounds: repeat every measurement R times, alternating; medians.
  * --torch: the PyTorch peer (bench/torch_peer.py: dnn, mmoe, din-L20, din-L50 written the fast PyTorch way) runs
  * after ours in every round, and the last lines give ours/PyTorch per model and batch, ours on the best CPU backend
- * (or webgpu against --torch-device cuda). auto (default): .venv-bench's Python (`bash scripts/pyenv.sh bench`),
+ * (or webgpu against --torch-device cuda): the ratio of the medians and, with rounds, the median of each round's
+ * own ratio. auto (default): .venv-bench's Python (`bash scripts/pyenv.sh bench`),
  * else /usr/bin/python3 when it imports torch (Debian's python3-torch), else no peer. Never needed by tests or runs.
  *
  * One line per (model, batch, backend): samples/s and the matmul GFLOP/s it implies (forward + backward).
@@ -227,7 +228,8 @@ async function main() {
         : "none"
     }`,
   );
-  // each measurement once per round, rounds alternating (this machine is noisy); the median is reported
+  // each measurement once per round, rounds alternating (this machine is noisy); the medians are reported, and
+  // against PyTorch also the median of each round's own ratio
   const rounds = Number(values.rounds ?? 1);
   const sums = values["sparse-sum"] === "both"
     ? ["segment", "scatter"] as const
@@ -285,9 +287,19 @@ async function main() {
       const best = mine.map((b) => [b, rates.get(`${name} ${rows} ${b}`)] as const).filter(([, r]) => r)
         .sort((p, q) => q[1]! - p[1]!)[0];
       if (best) {
+        // each round's own ratio too: ours and the peer run back to back, so a round's ratio sees one state of
+        // this machine, whose speed moves between rounds more than the code's does
+        const ours = samples.get(`${name} ${rows} ${best[0]}`)!, peer = samples.get(key)!;
+        const perRound = ours.map((r, i) => r / peer[i]);
         console.log(
           `ratio ours/PyTorch ${name} B=${rows} (${best[0]} vs ${torchDevice}): ${
             (best[1]! / sps).toFixed(2)
+          }${
+            rounds > 1
+              ? `; median of the rounds' own ratios ${median(perRound).toFixed(2)} (${
+                perRound.map((r) => r.toFixed(2)).join(", ")
+              })`
+              : ""
           }`,
         );
       }

@@ -11,6 +11,9 @@ deno check cli/ lib/ tests/ bench/ 2>&1 | tee "$log" || status=$?
 # (the notebooks' cells are checked cell by cell in tests/notebooks_test.ts: on a fresh checkout deno 2.9's
 # fmt --check flags every .ipynb with an empty diff, though formatting them changes nothing)
 [ $status -eq 0 ] && { deno fmt --check lib/ cli/ tests/ bench/ 2>&1 | tail -n 20 || status=$?; }
+# lint (deno.json "lint": the recommended rules but require-await — entry points return `timed(...)`'s promise
+# and stay `async` so their signature says so)
+[ $status -eq 0 ] && { deno lint 2>&1 | tail -n 30 || status=$?; }
 if [ $status -eq 0 ]; then
   NO_COLOR=1 deno test -A --parallel tests/ "$@" 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
@@ -19,7 +22,7 @@ if [ $status -eq 0 ]; then
   failed=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
   echo "${passed:-0} passed, ${failed:-1} failed"
 else
-  echo "type check failed"
+  echo "type check, format or lint failed"
   echo "0 passed, 1 failed"
 fi
 rm -f "$log"

@@ -152,7 +152,7 @@ export function intervalBar(
     type: "bar",
     x: arr(categories).map(String),
     y: v,
-    marker: { color: v.map((x, i) => l[i] > 0 ? PALETTE[2] : h[i] < 0 ? PALETTE[3] : PALETTE[7]) },
+    marker: { color: v.map((_, i) => l[i] > 0 ? PALETTE[2] : h[i] < 0 ? PALETTE[3] : PALETTE[7]) },
     error_y: {
       type: "data",
       symmetric: false,
