@@ -72,7 +72,7 @@ const MASK = arr([B, L], [1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0]);
 
 /** MASK's real positions as the host packs them for a train graph (input "at"). */
 const AT = (() => {
-  const at = packSequences([{ mask: "mask", L, ids: [] }], { mask: Float32Array.from(MASK.data) })["mask:at"];
+  const at = packSequences([{ mask: "mask", ids: [] }], { mask: Float32Array.from(MASK.data) })["mask:at"];
   return arr([at.length], [...at].map(Number));
 })();
 

@@ -385,13 +385,13 @@ Deno.test("packSequences: the real positions row-major and the ids there, 64-bit
     m: Float32Array.of(1, 0, 0, 1, 1, 0), // 2 rows × L = 3: row 0 has position 0, row 1 positions 0 and 1
     ids: BigInt64Array.of(7n, 0n, 0n, 1n << 40n, 3n, 0n),
   };
-  const out = packSequences([{ mask: "m", L: 3, ids: ["ids"] }], batch);
+  const out = packSequences([{ mask: "m", ids: ["ids"] }], batch);
   assertEquals([...out["m:at"]], [0n, 3n, 4n]);
   assertEquals([...out["ids:real"]], [7n, 1n << 40n, 3n]);
-  const empty = packSequences([{ mask: "m", L: 3, ids: ["ids"] }], { ...batch, m: new Float32Array(6) });
+  const empty = packSequences([{ mask: "m", ids: ["ids"] }], { ...batch, m: new Float32Array(6) });
   assertEquals([out["m:at"].length > 0, empty["m:at"].length, empty["ids:real"].length], [true, 0, 0]);
   assertThrows(
-    () => packSequences([{ mask: "m", L: 3, ids: ["other"] }], batch),
+    () => packSequences([{ mask: "m", ids: ["other"] }], batch),
     /no "other" shaped like "m"/,
   );
 });

@@ -45,10 +45,9 @@ export type Init = { kind: "he" | "xavier" | "zeros" | "ones" } | {
   limit: number;
 };
 
-/** A sequence the host packs for a train graph: its mask input, length and the id inputs read at its real positions. */
+/** A sequence the host packs for a train graph: its mask input and the [B, L] id inputs read at its real positions. */
 export interface PackedSequence {
   mask: string;
-  L: number;
   ids: string[];
 }
 /** Input names of a packed sequence: the real positions of mask `mask`, the values of `ids` there. */
@@ -94,15 +93,15 @@ export class ModelBuilder {
    * only): `at` [P], each real position's row·L + position in row-major order (where the float `mask` input is
    * non-zero), and for each [B, L] int64 input in `ids` its values there, [P]. Padding is never looked up.
    */
-  realPositions(mask: string, L: number, ids: string[]): { at: Tensor; ids: Tensor[] } {
+  realPositions(mask: string, ids: string[]): { at: Tensor; ids: Tensor[] } {
     if (!this.packSequences) throw new Error("realPositions: only a graph that packs sequences has them");
-    if (!this.packed.some((p) => p.mask === mask)) this.packed.push({ mask, L, ids: [] });
-    const seq = this.packed.find((p) => p.mask === mask)!;
-    if (seq.L !== L) throw new Error(`realPositions: ${mask} has length ${seq.L}, not ${L}`);
+    let seq = this.packed.find((p) => p.mask === mask);
+    if (!seq) this.packed.push(seq = { mask, ids: [] });
     for (const id of ids) if (!seq.ids.includes(id)) seq.ids.push(id);
+    const P = `P_${mask}`; // each sequence its own count of real positions
     return {
-      at: this.input(atName(mask), ["P"], "int64"),
-      ids: ids.map((id) => this.input(realName(id), ["P"], "int64")),
+      at: this.input(atName(mask), [P], "int64"),
+      ids: ids.map((id) => this.input(realName(id), [P], "int64")),
     };
   }
 

@@ -96,7 +96,7 @@ export function sequenceKeys(m: ModelBuilder, c: CtrInputs & SequenceInputs): Be
     );
   if (m.packSequences) {
     const mask = m.input("hist_mask", ["B", L]);
-    const { at, ids: [items, scenes] } = m.realPositions("hist_mask", L, ["hist_item", "hist_scene"]);
+    const { at, ids: [items, scenes] } = m.realPositions("hist_mask", ["hist_item", "hist_scene"]);
     return { mask, real: { keys: keys(items, scenes), at } };
   }
   const padded = keys(m.input("hist_item", ["B", L], "int64"), m.input("hist_scene", ["B", L], "int64"));
