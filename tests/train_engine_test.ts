@@ -366,18 +366,21 @@ Deno.test("the exported inference model, run by onnxruntime alone, reproduces th
 });
 
 Deno.test("uniqueInverse maps every id to its position among the unique ids", () => {
-  const { uniq, inv } = uniqueInverse([BigInt64Array.of(5n, 3n, 5n), BigInt64Array.of(3n, 9n)]);
+  const ids = [BigInt64Array.of(5n, 3n, 5n), BigInt64Array.of(3n, 9n)];
+  const { uniq, inv } = uniqueInverse(ids, 10);
   assertEquals([...uniq], [5n, 3n, 9n]);
   assertEquals([...inv], [0n, 1n, 0n, 1n, 2n]);
-  // the table's size given: the same answer, and an id outside the table is refused by name
-  const sized = uniqueInverse([BigInt64Array.of(5n, 3n, 5n), BigInt64Array.of(3n, 9n)], 10);
-  assertEquals([...sized.uniq, ...sized.inv], [...uniq, ...inv]);
+  // an id outside the table is refused by name
   assertThrows(() => uniqueInverse([BigInt64Array.of(5n, 10n)], 10), /id 10 outside a table of 10 rows/);
   assertThrows(() => uniqueInverse([BigInt64Array.of(-1n)], 10), /id -1 outside/);
-  // ids of 2^24 and above (no slot per id): a map, same semantics
-  const big = uniqueInverse([BigInt64Array.of(1n << 40n, 7n, 1n << 40n)]);
+  // tables of more than 2^24 rows (no slot per id): a map, same semantics and the same check
+  const mapped = uniqueInverse(ids, 2 ** 30);
+  assertEquals([...mapped.uniq, ...mapped.inv], [...uniq, ...inv]);
+  const big = uniqueInverse([BigInt64Array.of(1n << 40n, 7n, 1n << 40n)], 2 ** 41);
   assertEquals([...big.uniq], [1n << 40n, 7n]);
   assertEquals([...big.inv], [0n, 1n, 0n]);
+  assertThrows(() => uniqueInverse([BigInt64Array.of(7n, 1n << 41n)], 2 ** 41), /id 2199023255552 outside/);
+  assertThrows(() => uniqueInverse([BigInt64Array.of(-1n)], 2 ** 30), /id -1 outside/);
 });
 
 Deno.test("packSequences: the real positions row-major and the ids there, 64-bit ids intact", () => {

@@ -30,17 +30,16 @@ export interface Snapshot {
 }
 
 /**
- * Unique ids of several id arrays (concatenated in order) and each id's index among them. `rows`: the table's
- * size, when known (ids are checked against it); else the largest id sizes the scratch.
+ * Unique ids of several id arrays (concatenated in order) and each id's index among them; every id must be a
+ * row of the table, which has `rows` rows (an id outside it is refused by name).
  */
 export function uniqueInverse(
   arrays: BigInt64Array[],
-  rows?: number,
+  rows: number,
 ): { uniq: BigInt64Array; inv: BigInt64Array } {
-  const size = rows ?? largestId(arrays) + 1;
   // ids below 2^24 (any embedding table that fits in memory): a slot per id, on the ids' low words
-  if (size > 1 << 24) return uniqueInverseMap(arrays);
-  if (slots.length < size) slots = new Int32Array(Math.max(size, 2 * slots.length));
+  if (rows > 1 << 24) return uniqueInverseMap(arrays, rows);
+  if (slots.length < rows) slots = new Int32Array(Math.max(rows, 2 * slots.length));
   const inv = new BigInt64Array(arrays.reduce((a, x) => a + x.length, 0)), invWords = words(inv);
   const uniq: number[] = [];
   let k = 0;
@@ -48,9 +47,7 @@ export function uniqueInverse(
     const w = words(a);
     for (let i = 0; i < a.length; i++, k++) {
       const id = w[2 * i];
-      if (w[2 * i + 1] !== 0 || id < 0 || id >= size) {
-        throw new Error(`id ${a[i]} outside a table of ${size} rows`);
-      }
+      if (w[2 * i + 1] !== 0 || id < 0 || id >= rows) throw outside(a[i], rows);
       let j = slots[id] - 1;
       if (j < 0) {
         j = uniq.length;
@@ -68,19 +65,16 @@ export function uniqueInverse(
   return { uniq: out, inv };
 }
 
-function largestId(arrays: BigInt64Array[]): number {
-  let max = 0;
-  for (const a of arrays) {
-    const w = words(a);
-    for (let i = 0; i < a.length; i++) max = Math.max(max, w[2 * i + 1] ? Infinity : w[2 * i] >>> 0);
-  }
-  return max;
-}
+const outside = (id: bigint, rows: number) => new Error(`id ${id} outside a table of ${rows} rows`);
 
-/** uniqueInverse for ids of 2^24 and above, with a map. */
-function uniqueInverseMap(arrays: BigInt64Array[]): { uniq: BigInt64Array; inv: BigInt64Array } {
+/** uniqueInverse for tables of more than 2^24 rows, with a map. */
+function uniqueInverseMap(
+  arrays: BigInt64Array[],
+  rows: number,
+): { uniq: BigInt64Array; inv: BigInt64Array } {
   const index = new Map<bigint, number>();
   const inv = BigInt64Array.from(arrays.flatMap((a) => [...a]), (id) => {
+    if (id < 0n || id >= BigInt(rows)) throw outside(id, rows);
     let j = index.get(id);
     if (j === undefined) index.set(id, j = index.size);
     return BigInt(j);
