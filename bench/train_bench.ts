@@ -6,9 +6,12 @@
  * MLP 128-64 with Dice) over behaviour sequences of length 20 and 50 (each row's real length uniform in 0..L).
  *
  *   deno task bench:train [--backends node,wasm,webgpu] [--batches 256,1024,4096] [--models dnn,mmoe,deepfm,star,din-L20,din-L50] [--seconds 4]
- *                         [--sparse-sum scatter|segment|both] [--rounds R] [--torch auto|off|PYTHON] [--torch-device cpu|cuda]
+ *                         [--sparse-sum scatter|segment|both] [--optimizer adam|sgd|both] [--rounds R]
+ *                         [--torch auto|off|PYTHON] [--torch-device cpu|cuda]
  * --sparse-sum: how repeated ids' gradients are summed (default: the backend's; scatter on CPU races on repeated
- * ids; both: each, alternating, with the ratio). --rounds: repeat every measurement R times, alternating; medians.
+ * ids; both: each, alternating, with the ratio). --optimizer: Adam (default) or plain SGD; both: each, alternating,
+ * with the ratio sgd/adam, which shows the optimizer's share of a step. --rounds: repeat every measurement R
+ * times, alternating; medians.
  * --torch: the PyTorch peer (bench/torch_peer.py: dnn, mmoe, din-L20, din-L50 written the fast PyTorch way) runs
  * after ours in every round, and the last lines give ours/PyTorch per model and batch, ours on the best CPU backend
  * (or webgpu against --torch-device cuda): the ratio of the medians and, with rounds, the median of each round's
@@ -110,16 +113,19 @@ function matmulFlops(model: CompiledModel, rows: number): number {
   return f;
 }
 
-/** Samples/s of one (model, batch, backend, sparse sum) for `seconds`, after a warm-up. */
-async function measure(
-  name: string,
-  rows: number,
-  backend: Backend,
-  sum: "scatter" | "segment" | undefined,
-  seconds: number,
-) {
-  const { fn, tasks, seqLen } = MODELS[name];
-  const train = { optimizer: { type: "adam" } as const, taskMask: tasks > 1 };
+type Sum = "scatter" | "segment";
+type Optimizer = "adam" | "sgd";
+/** One configuration of a measurement; an unnamed field is the default (the backend's sum, Adam). */
+interface Variant {
+  sum?: Sum;
+  optimizer?: Optimizer;
+}
+const label = (v: Variant) => [v.sum, v.optimizer].filter(Boolean).join("+");
+
+/** Samples/s of one (model, batch, backend, variant) for `seconds`, after a warm-up. */
+async function measure(name: string, rows: number, backend: Backend, v: Variant, seconds: number) {
+  const { fn, tasks, seqLen } = MODELS[name], sum = v.sum;
+  const train = { optimizer: { type: v.optimizer ?? "adam" }, taskMask: tasks > 1 };
   const s = sum // the backend's own choice unless the sum is named, to compare the two
     ? await TrainSession.create(compile(fn, { ...train, ...backend.compile, sparseSum: sum }), backend, {
       seed: 1,
@@ -199,6 +205,7 @@ async function main() {
       models: { type: "string" },
       seconds: { type: "string" },
       "sparse-sum": { type: "string" },
+      optimizer: { type: "string" },
       rounds: { type: "string" },
       torch: { type: "string" },
       "torch-device": { type: "string" },
@@ -231,21 +238,24 @@ async function main() {
   // each measurement once per round, rounds alternating (this machine is noisy); the medians are reported, and
   // against PyTorch also the median of each round's own ratio
   const rounds = Number(values.rounds ?? 1);
-  const sums = values["sparse-sum"] === "both"
-    ? ["segment", "scatter"] as const
-    : [values["sparse-sum"] as "scatter" | "segment" | undefined];
+  const both = <T extends string>(flag: string | undefined, pair: [T, T]): (T | undefined)[] =>
+    flag === "both" ? pair : [flag as T | undefined];
+  const variants: Variant[] = both<Sum>(values["sparse-sum"], ["segment", "scatter"]).flatMap((sum) =>
+    both<Optimizer>(values.optimizer, ["adam", "sgd"]).map((optimizer) => ({ sum, optimizer }))
+  );
   const samples = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     for (const name of (values.models ?? "dnn,mmoe,deepfm,star,din-L20,din-L50").split(",")) {
       if (!MODELS[name]) throw new Error(`unknown model ${name} (known: ${Object.keys(MODELS).join(", ")})`);
       for (const rows of batches) {
         for (const be of backends) {
-          for (const sum of sums) {
-            const sps = await measure(name, rows, await loadBackend(be), sum, seconds);
-            const key = `${name} ${rows} ${be}${sum ? ` ${sum}` : ""}`;
+          for (const v of variants) {
+            const sps = await measure(name, rows, await loadBackend(be), v, seconds);
+            const key = `${name} ${rows} ${be}${label(v) ? ` ${label(v)}` : ""}`;
             samples.set(key, [...samples.get(key) ?? [], sps.samples]);
+            const what = [v.sum && `${v.sum} sum`, v.optimizer].filter(Boolean).join(", ");
             console.log(
-              `${name} B=${rows} ${be}${sum ? ` (${sum} sum)` : ""}${
+              `${name} B=${rows} ${be}${what ? ` (${what})` : ""}${
                 rounds > 1 ? ` round ${round + 1}` : ""
               }: ${Math.round(sps.samples).toLocaleString("en-US")} samples/s${
                 Number.isNaN(sps.gflops) ? "" : ` (${sps.gflops.toFixed(1)} GFLOP/s)`
@@ -272,16 +282,25 @@ async function main() {
       console.log(`median of ${rounds} ${k}: ${Math.round(v).toLocaleString("en-US")} samples/s`);
     }
   }
-  for (const [key, sps] of rates) {
-    if (!key.endsWith(" segment")) continue;
-    const other = rates.get(key.replace(/ segment$/, " scatter"));
-    if (other) {
-      console.log(`ratio segment/scatter ${key.replace(/ segment$/, "")}: ${(sps / other).toFixed(2)}`);
+  // each pair of variants that differ in one choice: segment/scatter, sgd/adam
+  for (const [a, b] of [["segment", "scatter"], ["sgd", "adam"]]) {
+    for (const [key, sps] of rates) {
+      const parts = key.split(" "), choices = (parts[3] ?? "").split("+");
+      if (!choices.includes(a)) continue;
+      const other = rates.get(
+        [...parts.slice(0, 3), choices.map((c) => c === a ? b : c).join("+")].join(" "),
+      );
+      const rest = choices.filter((c) => c !== a).join("+");
+      if (other) {
+        console.log(
+          `ratio ${a}/${b} ${[...parts.slice(0, 3), rest].join(" ").trim()}: ${(sps / other).toFixed(2)}`,
+        );
+      }
     }
   }
   // ratios, not timings, are what compare across machines
   for (const [key, sps] of rates) {
-    const [name, rows, be, sum] = key.split(" ");
+    const [name, rows, be, variant] = key.split(" ");
     if (be === "torch") {
       const mine = torchDevice === "cuda" ? ["webgpu"] : ["node", "wasm"];
       const best = mine.map((b) => [b, rates.get(`${name} ${rows} ${b}`)] as const).filter(([, r]) => r)
@@ -305,7 +324,7 @@ async function main() {
       }
       continue;
     }
-    if (sum) continue;
+    if (variant) continue;
     const dnnRate = rates.get(`dnn ${rows} ${be}`), l20 = rates.get(`din-L20 ${rows} ${be}`);
     if (name.startsWith("din") && dnnRate) {
       console.log(`ratio ${name}/dnn B=${rows} ${be}: ${(sps / dnnRate).toFixed(2)}`);

@@ -20,7 +20,7 @@ fi
 
 if [ ! -x .tools/node_modules/.bin/deno ]; then
   echo "setup: installing Deno from npm"
-  (cd .tools && npm install --no-audit --no-fund --loglevel=error)  # exact version in package.json and the lock
+  (cd .tools && npm ci --no-audit --no-fund --loglevel=error)  # exactly the lock (every platform pinned); never rewrites it
 fi
 export PATH="$ROOT/.tools/node_modules/.bin:$PATH"
 
