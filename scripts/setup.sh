@@ -24,5 +24,7 @@ if [ ! -x .tools/node_modules/.bin/deno ]; then
 fi
 export PATH="$ROOT/.tools/node_modules/.bin:$PATH"
 
-# npm packages for the code (node_modules/, exactly as locked)
+# npm packages for the code (node_modules/, exactly as locked). deno.json says "nodeModulesDir": "manual": only this
+# step writes node_modules. With "auto", every Deno kernel re-linked it on its first npm import, so a notebook
+# starting beside another could pull plotly.js out from under that one's page export.
 deno install --frozen --quiet

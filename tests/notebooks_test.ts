@@ -253,12 +253,43 @@ log("read " + Deno.readTextFileSync(Deno.env.get("CTRLAB_RUN_DIR") + "/made.txt"
   );
 });
 
+/**
+ * Every link and file deno's set-up made in node_modules (top level and each package's own dependency links),
+ * by inode and change time: a process that re-links them (deno.json `"nodeModulesDir": "auto"` makes each
+ * kernel do so on its first npm import) leaves a window in which another notebook's import or page export,
+ * which reads plotly.js there, finds nothing.
+ */
+function nodeModulesLinks(): Map<string, string> {
+  const out = new Map<string, string>();
+  const add = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of Deno.readDirSync(dir)) {
+      const p = `${dir}/${e.name}`, st = Deno.lstatSync(p);
+      out.set(p, `${st.ino} ${st.ctime?.getTime()}`);
+      if (e.name.startsWith("@") && e.isDirectory) add(p);
+    }
+  };
+  const root = `${REPO_ROOT}/node_modules`;
+  add(root);
+  for (const e of Deno.readDirSync(`${root}/.deno`)) {
+    if (e.isDirectory) add(`${root}/.deno/${e.name}${e.name === "node_modules" ? "" : "/node_modules"}`);
+  }
+  return out;
+}
+
 Deno.test("pipeline notebooks run headlessly on small data and export self-contained HTML with live charts", async () => {
   const cfg = await smallConfig("pipeline");
   pipeline = cfg;
   await ensureDataset(cfg, () => {});
+  const links = nodeModulesLinks();
   const info = await runNotebooks(cfg, listNotebooks(), () => {});
   assert(info.notebooks.length >= 1 && info.notebooks.every((r) => r.ok));
+  // notebooks side by side (and the other tests' kernels meanwhile) never re-link node_modules under each other
+  const after = nodeModulesLinks();
+  const changed = [...links].filter(([p, v]) => after.get(p) !== v).map(([p]) =>
+    p.slice(REPO_ROOT.length + 1)
+  );
+  assertEquals(changed.slice(0, 5), [], `${changed.length} node_modules entries re-made while notebooks ran`);
   for (const r of info.notebooks) {
     const cells = (await readCells(`${cfg.runDir}/${r.stage}.ipynb`)).filter((c) => c.cell_type === "code");
     for (const [i, c] of cells.entries()) {
