@@ -16,6 +16,10 @@ case "${1:-}" in
   *) echo "pyenv: unknown environment '$1' (none, spark or bench)" >&2; exit 2 ;;
 esac
 want=$(sha256sum "$LOCK" | cut -d' ' -f1)
+# one builder at a time: a second caller (two Spark runs on a fresh clone) waits, then finds the environment made
+mkdir -p "$VENV"
+exec 9>"$VENV/.building"
+flock 9
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.lock-sha256" 2>/dev/null)" = "$want" ]; then exit 0; fi
 if ! /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null; then
   echo "pyenv: installing Debian's python3-venv"
@@ -26,7 +30,7 @@ if [ "${1:-}" = spark ] && ! command -v java >/dev/null; then
   echo "pyenv: Spark needs Java (17 or later); none on PATH" >&2; exit 1
 fi
 echo "pyenv: creating $VENV from ${LOCK#$ROOT/}"
-rm -rf "$VENV"
+find "$VENV" -mindepth 1 -maxdepth 1 ! -name .building -exec rm -rf {} +  # the lock file stays, held
 /usr/bin/python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$LOCK"
 echo "$want" > "$VENV/.lock-sha256"
