@@ -7,9 +7,22 @@
 import { gradCheck } from "../lib/graph/check.ts";
 import { type Arr, arr, evaluate } from "../lib/graph/interp.ts";
 import { initValues, ModelBuilder, weightedBce } from "../lib/graph/nn.ts";
-import { compile, type ModelFn, newName, rowsName, stateName } from "../lib/graph/program.ts";
-import { clipByGlobalNorm, type OptimizerConfig, update } from "../lib/graph/optim.ts";
-import { cast, constant, cumsum, gather, input, matmul, param, scatterND, sub } from "../lib/graph/tensor.ts";
+import { compile, type ModelFn, packState, rowsName, stateName, unpackState } from "../lib/graph/program.ts";
+import { clipByGlobalNorm, type OptimizerConfig, update, updateFlat } from "../lib/graph/optim.ts";
+import {
+  cast,
+  constant,
+  cumsum,
+  gather,
+  input,
+  matmul,
+  param,
+  scatterND,
+  sigmoid,
+  sub,
+  type Tensor,
+} from "../lib/graph/tensor.ts";
+import * as onnxModule from "onnx-proto";
 import { toOnnx } from "../lib/graph/onnx.ts";
 import { dcn } from "../lib/models/dcn.ts";
 import { dcnDin, din } from "../lib/models/din.ts";
@@ -33,6 +46,7 @@ import {
 import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 
+const onnxProto = ((onnxModule as unknown as { default?: typeof onnxModule }).default ?? onnxModule).onnx;
 const B = 24;
 const SMALL = { dense: 5, userVocab: 30, itemVocab: 20, embDim: 4 };
 const TEXT = 3;
@@ -251,6 +265,111 @@ Deno.test("global-norm clipping rescales gradients to the cap", () => {
   assertClose(evaluate([small.grads[0]], {})[0].data[1], 0.4, 1e-12, "below the cap: unchanged");
 });
 
+Deno.test("the multi-tensor update gives each param the same bits as its own update, on every backend", async () => {
+  const shapes = [[7, 5], [5], [1], [3, 2, 4]], rng = new Rng(8);
+  const values = (shape: number[], scale: number) =>
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal());
+  const lr = input("lr", []), step = input("step", []);
+  const slots = shapes.map((shape, i) => ({ param: input(`p${i}`, shape), grad: input(`g${i}`, shape) }));
+  const m = shapes.map((shape, i) => input(`m${i}`, shape)),
+    v = shapes.map((shape, i) => input(`v${i}`, shape));
+  const total = shapes.reduce((a, sh) => a + sh.reduce((x, y) => x * y, 1), 0);
+  const [M, V] = [input("M", [total]), input("V", [total])];
+  const feeds: Record<string, Float32Array> = { lr: Float32Array.of(3e-3), step: Float32Array.of(7) };
+  shapes.forEach((sh, i) => {
+    feeds[`p${i}`] = values(sh, 1);
+    feeds[`g${i}`] = values(sh, 0.1);
+    feeds[`m${i}`] = values(sh, 0.01);
+    feeds[`v${i}`] = values(sh, 0.001).map(Math.abs);
+  });
+  const cat = (k: string) => Float32Array.from(shapes.flatMap((_, i) => [...feeds[`${k}${i}`]]));
+  [feeds.M, feeds.V] = [cat("m"), cat("v")];
+  const shapeOf = (name: string) =>
+    ["lr", "step"].includes(name) ? [] : ["M", "V"].includes(name) ? [total] : shapes[Number(name.slice(1))];
+  for (const cfg of [{ type: "adam", weightDecay: 0.01 }, { type: "adamw", weightDecay: 0.1 }] as const) {
+    const each: Record<string, Tensor> = {};
+    slots.forEach((slot, i) => {
+      const u = update(cfg, { ...slot, m: m[i], v: v[i] }, lr, step);
+      [each[`new p${i}`], each[`new m${i}`], each[`new v${i}`]] = [u.param, u.m!, u.v!];
+    });
+    const flat = updateFlat(cfg, slots, { m: M, v: V }, lr, step);
+    const all: Record<string, Tensor> = { "new M": flat.m!, "new V": flat.v! };
+    flat.params.forEach((p, i) => all[`new p${i}`] = p);
+    const graph = (outputs: Record<string, Tensor>, state: Tensor[]) =>
+      toOnnx({
+        name: "update",
+        inputs: [lr, step, ...slots.flatMap((s) => [s.param, s.grad]), ...state],
+        outputs,
+      });
+    for (const name of await available()) {
+      const be = await loadBackend(name);
+      const run = async (bytes: Uint8Array) => {
+        const sess = await be.session(bytes, { strict: true });
+        const fed = Object.fromEntries(
+          sess.inputNames.map((n) => [n, be.tensor("float32", feeds[n], shapeOf(n))]),
+        );
+        const out = await sess.run(fed);
+        const got: Record<string, number[]> = {};
+        for (const n of sess.outputNames) got[n.slice(4)] = [...await be.read(out[n]) as Float32Array];
+        await sess.release();
+        return got;
+      };
+      const a = await run(graph(each, [...m, ...v])), b = await run(graph(all, [M, V]));
+      const at = `${cfg.type} on ${name}`;
+      shapes.forEach((_, i) => assertEquals(b[`p${i}`], a[`p${i}`], `${at}: param ${i}`));
+      assertEquals(b.M, shapes.flatMap((_, i) => a[`m${i}`]), `${at}: m`);
+      assertEquals(b.V, shapes.flatMap((_, i) => a[`v${i}`]), `${at}: v`);
+      assert(b.p0.some((x, j) => x !== feeds.p0[j]), `${at}: the params moved`);
+    }
+  }
+});
+
+Deno.test("dense params keep Adam's state flat in the graph and per param in snapshots; SGD keeps none", async () => {
+  const { fn, tasks } = MODELS.mmoe;
+  const model = compile(fn, { optimizer: { type: "adam" }, taskMask: tasks > 1 });
+  const dense = model.params.filter((p) => !p.sparse && !p.buffer).map((p) => p.tensor.name!);
+  assertEquals(model.flatState.map((p) => p.name), dense);
+  const stateInputs = model.trainInputs.map((t) => t.name).filter((n) => /\.(m|v)$|^optimizer:/.test(n));
+  assertEquals(stateInputs.sort(), [
+    "item_emb.m",
+    "item_emb.v",
+    "optimizer:m",
+    "optimizer:v",
+    "user_emb.m",
+    "user_emb.v",
+  ]);
+  const s = await TrainSession.create(model, await loadBackend("node"), { seed: 5 });
+  await s.step(batch(3, tasks), B, 0.05);
+  const snap = await s.snapshot();
+  for (const n of dense) {
+    assertEquals(
+      snap.values[`${n}.m`].length,
+      model.params.find((p) => p.tensor.name === n)!.tensor.shape.reduce<number>(
+        (a, d) => a * (d as number),
+        1,
+      ),
+    );
+    assert(snap.values[`${n}.v`].some((x) => x > 0), `${n}.v has the step's squared gradient`);
+  }
+  assert(!("optimizer:m" in snap.values), "snapshots name each param's state");
+  s.load(snap);
+  const again = await s.snapshot();
+  for (const [k, x] of Object.entries(snap.values)) {
+    assertEquals([...again.values[k]], [...x], `${k} round trip`);
+  }
+  await s.release();
+  assertEquals(compile(fn, { optimizer: { type: "sgd" }, taskMask: true }).flatState, []);
+});
+
+Deno.test("toOnnx names an op's result after its graph output; only inputs and second names go through Identity", () => {
+  const x = input("x", [2]), y = sigmoid(x);
+  const g = onnxProto.ModelProto.decode(toOnnx({ name: "t", inputs: [x], outputs: { y, also: y, same: x } }))
+    .graph!;
+  assertEquals(g.node!.map((n) => n.opType), ["Sigmoid", "Identity", "Identity"]);
+  assertEquals(g.node![0].output, ["y"]);
+  assertEquals(g.node!.slice(1).map((n) => [n.input![0], n.output![0]]), [["y", "also"], ["x", "same"]]);
+});
+
 const BACKENDS: BackendName[] = ["node", "wasm", "webgpu"];
 
 async function available(): Promise<BackendName[]> {
@@ -288,7 +407,7 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
       }
       feeds.lr = arr([], [0.05]);
       feeds.step = arr([], [1]);
-      for (const [k, v] of Object.entries(before.values)) {
+      for (const [k, v] of Object.entries(packState(model, before.values))) {
         feeds[k] = arr(model.trainGraph.inputs.find((t) => t.name === k)!.shape as number[], v);
       }
       const uniq: Record<string, BigInt64Array> = {};
@@ -302,11 +421,18 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
         evaluate(names.map((n) => model.trainGraph.outputs[n]), feeds).map((a, i) => [names[i], a]),
       );
       assertClose(loss!, ref.loss.data[0], 1e-5, `${name}/${writeBack}/${sum}${pack ? "/packed" : ""} loss`);
+      // the updated values by name, the flat dense state split back per param
+      const updated = unpackState(
+        model,
+        Object.fromEntries(
+          names.filter((n) => n.startsWith("new:")).map((n) => [n.slice(4), ref[n].data]),
+        ),
+      );
       for (const p of model.params) {
         const n = p.tensor.name!;
         for (const k of [n, ...(p.buffer ? [] : model.stateKinds.map((q) => stateName(n, q)))]) {
           let expected: Float64Array;
-          if (ref[newName(k)]) expected = ref[newName(k)].data;
+          if (updated[k]) expected = updated[k];
           else { // host write-back: start from the old table and apply the returned rows
             expected = Float64Array.from(before.values[k]);
             const rows = ref[rowsName(k)].data, width = p.shape.slice(1).reduce((a, c) => a * c, 1);

@@ -115,6 +115,12 @@ export function toOnnx(spec: GraphSpec): Uint8Array {
       onnx.NodeProto.create({ opType, input, output: [output], attribute, name: `${opType}_${k++}` }),
     );
 
+  // an op's result that is a graph output is named as the output (an Identity would copy it when other
+  // nodes read it too); inputs, constants and a tensor's second output name go through Identity
+  const outputOf = new Map<number, string>();
+  for (const [name, t] of Object.entries(spec.outputs)) {
+    if (t.kind === "op" && !outputOf.has(t.id)) outputOf.set(t.id, name);
+  }
   for (const t of order) {
     if (t.kind === "input" || t.kind === "param") {
       if (!t.name) throw new Error(`toOnnx: unnamed ${t.kind}`);
@@ -132,7 +138,7 @@ export function toOnnx(spec: GraphSpec): Uint8Array {
       continue;
     }
     const ins = t.inputs.map((i) => names.get(i.id)!);
-    const out = fresh(t.op.toLowerCase());
+    const out = outputOf.get(t.id) ?? fresh(t.op.toLowerCase());
     names.set(t.id, out);
     const a = t.attrs;
     if (DIRECT.has(t.op)) node(t.op, ins, out);
@@ -175,7 +181,9 @@ export function toOnnx(spec: GraphSpec): Uint8Array {
       node("ScatterND", ins, out, a.reduction === "add" ? [attrStr("reduction", "add")] : []);
     } else throw new Error(`toOnnx: no ONNX mapping for ${t.op}`);
   }
-  for (const [name, t] of Object.entries(spec.outputs)) node("Identity", [names.get(t.id)!], name);
+  for (const [name, t] of Object.entries(spec.outputs)) {
+    if (outputOf.get(t.id) !== name) node("Identity", [names.get(t.id)!], name);
+  }
 
   const graph = onnx.GraphProto.create({
     name: spec.name,

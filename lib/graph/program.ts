@@ -20,7 +20,7 @@
 import { gradients } from "./grad.ts";
 import { l2, ModelBuilder, type PackedSequence, type ParamSpec, weightedBce } from "./nn.ts";
 import { toOnnx } from "./onnx.ts";
-import { clipByGlobalNorm, type OptimizerConfig, stateKinds, update } from "./optim.ts";
+import { clipByGlobalNorm, type OptimizerConfig, stateKinds, update, updateFlat } from "./optim.ts";
 import {
   add,
   cast,
@@ -29,6 +29,7 @@ import {
   type DType,
   gather,
   input,
+  numel,
   reshape,
   scatterND,
   type Shape,
@@ -91,6 +92,11 @@ export interface CompiledModel {
   /** Eval-graph outputs besides prob and logits (e.g. "gates"), with their shapes. */
   extraOutputs: IOSpec[];
   stateKinds: ("m" | "v")[];
+  /**
+   * The dense params whose optimizer state is one flat tensor per kind (`optimizer:m`, `optimizer:v`), in its
+   * order, with their sizes; empty when each param keeps its own (SGD, or a single dense param).
+   */
+  flatState: { name: string; size: number }[];
   sparse: SparseTable[];
   /** How updated sparse rows get back into their tables (config.sparseWriteBack, default "host"). */
   writeBack: "graph" | "host";
@@ -102,6 +108,8 @@ export interface CompiledModel {
 }
 
 export const stateName = (param: string, kind: string) => `${param}.${kind}`;
+/** The flat optimizer state of the dense params (CompiledModel.flatState). */
+export const flatStateName = (kind: string) => `optimizer:${kind}`;
 export const newName = (name: string) => `new:${name}`;
 export const rowsName = (name: string) => `rows:${name}`;
 export const uniqName = (param: string) => `${param}:uniq`;
@@ -109,6 +117,47 @@ export const invName = (param: string) => `${param}:inv`;
 export const permName = (param: string) => `${param}:perm`;
 export const firstName = (param: string) => `${param}:first`;
 export const lastName = (param: string) => `${param}:last`;
+
+/**
+ * Params and optimizer state by name (`<param>.m`, as snapshots keep them) → the train graph's inputs: the dense
+ * params' state packed into its flat tensors (CompiledModel.flatState).
+ */
+export function packState(
+  model: Pick<CompiledModel, "flatState" | "stateKinds">,
+  values: Record<string, Float32Array>,
+): Record<string, Float32Array> {
+  if (!model.flatState.length) return values;
+  const out = { ...values }, total = model.flatState.reduce((a, p) => a + p.size, 0);
+  for (const k of model.stateKinds) {
+    const flat = new Float32Array(total);
+    let at = 0;
+    for (const p of model.flatState) {
+      const name = stateName(p.name, k), v = values[name];
+      if (v?.length !== p.size) throw new Error(`state ${name}: expected ${p.size} values, got ${v?.length}`);
+      flat.set(v, at);
+      at += p.size;
+      delete out[name];
+    }
+    out[flatStateName(k)] = flat;
+  }
+  return out;
+}
+
+/** The inverse of packState: each dense param's state under its own name again (copies). */
+export function unpackState<A extends Float32Array | Float64Array>(
+  model: Pick<CompiledModel, "flatState" | "stateKinds">,
+  values: Record<string, A>,
+): Record<string, A> {
+  if (!model.flatState.length) return values;
+  const out = { ...values };
+  for (const k of model.stateKinds) {
+    const flat = values[flatStateName(k)];
+    delete out[flatStateName(k)];
+    let at = 0;
+    for (const p of model.flatState) out[stateName(p.name, k)] = flat.slice(at, at += p.size) as A;
+  }
+  return out;
+}
 
 const spec = (t: Tensor): IOSpec => ({ name: t.name!, shape: t.shape, dtype: t.dtype });
 
@@ -196,7 +245,29 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
   for (const [name, value] of m.assigned) outputs[newName(name)] = value; // buffers (running statistics)
   if (cfg.emitPredictions) outputs.prob = sigmoid(logits);
   const stateInputs: Tensor[] = [];
-  for (const s of slots) {
+  // the dense params' state flat, updated in one pass per op (optim.updateFlat), when there is state to keep
+  const dense = slots.filter((s) => !s.rows);
+  const flatState = kinds.length && dense.length > 1
+    ? dense.map((s) => ({ name: s.spec.tensor.name!, size: numel(s.spec.shape) }))
+    : [];
+  if (flatState.length) {
+    const total = flatState.reduce((a, p) => a + p.size, 0);
+    const state = Object.fromEntries(kinds.map((k) => {
+      const t = input(flatStateName(k), [total]);
+      stateInputs.push(t);
+      return [k, t];
+    })) as { m?: Tensor; v?: Tensor };
+    const u = updateFlat(
+      cfg.optimizer,
+      dense.map((s) => ({ param: s.spec.tensor, grad: s.grad })),
+      state,
+      lr,
+      step,
+    );
+    dense.forEach((s, i) => outputs[newName(s.spec.tensor.name!)] = u.params[i]);
+    for (const k of kinds) outputs[newName(flatStateName(k))] = u[k]!;
+  }
+  for (const s of flatState.length ? slots.filter((s) => s.rows) : slots) {
     const name = s.spec.tensor.name!;
     const state = Object.fromEntries(kinds.map((k) => {
       const t = input(stateName(name, k), s.spec.shape);
@@ -267,6 +338,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
     params: all,
     config: cfg,
     stateKinds: kinds,
+    flatState,
     sparse,
     writeBack,
     sparseSum: sum,

@@ -8,14 +8,17 @@ import { compile, type ModelFn, type TrainConfig } from "../graph/program.ts";
 import {
   type CompiledModel,
   firstName,
+  flatStateName,
   invName,
   type IOSpec,
   lastName,
   newName,
+  packState,
   permName,
   rowsName,
   stateName,
   uniqName,
+  unpackState,
 } from "../graph/program.ts";
 import { Rng } from "../util/rng.ts";
 import type { Backend, Feeds, OrtTensor, Session } from "./backend.ts";
@@ -256,6 +259,9 @@ export class TrainSession {
   }
 
   private shapeOf(name: string): number[] {
+    if (this.model.stateKinds.some((k) => flatStateName(k) === name)) {
+      return [this.model.flatState.reduce((a, p) => a + p.size, 0)];
+    }
     const p = this.model.params.find((q) =>
       q.tensor.name === name || this.model.stateKinds.some((k) => stateName(q.tensor.name!, k) === name)
     );
@@ -274,7 +280,7 @@ export class TrainSession {
     this.stepCount = snap.step;
     this.values.clear();
     this.host.clear();
-    for (const [name, v] of Object.entries(snap.values)) {
+    for (const [name, v] of Object.entries(packState(this.model, snap.values))) {
       const data = Float32Array.from(v);
       if (this.isSparse(name) && this.writeBack === "host") this.host.set(name, data);
       this.values.set(name, this.backend.tensor("float32", data, this.shapeOf(name)));
@@ -287,7 +293,7 @@ export class TrainSession {
     for (const [name, t] of this.values) {
       values[name] = Float32Array.from(await this.backend.read(t) as Float32Array);
     }
-    return { step: this.stepCount, values };
+    return { step: this.stepCount, values: unpackState(this.model, values) };
   }
 
   /** Just the parameters and buffers (for the inference model). */
