@@ -79,7 +79,7 @@ export function update(cfg: OptimizerConfig, s: Slot, lr: Tensor, step: Tensor):
  * One update of several dense params at once, PyTorch's multi-tensor ("foreach") form: params and grads
  * flattened and concatenated, the state flat (`m`, `v`: [Σ sizes], params in order), each updated param sliced
  * back to its shape. Element by element the arithmetic of `update`, so the same bits; one node per op for all
- * params instead of one per param and op (onnxruntime pays for every node, and MMoE's towers alone hold 30 weights).
+ * params instead of one per param and op (onnxruntime pays for every node; MMoE's towers hold 30 weights).
  */
 export function updateFlat(
   cfg: OptimizerConfig,
