@@ -16,14 +16,14 @@ import {
   gather,
   input,
   matmul,
+  numel,
   param,
   scatterND,
   sigmoid,
   sub,
   type Tensor,
 } from "../lib/graph/tensor.ts";
-import * as onnxModule from "onnx-proto";
-import { toOnnx } from "../lib/graph/onnx.ts";
+import { onnx as onnxProto, toOnnx } from "../lib/graph/onnx.ts";
 import { dcn } from "../lib/models/dcn.ts";
 import { dcnDin, din } from "../lib/models/din.ts";
 import { dnn } from "../lib/models/dnn.ts";
@@ -46,7 +46,6 @@ import {
 import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 
-const onnxProto = ((onnxModule as unknown as { default?: typeof onnxModule }).default ?? onnxModule).onnx;
 const B = 24;
 const SMALL = { dense: 5, userVocab: 30, itemVocab: 20, embDim: 4 };
 const TEXT = 3;
@@ -268,12 +267,12 @@ Deno.test("global-norm clipping rescales gradients to the cap", () => {
 Deno.test("the multi-tensor update gives each param the same bits as its own update, on every backend", async () => {
   const shapes = [[7, 5], [5], [1], [3, 2, 4]], rng = new Rng(8);
   const values = (shape: number[], scale: number) =>
-    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal());
+    Float32Array.from({ length: numel(shape) }, () => scale * rng.normal());
   const lr = input("lr", []), step = input("step", []);
   const slots = shapes.map((shape, i) => ({ param: input(`p${i}`, shape), grad: input(`g${i}`, shape) }));
   const m = shapes.map((shape, i) => input(`m${i}`, shape)),
     v = shapes.map((shape, i) => input(`v${i}`, shape));
-  const total = shapes.reduce((a, sh) => a + sh.reduce((x, y) => x * y, 1), 0);
+  const total = shapes.reduce((a, sh) => a + numel(sh), 0);
   const [M, V] = [input("M", [total]), input("V", [total])];
   const feeds: Record<string, Float32Array> = { lr: Float32Array.of(3e-3), step: Float32Array.of(7) };
   shapes.forEach((sh, i) => {
@@ -342,13 +341,7 @@ Deno.test("dense params keep Adam's state flat in the graph and per param in sna
   await s.step(batch(3, tasks), B, 0.05);
   const snap = await s.snapshot();
   for (const n of dense) {
-    assertEquals(
-      snap.values[`${n}.m`].length,
-      model.params.find((p) => p.tensor.name === n)!.tensor.shape.reduce<number>(
-        (a, d) => a * (d as number),
-        1,
-      ),
-    );
+    assertEquals(snap.values[`${n}.m`].length, numel(model.params.find((p) => p.tensor.name === n)!.shape));
     assert(snap.values[`${n}.v`].some((x) => x > 0), `${n}.v has the step's squared gradient`);
   }
   assert(!("optimizer:m" in snap.values), "snapshots name each param's state");

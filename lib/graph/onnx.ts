@@ -7,8 +7,8 @@ import * as onnxModule from "onnx-proto";
 import { type DType, type Tensor, topoSort } from "./tensor.ts";
 
 type OnnxNs = typeof onnxModule.onnx;
-// the package is CommonJS: its namespace sits on the default export at run time
-const onnx: OnnxNs = (onnxModule as unknown as { default?: { onnx: OnnxNs } }).default?.onnx ??
+// the package is CommonJS: its namespace sits on the default export at run time (exported for tests that decode)
+export const onnx: OnnxNs = (onnxModule as unknown as { default?: { onnx: OnnxNs } }).default?.onnx ??
   onnxModule.onnx;
 
 export const OPSET = 18;

@@ -110,6 +110,9 @@ export interface CompiledModel {
 export const stateName = (param: string, kind: string) => `${param}.${kind}`;
 /** The flat optimizer state of the dense params (CompiledModel.flatState). */
 export const flatStateName = (kind: string) => `optimizer:${kind}`;
+/** The length of each flat state tensor: the dense params' sizes together. */
+export const flatStateSize = (model: Pick<CompiledModel, "flatState">) =>
+  model.flatState.reduce((a, p) => a + p.size, 0);
 export const newName = (name: string) => `new:${name}`;
 export const rowsName = (name: string) => `rows:${name}`;
 export const uniqName = (param: string) => `${param}:uniq`;
@@ -127,7 +130,7 @@ export function packState(
   values: Record<string, Float32Array>,
 ): Record<string, Float32Array> {
   if (!model.flatState.length) return values;
-  const out = { ...values }, total = model.flatState.reduce((a, p) => a + p.size, 0);
+  const out = { ...values }, total = flatStateSize(model);
   for (const k of model.stateKinds) {
     const flat = new Float32Array(total);
     let at = 0;
@@ -251,7 +254,7 @@ export function compile(model: ModelFn, cfg: TrainConfig): CompiledModel {
     ? dense.map((s) => ({ name: s.spec.tensor.name!, size: numel(s.spec.shape) }))
     : [];
   if (flatState.length) {
-    const total = flatState.reduce((a, p) => a + p.size, 0);
+    const total = flatStateSize({ flatState });
     const state = Object.fromEntries(kinds.map((k) => {
       const t = input(flatStateName(k), [total]);
       stateInputs.push(t);

@@ -9,6 +9,7 @@ import {
   type CompiledModel,
   firstName,
   flatStateName,
+  flatStateSize,
   invName,
   type IOSpec,
   lastName,
@@ -260,7 +261,7 @@ export class TrainSession {
 
   private shapeOf(name: string): number[] {
     if (this.model.stateKinds.some((k) => flatStateName(k) === name)) {
-      return [this.model.flatState.reduce((a, p) => a + p.size, 0)];
+      return [flatStateSize(this.model)];
     }
     const p = this.model.params.find((q) =>
       q.tensor.name === name || this.model.stateKinds.some((k) => stateName(q.tensor.name!, k) === name)
