@@ -122,7 +122,8 @@ Deno.test("PCA + L2 is fitted on training rows only; fusion and padding keep the
   assert(a.explained > 0 && a.explained < 1);
   assertEquals([...l2Rows(Float32Array.of(3, 4, 0, 0), 2)], [0.6, 0.8, 0, 0].map(Math.fround));
   assertEquals([...fuse(Float32Array.of(1, 0), Float32Array.of(0, 1), 0.25)], [0.25, 0.75]);
-  assertEquals([...padColumns(Float32Array.of(1, 2, 3, 4), 2, 3)], [1, 2, 0, 3, 4, 0]);
+  assertEquals([...padColumns(Float32Array.of(1, 2, 3, 4), 2, 2, 3)], [1, 2, 0, 3, 4, 0]);
+  assertEquals([...padColumns(new Float32Array(0), 2, 0, 2)], [0, 0, 0, 0], "no columns: zeros");
 });
 
 Deno.test("item vector index: rows keep their order, an unknown item is an error", () => {

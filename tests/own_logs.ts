@@ -63,12 +63,14 @@ export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
 
 /**
  * Another company's click log under `<dir>/logs`: days before the midpoint in `part-a.csv.gz` (GBK, gzipped),
- * the rest in `part-b.csv` (GBK). Returns the folder and the spec file's path (written beside, not inside, the logs).
+ * the rest in `part-b.csv` (GBK); `cut: "record"` splits at the middle record instead, inside a day. Returns the
+ * folder and the spec file's path (written beside, not inside, the logs; `spec` replaces OTHER_SPEC).
  */
 export async function writeOtherLogs(
   dir: string,
   rows: number,
   seed = 7,
+  o: { cut?: "day" | "record"; spec?: DatasetSpec } = {},
 ): Promise<{ logs: string; spec: string; rows: number }> {
   await generateLogs({ rows, seed, corruptRate: 0, outDir: `${dir}/gen` });
   await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/gen/clean` });
@@ -91,18 +93,15 @@ export async function writeOtherLogs(
   });
   const days = [...new Set(other.getColumn("date").toArray() as string[])].sort();
   const mid = days[Math.floor(days.length / 2)];
+  const [a, b] = o.cut === "record"
+    ? [other.head(other.height >> 1), other.tail(other.height - (other.height >> 1))]
+    : [other.filter(pl.col("date").lt(pl.lit(mid))), other.filter(pl.col("date").gtEq(pl.lit(mid)))];
   const csv = (df: pl.DataFrame) =>
     new TextDecoder().decode(df.drop("date").writeCSV() as unknown as Uint8Array);
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
-  await Deno.writeFile(
-    `${dir}/logs/part-a.csv.gz`,
-    await gzip(await toGbk(csv(other.filter(pl.col("date").lt(pl.lit(mid)))))),
-  );
-  await Deno.writeFile(
-    `${dir}/logs/part-b.csv`,
-    await toGbk(csv(other.filter(pl.col("date").gtEq(pl.lit(mid))))),
-  );
-  await Deno.writeTextFile(`${dir}/other-log.json`, JSON.stringify(OTHER_SPEC, null, 2));
+  await Deno.writeFile(`${dir}/logs/part-a.csv.gz`, await gzip(await toGbk(csv(a))));
+  await Deno.writeFile(`${dir}/logs/part-b.csv`, await toGbk(csv(b)));
+  await Deno.writeTextFile(`${dir}/other-log.json`, JSON.stringify(o.spec ?? OTHER_SPEC, null, 2));
   return { logs: `${dir}/logs`, spec: `${dir}/other-log.json`, rows: other.height };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The notebooks on logs a user brings: the AntM2C release's exact layout through all ten (no oracle, a
- * read-only input whose tree is unchanged afterwards), and a non-AntM2C log through a spec through 01–06.
+ * read-only input whose tree is unchanged afterwards), a non-AntM2C log through a spec through 01–06, and a
+ * log without any text, cut inside a day into its two files, through all ten.
  */
 import { EXECUTION_DEFAULTS, type RunConfig } from "../lib/config.ts";
 import { ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
@@ -8,7 +9,7 @@ import { readManifest } from "../lib/features/table.ts";
 import { readResults } from "../lib/eval/results.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
 import { assert, assertEquals, tempDir } from "./assert.ts";
-import { treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
+import { OTHER_SPEC, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
 
 interface Output {
   output_type: string;
@@ -132,4 +133,32 @@ Deno.test("a non-AntM2C log (string ids, epoch seconds, 3 named scenes, gzip + G
     );
   }
   assertEquals(await treeHashes(logs), before);
+});
+
+Deno.test("a log without text, its two files cut inside a day, runs all ten notebooks; 07 says there is no text; predict on the last file reproduces the notebook", async () => {
+  const dir = await tempDir("notext-nb");
+  const { logs, spec } = await writeOtherLogs(dir, 12_000, 13, {
+    cut: "record",
+    spec: { ...OTHER_SPEC, name: "no-text", text: [] },
+  });
+  const cfg: RunConfig = {
+    ...EXECUTION_DEFAULTS,
+    rows: 0,
+    seed: 7,
+    corruptRate: 0,
+    input: logs,
+    spec,
+    dataDir: ownDataDir(logs, spec, `${dir}/work`),
+    runDir: `${dir}/run`,
+  };
+  await ensureDataset(cfg, () => {});
+  const info = await runNotebooks(cfg, listNotebooks(), () => {});
+  assert(info.notebooks.length === 10 && info.notebooks.every((r) => r.ok));
+  const text = await assertCleanOutputs(cfg.runDir, info.notebooks.map((r) => r.stage));
+  assert(text.includes("No text in these logs"), "07 says plainly that there is no text");
+  const meta = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/text/meta.json`));
+  assertEquals([meta.k, meta.texts], [1, { user: 0, item: 0 }], "one zero column per side");
+  // the last file starts in the middle of a day: its features still see that day's earlier records
+  const predict = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/metrics/09_fallback.json`)).metrics;
+  assertEquals(predict["predict max |Δp|"], 0, "predict on the raw file reproduces the notebook");
 });

@@ -3,12 +3,13 @@
  * and survives save/load; the cache embeds each distinct text once per embedder; text joins to rows by row_id
  * (a shuffled frame still gets each row's own text); the shipped tiny BERT loads through transformers.js from a
  * local directory, is reproducible from its maker, and what transformers.js returns equals the float64
- * interpreter's mean pooling of the same graph.
+ * interpreter's mean pooling of the same graph. A log with text on one side only gets zero vectors on the other.
  */
 import pl from "nodejs-polars";
 import { EXECUTION_DEFAULTS, REPO_ROOT } from "../lib/config.ts";
 import { ensureDataset } from "../lib/data/dataset.ts";
-import { runEtl, scanClean } from "../lib/data/etl.ts";
+import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
+import { resolveSpec } from "../lib/data/spec.ts";
 import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
 import { arr, evaluate } from "../lib/graph/interp.ts";
 import { ModelBuilder } from "../lib/graph/nn.ts";
@@ -21,6 +22,7 @@ import { meanPool, TransformersEmbedder } from "../lib/text/transformers.ts";
 import { applyWhitening, fitWhitening, truncateWhitening } from "../lib/text/whiten.ts";
 import { Rng } from "../lib/util/rng.ts";
 import { assert, assertClose, assertEquals, tempDir } from "./assert.ts";
+import { OTHER_SPEC, writeOtherLogs } from "./own_logs.ts";
 
 const CORPUS = [
   "惠民火锅优惠券,火锅,奶茶",
@@ -200,4 +202,22 @@ Deno.test("the shipped tiny BERT: reproducible from its maker, loads through tra
   const last4 = await TransformersEmbedder.load(shipped, { lastLayers: 4 });
   assert(last4.fingerprint !== e.fingerprint);
   assertEquals((await last4.embed(texts)).length, texts.length * config.hidden);
+});
+
+Deno.test("text on one side only: that side is fitted and whitened, the other is zero at the same width", async () => {
+  const dir = await tempDir("one-side-text");
+  const spec = resolveSpec({ ...OTHER_SPEC, name: "item-text", text: [{ column: "title", side: "item" }] });
+  const { logs } = await writeOtherLogs(dir, 4_000, 3, { spec });
+  await runEtl({ input: logs, output: `${dir}/clean`, spec });
+  const built = await buildTable(loadEvents(`${dir}/clean`), { schema: readCleanSchema(`${dir}/clean`) });
+  await writeTable(`${dir}/table`, built, `${dir}/clean`);
+  const tf = await buildTextFeatures(dir, built.manifest.split.days.train, `${dir}/text`, {
+    k: 16,
+    tfidf: { dim: 24 },
+  });
+  assert(tf.texts.item.length > 2 && tf.texts.user.length === 1, "item texts, no user text");
+  assert(tf.whitening.item.spectrum.length === 24 && tf.whitening.user.spectrum.length === 0);
+  assertEquals([tf.k, tf.whitening.user.k], [Math.min(16, tf.whitening.item.k), tf.k]);
+  assert(tf.tables.item.some((v) => v !== 0), "item vectors carry the titles");
+  assertEquals([tf.tables.user.length, tf.tables.user.every((v) => v === 0)], [tf.k, true]);
 });

@@ -36,10 +36,11 @@ export function concatRows(blocks: { x: Float32Array; d: number }[]): { x: Float
 }
 
 /** n × d rows widened to n × k (k ≥ d) with zero columns (norms unchanged). */
-export function padColumns(x: Float32Array, d: number, k: number): Float32Array {
+export function padColumns(x: Float32Array, n: number, d: number, k: number): Float32Array {
   if (k === d) return x;
   if (k < d) throw new Error(`padColumns: cannot narrow ${d} columns to ${k}`);
-  return concatRows([{ x, d }, { x: new Float32Array((x.length / d) * (k - d)), d: k - d }]).x;
+  if (d === 0) return new Float32Array(n * k); // no columns to keep (a content vector without any content)
+  return concatRows([{ x, d }, { x: new Float32Array(n * (k - d)), d: k - d }]).x;
 }
 
 /** Rows of `x` (n × d) where `keep` holds. */
@@ -60,7 +61,8 @@ export function pcaL2(
   const pca = fitPca(selectRows(x, d, fitOn), d, k);
   const total = pca.spectrum.reduce((a, v) => a + Math.max(0, v), 0);
   const kept = pca.spectrum.slice(0, pca.k).reduce((a, v) => a + Math.max(0, v), 0);
-  return { vectors: l2Rows(project(pca, x), pca.k), k: pca.k, explained: kept / total };
+  // rows that do not vary (no text and no pictures: every content vector is zero) have nothing to explain
+  return { vectors: l2Rows(project(pca, x), pca.k), k: pca.k, explained: total > 0 ? kept / total : 0 };
 }
 
 /** α·content + (1 − α)·collaborative, row by row (both n × k). */

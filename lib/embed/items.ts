@@ -88,8 +88,8 @@ export async function buildItemEmbeddings(o: {
         raw.set(o.item2vec.vectors.subarray(v * d2v, (v + 1) * d2v), r * d2v);
       }
     });
-    const collaborative = padColumns(l2Rows(raw, d2v), d2v, kk),
-      contentVectors = padColumns(content.vectors, content.k, kk);
+    const collaborative = padColumns(l2Rows(raw, d2v), n, d2v, kk),
+      contentVectors = padColumns(content.vectors, n, content.k, kk);
     return {
       itemIds,
       vocabIdx,

@@ -1,7 +1,7 @@
 /**
  * Score new raw logs (a file in the dataset spec the package was trained on) with a model package: validate it with the ETL (bad rows quarantined and counted,
- * never dropped silently), rebuild every point-in-time feature from the package's history plus the file's own
- * earlier days, look up vocabularies, embed and whiten the texts, and run the ONNX inference model.
+ * never dropped silently), rebuild every point-in-time feature from the package's history before the file's first
+ * record plus the file's own earlier rows, look up vocabularies, embed and whiten the texts, and run the ONNX inference model.
  * The result is one probability per valid record, keyed by the record's ordinal in the file (id).
  */
 import pl from "nodejs-polars";
@@ -51,10 +51,13 @@ export async function predictCsv(
     }
     const fresh = loadEvents(tmp);
     const history = pl.readParquet(`${p.dir}/history.parquet`);
-    // history strictly before the file's first day, and new row ids after every history id (same order as in the logs)
-    const firstDay = fresh.getColumn("day").min() as number;
+    // history strictly before the file's first record (a file may start in the middle of a day: the history's
+    // earlier rows of that day still count), and new row ids after every history id (same order as in the logs)
+    const ms = pl.col("log_time").cast(pl.Datetime("ms")).cast(pl.Int64);
+    // (as a float: nodejs-polars reads an Int64 value back through 32 bits)
+    const first = fresh.select(ms.min().cast(pl.Float64).alias("t")).getColumn("t").get(0) as number;
     const offset = (history.getColumn("row_id").max() as number) + 1;
-    const past = history.filter(pl.col("day").lt(pl.lit(firstDay)));
+    const past = history.filter(ms.lt(pl.lit(first)));
     const renumbered = fresh.withColumns(pl.col("row_id").add(pl.lit(offset)).cast(pl.Int64).alias("row_id"))
       .select(...past.columns);
     const events = pl.concat([

@@ -83,3 +83,15 @@ export async function embedCached(
   });
   return { vectors: out, computed: missing.length };
 }
+
+/**
+ * The embedder of a log without text (no text columns in its dataset spec, or fewer than two distinct texts on
+ * the training days): one dimension, every text → 0. The text vectors of 07–09 then carry nothing, and each
+ * "+text" model is its baseline with a constant input.
+ */
+export const NO_TEXT: Embedder = {
+  name: "none (no text in the logs)",
+  fingerprint: "no-text",
+  dim: 1,
+  embed: (texts) => Promise.resolve(new Float32Array(texts.length)),
+};

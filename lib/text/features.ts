@@ -10,10 +10,10 @@
  */
 import pl from "nodejs-polars";
 import { readCleanSchema, scanClean } from "../data/etl.ts";
-import { embedCached, type Embedder, type EmbedOptions } from "./embedder.ts";
+import { embedCached, type Embedder, type EmbedOptions, NO_TEXT } from "./embedder.ts";
 import { type TfidfConfig, TfidfSvdEmbedder } from "./tfidf.ts";
 import { TransformersEmbedder } from "./transformers.ts";
-import { applyWhitening, fitWhitening, truncateWhitening, type Whitening } from "./whiten.ts";
+import { applyWhitening, emptyWhitening, fitWhitening, truncateWhitening, type Whitening } from "./whiten.ts";
 import { dayIndex } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
 
@@ -85,11 +85,6 @@ export async function buildTextFeatures(
   return timed("features", async () => {
     const days = trainDays.map(dayIndex);
     const cols = textColumns(`${dataDir}/clean`);
-    if (!cols.user.length && !cols.item.length) {
-      throw new Error(
-        `the dataset spec declares no text columns (text: [{ column, side: "user" | "item" }]): text features need at least one`,
-      );
-    }
     const rows = scanClean(`${dataDir}/clean`).select(
       pl.col("row_id"),
       pl.col("date").cast(pl.Int32).isIn(days).alias("train"),
@@ -115,8 +110,12 @@ export async function buildTextFeatures(
           i,
         ) => i > 0).sort((a, b) => a - b);
     let embedder: Embedder;
-    if (!o.embedder || o.embedder === "tfidf") {
-      const corpus = TEXT_SIDES.flatMap((s) => trainIdx(s).map((i) => texts[s][i]));
+    const corpus = TEXT_SIDES.flatMap((s) => trainIdx(s).map((i) => texts[s][i]));
+    const noText = new Set(corpus).size < 2;
+    if (noText) {
+      embedder = NO_TEXT;
+      await Deno.writeTextFile(`${outDir}/embedder/model.json`, JSON.stringify({ none: true }));
+    } else if (!o.embedder || o.embedder === "tfidf") {
       const e = TfidfSvdEmbedder.fit(corpus, o.tfidf);
       await e.save(`${outDir}/embedder`);
       embedder = e;
@@ -139,10 +138,20 @@ export async function buildTextFeatures(
       const fit = trainIdx(side);
       const d = embedder.dim, train = new Float32Array(fit.length * d);
       fit.forEach((i, r) => train.set(vectors[side].subarray(i * d, (i + 1) * d), r * d));
-      whitening[side] = fitWhitening(train, d, o.k ?? 128);
+      // a side with no text column (or fewer than two distinct training texts) spans no direction
+      whitening[side] = fit.length >= 2 && !noText
+        ? fitWhitening(train, d, o.k ?? 128)
+        : emptyWhitening(d, fit.length);
     }
-    // one width for both sides (models read [B, k] for each), the smaller of the two ranks
-    const k = Math.min(...TEXT_SIDES.map((s) => whitening[s].k));
+    // one width for both sides (models read [B, k] for each), the smaller of the two ranks among the sides
+    // that have text; a side without any is zero at that width (it carries nothing); no text at all: one zero
+    const ranks = TEXT_SIDES.map((s) => whitening[s].k).filter((k) => k > 0);
+    const k = ranks.length ? Math.min(...ranks) : 1;
+    for (const side of TEXT_SIDES) {
+      if (whitening[side].k === 0) {
+        whitening[side] = emptyWhitening(embedder.dim, whitening[side].fittedOn, k);
+      }
+    }
     for (const side of TEXT_SIDES) {
       whitening[side] = truncateWhitening(whitening[side], k);
       tables[side] = applyWhitening(whitening[side], vectors[side]);
@@ -173,6 +182,7 @@ export async function buildTextFeatures(
 export async function loadEmbedder(dir: string): Promise<Embedder> {
   try {
     const m = JSON.parse(await Deno.readTextFile(`${dir}/embedder/model.json`));
+    if (m.none) return NO_TEXT;
     return await TransformersEmbedder.load(m.transformers, { lastLayers: m.lastLayers });
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;

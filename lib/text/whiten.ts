@@ -29,3 +29,11 @@ export function truncateWhitening(wh: Whitening, k: number): Whitening {
   for (let i = 0; i < wh.dim; i++) for (let j = 0; j < k; j++) w[i * k + j] = wh.w[i * wh.k + j];
   return { ...wh, k, w };
 }
+
+/**
+ * The whitening of a side that has no text to fit (no text column, or fewer than two distinct training texts):
+ * `k` directions, all zero, so every vector of that side maps to 0 and carries nothing.
+ */
+export function emptyWhitening(d: number, fittedOn: number, k = 0): Whitening {
+  return { dim: d, k, mean: new Array(d).fill(0), w: new Array(d * k).fill(0), spectrum: [], fittedOn };
+}
