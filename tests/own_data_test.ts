@@ -5,6 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
+import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
 import { loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
@@ -336,4 +337,26 @@ Deno.test("no scene column is one task; a numeric fill value and categorical voc
     `city vocabulary of 7 values + OOV: ${manifest.vocabs.city.size}`,
   );
   assertEquals(vocabSizes(manifest).fields, [8]);
+});
+
+Deno.test("an input with no valid record stops at the ETL, naming the input and where its records were quarantined", async () => {
+  const dir = await tempDir("no-records");
+  const spec = resolveSpec(OTHER_SPEC);
+  const header = "uid,ad,ts,clicked,surface,title,query,price,city\n";
+  await Deno.mkdir(`${dir}/empty`);
+  await Deno.writeTextFile(`${dir}/empty/a.csv`, header);
+  await assertRejects(
+    () => runEtlOn("polars", { input: `${dir}/empty`, output: `${dir}/clean1`, spec }),
+    (e: Error) => e.message.includes(`${dir}/empty: no valid records (read 0, quarantined 0)`),
+  );
+  await Deno.mkdir(`${dir}/bad`);
+  await Deno.writeTextFile(`${dir}/bad/a.csv`, header + "u_1,ab,yesterday,1,home,t,q,1,c1\n");
+  await assertRejects(
+    () => runEtlOn("polars", { input: `${dir}/bad`, output: `${dir}/clean2`, spec }),
+    (e: Error) =>
+      e.message.includes(
+        `read 1, quarantined 1; each with its file, line and reason in ${dir}/clean2/_quarantine.csv`,
+      ),
+  );
+  assert((await Deno.readTextFile(`${dir}/clean2/_quarantine.csv`)).includes("yesterday"));
 });

@@ -617,7 +617,7 @@ Deno.test("repeated ids on 2 threads: ScatterND(add) races on CPU; the segment s
     await s.release();
     await g.release();
   }
-  await assertRejects(() => loadBackend("node", 1.5), Error, "threads must be a whole number");
+  await assertRejects(() => loadBackend("node", 1.5), /threads must be a whole number/);
 });
 
 // big DIN batches over few items: every item id repeats hundreds of times per step, where a racy sum would show

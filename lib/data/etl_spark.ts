@@ -346,10 +346,21 @@ FROM judged WHERE reason IS NOT NULL SORT BY row_id`,
   return steps;
 }
 
-/** The ETL on the run's engine: ctrlab's own streaming reader (polars), or Spark on `master`. */
-export function runEtlOn(
+/**
+ * The ETL on the run's engine: ctrlab's own streaming reader (polars), or Spark on `master`. A run that writes
+ * no record stops here, naming the input and where its quarantined records are: nothing later can use it.
+ */
+export async function runEtlOn(
   engine: "polars" | "spark",
   opts: SparkEtlOptions,
 ): Promise<EtlReport> {
-  return engine === "spark" ? runEtlSpark(opts) : runEtl(opts);
+  const r = await (engine === "spark" ? runEtlSpark(opts) : runEtl(opts));
+  if (r.rowsWritten === 0) {
+    throw new Error(
+      `${opts.input}: no valid records (read ${r.rowsRead}, quarantined ${r.rowsQuarantined}${
+        r.rowsQuarantined ? `; each with its file, line and reason in ${opts.output}/${QUARANTINE_FILE}` : ""
+      }): nothing to build features from`,
+    );
+  }
+  return r;
 }
