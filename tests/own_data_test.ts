@@ -11,7 +11,7 @@ import { loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
 import { EXECUTION_DEFAULTS } from "../lib/config.ts";
-import { buildTable, loadEvents, normalizedFeatures, sceneLabels } from "../lib/features/table.ts";
+import { buildTable, loadEvents, normalizedFeatures, sceneLabels, SPLITS } from "../lib/features/table.ts";
 import { vocabSizes } from "../lib/train/tables.ts";
 import { assert, assertEquals, assertRejects, assertThrows, tempDir } from "./assert.ts";
 import { gzip, OTHER_SPEC, toGbk, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
@@ -359,4 +359,29 @@ Deno.test("an input with no valid record stops at the ETL, naming the input and 
       ),
   );
   assert((await Deno.readTextFile(`${dir}/clean2/_quarantine.csv`)).includes("yesterday"));
+});
+
+Deno.test("a short log sets its temporal split in the spec; without it the split error says how", async () => {
+  const dir = await tempDir("short-split");
+  const spec = resolveSpec({ ...OTHER_SPEC, split: { valDays: 1, testDays: 2 } });
+  const { logs } = await writeOtherLogs(dir, 4_000, 9, { spec });
+  await runEtl({ input: logs, output: `${dir}/clean`, spec });
+  const schema = readCleanSchema(`${dir}/clean`);
+  assertEquals(schema.spec.split, { valDays: 1, testDays: 2 });
+  const events = loadEvents(`${dir}/clean`);
+  const days = [...new Set(events.getColumn("day").toArray() as number[])].sort((a, b) => a - b);
+  const short = events.filter(pl.col("day").lt(pl.lit(days[5]))); // five days
+  const { manifest } = await buildTable(short, { schema });
+  assertEquals(SPLITS.map((s) => manifest.split.days[s].length), [2, 1, 2]);
+  await assertRejects(
+    () => buildTable(short, { schema: { ...schema, spec: { ...schema.spec, split: undefined } } }),
+    /5 days cannot hold 3 validation \+ 3 test days .*set the dataset spec's "split"/,
+  );
+  for (const split of [{ valDays: 0 }, { testDays: 1.5 }, { days: 2 }]) {
+    assertThrows(
+      () => resolveSpec({ ...OTHER_SPEC, split } as never),
+      SpecError,
+      `split ${JSON.stringify(split)} is refused`,
+    );
+  }
 });

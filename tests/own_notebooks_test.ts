@@ -155,7 +155,7 @@ Deno.test("a log without text, its two files cut inside a day, runs all ten note
   const info = await runNotebooks(cfg, listNotebooks(), () => {});
   assert(info.notebooks.length === 10 && info.notebooks.every((r) => r.ok));
   const text = await assertCleanOutputs(cfg.runDir, info.notebooks.map((r) => r.stage));
-  assert(text.includes("No text in these logs"), "07 says plainly that there is no text");
+  assert(text.includes("No usable text in these logs"), "07 says plainly that there is no text");
   const meta = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/text/meta.json`));
   assertEquals([meta.k, meta.texts], [1, { user: 0, item: 0 }], "one zero column per side");
   // the last file starts in the middle of a day: its features still see that day's earlier records

@@ -13,8 +13,14 @@ import { resolveSpec } from "../lib/data/spec.ts";
 import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
 import { arr, evaluate } from "../lib/graph/interp.ts";
 import { ModelBuilder } from "../lib/graph/nn.ts";
-import { embedCached, type Embedder } from "../lib/text/embedder.ts";
-import { buildTextFeatures, joinTextIndex, textColumns, textExpr } from "../lib/text/features.ts";
+import { embedCached, type Embedder, NO_TEXT } from "../lib/text/embedder.ts";
+import {
+  buildTextFeatures,
+  joinTextIndex,
+  loadTextFeatures,
+  textColumns,
+  textExpr,
+} from "../lib/text/features.ts";
 import { meanCovariance } from "../lib/util/linalg.ts";
 import { charNgrams, TfidfSvdEmbedder } from "../lib/text/tfidf.ts";
 import { makeTinyBert, tinyBert } from "../lib/text/tiny_bert.ts";
@@ -204,7 +210,7 @@ Deno.test("the shipped tiny BERT: reproducible from its maker, loads through tra
   assertEquals((await last4.embed(texts)).length, texts.length * config.hidden);
 });
 
-Deno.test("text on one side only: that side is fitted and whitened, the other is zero at the same width", async () => {
+Deno.test("text on one side only: that side is fitted and whitened, the other is zero at the same width; text too uniform to fit is none", async () => {
   const dir = await tempDir("one-side-text");
   const spec = resolveSpec({ ...OTHER_SPEC, name: "item-text", text: [{ column: "title", side: "item" }] });
   const { logs } = await writeOtherLogs(dir, 4_000, 3, { spec });
@@ -220,4 +226,11 @@ Deno.test("text on one side only: that side is fitted and whitened, the other is
   assertEquals([tf.k, tf.whitening.user.k], [Math.min(16, tf.whitening.item.k), tf.k]);
   assert(tf.tables.item.some((v) => v !== 0), "item vectors carry the titles");
   assertEquals([tf.tables.user.length, tf.tables.user.every((v) => v === 0)], [tf.k, true]);
+  // texts too uniform to fit TF-IDF (here: no term in enough texts) embed as NO_TEXT: one zero per side
+  const none = await buildTextFeatures(dir, built.manifest.split.days.train, `${dir}/text-none`, {
+    tfidf: { minDf: 1_000_000 },
+  });
+  assert(none.embedder === NO_TEXT && none.k === 1);
+  assert([none.tables.user, none.tables.item].every((t) => t.every((v) => v === 0)));
+  assertEquals((await loadTextFeatures(`${dir}/text-none`)).embedder, NO_TEXT, "and loads back as NO_TEXT");
 });

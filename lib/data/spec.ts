@@ -58,12 +58,15 @@ export interface DatasetSpec {
   numeric?: (string | NumericColumn)[];
   /** Further categorical inputs, embedded like the ids (vocabulary on training days, 0 = unseen or missing). */
   categorical?: (string | CategoricalColumn)[];
+  /** The temporal split: the last `testDays` days test, the `valDays` before them validate (default 3 and 3). */
+  split?: { valDays?: number; testDays?: number };
 }
 
 /** A spec with every default filled in and column lists normalised. */
-export interface ResolvedSpec
-  extends
-    Required<Omit<DatasetSpec, "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label">> {
+export interface ResolvedSpec extends
+  Required<
+    Omit<DatasetSpec, "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label" | "split">
+  > {
   files: string[];
   time: { column: string; format: string[] };
   label: { column: string; positive: string[]; negative: string[] };
@@ -71,6 +74,7 @@ export interface ResolvedSpec
   scene: { column: string; values?: string[] } | null;
   numeric: NumericColumn[];
   categorical: CategoricalColumn[];
+  split?: { valDays?: number; testDays?: number };
 }
 
 export const DEFAULT_POSITIVE = ["1", "1.0", "true"];
@@ -208,6 +212,14 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     }
   }
   const categorical = (s.categorical ?? []).map((c) => typeof c === "string" ? { column: c } : c);
+  for (const [k, v] of Object.entries(s.split ?? {})) {
+    if (!["valDays", "testDays"].includes(k) || !Number.isInteger(v) || (v as number) < 1) {
+      throw new SpecError(
+        where,
+        `split.${k} must be valDays or testDays, a whole number of days ≥ 1, got ${v}`,
+      );
+    }
+  }
   const spec: ResolvedSpec = {
     name: s.name ?? "dataset",
     files: asList(s.files ?? "**/*"),
@@ -229,6 +241,7 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     text,
     numeric,
     categorical,
+    ...(s.split ? { split: { ...s.split } } : {}),
   };
   // every column has one role; roles other than the five keys keep their own names in the cleaned layout
   const roles = new Map<string, string>();

@@ -71,7 +71,8 @@ export function splitExpr(days: number[], cfg: SplitConfig): pl.Expr {
   const c = splitConfig(cfg);
   if (days.length < c.valDays + c.testDays + 1) {
     throw new Error(
-      `split: ${days.length} days cannot hold ${c.valDays} validation + ${c.testDays} test days and a training day`,
+      `split: ${days.length} days cannot hold ${c.valDays} validation + ${c.testDays} test days and a training day ` +
+        `(a short log: set the dataset spec's "split": { "valDays": …, "testDays": … })`,
     );
   }
   const sorted = [...days].sort((a, b) => a - b);
@@ -223,7 +224,7 @@ export async function buildTable(events: pl.DataFrame, o: BuildOptions = {}): Pr
     const schema = o.schema ?? generatorSchema();
     const scenes = schema.scenes.length;
     const categorical = schema.spec.categorical;
-    const split = splitConfig(o.split);
+    const split = splitConfig({ ...schema.spec.split, ...o.split });
     const days = events.getColumn("day").unique().sort().toArray() as number[];
     // ids, split and coldness on the narrow event frame first; the wide history joins come last, once
     // (date and log_time are not needed past this point: day and row_id order carry the time)
@@ -456,7 +457,7 @@ export async function buildTableSpark(
 ): Promise<{ manifest: Manifest; spark: SparkResult }> {
   return timed("features", async () => {
     const schema = o.schema ?? readCleanSchema(clean);
-    const split = splitConfig(o.split);
+    const split = splitConfig({ ...schema.spec.split, ...o.split });
     if (split.mode !== "temporal") throw new Error("the Spark engine builds temporal splits only");
     const minCount = o.minCount ?? 1;
     const all = standardised(schema);

@@ -11,7 +11,7 @@
 import pl from "nodejs-polars";
 import { readCleanSchema, scanClean } from "../data/etl.ts";
 import { embedCached, type Embedder, type EmbedOptions, NO_TEXT } from "./embedder.ts";
-import { type TfidfConfig, TfidfSvdEmbedder } from "./tfidf.ts";
+import { type TfidfConfig, TfidfSvdEmbedder, TooLittleText } from "./tfidf.ts";
 import { TransformersEmbedder } from "./transformers.ts";
 import { applyWhitening, emptyWhitening, fitWhitening, truncateWhitening, type Whitening } from "./whiten.ts";
 import { dayIndex } from "../util/time.ts";
@@ -109,17 +109,19 @@ export async function buildTextFeatures(
         .filter((
           i,
         ) => i > 0).sort((a, b) => a - b);
-    let embedder: Embedder;
+    // no text to embed (no text column, empty fields, or too uniform to fit TF-IDF): NO_TEXT, every vector 0
+    let embedder: Embedder = NO_TEXT;
     const corpus = TEXT_SIDES.flatMap((s) => trainIdx(s).map((i) => texts[s][i]));
-    const noText = new Set(corpus).size < 2;
-    if (noText) {
-      embedder = NO_TEXT;
-      await Deno.writeTextFile(`${outDir}/embedder/model.json`, JSON.stringify({ none: true }));
-    } else if (!o.embedder || o.embedder === "tfidf") {
-      const e = TfidfSvdEmbedder.fit(corpus, o.tfidf);
-      await e.save(`${outDir}/embedder`);
-      embedder = e;
-    } else {
+    const someText = new Set(corpus).size >= 2;
+    if (someText && (!o.embedder || o.embedder === "tfidf")) {
+      try {
+        const e = TfidfSvdEmbedder.fit(corpus, o.tfidf);
+        await e.save(`${outDir}/embedder`);
+        embedder = e;
+      } catch (e) {
+        if (!(e instanceof TooLittleText)) throw e;
+      }
+    } else if (someText && o.embedder && o.embedder !== "tfidf") {
       const e = await TransformersEmbedder.load(o.embedder.transformers, {
         lastLayers: o.embedder.lastLayers,
       });
@@ -129,6 +131,8 @@ export async function buildTextFeatures(
       );
       embedder = e;
     }
+    const noText = embedder === NO_TEXT;
+    if (noText) await Deno.writeTextFile(`${outDir}/embedder/model.json`, JSON.stringify({ none: true }));
     const cacheDir = o.cacheDir ?? `${dataDir}/text_cache`;
     const whitening = {} as Record<TextSide, Whitening>, tables = {} as Record<TextSide, Float32Array>;
     const vectors = {} as Record<TextSide, Float32Array>;

@@ -30,6 +30,14 @@ interface State {
   components: Float32Array;
 }
 
+/** The training texts are too few or too uniform to fit the embedder (fewer than two texts or shared terms). */
+export class TooLittleText extends Error {
+  constructor(detail: string) {
+    super(`tfidf: ${detail}`);
+    this.name = "TooLittleText";
+  }
+}
+
 /** The n-gram terms of one text: per comma/space-separated field, lower-cased. */
 export function charNgrams(text: string, [lo, hi]: [number, number]): string[] {
   const out: string[] = [];
@@ -72,7 +80,9 @@ export class TfidfSvdEmbedder implements Embedder {
       ...cfg,
     };
     const docs = [...new Set(corpus)].filter((t) => t.trim() !== "");
-    if (docs.length < 2) throw new Error(`tfidf: need at least 2 non-empty texts to fit, got ${docs.length}`);
+    if (docs.length < 2) {
+      throw new TooLittleText(`need at least 2 non-empty texts to fit, got ${docs.length}`);
+    }
     const df = new Map<string, number>();
     for (const d of docs) {
       for (const t of new Set(charNgrams(d, config.ngram))) df.set(t, (df.get(t) ?? 0) + 1);
@@ -82,7 +92,7 @@ export class TfidfSvdEmbedder implements Embedder {
     )
       .slice(0, config.maxFeatures).map(([t]) => t).sort();
     if (terms.length < 2) {
-      throw new Error(`tfidf: only ${terms.length} terms occur in ≥ ${config.minDf} texts`);
+      throw new TooLittleText(`only ${terms.length} terms occur in ≥ ${config.minDf} texts`);
     }
     const idf = terms.map((t) => Math.log((1 + docs.length) / (1 + df.get(t)!)) + 1);
     const dim = Math.min(config.dim, terms.length - 1, docs.length - 1);
