@@ -6,15 +6,22 @@
 import pl from "nodejs-polars";
 import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
-import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
+import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
 import { loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
-import { EXECUTION_DEFAULTS } from "../lib/config.ts";
 import { buildTable, loadEvents, normalizedFeatures, sceneLabels, SPLITS } from "../lib/features/table.ts";
 import { vocabSizes } from "../lib/train/tables.ts";
 import { assert, assertEquals, assertRejects, assertThrows, tempDir } from "./assert.ts";
-import { gzip, OTHER_SPEC, toGbk, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
+import {
+  gzip,
+  OTHER_SPEC,
+  ownRunConfig,
+  toGbk,
+  treeHashes,
+  writeOtherLogs,
+  writeReleaseLogs,
+} from "./own_logs.ts";
 
 const HEADER = RAW_COLUMNS.join(",");
 const GOOD = '1,10,2,2023-07-10 08:05:31,1,惠民奶茶优惠券,"奶茶,咖啡",外卖,,';
@@ -224,16 +231,7 @@ Deno.test("the user's folder is never written: work folders outside it, the gene
   // the generator never replaces a folder it did not write (issue: CTRLAB_DATA_DIR at a folder holding raw/)
   await assertRejects(assertGeneratorFolder(dir), /not written by ctrlab's generator/);
   await assertRejects(generateLogs({ rows: 100, outDir: dir }), /refusing to write there/);
-  const cfg = {
-    ...EXECUTION_DEFAULTS,
-    rows: 0,
-    seed: 7,
-    corruptRate: 0,
-    input: logs,
-    spec,
-    dataDir: ownDataDir(logs, spec, `${dir}/work`),
-    runDir: `${dir}/run`,
-  };
+  const cfg = ownRunConfig(dir, logs, spec);
   await ensureDataset(cfg, () => {});
   assert(cfg.dataDir.startsWith(`${dir}/work/own-logs-`), cfg.dataDir);
   // a work or run folder inside the input, or an input inside the work folder, is refused

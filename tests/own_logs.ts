@@ -5,6 +5,8 @@
  * categorical column, GBK text, one file gzipped — plus the dataset spec that describes it.
  */
 import pl from "nodejs-polars";
+import { EXECUTION_DEFAULTS, type RunConfig } from "../lib/config.ts";
+import { ownDataDir } from "../lib/data/dataset.ts";
 import { runEtl, scanClean } from "../lib/data/etl.ts";
 import type { DatasetSpec } from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
@@ -125,4 +127,18 @@ export async function treeHashes(dir: string): Promise<Record<string, string>> {
   };
   await walk(dir, "");
   return out;
+}
+
+/** A test run's configuration on the logs at `logs` (`spec`: a spec file; none: recognised from the header). */
+export function ownRunConfig(dir: string, logs: string, spec?: string): RunConfig {
+  return {
+    ...EXECUTION_DEFAULTS,
+    rows: 0,
+    seed: 7,
+    corruptRate: 0,
+    input: logs,
+    ...(spec ? { spec } : {}),
+    dataDir: ownDataDir(logs, spec, `${dir}/work`),
+    runDir: `${dir}/run`,
+  };
 }

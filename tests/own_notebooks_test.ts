@@ -3,13 +3,12 @@
  * read-only input whose tree is unchanged afterwards), a non-AntM2C log through a spec through 01–06, and a
  * log without any text, cut inside a day into its two files, through all ten.
  */
-import { EXECUTION_DEFAULTS, type RunConfig } from "../lib/config.ts";
-import { ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
+import { ensureDataset } from "../lib/data/dataset.ts";
 import { readManifest } from "../lib/features/table.ts";
 import { readResults } from "../lib/eval/results.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
 import { assert, assertEquals, tempDir } from "./assert.ts";
-import { OTHER_SPEC, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
+import { OTHER_SPEC, ownRunConfig, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
 
 interface Output {
   output_type: string;
@@ -39,15 +38,7 @@ Deno.test("the AntM2C release as it ships runs through all ten notebooks; no ora
   const logs = await writeReleaseLogs(dir, 20_000, 7, 0.01);
   await new Deno.Command("chmod", { args: ["-R", "a-w", logs] }).output(); // read-only input
   const before = await treeHashes(logs);
-  const cfg: RunConfig = {
-    ...EXECUTION_DEFAULTS,
-    rows: 0,
-    seed: 7,
-    corruptRate: 0,
-    input: logs,
-    dataDir: ownDataDir(logs, undefined, `${dir}/work`),
-    runDir: `${dir}/run`,
-  };
+  const cfg = ownRunConfig(dir, logs);
   try {
     await ensureDataset(cfg, () => {});
     const info = await runNotebooks(cfg, listNotebooks(), () => {});
@@ -94,16 +85,7 @@ Deno.test("a non-AntM2C log (string ids, epoch seconds, 3 named scenes, gzip + G
   const dir = await tempDir("other-nb");
   const { logs, spec, rows } = await writeOtherLogs(dir, 20_000, 11);
   const before = await treeHashes(logs);
-  const cfg: RunConfig = {
-    ...EXECUTION_DEFAULTS,
-    rows: 0,
-    seed: 7,
-    corruptRate: 0,
-    input: logs,
-    spec,
-    dataDir: ownDataDir(logs, spec, `${dir}/work`),
-    runDir: `${dir}/run`,
-  };
+  const cfg = ownRunConfig(dir, logs, spec);
   await ensureDataset(cfg, () => {});
   const notebooks = listNotebooks().filter((p) => /\/0[1-6]_[a-z]+\.ipynb$/.test(p));
   const info = await runNotebooks(cfg, notebooks, () => {});
@@ -141,16 +123,7 @@ Deno.test("a log without text, its two files cut inside a day, runs all ten note
     cut: "record",
     spec: { ...OTHER_SPEC, name: "no-text", text: [] },
   });
-  const cfg: RunConfig = {
-    ...EXECUTION_DEFAULTS,
-    rows: 0,
-    seed: 7,
-    corruptRate: 0,
-    input: logs,
-    spec,
-    dataDir: ownDataDir(logs, spec, `${dir}/work`),
-    runDir: `${dir}/run`,
-  };
+  const cfg = ownRunConfig(dir, logs, spec);
   await ensureDataset(cfg, () => {});
   const info = await runNotebooks(cfg, listNotebooks(), () => {});
   assert(info.notebooks.length === 10 && info.notebooks.every((r) => r.ok));
