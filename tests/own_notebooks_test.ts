@@ -1,7 +1,7 @@
 /**
  * The notebooks on logs a user brings: the AntM2C release's exact layout through all ten (no oracle, a
  * read-only input whose tree is unchanged afterwards), a non-AntM2C log through a spec through 01–06, and a
- * log without any text, cut inside a day into its two files, through all ten.
+ * log with neither text nor a scene column, cut inside a day into its two files, through all ten.
  */
 import { ensureDataset } from "../lib/data/dataset.ts";
 import { readManifest } from "../lib/features/table.ts";
@@ -117,11 +117,11 @@ Deno.test("a non-AntM2C log (string ids, epoch seconds, 3 named scenes, gzip + G
   assertEquals(await treeHashes(logs), before);
 });
 
-Deno.test("a log without text, its two files cut inside a day, runs all ten notebooks; 07 says there is no text; predict on the last file reproduces the notebook", async () => {
+Deno.test("a log with neither text nor a scene column, its two files cut inside a day, runs all ten notebooks; 07 says there is no text; predict on the last file reproduces the notebook", async () => {
   const dir = await tempDir("notext-nb");
   const { logs, spec } = await writeOtherLogs(dir, 12_000, 13, {
     cut: "record",
-    spec: { ...OTHER_SPEC, name: "no-text", text: [] },
+    spec: { ...OTHER_SPEC, name: "bare", text: [], scene: null },
   });
   const cfg = ownRunConfig(dir, logs, spec);
   await ensureDataset(cfg, () => {});
@@ -131,6 +131,11 @@ Deno.test("a log without text, its two files cut inside a day, runs all ten note
   assert(text.includes("No usable text in these logs"), "07 says plainly that there is no text");
   const meta = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/text/meta.json`));
   assertEquals([meta.k, meta.texts], [1, { user: 0, item: 0 }], "one zero column per side");
+  assertEquals(
+    readManifest(`${cfg.dataDir}/table`).scenes,
+    1,
+    "one task: every scenes-as-tasks model has one tower",
+  );
   // the last file starts in the middle of a day: its features still see that day's earlier records
   const predict = JSON.parse(await Deno.readTextFile(`${cfg.runDir}/metrics/09_fallback.json`)).metrics;
   assertEquals(predict["predict max |Δp|"], 0, "predict on the raw file reproduces the notebook");

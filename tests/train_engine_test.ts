@@ -105,17 +105,25 @@ const MODELS: Record<string, { fn: ModelFn; tasks: number }> = {
     fn: withSceneFactors(mmoe({ ...SMALL, experts: 2, expertHidden: 4, tasks: 3, tower: [3, 1] }), {
       ...SMALL,
       scenes: 3,
-      tasks: 3,
       k: 3,
       mode: "per-scene",
     }),
     tasks: 3,
   },
+  // one scene (a log without a scene column): the scenes-as-tasks model's single column gets the term
+  "mmoe+scene-factors (one scene)": {
+    fn: withSceneFactors(mmoe({ ...SMALL, experts: 2, expertHidden: 4, tasks: 1, tower: [3, 1] }), {
+      ...SMALL,
+      scenes: 1,
+      k: 3,
+      mode: "diagonal",
+    }),
+    tasks: 1,
+  },
   "dnn+scene-factors (diagonal)": {
     fn: withSceneFactors(dnn({ ...SMALL, hidden: [6] }), {
       ...SMALL,
       scenes: 3,
-      tasks: 1,
       k: 3,
       mode: "diagonal",
     }),
@@ -201,7 +209,7 @@ for (const [name, { fn, tasks }] of Object.entries(MODELS)) {
 Deno.test("the scene-wise term's out-of-vocabulary row (id 0) starts at zero, so an unseen user or item adds 0", () => {
   for (const mode of ["per-scene", "diagonal"] as const) {
     const m = new ModelBuilder();
-    withSceneFactors(dnn({ ...SMALL, hidden: [6] }), { ...SMALL, scenes: 3, tasks: 1, k: 3, mode })(m);
+    withSceneFactors(dnn({ ...SMALL, hidden: [6] }), { ...SMALL, scenes: 3, k: 3, mode })(m);
     for (const name of ["user_sf", "item_sf"]) {
       const spec = m.params.get(name)!, width = spec.shape[1];
       const v = initValues(spec, new Rng(1));

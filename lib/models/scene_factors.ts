@@ -15,8 +15,6 @@ export interface SceneFactorConfig {
   userVocab: number;
   itemVocab: number;
   scenes: number;
-  /** Output columns of the model it is added to: 1, or one per scene. */
-  tasks: number;
   /** Factor width. */
   k: number;
   mode: "per-scene" | "diagonal";
@@ -48,7 +46,15 @@ export function sceneFactors(m: ModelBuilder, c: SceneFactorConfig): Tensor {
 export function withSceneFactors(model: ModelFn, c: SceneFactorConfig): ModelFn {
   return (m) => {
     const out = model(m), term = sceneFactors(m, c);
-    if (c.tasks > 1) return { ...out, logits: add(out.logits, term) };
+    // a column per scene (scenes as tasks, one scene included): the term's columns; one logit: the row's scene's
+    if (out.logits.rank === 2) {
+      if (out.logits.shape[1] !== c.scenes) {
+        throw new Error(
+          `scene factors: logits [${out.logits.shape}] are not one column per scene (${c.scenes})`,
+        );
+      }
+      return { ...out, logits: add(out.logits, term) };
+    }
     const scene = m.input("scene_onehot", ["B", c.scenes]); // the row's scene, one-hot
     return { ...out, logits: add(out.logits, reduceSum(mul(term, scene), 1)) };
   };
