@@ -383,3 +383,27 @@ Deno.test("a short log sets its temporal split in the spec; without it the split
     );
   }
 });
+
+Deno.test("times with an offset (%z) are their UTC instant, beside a pattern without one (read as UTC)", async () => {
+  const dir = await tempDir("tz");
+  await Deno.mkdir(`${dir}/raw`);
+  await Deno.writeTextFile(
+    `${dir}/raw/a.csv`,
+    "uid,ad,ts,clicked\nu1,a1,2023-11-15T06:23:20+08:00,1\nu2,a2,2023-11-15 06:13:20,0\nu3,a3,2023-11-15T01:00:00-05:00,0\n",
+  );
+  const spec = resolveSpec({
+    name: "tz",
+    user: "uid",
+    item: "ad",
+    time: { column: "ts", format: ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"] },
+    label: { column: "clicked" },
+  });
+  const r = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec });
+  assertEquals([r.rowsWritten, r.rowsQuarantined], [3, 0]);
+  const t = scanClean(`${dir}/clean`).sort("row_id").select(pl.col("log_time").cast(pl.Int64)).collectSync();
+  assertEquals(t.getColumn("log_time").toArray().map(Number), [
+    Date.UTC(2023, 10, 14, 22, 23, 20),
+    Date.UTC(2023, 10, 15, 6, 13, 20),
+    Date.UTC(2023, 10, 15, 6, 0, 0),
+  ]);
+});

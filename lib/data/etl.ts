@@ -449,11 +449,12 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
         // deno-lint-ignore no-explicit-any
         let parsed: any = null;
         for (const f of spec.time.format) {
-          const e = t.str.strptime(pl.Datetime("ms"), f);
+          // epoch ms of each pattern: a time with an offset (%z) is its UTC instant, one without is read as UTC
+          const e = t.str.strptime(pl.Datetime("ms"), f).cast(pl.Datetime("ms")).cast(pl.Int64);
           parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
         }
         parsed = parsed.otherwise(pl.lit(null));
-        df = df.withColumns(parsed.cast(pl.Int64).cast(pl.Utf8).alias("__ms")).withColumns(
+        df = df.withColumns(parsed.cast(pl.Utf8).alias("__ms")).withColumns(
           pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"),
         );
       }
