@@ -85,9 +85,9 @@ export async function embedCached(
 }
 
 /**
- * The embedder of a log without text (no text columns in its dataset spec, or fewer than two distinct texts on
- * the training days): one dimension, every text → 0. The text vectors of 07–09 then carry nothing, and each
- * "+text" model is its baseline with a constant input.
+ * The embedder of a log without usable text (no text columns in its dataset spec, fewer than two distinct texts
+ * on the training days, or texts too uniform to fit TF-IDF): one dimension, every text → 0. The text vectors of
+ * 07–09 then carry nothing, and each "+text" model is its baseline with a constant input.
  */
 export const NO_TEXT: Embedder = {
   name: "none (no text in the logs)",

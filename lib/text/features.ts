@@ -4,7 +4,7 @@
  * item texts (joined by row_id, never by position), and each distinct text one whitened vector.
  *
  * Layout (<dir> = a run's text/ folder): embedder/ (a fitted TF-IDF embedder's parameters, or model.json
- * naming a transformers.js model), whitening.json ({ user, item }), user.f32 / item.f32 ((n+1) × k vectors,
+ * naming a transformers.js model or { none: true } for logs without usable text), whitening.json ({ user, item }), user.f32 / item.f32 ((n+1) × k vectors,
  * row 0 = the empty text), texts_user.parquet / texts_item.parquet (idx, text), rows.parquet (row_id,
  * user_text_idx, item_text_idx), meta.json.
  */
