@@ -134,6 +134,10 @@ export function parseZoo(v: string | undefined): string[] | undefined {
   return v === "none" ? [] : v.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
+/** The zoo setting as a reader sees it: "all" (unset), "none" ([]) or the models named. */
+export const zooLabel = (zoo: string[] | undefined) =>
+  zoo === undefined ? "all" : zoo.length ? zoo.join(", ") : "none";
+
 /** The settings that describe a run (config tables, run.json): the generator's only when it made the data. */
 export function describedConfig(cfg: RunConfig): Partial<RunConfig> {
   if (!cfg.input) return { ...cfg };

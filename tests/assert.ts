@@ -21,3 +21,11 @@ export function assertBetween(actual: number, lo: number, hi: number, what = "va
 export async function tempDir(prefix: string): Promise<string> {
   return await Deno.makeTempDir({ prefix: `ctrlab-${prefix}-` });
 }
+
+/** A reader never sees a JavaScript placeholder: no "undefined" and no "NaN" in text a notebook printed. */
+export function assertReadable(text: string, what: string): void {
+  const m = /\bundefined\b|\bNaN\b/.exec(text);
+  if (m) {
+    throw new Error(`${what} prints "${m[0]}": …${text.slice(Math.max(0, m.index - 80), m.index + 20)}…`);
+  }
+}

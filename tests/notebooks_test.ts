@@ -17,7 +17,7 @@ import { renderedDom, screenshot } from "../lib/report/browser.ts";
 import { executeNotebook, listNotebooks, NotebookError, runNotebooks } from "../lib/report/run.ts";
 import { PALETTE } from "../lib/viz/plotly.ts";
 import { readResults } from "../lib/eval/results.ts";
-import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
+import { assert, assertEquals, assertReadable, assertRejects, tempDir } from "./assert.ts";
 import { predictCsv } from "../lib/serve/predict.ts";
 import { alignedPredictions } from "../lib/eval/predictions.ts";
 import { readEtlReport } from "../lib/data/etl.ts";
@@ -298,6 +298,12 @@ Deno.test("pipeline notebooks run headlessly on small data and export self-conta
         `${r.stage}: code cell ${i} has no output: ${src(c).slice(0, 60)}`,
       );
       assert(!(c.outputs ?? []).some((o) => o.output_type === "error"), `${r.stage}: cell ${i} errored`);
+      assertReadable(
+        JSON.stringify(
+          (c.outputs ?? []).map((o) => o.data?.["text/markdown"] ?? o.data?.["text/plain"] ?? ""),
+        ),
+        `${r.stage}: cell ${i}`,
+      );
     }
     const charts = cells.flatMap((c) =>
       c.outputs ?? []

@@ -7,7 +7,7 @@ import { ensureDataset } from "../lib/data/dataset.ts";
 import { readManifest } from "../lib/features/table.ts";
 import { readResults } from "../lib/eval/results.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
-import { assert, assertEquals, tempDir } from "./assert.ts";
+import { assert, assertEquals, assertReadable, tempDir } from "./assert.ts";
 import { OTHER_SPEC, ownRunConfig, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
 
 interface Output {
@@ -27,7 +27,9 @@ async function assertCleanOutputs(runDir: string, stages: string[]): Promise<str
       const outs = (c.outputs ?? []) as Output[];
       assert(outs.length > 0, `${stage}: code cell ${i} has no output`);
       assert(!outs.some((o) => o.output_type === "error"), `${stage}: cell ${i} errored`);
-      all += JSON.stringify(outs.map((o) => o.data?.["text/markdown"] ?? o.data?.["text/plain"] ?? ""));
+      const text = JSON.stringify(outs.map((o) => o.data?.["text/markdown"] ?? o.data?.["text/plain"] ?? ""));
+      assertReadable(text, `${stage}: cell ${i}`);
+      all += text;
     }
   }
   return all;

@@ -3,7 +3,7 @@
  * drop the stage's results from an earlier execution in the same run, and later record its headline metrics
  * for the run's index page.
  */
-import { describedConfig, type RunConfig, runConfig } from "../config.ts";
+import { describedConfig, type RunConfig, runConfig, zooLabel } from "../config.ts";
 import { dropResults } from "../eval/results.ts";
 import { type KernelDisplay, useKernel } from "../viz/display.ts";
 import type { Figure } from "../viz/plotly.ts";
@@ -49,7 +49,9 @@ export class NotebookRun {
   /** The configuration as a table (the notebook's first output). */
   configTable() {
     return table(
-      Object.entries(describedConfig(this.cfg)).map(([setting, value]) => ({
+      Object.entries({ ...describedConfig(this.cfg), zoo: zooLabel(this.cfg.zoo) }).map((
+        [setting, value],
+      ) => ({
         setting,
         value: String(value),
       })),
