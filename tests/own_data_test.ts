@@ -19,6 +19,7 @@ import {
   ownRunConfig,
   toGbk,
   treeHashes,
+  writeMarkerLogs,
   writeOtherLogs,
   writeReleaseLogs,
 } from "./own_logs.ts";
@@ -406,4 +407,37 @@ Deno.test("times with an offset (%z) are their UTC instant, beside a pattern wit
     Date.UTC(2023, 10, 15, 6, 13, 20),
     Date.UTC(2023, 10, 15, 6, 0, 0),
   ]);
+});
+
+Deno.test("missing-value markers in the spec read as empty fields in every column; the raw line keeps them", async () => {
+  const dir = await tempDir("markers");
+  const { logs, spec } = await writeMarkerLogs(dir);
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(spec) });
+  assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [60, 56, 4]);
+  const q = pl.readCSV(
+    await Deno.readTextFile(`${dir}/clean/_quarantine.csv`),
+    { inferSchemaLength: 0 } as never,
+  );
+  assertEquals(q.getColumn("row_id").toArray().map(Number), [0, 29, 31, 58]);
+  assertEquals(q.getColumn("reason").toArray(), Array(4).fill("missing_value"));
+  assertEquals(q.getColumn("column").toArray(), ["uid", "uid", "ts", "uid"]);
+  assert((q.getColumn("raw").toArray() as string[])[1].startsWith(" na ,a4,"), "the raw line as read");
+  const clean = scanClean(`${dir}/clean`).collectSync();
+  const count = (e: pl.Expr) => clean.select(e.sum().alias("n")).getColumn("n").toArray()[0];
+  assertEquals(
+    [
+      count(pl.col("price").isNull()),
+      count(pl.col("city").eq(pl.lit(""))),
+      count(pl.col("title").eq(pl.lit(""))),
+    ],
+    [11, 9, 14],
+  );
+  // without the markers they are values: a number column refuses them, the others keep them as text
+  const plain = await runEtl({
+    input: logs,
+    output: `${dir}/clean2`,
+    spec: resolveSpec({ ...spec, missing: [] }),
+  });
+  assert(plain.rowsQuarantined > 4);
+  assertThrows(() => resolveSpec({ ...spec, missing: "NULL" } as never), SpecError);
 });

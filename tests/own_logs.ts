@@ -142,3 +142,42 @@ export function ownRunConfig(dir: string, logs: string, spec?: string): RunConfi
     runDir: `${dir}/run`,
   };
 }
+
+/**
+ * A small log (60 records) whose fields use missing-value markers ("NULL", "\N", " na ") in every kind of column,
+ * under `<dir>/logs`, and the spec that names them. Markers land in the user id of records 0, 29 and 58 and in
+ * the time of record 31 (those four are quarantined), in every 4th title, 5th price and 6th city.
+ */
+export async function writeMarkerLogs(dir: string): Promise<{ logs: string; spec: DatasetSpec }> {
+  const lines = ["uid,ad,ts,clicked,surface,title,price,city"];
+  for (let i = 0; i < 60; i++) {
+    const or = (every: number, v: string) => i % every === 0 ? ["NULL", "\\N", " na "][i % 3] : v;
+    lines.push([
+      or(29, `u${i % 7}`),
+      `a${i % 5}`,
+      or(31, String(1_700_000_000 + i * 3600)),
+      String(i % 2),
+      ["home", "feed"][i % 2],
+      or(4, `"t ${i % 6}, x"`),
+      or(5, String(i + 0.5)),
+      or(6, `c${i % 3}`),
+    ].join(","));
+  }
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/logs/a.csv`, lines.join("\n") + "\n");
+  return {
+    logs: `${dir}/logs`,
+    spec: {
+      name: "markers",
+      user: "uid",
+      item: "ad",
+      time: { column: "ts", format: "epoch_s" },
+      label: { column: "clicked" },
+      scene: { column: "surface", values: ["home", "feed"] },
+      text: [{ column: "title", side: "item" }],
+      numeric: ["price"],
+      categorical: ["city"],
+      missing: ["NULL", "\\N", "NA"],
+    },
+  };
+}

@@ -20,7 +20,7 @@ import {
   writeTable,
 } from "../lib/features/table.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
-import { OTHER_SPEC, treeHashes, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
+import { OTHER_SPEC, treeHashes, writeMarkerLogs, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
 
 const close = (a: number, b: number, tol = 1e-6) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a));
 
@@ -215,6 +215,20 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
     () => runEtlSpark({ input: other.logs, output: `${dir}/other-clean`, spec: resolveSpec(OTHER_SPEC) }),
     /reads UTF-8; this spec says gbk/,
   );
+});
+
+Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as the default engine does", async () => {
+  const dir = await tempDir("spark-markers");
+  const { logs, spec } = await writeMarkerLogs(dir);
+  await runEtl({ input: logs, output: `${dir}/clean-polars`, spec: resolveSpec(spec) });
+  await runEtlSpark({
+    input: logs,
+    output: `${dir}/clean-spark`,
+    spec: resolveSpec(spec),
+    master: "local[1]",
+  });
+  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
 });
 
 Deno.test("Spark (local mode): named scenes, numeric and categorical columns, in the seed's leaky variant", async () => {

@@ -426,6 +426,10 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       numeric = spec.numeric.map((n) => n.column),
       categorical = spec.categorical.map((c) => c.column);
     const positive = spec.label.positive.map((v) => v.toLowerCase());
+    const markers = spec.missing ?? [], roles = [...new Set(requiredColumns(spec))];
+    // a role column's field as read, before its missing-value markers became empty (kept for the raw line)
+    const original = (k: number) => `__orig${k}`;
+    const asRead = new Map(markers.length ? roles.map((c, k) => [c, original(k)]) : []);
 
     // where each record of the current chunk came from (line, byte offset), by row id − chunkStart: only
     // quarantined records need it, so it stays in JavaScript instead of travelling through polars
@@ -444,6 +448,13 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       chunk.clear();
       const names = ["__row_id", "__ms", "__date", ...header]; // internal names cannot clash with a log's own columns
       let df = raw.rename(Object.fromEntries(raw.columns.map((c, k) => [c, names[k]])));
+      if (markers.length) { // the spec's missing-value markers read as empty fields, in every column with a role
+        df = df.withColumns(...roles.map((c, k) => pl.col(c).alias(original(k)))).withColumns( // the raw line keeps them
+          ...roles.map((c) =>
+            pl.when(trimmed(c).str.toLowerCase().isIn(markers)).then(pl.lit("")).otherwise(pl.col(c)).alias(c)
+          ),
+        );
+      }
       if (!fastTime) { // other strptime patterns: polars parses the time column, tried pattern by pattern
         const t = trimmed(spec.time.column);
         // deno-lint-ignore no-explicit-any
@@ -490,7 +501,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       if (bad.height > 0) {
         for (const r of bad.toRecords() as Record<string, string | null>[]) {
           const column = r.__column as string;
-          const rawLine = header.map((h) => csvField(r[h] ?? "")).join(spec.delimiter);
+          const rawLine = header.map((h) => csvField(r[asRead.get(h) ?? h] ?? "")).join(spec.delimiter);
           const k = Number(r.__row_id) - start;
           quarantine.add(
             file,

@@ -225,6 +225,12 @@ WHERE l.line > 1`,
   });
   // one SELECT per distinct header: fields by position under that header, then by role
   const keep = [...new Set(requiredColumns(spec))];
+  // the spec's missing-value markers read as empty fields (etl.ts does the same per chunk)
+  const markers = spec.missing ?? [];
+  const orMissing = (e: string) =>
+    markers.length
+      ? `CASE WHEN LOWER(${trim(e)}) IN (${markers.map(str).join(", ")}) THEN '' ELSE ${e} END`
+      : e;
   const groups = new Map<string, number[]>();
   headers.forEach((h, k) => groups.set(JSON.stringify(h), [...(groups.get(JSON.stringify(h)) ?? []), k]));
   const wellQuoted = `(^|${literalRegex(d)})${literalRegex(qc)}([^${literalRegex(qc)}]|${
@@ -242,7 +248,7 @@ WHERE l.line > 1`,
     WHEN text = '' THEN 'empty_line'
     WHEN INSTR(text, ${str("\uFFFD")}) > 0 THEN 'bad_encoding'
     WHEN fields <> ${header.length} THEN 'wrong_column_count' END AS record_reason, ${header.length} AS width,
-  ${keep.map((c) => `${col(c)} AS ${q(c)}`).join(", ")},
+  ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
   CONCAT_WS(${str(d)}, ${header.map((_, i) => csvField(`f.c${i}`)).join(", ")}) AS raw_fields
 FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) AS f FROM records
   WHERE file IN (${ks.join(", ")}))`;

@@ -60,12 +60,20 @@ export interface DatasetSpec {
   categorical?: (string | CategoricalColumn)[];
   /** The temporal split: the last `testDays` days test, the `valDays` before them validate (default 3 and 3). */
   split?: { valDays?: number; testDays?: number };
+  /**
+   * Field values that mean "no value", like an empty field (compared trimmed, case-insensitively): e.g. "NULL",
+   * "\\N" (Hive's), "NA". Default: only the empty field.
+   */
+  missing?: string[];
 }
 
 /** A spec with every default filled in and column lists normalised. */
 export interface ResolvedSpec extends
   Required<
-    Omit<DatasetSpec, "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label" | "split">
+    Omit<
+      DatasetSpec,
+      "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label" | "split" | "missing"
+    >
   > {
   files: string[];
   time: { column: string; format: string[] };
@@ -75,6 +83,8 @@ export interface ResolvedSpec extends
   numeric: NumericColumn[];
   categorical: CategoricalColumn[];
   split?: { valDays?: number; testDays?: number };
+  /** The spec's missing-value markers, trimmed and lower-cased (absent: only the empty field). */
+  missing?: string[];
 }
 
 export const DEFAULT_POSITIVE = ["1", "1.0", "true"];
@@ -220,6 +230,11 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
       );
     }
   }
+  if (
+    s.missing !== undefined && (!Array.isArray(s.missing) || s.missing.some((v) => typeof v !== "string"))
+  ) {
+    throw new SpecError(where, `missing must be a list of strings (field values that mean no value)`);
+  }
   const spec: ResolvedSpec = {
     name: s.name ?? "dataset",
     files: asList(s.files ?? "**/*"),
@@ -242,6 +257,7 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     numeric,
     categorical,
     ...(s.split ? { split: { ...s.split } } : {}),
+    ...(s.missing?.length ? { missing: s.missing.map((v) => v.trim().toLowerCase()) } : {}),
   };
   // every column has one role; roles other than the five keys keep their own names in the cleaned layout
   const roles = new Map<string, string>();
