@@ -22,6 +22,7 @@ import {
   writeMarkerLogs,
   writeOtherLogs,
   writeReleaseLogs,
+  writeTimeLogs,
 } from "./own_logs.ts";
 
 const HEADER = RAW_COLUMNS.join(",");
@@ -385,28 +386,24 @@ Deno.test("a short log sets its temporal split in the spec; without it the split
   }
 });
 
-Deno.test("times with an offset (%z) are their UTC instant, beside a pattern without one (read as UTC)", async () => {
+Deno.test("times: an offset (%z, Z) gives the UTC instant, a pattern without one reads UTC, and a pattern reads the whole field", async () => {
   const dir = await tempDir("tz");
-  await Deno.mkdir(`${dir}/raw`);
-  await Deno.writeTextFile(
-    `${dir}/raw/a.csv`,
-    "uid,ad,ts,clicked\nu1,a1,2023-11-15T06:23:20+08:00,1\nu2,a2,2023-11-15 06:13:20,0\nu3,a3,2023-11-15T01:00:00-05:00,0\n",
-  );
-  const spec = resolveSpec({
-    name: "tz",
-    user: "uid",
-    item: "ad",
-    time: { column: "ts", format: ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"] },
-    label: { column: "clicked" },
-  });
-  const r = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec });
-  assertEquals([r.rowsWritten, r.rowsQuarantined], [3, 0]);
+  const { logs, spec, times, bad } = await writeTimeLogs(dir);
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(spec) });
+  assertEquals([r.rowsWritten, r.rowsQuarantined], [times.length, bad]);
   const t = scanClean(`${dir}/clean`).sort("row_id").select(pl.col("log_time").cast(pl.Int64)).collectSync();
-  assertEquals(t.getColumn("log_time").toArray().map(Number), [
-    Date.UTC(2023, 10, 14, 22, 23, 20),
-    Date.UTC(2023, 10, 15, 6, 13, 20),
-    Date.UTC(2023, 10, 15, 6, 0, 0),
+  assertEquals(t.getColumn("log_time").toArray().map(Number), times);
+  const q = await quarantine(`${dir}/clean`);
+  assertEquals(q.map((x) => [x.reason, x.column, x.value]), [
+    ["bad_value", "ts", "2023-11-15 06:13:20+08:00"],
+    ["bad_value", "ts", "2023-11-15 06:13:20 UTC"],
+    ["bad_value", "ts", "2023-02-30T00:00:00Z"],
   ]);
+  // Python's "%S.%f" (microseconds) means nanoseconds to polars: the spec refuses it and names the fix
+  assertThrows(
+    () => resolveSpec({ ...spec, time: { column: "ts", format: "%Y-%m-%d %H:%M:%S.%f" } }),
+    /".%f" reads the digits after the dot as nanoseconds .* write "%.f"/,
+  );
 });
 
 Deno.test("missing-value markers in the spec read as empty fields in every column; the raw line keeps them", async () => {

@@ -144,6 +144,47 @@ export function ownRunConfig(dir: string, logs: string, spec?: string): RunConfi
 }
 
 /**
+ * A log whose times come in three layouts (ISO 8601 with a fraction and an offset or Z, naive, Apache's
+ * 15/Nov/2023:09:00:00 +0000), and fields that only look like one: each is read whole or quarantined. `times`:
+ * the UTC instants of the written records, in row order; `bad`: the rows quarantined.
+ */
+export async function writeTimeLogs(
+  dir: string,
+): Promise<{ logs: string; spec: DatasetSpec; times: number[]; bad: number }> {
+  const rows: [string, number | null][] = [
+    ["2023-11-15T06:23:20+08:00", Date.UTC(2023, 10, 14, 22, 23, 20)],
+    ["2023-11-15 06:13:20", Date.UTC(2023, 10, 15, 6, 13, 20)],
+    ["2023-11-15T01:00:00-05:00", Date.UTC(2023, 10, 15, 6, 0, 0)],
+    ["2023-11-15 06:13:20+08:00", null], // an offset no naive pattern reads: not silently dropped
+    ["2023-11-15T07:00:00.25Z", Date.UTC(2023, 10, 15, 7, 0, 0, 250)],
+    ["15/Nov/2023:09:00:00 +0100", Date.UTC(2023, 10, 15, 8, 0, 0)],
+    ["2023-11-15 06:13:20 UTC", null],
+    ["2023-02-30T00:00:00Z", null],
+    ["  2023-11-16 00:00:01 ", Date.UTC(2023, 10, 16, 0, 0, 1)],
+  ];
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/logs/a.csv`,
+    ["uid,ad,ts,clicked", ...rows.map(([t], i) => `u${i},a${i % 3},${t},${i % 2}`)].join("\n") + "\n",
+  );
+  return {
+    logs: `${dir}/logs`,
+    spec: {
+      name: "times",
+      user: "uid",
+      item: "ad",
+      time: {
+        column: "ts",
+        format: ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S", "%d/%b/%Y:%H:%M:%S %z"],
+      },
+      label: { column: "clicked" },
+    },
+    times: rows.filter(([, t]) => t !== null).map(([, t]) => t!),
+    bad: rows.filter(([, t]) => t === null).length,
+  };
+}
+
+/**
  * A small log (60 records) whose fields use missing-value markers ("NULL", "\N", " na ") in every kind of column,
  * under `<dir>/logs`, and the spec that names them. Markers land in the user id of records 0, 29 and 58 and in
  * the time of record 31 (those four are quarantined), in every 4th title, 5th price and 6th city.

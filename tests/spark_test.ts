@@ -4,9 +4,16 @@
  * to 1e-6), in Spark's local mode and on a standalone cluster (a master and two workers on loopback).
  */
 import pl from "nodejs-polars";
-import { localCluster } from "../lib/data/spark.ts";
-import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } from "../lib/data/etl.ts";
-import { runEtlSpark } from "../lib/data/etl_spark.ts";
+import { localCluster, runSparkPlan } from "../lib/data/spark.ts";
+import {
+  patternMs,
+  QUARANTINE_FILE,
+  readCleanSchema,
+  readEtlReport,
+  runEtl,
+  scanClean,
+} from "../lib/data/etl.ts";
+import { patternSql, runEtlSpark } from "../lib/data/etl_spark.ts";
 import { BUILTIN_SPECS, loadSpec, resolveSpec } from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import {
@@ -20,7 +27,49 @@ import {
   writeTable,
 } from "../lib/features/table.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
-import { OTHER_SPEC, treeHashes, writeMarkerLogs, writeOtherLogs, writeReleaseLogs } from "./own_logs.ts";
+import {
+  OTHER_SPEC,
+  treeHashes,
+  writeMarkerLogs,
+  writeOtherLogs,
+  writeReleaseLogs,
+  writeTimeLogs,
+} from "./own_logs.ts";
+
+/** Patterns in Spark's subset, each tried on every field of TIME_FIELDS. */
+// deno-fmt-ignore
+const TIME_PATTERNS = [
+  "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%z",
+  "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.3f%#z", "%Y-%m-%d %H:%M:%S%.6f", "%Y-%m-%d %H:%M:%S.%3f", "%F %T",
+  "%FT%R", "%Y-%m-%d", "%Y%m%d%H%M%S", "%Y%m%d", "%d/%m/%Y %H:%M", "%-m/%-d/%Y %-I:%M %p", "%D %T", "%y-%m-%d %H:%M",
+  "%e %b %Y %H:%M", "%d %B %Y", "%Y-%m-%d %I:%M:%S %P", "%Y-%m-%d %H:%M:%S %9f", "%Y-%m-%d %H:%M:%S %f",
+  "%Y.%m.%d %H.%M.%S", "%H:%M:%S %Y-%m-%d", "%Y-%m-%d %H:%M:%S %%", "%Y年%m月%d日 %H时%M分",
+];
+/** Fields (already trimmed, as the ETL trims them): layouts, and every way one can fail or be read leniently. */
+// deno-fmt-ignore
+const TIME_FIELDS = [
+  "2023-11-25 12:34:56", "2023-11-25 1:2:3", "2023-1-5 12:34:56", "2023-11-25  12:34:56", "2023-11-25 \t  12:34:56",
+  "2023-11-2512:34:56", "2023-11- 5 12:34:56", "+2023-11-25 12:34:56", "+02023-11-25 12:34:56",
+  "-0001-11-25 12:34:56", "0000-01-01 00:00:00", "123-11-25 12:34:56", "2023-11-25\t12:34:56", "2023-11-25 23:59:60",
+  "2023-12-31 23:59:60", "2023-11-25 12:60:00", "2023-11-25 12:34:61", "2023-11-25 24:00:00", "2024-02-29 00:00:00",
+  "2023-02-29 00:00:00", "2023-04-31 00:00:00", "2023-13-01 00:00:00", "2023-00-10 00:00:00", "2023-011-25 12:34:56",
+  "2023/11/25 12:34", "2023/1/5 2:03", "2023-11-25T12:34:56", "2023-11-25t12:34:56", "2023-11-25T12:34:56Z",
+  "2023-11-25T12:34:56z", "2023-11-25T12:34:56.5", "2023-11-25T12:34:56.", "2023-11-25T12:34:56.123",
+  "2023-11-25T12:34:56.123456789", "2023-11-25T12:34:56.1234567891", "2023-11-25T12:34:56+08:00",
+  "2023-11-25T12:34:56+0800", "2023-11-25T12:34:56+08", "2023-11-25T12:34:56-05:30", "2023-11-25T12:34:56 +08:00",
+  "2023-11-25T12:34:56+08 00", "2023-11-25T12:34:56\u221208:00", "2023-11-25T12:34:56+24:00",
+  "2023-11-25T12:34:56+23:59", "2023-11-25T12:34:56+08:60", "2023-11-25T12:34:56+8:00",
+  "2023-11-25T12:34:56+08:00:00", "2023-11-25T12:34:56.789+05:30", "2023-11-25T12:34:56.789Z",
+  "2023-11-25T12:34:56.789 Z", "2023-11-25 12:34:56.123456", "2023-11-25 12:34:56.123", "2023-11-25 12:34:56.1234",
+  "2023-11-25 12:34", "2023-11-25", "2023-11-25 00:00:00", "20231125123456", "2023112512345", "202311251234567",
+  "20231125", "2023115", "202311", "20231", "25/11/2023 12:34", "5/1/2023 2:03", "25/11/23 12:34", "11/25/2023 01:34 PM",
+  "11/25/2023 12:34 am", "11/25/2023 13:34 PM", "11/25/2023 0:34 AM", "11/25/2023 12:30AM", "11/25/23 12:34:56",
+  "23-11-25 12:34", "69-01-01 00:00", "70-01-01 00:00", "25 Nov 2023 12:34", "5 nov 2023 12:34", "5 NOV 2023 2:03",
+  "25 November 2023", "25 Sept 2023", "25 Sep 2023", "25 june 2023", "25 Junee 2023", "25 Novem 2023",
+  "2023-11-25 12:00:00 AM", "2023-11-25 12:00:00 pm", "2023-11-25 12:34:56 123456789", "2023-11-25 12:34:56 1",
+  "2023-11-25 12:34:56 1234567890", "2023.11.25 12.34.56", "12:34:56 2023-11-25", "2023-11-25 12:34:56 %",
+  "2023年11月25日 12时34分", "2023-11-25T12:34", "not a time", "", "1700915696", "+99999-01-01 00:00:00",
+];
 
 const close = (a: number, b: number, tol = 1e-6) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a));
 
@@ -229,6 +278,77 @@ Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as t
   });
   assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
+});
+
+Deno.test("time patterns: Spark reads every strptime pattern it accepts as polars does (each pattern on every field)", async () => {
+  const dir = await tempDir("spark-times");
+  const fields = [
+    ...TIME_FIELDS,
+    ...TIME_FIELDS.map((f) => f.replace("2023", "1999").replace("11", "2").replace("25", "29")), // 1999-02-29
+  ];
+  await Deno.writeTextFile(`${dir}/times.txt`, fields.join("\n") + "\n");
+  const { collected } = await runSparkPlan({
+    app: "ctrlab time patterns",
+    inputs: [{ view: "lines", lines: [`${dir}/times.txt`] }],
+    steps: [{
+      collect: "ms",
+      sql: `SELECT line, ${
+        TIME_PATTERNS.map((p, k) => `${patternSql("text", p)} AS p${k}`).join(", ")
+      } FROM lines`,
+    }],
+    conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL: a value that does not parse is NULL
+  }, "local[1]");
+  const rows = collected.ms.sort((a, b) => Number(a.line) - Number(b.line));
+  assertEquals(rows.length, fields.length);
+  const df = pl.DataFrame({ t: fields });
+  const diffs: string[] = [];
+  let parsed = 0;
+  TIME_PATTERNS.forEach((p, k) => {
+    const want = df.select(patternMs(pl.col("t"), p).cast(pl.Float64).alias("ms")).getColumn("ms").toArray();
+    let hits = 0;
+    fields.forEach((f, i) => {
+      const got = rows[i][`p${k}`] === null ? null : Number(rows[i][`p${k}`]);
+      if (got !== want[i]) diffs.push(`"${p}" on "${f}": Spark ${got}, polars ${want[i]}`);
+      if (want[i] !== null) hits++;
+    });
+    assert(hits > 0, `no field parses under "${p}"`); // every pattern is exercised
+    parsed += hits;
+  });
+  assertEquals(diffs, []);
+  assert(parsed >= 60, `${parsed} parses`);
+});
+
+Deno.test("the Spark ETL reads ISO 8601, offsets and Apache's layout as the default engine does; what it cannot read, it refuses plainly", async () => {
+  const dir = await tempDir("spark-time-etl");
+  const { logs, spec, times } = await writeTimeLogs(dir);
+  await runEtl({ input: logs, output: `${dir}/clean-polars`, spec: resolveSpec(spec) });
+  await runEtlSpark({
+    input: logs,
+    output: `${dir}/clean-spark`,
+    spec: resolveSpec(spec),
+    master: "local[1]",
+  });
+  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsWritten, times.length);
+  for (
+    const [format, why] of [
+      ["%j/%Y", /"%j" is not one of them; the Spark ETL reads %Y .* \(the default engine reads any\)/],
+      ["%Y-%m", /needs a year, a month and a day/],
+      ["%Y-%m-%d %I:%M", /%I goes with %p/],
+      ["%Y-%m-%d %H", /an hour and a minute, or neither/],
+      ["%Y-%m-%d %H:%M %Y", /sets the year twice/],
+    ] as const
+  ) {
+    await assertRejects(
+      () =>
+        runEtlSpark({
+          input: logs,
+          output: `${dir}/refused`,
+          spec: resolveSpec({ ...spec, time: { column: "ts", format } }),
+        }),
+      why,
+    );
+  }
 });
 
 Deno.test("Spark (local mode): named scenes, numeric and categorical columns, in the seed's leaky variant", async () => {

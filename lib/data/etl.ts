@@ -38,6 +38,7 @@ import {
   type ResolvedSpec,
   resolveSpec,
   starterSpec,
+  TIME_RANGE_MS,
 } from "./spec.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
@@ -288,6 +289,35 @@ function timeParser(formats: string[]): ((b: Uint8Array, s: number, e: number) =
   return null;
 }
 
+/**
+ * Epoch ms of a strptime pattern over the whole field; null where it does not parse or falls outside
+ * TIME_RANGE_MS. nodejs-polars' `strptime` matches anywhere in the field (so "12:34:56+08:00" read by
+ * "%H:%M:%S" silently dropped its offset); its binding takes the exact flag: (format, time unit, time zone,
+ * strict, exact, cache, ambiguous).
+ */
+export function patternMs(e: pl.Expr, format: string): pl.Expr {
+  // %B: after a short month name chrono slices the text for the long name's rest ("Sep" + "tember") without a
+  // length check, and panics when fewer characters are left: a literal tail on field and pattern prevents it
+  const tail = /%[-_0]?B/.test(format) ? "\u0001".repeat(8) : "";
+  const field = tail ? pl.concatString([e, pl.lit(tail)], "") : e;
+  const [strict, exact, cache] = [false, true, false];
+  // deno-lint-ignore no-explicit-any
+  const parsed = (field as any).inner().strToDatetime(
+    format + tail,
+    "ms",
+    undefined,
+    strict,
+    exact,
+    cache,
+    undefined,
+  );
+  // deno-lint-ignore no-explicit-any
+  const ms = (pl.Expr as any)(parsed).cast(pl.Datetime("ms")).cast(pl.Int64) as pl.Expr;
+  return pl.when(ms.gtEq(pl.lit(TIME_RANGE_MS[0])).and(ms.lt(pl.lit(TIME_RANGE_MS[1])))).then(ms).otherwise(
+    pl.lit(null),
+  );
+}
+
 const trimmed = (c: string) => pl.col(c).cast(pl.Utf8).str.strip();
 const isBlank = (c: string) => pl.col(c).isNull().or(trimmed(c).eq(pl.lit("")));
 
@@ -461,7 +491,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
         let parsed: any = null;
         for (const f of spec.time.format) {
           // epoch ms of each pattern: a time with an offset (%z) is its UTC instant, one without is read as UTC
-          const e = t.str.strptime(pl.Datetime("ms"), f).cast(pl.Datetime("ms")).cast(pl.Int64);
+          const e = patternMs(t, f);
           parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
         }
         parsed = parsed.otherwise(pl.lit(null));

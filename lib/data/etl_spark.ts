@@ -29,7 +29,7 @@ import {
   specFor,
 } from "./etl.ts";
 import { literalRegex, partFiles, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
-import { ANTM2C_TIME_FORMATS, requiredColumns, type ResolvedSpec } from "./spec.ts";
+import { ANTM2C_TIME_FORMATS, requiredColumns, type ResolvedSpec, TIME_RANGE_MS } from "./spec.ts";
 import { timed } from "../util/profile.ts";
 
 /** Trimmed text (Unicode white space, as polars' strip). */
@@ -52,11 +52,8 @@ function timeSql(t: string, formats: string[]): string {
     }, CAST(ROUND(CAST(${t} AS DECIMAL(38, 10)) * ${unit}) AS BIGINT), NULL)`;
   }
   if (!formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) {
-    throw new Error(
-      `the Spark ETL reads the AntM2C time layouts and epoch_s/epoch_ms; "${
-        formats.join('", "')
-      }" needs the default engine`,
-    );
+    // polars tries the patterns in order and keeps the first that gives a time (etl.ts)
+    return `COALESCE(${formats.map((f) => patternSql(trim(t), f)).join(", ")})`;
   }
   // parseLogTimeBytes: yyyy-MM-dd HH:mm:ss or yyyy/M/d H:mm, every part in range
   const a = "^([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})$";
@@ -71,6 +68,149 @@ function timeSql(t: string, formats: string[]): string {
   return `CASE WHEN ${t} RLIKE ${str(a)} THEN ${ms(a, true)} WHEN ${t} RLIKE ${str(b)} THEN ${
     ms(b, false)
   } END`;
+}
+
+/*
+ * Strptime patterns in Spark SQL, parsed by the rules of chrono, which polars' strptime runs (exact match of the
+ * whole field): a number takes 1–2 digits (%Y up to 4, more with a sign) after any white space, white space in
+ * the pattern takes any run of it (none included), %.f an optional fraction of any length, %z ±hh[:]mm, %#z also
+ * Z and ±hh. Possessive quantifiers keep Java's regex from backtracking where chrono does not.
+ */
+const WS = "\\p{IsWhite_Space}*+";
+const NUM = (max: number) => `${WS}([0-9]{1,${max}}+)`;
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTH_ENDS = ["uary", "ruary", "ch", "il", "", "e", "y", "ust", "tember", "ober", "ember", "ember"];
+const COMPOSITE: Record<string, string> = { F: "%Y-%m-%d", T: "%H:%M:%S", R: "%H:%M", D: "%m/%d/%y" };
+/** What a directive reads: the field it sets and its regex (one group, or `groups` of them). */
+const DIRECTIVES: Record<string, { field: string; re: string; groups?: number }> = {
+  Y: { field: "year", re: `${WS}([+-][0-9]++|[0-9]{1,4}+)` },
+  y: { field: "year2", re: NUM(2) },
+  m: { field: "month", re: NUM(2) },
+  b: { field: "monthName", re: `((?i:${MONTHS.join("|")}))` },
+  B: {
+    field: "monthName",
+    re: `((?i:${MONTHS.map((m, k) => MONTH_ENDS[k] ? `${m}(?:${MONTH_ENDS[k]})?+` : m).join("|")}))`,
+  },
+  d: { field: "day", re: NUM(2) },
+  H: { field: "hour", re: NUM(2) },
+  I: { field: "hour12", re: NUM(2) },
+  p: { field: "ampm", re: "((?i:am|pm))" },
+  M: { field: "minute", re: NUM(2) },
+  S: { field: "second", re: NUM(2) },
+  ".f": { field: "fraction", re: "(?:\\.([0-9]++))?+" },
+  f: { field: "nanos", re: NUM(9) },
+  z: { field: "offset", re: `${WS}([+\\-\u2212])([0-9]{2})[:\\p{IsWhite_Space}]*+([0-9]{2})`, groups: 3 },
+  "#z": {
+    field: "offset",
+    re: `${WS}(?:([Zz])|([+\\-\u2212])([0-9]{2})(?:[:\\p{IsWhite_Space}]*+([0-9]{2}))?+)`,
+    groups: 4,
+  },
+};
+Object.assign(DIRECTIVES, {
+  e: DIRECTIVES.d,
+  h: DIRECTIVES.b,
+  k: DIRECTIVES.H,
+  l: DIRECTIVES.I,
+  P: DIRECTIVES.p,
+});
+DIRECTIVES[":z"] = DIRECTIVES.z;
+for (const n of [3, 6, 9]) {
+  DIRECTIVES[`.${n}f`] = { field: "fraction", re: `(?:\\.([0-9]{${n}}))?+` };
+  DIRECTIVES[`${n}f`] = { field: "fraction", re: `([0-9]{${n}})` };
+}
+/** The directives Spark reads, for the error message. */
+const SPARK_DIRECTIVES = [...Object.keys(DIRECTIVES), ...Object.keys(COMPOSITE), "%"].map((d) => `%${d}`)
+  .join(" ");
+
+/** Epoch ms of field `t` under one strptime pattern, or NULL (no match, a part out of range, or outside TIME_RANGE_MS). */
+export function patternSql(t: string, pattern: string): string {
+  const refuse = (why: string) =>
+    new Error(
+      `time.format "${pattern}": ${why}; the Spark ETL reads ${SPARK_DIRECTIVES} (the default engine reads any)`,
+    );
+  let re = "^";
+  let groups = 0;
+  const at: Record<string, { group: number; directive: string }> = {}; // field → what set it, and its first group
+  const walk = (p: string) => {
+    for (let i = 0; i < p.length; i++) {
+      const c = p[i];
+      if (/\s/.test(c)) {
+        while (i + 1 < p.length && /\s/.test(p[i + 1])) i++;
+        re += WS;
+        continue;
+      }
+      if (c !== "%") {
+        re += /[A-Za-z0-9]/.test(c) ? c : `\\x{${c.codePointAt(0)!.toString(16)}}`;
+        continue;
+      }
+      let d = p[++i] ?? "";
+      if ("-_0".includes(d) && d !== "") d = p[++i] ?? ""; // padding flags: parsing ignores them
+      if (d === "%") {
+        re += "%";
+        continue;
+      }
+      if (d in COMPOSITE) {
+        walk(COMPOSITE[d]);
+        continue;
+      }
+      const m = /^(\.[369]?f|[369]f|[:#]z)/.exec(p.slice(i));
+      if (m) {
+        d = m[1];
+        i += d.length - 1;
+      }
+      const dir = DIRECTIVES[d];
+      if (!dir) throw refuse(`"%${d}" is not one of them`);
+      if (dir.field in at) throw refuse(`it sets the ${dir.field} twice`);
+      at[dir.field] = { group: groups + 1, directive: d };
+      groups += dir.groups ?? 1;
+      re += dir.re;
+    }
+  };
+  walk(pattern);
+  re += "$";
+  const has = (f: string) => f in at;
+  if (!(has("year") || has("year2")) || !(has("month") || has("monthName")) || !has("day")) {
+    throw refuse("it needs a year, a month and a day");
+  }
+  if (has("hour") && has("ampm") || has("hour12") !== has("ampm")) {
+    throw refuse("%I goes with %p, %H without it");
+  }
+  if ((has("hour") || has("hour12")) !== has("minute") || has("second") && !has("minute")) {
+    throw refuse("it needs an hour and a minute, or neither");
+  }
+  const g = (f: string, k = 0) => `REGEXP_EXTRACT(${t}, ${str(re)}, ${at[f].group + k})`;
+  const n = (f: string, k = 0) => `CAST(${g(f, k)} AS INT)`;
+  const year = has("year") ? n("year") : `IF(${n("year2")} < 70, 2000, 1900) + ${n("year2")}`;
+  const month = has("month")
+    ? n("month")
+    : `(INSTR(${str(MONTHS.join(""))}, LOWER(SUBSTR(${g("monthName")}, 1, 3))) + 2) DIV 3`;
+  const hour = has("hour12")
+    ? `IF(${n("hour12")} BETWEEN 1 AND 12, ${n("hour12")} % 12 + IF(LOWER(${g("ampm")}) = 'pm', 12, 0), NULL)`
+    : has("hour")
+    ? `IF(${n("hour")} <= 23, ${n("hour")}, NULL)`
+    : "0";
+  const minute = has("minute") ? `IF(${n("minute")} <= 59, ${n("minute")}, NULL)` : "0";
+  const second = has("second") ? `IF(${n("second")} <= 60, ${n("second")}, NULL)` : "0"; // 60: a leap second
+  const ms = has("nanos")
+    ? `${n("nanos")} DIV 1000000`
+    : has("fraction")
+    ? `COALESCE(CAST(RPAD(SUBSTR(${g("fraction")}, 1, 3), 3, '0') AS INT), 0)`
+    : "0";
+  let offset = "0"; // minutes east of UTC
+  if (has("offset")) {
+    const k = at.offset.directive === "#z" ? 1 : 0; // %#z has Z/z as its first group, and minutes are optional
+    const sign = `IF(${g("offset", k)} = '+', 1, -1)`, hh = n("offset", k + 1);
+    const mm = k ? `COALESCE(CAST(NULLIF(${g("offset", k + 2)}, '') AS INT), 0)` : n("offset", k + 2);
+    offset = `IF(${mm} <= 59 AND ${hh} * 60 + ${mm} < 1440, ${sign} * (${hh} * 60 + ${mm}), NULL)`;
+    if (k) offset = `IF(${g("offset")} <> '', 0, ${offset})`;
+  }
+  // MAKE_DATE is NULL for a day the month does not have (ANSI mode is off)
+  const time = `CAST(UNIX_DATE(MAKE_DATE(${year}, ${month}, ${
+    n("day")
+  })) AS BIGINT) * ${DAY} + ((${hour} * 60 + ${minute} - ${offset}) * 60 + ${second}) * 1000 + ${ms}`;
+  return `IF(${t} RLIKE ${str(re)} AND ${time} >= ${TIME_RANGE_MS[0]} AND ${time} < ${
+    TIME_RANGE_MS[1]
+  }, ${time}, NULL)`;
 }
 
 export interface SparkEtlOptions extends EtlOptions {

@@ -92,6 +92,8 @@ export const DEFAULT_NEGATIVE = ["0", "0.0", "false"];
 export const ENCODINGS = ["utf-8", "gbk", "gb18030"];
 /** The two log_time layouts seen in AntM2C dumps. */
 export const ANTM2C_TIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
+/** The times a strptime pattern may give, [0001-01-01, 10000-01-01) in epoch ms: both engines quarantine the rest. */
+export const TIME_RANGE_MS = [-62_135_596_800_000, 253_402_300_800_000] as const;
 /** Names the cleaned layout uses for its own columns; no other role may take them. */
 export const RESERVED = [
   "row_id",
@@ -187,6 +189,14 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
       where,
       `time.format is required: strptime patterns such as "%Y-%m-%d %H:%M:%S", or "epoch_s" / "epoch_ms"`,
     );
+  }
+  for (const f of formats) {
+    if (f.includes(".%f")) { // Python's %f is microseconds; chrono's (polars') counts nanoseconds
+      throw new SpecError(
+        where,
+        `time.format "${f}": ".%f" reads the digits after the dot as nanoseconds (".123" would be 123 ns); write "%.f" for a fraction of a second of any length`,
+      );
+    }
   }
   const encoding = (s.encoding ?? "utf-8").toLowerCase().replace(/^utf8$/, "utf-8");
   if (!ENCODINGS.includes(encoding)) {
