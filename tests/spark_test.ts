@@ -14,7 +14,7 @@ import {
   scanClean,
 } from "../lib/data/etl.ts";
 import { patternSql, runEtlSpark } from "../lib/data/etl_spark.ts";
-import { BUILTIN_SPECS, loadSpec, resolveSpec } from "../lib/data/spec.ts";
+import { BUILTIN_SPECS, type DatasetSpec, loadSpec, resolveSpec } from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import {
   buildTable,
@@ -198,6 +198,18 @@ async function etlDiffs(a: string, b: string): Promise<string[]> {
   return out;
 }
 
+/** The ETL of `logs` under `spec` on both engines (Spark in local mode, one core), into `<dir>/clean-polars` and `<dir>/clean-spark`: their differences. */
+async function etlOnBoth(dir: string, logs: string, spec: DatasetSpec): Promise<string[]> {
+  await runEtl({ input: logs, output: `${dir}/clean-polars`, spec: resolveSpec(spec) });
+  await runEtlSpark({
+    input: logs,
+    output: `${dir}/clean-spark`,
+    spec: resolveSpec(spec),
+    master: "local[1]",
+  });
+  return etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`);
+}
+
 /** Build the table of `clean` with polars into `<dir>/polars` and with Spark on `master` into `<dir>/spark`. */
 async function bothEngines(clean: string, dir: string, master: string, includeCurrentDay = false) {
   const schema = readCleanSchema(clean);
@@ -269,14 +281,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
 Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as the default engine does", async () => {
   const dir = await tempDir("spark-markers");
   const { logs, spec } = await writeMarkerLogs(dir);
-  await runEtl({ input: logs, output: `${dir}/clean-polars`, spec: resolveSpec(spec) });
-  await runEtlSpark({
-    input: logs,
-    output: `${dir}/clean-spark`,
-    spec: resolveSpec(spec),
-    master: "local[1]",
-  });
-  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+  assertEquals(await etlOnBoth(dir, logs, spec), []);
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
 });
 
@@ -321,14 +326,7 @@ Deno.test("time patterns: Spark reads every strptime pattern it accepts as polar
 Deno.test("the Spark ETL reads ISO 8601, offsets and Apache's layout as the default engine does; what it cannot read, it refuses plainly", async () => {
   const dir = await tempDir("spark-time-etl");
   const { logs, spec, times } = await writeTimeLogs(dir);
-  await runEtl({ input: logs, output: `${dir}/clean-polars`, spec: resolveSpec(spec) });
-  await runEtlSpark({
-    input: logs,
-    output: `${dir}/clean-spark`,
-    spec: resolveSpec(spec),
-    master: "local[1]",
-  });
-  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+  assertEquals(await etlOnBoth(dir, logs, spec), []);
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsWritten, times.length);
   for (
     const [format, why] of [
