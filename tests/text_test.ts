@@ -11,11 +11,15 @@ import { ensureDataset } from "../lib/data/dataset.ts";
 import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
 import { resolveSpec } from "../lib/data/spec.ts";
 import { buildTable, loadEvents, writeTable } from "../lib/features/table.ts";
+import { l2Rows } from "../lib/embed/fuse.ts";
+import type { Item2Vec } from "../lib/embed/item2vec.ts";
+import { buildItemEmbeddings } from "../lib/embed/items.ts";
 import { arr, evaluate } from "../lib/graph/interp.ts";
 import { ModelBuilder } from "../lib/graph/nn.ts";
 import { embedCached, type Embedder, NO_TEXT } from "../lib/text/embedder.ts";
 import {
   buildTextFeatures,
+  embedTexts,
   joinTextIndex,
   loadTextFeatures,
   textColumns,
@@ -233,4 +237,44 @@ Deno.test("text on one side only: that side is fitted and whitened, the other is
   assert(none.embedder === NO_TEXT && none.k === 1);
   assert([none.tables.user, none.tables.item].every((t) => t.every((v) => v === 0)));
   assertEquals((await loadTextFeatures(`${dir}/text-none`)).embedder, NO_TEXT, "and loads back as NO_TEXT");
+});
+
+Deno.test("an item's text is its first record's, whatever order clean/'s files are read in (Spark writes other part files)", async () => {
+  const dir = await tempDir("itemtext");
+  const words = ["red running shoes", "blue rain coat", "green tea set", "old oak table", "soft wool scarf"];
+  const lines = ["uid,ad,ts,clicked,title"];
+  for (let i = 0; i < 600; i++) { // each item alternates between two titles
+    lines.push(
+      `u${i % 7},a${i % 4},${1_700_000_000 + i * 720},${i % 2},${words[(i % 4 + (i >> 2) % 2) % 5]} ${i % 4}`,
+    );
+  }
+  await Deno.mkdir(`${dir}/raw`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/raw/a.csv`, lines.join("\n") + "\n");
+  const spec = resolveSpec({
+    name: "itemtext",
+    user: "uid",
+    item: "ad",
+    time: { column: "ts", format: "epoch_s" },
+    label: { column: "clicked" },
+    text: [{ column: "title", side: "item" }],
+  });
+  await runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec });
+  const events = loadEvents(`${dir}/clean`);
+  const days = [...new Set(events.getColumn("date").cast(pl.Utf8).toArray() as string[])].sort();
+  const tf = await buildTextFeatures(dir, days, `${dir}/text`, { k: 4, tfidf: { dim: 6, minDf: 1 } });
+  const itemVocab = pl.DataFrame({ item_id: ["a0", "a1", "a2", "a3"], idx: [1, 2, 3, 4] });
+  const item2vec = {
+    vectors: new Float32Array(10),
+    dim: 2,
+    counts: new Float64Array(5),
+  } as unknown as Item2Vec;
+  const build = (e: pl.DataFrame) =>
+    buildItemEmbeddings({ dataDir: dir, events: e, itemVocab, text: tf, item2vec, k: 4 });
+  const order = new Rng(3).shuffle(Uint32Array.from({ length: events.height }, (_, i) => i));
+  const shuffled = events.withColumns(pl.Series("o", Array.from(order))).sort("o").drop("o");
+  const [inOrder, outOfOrder] = [await build(events), await build(shuffled)];
+  assertEquals(Array.from(outOfOrder.text.vectors), Array.from(inOrder.text.vectors));
+  const first = await embedTexts(tf, "item", ["red running shoes 0"]); // a0's first record
+  const want = l2Rows(first, tf.k);
+  inOrder.text.vectors.subarray(0, tf.k).forEach((v, j) => assertClose(v, want[j], 1e-6));
 });

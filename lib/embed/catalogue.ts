@@ -41,7 +41,7 @@ export function itemCatalogue(dataDir: string, itemVocab: pl.DataFrame, titleCol
     ) => [Number(r.idx), String(r.item_id)]),
   );
   const titles = titleColumn
-    ? scanClean(`${dataDir}/clean`).select("item_id", titleColumn).unique({ subset: ["item_id"] })
+    ? scanClean(`${dataDir}/clean`).groupBy("item_id").agg(pl.col(titleColumn).sortBy("row_id").first()) // first record's
       .collectSync().toRecords() as unknown as Record<string, string>[]
     : [];
   const titleOf = new Map(titles.map((r) => [String(r.item_id), r[titleColumn!]]));

@@ -52,8 +52,9 @@ export async function buildItemEmbeddings(o: {
   return timed("features", async () => {
     const k = o.k ?? 128;
     const items = sortByIds(
+      // the text of the item's first record: row ids, not the order clean/'s files happen to be read in
       joinTextIndex(o.events.select("row_id", "item_id"), o.text).groupBy("item_id").agg(
-        pl.col("item_text_idx").first(),
+        pl.col("item_text_idx").sortBy("row_id").first(),
       )
         .join(o.itemVocab.select("item_id", "idx"), { on: "item_id", how: "left" }).withColumns(
           pl.col("idx").fillNull(0),
