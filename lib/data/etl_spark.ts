@@ -144,7 +144,7 @@ export function patternSql(t: string, pattern: string): string {
         continue;
       }
       let d = p[++i] ?? "";
-      if ("-_0".includes(d) && d !== "") d = p[++i] ?? ""; // padding flags: parsing ignores them
+      if (d && "-_0".includes(d)) d = p[++i] ?? ""; // padding flags: parsing ignores them
       if (d === "%") {
         re += "%";
         continue;
