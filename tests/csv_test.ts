@@ -104,6 +104,10 @@ Deno.test("parseLogTime accepts both AntM2C layouts and rejects impossible dates
   assertEquals(parseLogTime("2023/7/10 8:05"), Date.UTC(2023, 6, 10, 8, 5, 0));
   assertEquals(parseLogTime("2023/12/31 23:59"), Date.UTC(2023, 11, 31, 23, 59, 0));
   assertEquals(parseLogTime("2024-02-29 00:00:00"), Date.UTC(2024, 1, 29));
+  // years 1–99 are those years (Date.UTC alone would read them as 1901–1999); year 0 is out of range
+  assertEquals(parseLogTime("0023-07-10 08:05:31"), Date.parse("0023-07-10T08:05:31Z"));
+  assertEquals(parseLogTime("0004/2/29 0:00"), Date.parse("0004-02-29T00:00:00Z"));
+  assertEquals(parseLogTime("0001-01-01 00:00:00"), -62_135_596_800_000);
   for (
     const bad of [
       "2023-02-29 00:00:00",
@@ -116,6 +120,8 @@ Deno.test("parseLogTime accepts both AntM2C layouts and rejects impossible dates
       "2023-7-10 08:05:31",
       "2023/07/10 8:5",
       "2023/7/10 24:00",
+      "0000-01-01 00:00:00",
+      "0100-02-29 00:00:00",
     ]
   ) {
     assert(Number.isNaN(parseLogTime(bad)), `should reject ${JSON.stringify(bad)}`);

@@ -4,6 +4,7 @@
  * Parquet) — with exact accounting in records, and the input never written.
  */
 import pl from "nodejs-polars";
+import { existsSync } from "node:fs";
 import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
@@ -23,6 +24,7 @@ import {
   writeOtherLogs,
   writeReleaseLogs,
   writeTimeLogs,
+  writeZoneLogs,
 } from "./own_logs.ts";
 
 const HEADER = RAW_COLUMNS.join(",");
@@ -404,6 +406,63 @@ Deno.test("times: an offset (%z, Z) gives the UTC instant, a pattern without one
     () => resolveSpec({ ...spec, time: { column: "ts", format: "%Y-%m-%d %H:%M:%S.%f" } }),
     /".%f" reads the digits after the dot as nanoseconds .* write "%.f"/,
   );
+  // a pattern polars itself refuses stops the ETL before it writes anything, naming the spec and the pattern
+  await assertRejects(
+    () =>
+      runEtl({
+        input: logs,
+        output: `${dir}/hour-only`,
+        spec: resolveSpec({ ...spec, name: "my-logs", time: { column: "ts", format: ["%F %T", "%F %H"] } }),
+      }),
+    /^SpecError: my-logs: time.format "%F %H" is not a pattern polars can read: .*hour and minute/,
+  );
+  assert(!existsSync(`${dir}/hour-only`), "nothing written");
+});
+
+Deno.test("time.zone: instants become the zone's wall clock (its clock changes included) and its days; naive times stay; the spec's zone is checked", async () => {
+  const dir = await tempDir("zone");
+  const wall = async (clean: string) => {
+    const t = scanClean(clean).sort("row_id").select(
+      pl.col("log_time").cast(pl.Int64).alias("ms"),
+      pl.col("date").cast(pl.Utf8),
+    ).collectSync();
+    return { ms: t.getColumn("ms").toArray().map(Number), date: t.getColumn("date").toArray() };
+  };
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  // epoch seconds in Europe/London, across both of 2023's clock changes; milliseconds under epoch_s are no time
+  const z = await writeZoneLogs(`${dir}/london`);
+  const r = await runEtl({ input: z.logs, output: `${dir}/london/clean`, spec: resolveSpec(z.spec) });
+  assertEquals([r.rowsWritten, r.rowsQuarantined], [z.wallClock.length, z.bad]);
+  assertEquals(await wall(`${dir}/london/clean`), { ms: z.wallClock, date: z.wallClock.map(day) });
+  assert(
+    (await wall(`${dir}/london/clean`)).date.includes("2023-07-01"),
+    "23:30 UTC on 30 June is 1 July in London",
+  );
+  assertEquals((await quarantine(`${dir}/london/clean`)).map((x) => [x.reason, x.column]), [[
+    "bad_value",
+    "ts",
+  ]]);
+  // patterns: those with an offset or Z move to +05:30, naive ones are that wall clock already
+  const t = await writeTimeLogs(`${dir}/patterns`);
+  const spec = resolveSpec({ ...t.spec, time: { ...t.spec.time, zone: "+05:30" } });
+  await runEtl({ input: t.logs, output: `${dir}/patterns/clean`, spec });
+  const want = t.times.map((ms, i) => t.instant[i] ? ms + 5.5 * 3_600_000 : ms);
+  assertEquals((await wall(`${dir}/patterns/clean`)).ms, want);
+  assert(t.instant.some((x) => x) && t.instant.some((x) => !x), "both kinds of time");
+  // the zone is checked with the spec, before anything is read
+  const withZone = (zone: string, format: string | string[] = "epoch_s") =>
+    resolveSpec({ ...z.spec, time: { column: "ts", format, zone } });
+  assertThrows(() => withZone("europe/london"), /london: time.zone "europe\/london": write "Europe\/London"/);
+  assertThrows(
+    () => withZone("UTC+8"),
+    /"UTC\+8" is neither a time zone name such as "Asia\/Shanghai" nor an offset/,
+  );
+  assertThrows(() => withZone("+19:00"), /an offset is within -18:00 … \+18:00/);
+  assertThrows(
+    () => withZone("Asia/Shanghai", ["%Y-%m-%d %H:%M:%S"]),
+    /time.zone "Asia\/Shanghai" changes nothing here: .* "%Y-%m-%d %H:%M:%S" read wall-clock times without an offset/,
+  );
+  assertEquals(withZone("Asia/Kolkata").time.zone, "Asia/Kolkata");
 });
 
 Deno.test("missing-value markers in the spec read as empty fields in every column; the raw line keeps them", async () => {

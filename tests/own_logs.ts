@@ -146,11 +146,12 @@ export function ownRunConfig(dir: string, logs: string, spec?: string): RunConfi
 /**
  * A log whose times come in three layouts (ISO 8601 with a fraction and an offset or Z, naive, Apache's
  * 15/Nov/2023:09:00:00 +0000), and fields that only look like one: each is read whole or quarantined. `times`:
- * the UTC instants of the written records, in row order; `bad`: the rows quarantined.
+ * the UTC instants of the written records, in row order (naive ones read as UTC); `instant`: which of them carry
+ * an offset or Z; `bad`: the rows quarantined.
  */
 export async function writeTimeLogs(
   dir: string,
-): Promise<{ logs: string; spec: DatasetSpec; times: number[]; bad: number }> {
+): Promise<{ logs: string; spec: DatasetSpec; times: number[]; instant: boolean[]; bad: number }> {
   const rows: [string, number | null][] = [
     ["2023-11-15T06:23:20+08:00", Date.UTC(2023, 10, 14, 22, 23, 20)],
     ["2023-11-15 06:13:20", Date.UTC(2023, 10, 15, 6, 13, 20)],
@@ -180,6 +181,44 @@ export async function writeTimeLogs(
       label: { column: "clicked" },
     },
     times: rows.filter(([, t]) => t !== null).map(([, t]) => t!),
+    instant: rows.filter(([, t]) => t !== null).map(([f]) => /(Z|[+-]\d{2}:?\d{2})$/.test(f)),
+    bad: rows.filter(([, t]) => t === null).length,
+  };
+}
+
+/**
+ * A log of epoch seconds around London's clock changes, read in "Europe/London": `wallClock` is each written
+ * record's local time (GMT, or BST an hour ahead from 26 March to 29 October 2023), in row order; one record
+ * holds milliseconds where seconds belong (a time in the year 55,840) and is quarantined.
+ */
+export async function writeZoneLogs(
+  dir: string,
+): Promise<{ logs: string; spec: DatasetSpec; wallClock: number[]; bad: number }> {
+  const H = 3_600_000;
+  const rows: [string, number | null][] = [
+    [String(Date.UTC(2023, 2, 26, 0, 30) / 1000), Date.UTC(2023, 2, 26, 0, 30)], // 00:30 GMT
+    [String(Date.UTC(2023, 2, 26, 1, 30) / 1000), Date.UTC(2023, 2, 26, 1, 30) + H], // 02:30 BST
+    [String(Date.UTC(2023, 5, 30, 23, 30) / 1000), Date.UTC(2023, 5, 30, 23, 30) + H], // 1 July, 00:30 BST
+    [String(Date.UTC(2023, 9, 29, 0, 30) / 1000), Date.UTC(2023, 9, 29, 0, 30) + H], // 01:30 BST
+    [String(Date.UTC(2023, 9, 29, 1, 30) / 1000), Date.UTC(2023, 9, 29, 1, 30)], // 01:30 GMT again
+    [String(Date.UTC(2023, 10, 14, 22, 13, 20)), null], // milliseconds under epoch_s
+    [`${Date.UTC(2023, 10, 14, 23) / 1000}.5`, Date.UTC(2023, 10, 14, 23) + 500],
+  ];
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/logs/a.csv`,
+    ["uid,ad,ts,clicked", ...rows.map(([t], i) => `u${i},a${i % 3},${t},${i % 2}`)].join("\n") + "\n",
+  );
+  return {
+    logs: `${dir}/logs`,
+    spec: {
+      name: "london",
+      user: "uid",
+      item: "ad",
+      time: { column: "ts", format: "epoch_s", zone: "Europe/London" },
+      label: { column: "clicked" },
+    },
+    wallClock: rows.filter(([, t]) => t !== null).map(([, t]) => t!),
     bad: rows.filter(([, t]) => t === null).length,
   };
 }

@@ -13,8 +13,16 @@ import {
   runEtl,
   scanClean,
 } from "../lib/data/etl.ts";
-import { patternSql, runEtlSpark } from "../lib/data/etl_spark.ts";
-import { BUILTIN_SPECS, type DatasetSpec, loadSpec, resolveSpec } from "../lib/data/spec.ts";
+import { patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
+import { parseLogTime } from "../lib/data/csv.ts";
+import {
+  ANTM2C_TIME_FORMATS,
+  BUILTIN_SPECS,
+  type DatasetSpec,
+  isInstantFormat,
+  loadSpec,
+  resolveSpec,
+} from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import {
   buildTable,
@@ -34,6 +42,7 @@ import {
   writeOtherLogs,
   writeReleaseLogs,
   writeTimeLogs,
+  writeZoneLogs,
 } from "./own_logs.ts";
 
 /** Patterns in Spark's subset, each tried on every field of TIME_FIELDS. */
@@ -69,7 +78,12 @@ const TIME_FIELDS = [
   "2023-11-25 12:00:00 AM", "2023-11-25 12:00:00 pm", "2023-11-25 12:34:56 123456789", "2023-11-25 12:34:56 1",
   "2023-11-25 12:34:56 1234567890", "2023.11.25 12.34.56", "12:34:56 2023-11-25", "2023-11-25 12:34:56 %",
   "2023年11月25日 12时34分", "2023-11-25T12:34", "not a time", "", "1700915696", "+99999-01-01 00:00:00",
+  "0023-07-10 08:05:31", "0001-01-01 00:00:00", "0004-02-29 00:00:00", "0100-02-29 00:00:00", "0099/12/31 23:59",
+  "0000/1/1 0:00", "9999-12-31 23:59:59",
 ];
+
+/** The patterns that read instants, each in a named zone and at a fixed offset. */
+const ZONED = TIME_PATTERNS.filter(isInstantFormat).flatMap((p) => [[p, "Asia/Kolkata"], [p, "-03:30"]]);
 
 const close = (a: number, b: number, tol = 1e-6) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a));
 
@@ -285,7 +299,7 @@ Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as t
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
 });
 
-Deno.test("time patterns: Spark reads every strptime pattern it accepts as polars does (each pattern on every field)", async () => {
+Deno.test("time patterns: Spark reads every strptime pattern it accepts as polars does (each pattern on every field), and AntM2C's layouts as the hand parser does", async () => {
   const dir = await tempDir("spark-times");
   const fields = [
     ...TIME_FIELDS,
@@ -297,9 +311,9 @@ Deno.test("time patterns: Spark reads every strptime pattern it accepts as polar
     inputs: [{ view: "lines", lines: [`${dir}/times.txt`] }],
     steps: [{
       collect: "ms",
-      sql: `SELECT line, ${
-        TIME_PATTERNS.map((p, k) => `${patternSql("text", p)} AS p${k}`).join(", ")
-      } FROM lines`,
+      sql: `SELECT line, ${TIME_PATTERNS.map((p, k) => `${patternSql("text", p)} AS p${k}`).join(", ")}, ${
+        ZONED.map(([p, zone], k) => `${patternSql("text", p, zone)} AS z${k}`).join(", ")
+      }, ${timeSql("text", ANTM2C_TIME_FORMATS)} AS antm2c FROM lines`,
     }],
     conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL: a value that does not parse is NULL
   }, "local[1]");
@@ -319,8 +333,22 @@ Deno.test("time patterns: Spark reads every strptime pattern it accepts as polar
     assert(hits > 0, `no field parses under "${p}"`); // every pattern is exercised
     parsed += hits;
   });
+  ZONED.forEach(([p, zone], k) => { // instants as a zone's wall clock
+    const want = df.select(patternMs(pl.col("t"), p, zone).cast(pl.Float64).alias("ms")).getColumn("ms")
+      .toArray();
+    fields.forEach((f, i) => {
+      const got = rows[i][`z${k}`] === null ? null : Number(rows[i][`z${k}`]);
+      if (got !== want[i]) diffs.push(`"${p}" in ${zone} on "${f}": Spark ${got}, polars ${want[i]}`);
+    });
+    assert(want.some((ms) => ms !== null), `no field parses under "${p}"`);
+  });
+  fields.forEach((f, i) => { // csv.ts's parseLogTimeBytes, which the default engine runs on these layouts
+    const [got, want] = [rows[i].antm2c === null ? NaN : Number(rows[i].antm2c), parseLogTime(f)];
+    if (!Object.is(got, want)) diffs.push(`AntM2C layouts on "${f}": Spark ${got}, hand parser ${want}`);
+  });
   assertEquals(diffs, []);
   assert(parsed >= 60, `${parsed} parses`);
+  assertEquals(parseLogTime("0023-07-10 08:05:31"), Date.parse("0023-07-10T08:05:31Z")); // not 1923
 });
 
 Deno.test("the Spark ETL reads ISO 8601, offsets and Apache's layout as the default engine does; what it cannot read, it refuses plainly", async () => {
@@ -347,6 +375,14 @@ Deno.test("the Spark ETL reads ISO 8601, offsets and Apache's layout as the defa
       why,
     );
   }
+});
+
+Deno.test("time.zone: the Spark ETL turns epoch times into a zone's wall clock and days as the default engine does, across clock changes", async () => {
+  const dir = await tempDir("spark-zone");
+  const { logs, spec, wallClock, bad } = await writeZoneLogs(dir);
+  assertEquals(await etlOnBoth(dir, logs, spec), []);
+  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsWritten, wallClock.length);
+  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, bad);
 });
 
 Deno.test("Spark (local mode): named scenes, numeric and categorical columns, in the seed's leaky variant", async () => {

@@ -324,7 +324,7 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /**
  * Parse a log_time in either layout seen in AntM2C dumps, `yyyy-MM-dd HH:mm:ss` or `yyyy/M/d H:mm`, from
  * bytes[start, end) to epoch milliseconds (naive local time stored as UTC). NaN when it is neither, or when
- * a part is out of range (month 13, 25:61, 31 June...). Hand-written because it runs once per raw row.
+ * a part is out of range (month 13, 25:61, 31 June, year 0...). Hand-written because it runs once per raw row.
  */
 export function parseLogTimeBytes(b: Uint8Array, start: number, end: number): number {
   const parts = [0, 0, 0, 0, 0, 0];
@@ -357,8 +357,10 @@ export function parseLogTimeBytes(b: Uint8Array, start: number, end: number): nu
   } else return NaN;
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1])) return NaN;
-  if (h > 23 || mi > 59 || s > 59) return NaN;
-  return Date.UTC(y, mo - 1, d, h, mi, s);
+  if (h > 23 || mi > 59 || s > 59 || y === 0) return NaN; // year 0 is before TIME_RANGE_MS
+  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, s);
+  const t = new Date(Date.UTC(2000, mo - 1, d, h, mi, s)); // Date.UTC reads years 0–99 as 1900–1999
+  return t.setUTCFullYear(y);
 }
 
 /** String convenience over parseLogTimeBytes. */

@@ -34,11 +34,14 @@ import {
   BUILTIN_SPECS,
   detectSpec,
   globRegExp,
+  isInstantFormat,
   requiredColumns,
   type ResolvedSpec,
   resolveSpec,
+  SpecError,
   starterSpec,
   TIME_RANGE_MS,
+  zoneOffsetMs,
 } from "./spec.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
@@ -276,26 +279,69 @@ export async function prepareOutput(output: string): Promise<void> {
   await Deno.mkdir(output, { recursive: true });
 }
 
-/** How the time column is parsed: by hand on bytes (the AntM2C layouts, epoch numbers) or by polars (other patterns). */
-function timeParser(formats: string[]): ((b: Uint8Array, s: number, e: number) => number) | null {
+/**
+ * How the time column is parsed: by hand on bytes (the AntM2C layouts, epoch numbers) or by polars (other
+ * patterns, each checked here, before anything is written, so that one polars refuses names the spec).
+ */
+function timeParser(spec: ResolvedSpec): ((b: Uint8Array, s: number, e: number) => number) | null {
+  const formats = spec.time.format;
   if (formats.length === 1 && (formats[0] === "epoch_s" || formats[0] === "epoch_ms")) {
     const unit = formats[0] === "epoch_s" ? 1000 : 1;
-    return (b, s, e) => parseEpochBytes(b, s, e, unit);
+    return (b, s, e) => { // milliseconds under epoch_s (year 55,000) are out of range, not a time
+      const ms = parseEpochBytes(b, s, e, unit);
+      return ms >= TIME_RANGE_MS[0] && ms < TIME_RANGE_MS[1] ? ms : NaN;
+    };
   }
   if (formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) return parseLogTimeBytes;
   if (formats.some((f) => f.startsWith("epoch_"))) {
-    throw new Error(`time.format: epoch_s / epoch_ms cannot be mixed with patterns`);
+    throw new SpecError(spec.name, `time.format: epoch_s / epoch_ms cannot be mixed with patterns`);
+  }
+  const none = pl.DataFrame({ t: [] }, { schema: { t: pl.Utf8 } } as never);
+  for (const f of formats) {
+    try {
+      none.select(patternMs(pl.col("t"), f));
+    } catch (e) {
+      throw new SpecError(
+        spec.name,
+        `time.format "${f}" is not a pattern polars can read: ${(e as Error).message}`,
+      );
+    }
+  }
+  if (spec.time.zone) {
+    try {
+      none.select(wallClockMs(pl.lit(0), spec.time.zone));
+    } catch (e) {
+      throw new SpecError(
+        spec.name,
+        `time.zone "${spec.time.zone}" is not one polars knows: ${(e as Error).message}`,
+      );
+    }
   }
   return null;
 }
 
+/** Epoch ms null outside TIME_RANGE_MS. */
+const inTimeRange = (ms: pl.Expr) =>
+  pl.when(ms.gtEq(pl.lit(TIME_RANGE_MS[0])).and(ms.lt(pl.lit(TIME_RANGE_MS[1])))).then(ms).otherwise(
+    pl.lit(null),
+  );
+
+/** An instant (epoch ms) as the wall-clock time of `zone` (a name or a fixed offset), in epoch ms. */
+export function wallClockMs(ms: pl.Expr, zone: string): pl.Expr {
+  const offset = zoneOffsetMs(zone);
+  if (offset !== null) return ms.add(pl.lit(offset).cast(pl.Int64));
+  // deno-lint-ignore no-explicit-any
+  const dt = ms.cast(pl.Datetime("ms", "UTC")).dt as any;
+  return (dt.convertTimeZone(zone).dt.replaceTimeZone(undefined) as pl.Expr).cast(pl.Int64);
+}
+
 /**
- * Epoch ms of a strptime pattern over the whole field; null where it does not parse or falls outside
- * TIME_RANGE_MS. nodejs-polars' `strptime` matches anywhere in the field (so "12:34:56+08:00" read by
+ * Epoch ms of a strptime pattern over the whole field, an instant (a pattern with an offset) as the wall clock
+ * of `zone` if given; null where it does not parse or falls outside TIME_RANGE_MS. nodejs-polars' `strptime` matches anywhere in the field (so "12:34:56+08:00" read by
  * "%H:%M:%S" silently dropped its offset); its binding takes the exact flag: (format, time unit, time zone,
  * strict, exact, cache, ambiguous).
  */
-export function patternMs(e: pl.Expr, format: string): pl.Expr {
+export function patternMs(e: pl.Expr, format: string, zone?: string): pl.Expr {
   // %B: after a short month name chrono slices the text for the long name's rest ("Sep" + "tember") without a
   // length check, and panics when fewer characters are left: a literal tail on field and pattern prevents it
   const tail = /%[-_0]?B/.test(format) ? "\u0001".repeat(8) : "";
@@ -313,9 +359,7 @@ export function patternMs(e: pl.Expr, format: string): pl.Expr {
   );
   // deno-lint-ignore no-explicit-any
   const ms = (pl.Expr as any)(parsed).cast(pl.Datetime("ms")).cast(pl.Int64) as pl.Expr;
-  return pl.when(ms.gtEq(pl.lit(TIME_RANGE_MS[0])).and(ms.lt(pl.lit(TIME_RANGE_MS[1])))).then(ms).otherwise(
-    pl.lit(null),
-  );
+  return inTimeRange(zone && isInstantFormat(format) ? wallClockMs(inTimeRange(ms), zone) : ms);
 }
 
 const trimmed = (c: string) => pl.col(c).cast(pl.Utf8).str.strip();
@@ -413,7 +457,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       checkHeader(path, h, spec);
       headers.set(path, h);
     }
-    const fastTime = timeParser(spec.time.format);
+    const fastTime = timeParser(spec);
     await prepareOutput(opts.output);
     const quarantine = new QuarantineWriter(`${opts.output}/${QUARANTINE_FILE}`);
     const chunkBytes = opts.chunkBytes ?? 96 << 20;
@@ -485,16 +529,20 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           ),
         );
       }
+      // deno-lint-ignore no-explicit-any
+      let parsed: any = null;
       if (!fastTime) { // other strptime patterns: polars parses the time column, tried pattern by pattern
         const t = trimmed(spec.time.column);
-        // deno-lint-ignore no-explicit-any
-        let parsed: any = null;
         for (const f of spec.time.format) {
-          // epoch ms of each pattern: a time with an offset (%z) is its UTC instant, one without is read as UTC
-          const e = patternMs(t, f);
+          // epoch ms of each pattern: a time with an offset (%z) is an instant, one without a wall-clock time
+          const e = patternMs(t, f, spec.time.zone);
           parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
         }
         parsed = parsed.otherwise(pl.lit(null));
+      } else if (spec.time.zone && isInstantFormat(spec.time.format[0])) { // epoch numbers, parsed above
+        parsed = inTimeRange(wallClockMs(pl.col("__ms").cast(pl.Int64), spec.time.zone));
+      }
+      if (parsed !== null) {
         df = df.withColumns(parsed.cast(pl.Utf8).alias("__ms")).withColumns(
           pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"),
         );

@@ -29,7 +29,14 @@ import {
   specFor,
 } from "./etl.ts";
 import { literalRegex, partFiles, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
-import { ANTM2C_TIME_FORMATS, requiredColumns, type ResolvedSpec, TIME_RANGE_MS } from "./spec.ts";
+import {
+  ANTM2C_TIME_FORMATS,
+  isInstantFormat,
+  requiredColumns,
+  type ResolvedSpec,
+  TIME_RANGE_MS,
+  zoneOffsetMs,
+} from "./spec.ts";
 import { timed } from "../util/profile.ts";
 
 /** Trimmed text (Unicode white space, as polars' strip). */
@@ -43,17 +50,32 @@ const csvField = (e: string) =>
 
 const DAY = 86_400_000;
 
-/** Epoch milliseconds of a time field under the spec's formats (NULL when none parses): csv.ts's parsers in SQL. */
-function timeSql(t: string, formats: string[]): string {
+/** Epoch ms `ms` if within TIME_RANGE_MS, else NULL. */
+const inTimeRange = (ms: string) =>
+  `IF(${ms} >= ${TIME_RANGE_MS[0]} AND ${ms} < ${TIME_RANGE_MS[1]}, ${ms}, NULL)`;
+
+/** An instant (epoch ms) as the wall-clock time of `zone` (a name or a fixed offset), in epoch ms: etl.ts's wallClockMs. */
+function wallClockSql(ms: string, zone: string): string {
+  const offset = zoneOffsetMs(zone);
+  if (offset !== null) return `(${ms} + ${offset})`;
+  return `UNIX_MILLIS(FROM_UTC_TIMESTAMP(TIMESTAMP_MILLIS(${ms}), ${str(zone)}))`; // the session's zone is UTC
+}
+
+/**
+ * Epoch milliseconds of a time field under the spec's formats, instants as the wall clock of `zone` if given
+ * (NULL when none parses): csv.ts's and etl.ts's parsers in SQL.
+ */
+export function timeSql(t: string, formats: string[], zone?: string): string {
   if (formats.length === 1 && (formats[0] === "epoch_s" || formats[0] === "epoch_ms")) {
     const unit = formats[0] === "epoch_s" ? 1000 : 1;
-    return `IF(${t} RLIKE ${
-      str("^[+-]?[0-9]{1,16}(\\.[0-9]*)?$")
-    }, CAST(ROUND(CAST(${t} AS DECIMAL(38, 10)) * ${unit}) AS BIGINT), NULL)`;
+    const ms = inTimeRange(`CAST(ROUND(CAST(${t} AS DECIMAL(38, 10)) * ${unit}) AS BIGINT)`);
+    return `IF(${t} RLIKE ${str("^[+-]?[0-9]{1,16}(\\.[0-9]*)?$")}, ${
+      zone ? inTimeRange(wallClockSql(ms, zone)) : ms
+    }, NULL)`;
   }
   if (!formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) {
     // polars tries the patterns in order and keeps the first that gives a time (etl.ts)
-    return `COALESCE(${formats.map((f) => patternSql(trim(t), f)).join(", ")})`;
+    return `COALESCE(${formats.map((f) => patternSql(trim(t), f, zone)).join(", ")})`;
   }
   // parseLogTimeBytes: yyyy-MM-dd HH:mm:ss or yyyy/M/d H:mm, every part in range
   const a = "^([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})$";
@@ -61,9 +83,9 @@ function timeSql(t: string, formats: string[]): string {
   const ms = (re: string, seconds: boolean) => {
     const g = (k: number) => `CAST(REGEXP_EXTRACT(${t}, ${str(re)}, ${k}) AS INT)`;
     const s = seconds ? g(6) : "0";
-    return `IF(${g(4)} <= 23 AND ${g(5)} <= 59 AND ${s} <= 59, CAST(UNIX_DATE(MAKE_DATE(${g(1)}, ${g(2)}, ${
-      g(3)
-    })) AS BIGINT) * ${DAY} + ((${g(4)} * 60 + ${g(5)}) * 60 + ${s}) * 1000, NULL)`;
+    return `IF(${g(1)} >= 1 AND ${g(4)} <= 23 AND ${g(5)} <= 59 AND ${s} <= 59, CAST(UNIX_DATE(MAKE_DATE(${
+      g(1)
+    }, ${g(2)}, ${g(3)})) AS BIGINT) * ${DAY} + ((${g(4)} * 60 + ${g(5)}) * 60 + ${s}) * 1000, NULL)`;
   };
   return `CASE WHEN ${t} RLIKE ${str(a)} THEN ${ms(a, true)} WHEN ${t} RLIKE ${str(b)} THEN ${
     ms(b, false)
@@ -122,8 +144,11 @@ for (const n of [3, 6, 9]) {
 const SPARK_DIRECTIVES = [...Object.keys(DIRECTIVES), ...Object.keys(COMPOSITE), "%"].map((d) => `%${d}`)
   .join(" ");
 
-/** Epoch ms of field `t` under one strptime pattern, or NULL (no match, a part out of range, or outside TIME_RANGE_MS). */
-export function patternSql(t: string, pattern: string): string {
+/**
+ * Epoch ms of field `t` under one strptime pattern, an instant (a pattern with an offset) as the wall clock of
+ * `zone` if given, or NULL (no match, a part out of range, or outside TIME_RANGE_MS).
+ */
+export function patternSql(t: string, pattern: string, zone?: string): string {
   const refuse = (why: string) =>
     new Error(
       `time.format "${pattern}": ${why}; the Spark ETL reads ${SPARK_DIRECTIVES} (the default engine reads any)`,
@@ -205,12 +230,11 @@ export function patternSql(t: string, pattern: string): string {
     if (k) offset = `IF(${g("offset")} <> '', 0, ${offset})`;
   }
   // MAKE_DATE is NULL for a day the month does not have (ANSI mode is off)
-  const time = `CAST(UNIX_DATE(MAKE_DATE(${year}, ${month}, ${
+  let time = `CAST(UNIX_DATE(MAKE_DATE(${year}, ${month}, ${
     n("day")
   })) AS BIGINT) * ${DAY} + ((${hour} * 60 + ${minute} - ${offset}) * 60 + ${second}) * 1000 + ${ms}`;
-  return `IF(${t} RLIKE ${str(re)} AND ${time} >= ${TIME_RANGE_MS[0]} AND ${time} < ${
-    TIME_RANGE_MS[1]
-  }, ${time}, NULL)`;
+  if (zone && isInstantFormat(pattern)) time = wallClockSql(inTimeRange(time), zone);
+  return `IF(${t} RLIKE ${str(re)}, ${inTimeRange(time)}, NULL)`;
 }
 
 export interface SparkEtlOptions extends EtlOptions {
@@ -418,7 +442,7 @@ FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) 
     view: "checked",
     cache: true,
     sql: `SELECT *, CAST(FLOOR(ms / ${DAY}) AS INT) AS day_index FROM (SELECT p.*, ${
-      timeSql(`p.${q(spec.time.column)}`, spec.time.format)
+      timeSql(`p.${q(spec.time.column)}`, spec.time.format, spec.time.zone)
     } AS ms, ${sceneIdx} AS scene_idx${
       spec.numeric.map((n, k) => `, CAST(${trim(`p.${q(n.column)}`)} AS DOUBLE) AS __num${k}`).join("")
     }

@@ -47,8 +47,13 @@ export interface DatasetSpec {
   encoding?: string;
   user: string;
   item: string;
-  /** Time column; format: strptime patterns (tried in order), "epoch_s" or "epoch_ms". */
-  time: { column: string; format: string | string[] };
+  /**
+   * Time column; format: strptime patterns (tried in order), "epoch_s" or "epoch_ms". zone: where the log's days
+   * begin, a time zone name ("Asia/Shanghai") or a fixed offset ("+08:00"): instants (epoch numbers, times with
+   * an offset such as %z) become that zone's wall-clock time, and times without an offset are read as its wall
+   * clock already. Without a zone, instants are read in UTC.
+   */
+  time: { column: string; format: string | string[]; zone?: string };
   /** Label column and its accepted spellings (compared trimmed, case-insensitively). */
   label: { column: string; positive?: string[]; negative?: string[] };
   /** The scene (task) column and its values in task order; values omitted: discovered in order of appearance. No scene: one task. */
@@ -76,7 +81,7 @@ export interface ResolvedSpec extends
     >
   > {
   files: string[];
-  time: { column: string; format: string[] };
+  time: { column: string; format: string[]; zone?: string };
   label: { column: string; positive: string[]; negative: string[] };
   format?: "csv" | "parquet";
   scene: { column: string; values?: string[] } | null;
@@ -94,6 +99,54 @@ export const ENCODINGS = ["utf-8", "gbk", "gb18030"];
 export const ANTM2C_TIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
 /** The times a strptime pattern may give, [0001-01-01, 10000-01-01) in epoch ms: both engines quarantine the rest. */
 export const TIME_RANGE_MS = [-62_135_596_800_000, 253_402_300_800_000] as const;
+/** Whether a time format reads an instant (an epoch number, or a pattern with an offset or %s), not a wall-clock time. */
+export function isInstantFormat(format: string): boolean {
+  return format === "epoch_s" || format === "epoch_ms" ||
+    /%[-_0]?(?:(?::{1,3}|#)?z|s|\+)/.test(format.replaceAll("%%", ""));
+}
+
+/** A fixed-offset zone ("+08:00", "-05:30") in ms east of UTC; null for a named zone. */
+export function zoneOffsetMs(zone: string): number | null {
+  const m = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
+  return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000 : null;
+}
+
+/** The spec's time.zone checked: a fixed offset within ±18:00 or a time zone name, spelled as the tz database does. */
+function checkZone(where: string, zone: unknown, formats: string[]): void {
+  const off = typeof zone === "string" ? zoneOffsetMs(zone) : null;
+  if (off !== null) {
+    if (Math.abs(off) > 18 * 3_600_000 || Number((zone as string).slice(4)) > 59) {
+      throw new SpecError(where, `time.zone "${zone}": an offset is within -18:00 … +18:00`);
+    }
+  } else {
+    let known: string | undefined;
+    try {
+      if (typeof zone === "string" && /^[A-Za-z]/.test(zone)) {
+        known = new Intl.DateTimeFormat("en", { timeZone: zone }).resolvedOptions().timeZone;
+      }
+    } catch { /* not a zone */ }
+    if (known === undefined) {
+      throw new SpecError(
+        where,
+        `time.zone ${
+          JSON.stringify(zone)
+        } is neither a time zone name such as "Asia/Shanghai" nor an offset such as "+08:00"`,
+      );
+    }
+    if (known !== zone && known.toLowerCase() === (zone as string).toLowerCase()) {
+      throw new SpecError(where, `time.zone "${zone}": write "${known}" (zone names are case-sensitive)`);
+    }
+  }
+  if (!formats.some(isInstantFormat)) {
+    throw new SpecError(
+      where,
+      `time.zone "${zone}" changes nothing here: it turns instants (epoch_s, epoch_ms, patterns with an offset such as %z) into its wall-clock time, and ${
+        formats.map((f) => `"${f}"`).join(", ")
+      } read wall-clock times without an offset, which are taken as they are`,
+    );
+  }
+}
+
 /** Names the cleaned layout uses for its own columns; no other role may take them. */
 export const RESERVED = [
   "row_id",
@@ -198,6 +251,7 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
       );
     }
   }
+  if (s.time.zone !== undefined) checkZone(where, s.time.zone, formats);
   const encoding = (s.encoding ?? "utf-8").toLowerCase().replace(/^utf8$/, "utf-8");
   if (!ENCODINGS.includes(encoding)) {
     throw new SpecError(where, `encoding "${s.encoding}" is not supported (use ${ENCODINGS.join(", ")})`);
@@ -254,7 +308,11 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     encoding,
     user: s.user,
     item: s.item,
-    time: { column: s.time.column, format: formats },
+    time: {
+      column: s.time.column,
+      format: formats,
+      ...(s.time.zone !== undefined ? { zone: s.time.zone } : {}),
+    },
     label: {
       column: s.label.column,
       positive: (s.label.positive ?? DEFAULT_POSITIVE).map(String),
