@@ -7,8 +7,9 @@ import pl from "nodejs-polars";
 import { existsSync } from "node:fs";
 import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
+import { sniffSpec, sniffTimeFormat } from "../lib/data/sniff.ts";
 import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
-import { loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
+import { ANTM2C_TIME_FORMATS, loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
 import { buildTable, loadEvents, normalizedFeatures, sceneLabels, SPLITS } from "../lib/features/table.ts";
@@ -306,6 +307,108 @@ Deno.test("ctrlab main --data on an unknown layout stops before any notebook, li
     [...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name),
     ["x.csv"],
     "the input folder holds only what it held",
+  );
+});
+
+Deno.test("a spec guessed from an unknown log reads it: encoding, delimiter, roles, time format and label spellings", async () => {
+  const dir = await tempDir("sniff");
+  const etl = async (name: string, logs: string, files: string[]) => {
+    const { spec } = await sniffSpec(files[0], files);
+    const r = await runEtl({ input: logs, output: `${dir}/${name}-clean`, spec: resolveSpec(spec) });
+    return { spec, written: r.rowsWritten, quarantined: r.rowsQuarantined };
+  };
+  // another company's log: GBK, one part gzipped, epoch seconds, labels spelt 1.0/0.0
+  const other = await writeOtherLogs(`${dir}/other`, 3_000);
+  const o = await etl("other", other.logs, [`${other.logs}/part-a.csv.gz`, `${other.logs}/part-b.csv`]);
+  assertEquals([o.written, o.quarantined], [other.rows, 0]);
+  assertEquals(o.spec.encoding, "gbk");
+  assertEquals(
+    [o.spec.user, o.spec.item, o.spec.time, o.spec.label, o.spec.scene],
+    [
+      "uid",
+      "ad",
+      { column: "ts", format: "epoch_s", zone: "UTC" },
+      { column: "clicked", positive: ["1.0"], negative: ["0.0"] },
+      { column: "surface" },
+    ],
+  );
+  assertEquals([o.spec.numeric, o.spec.categorical], [["price"], ["city"]]);
+  assertEquals(o.spec.text, [
+    { column: "title", side: "item" }, // Chinese titles: no spaces, 8 characters or so
+    { column: "query", side: "user", entities: "," },
+  ]);
+  // tab-separated, epoch milliseconds, yes/no; semicolons, ISO 8601 with and without a fraction, true/false
+  const t0 = Date.UTC(2023, 10, 15, 6, 13, 20);
+  /** `<dir>/<name>/<file>`: a header and 60 records of `record(i)` joined by `sep`, read through its guessed spec. */
+  const guessed = async (
+    name: string,
+    file: string,
+    sep: string,
+    record: (i: number) => (string | number)[],
+  ) => {
+    await Deno.mkdir(`${dir}/${name}`);
+    const records = Array.from({ length: 60 }, (_, i) => record(i).join(sep));
+    await Deno.writeTextFile(`${dir}/${name}/${file}`, records.join("\n") + "\n");
+    return await etl(name, `${dir}/${name}`, [`${dir}/${name}/${file}`]);
+  };
+  const t = await guessed(
+    "tsv",
+    "log.tsv",
+    "\t",
+    (i) =>
+      i === 0 ? ["visitor_id", "sku", "event_time", "is_click", "slot", "price", "device"] : [
+        `v${i % 9}`,
+        `s${i % 13}`,
+        t0 + i * 61_000,
+        i % 3 ? "no" : "Yes",
+        ["top", "feed"][i % 2],
+        (i * 1.5).toFixed(1),
+        ["ios", "android", "web"][i % 3],
+      ],
+  );
+  assertEquals([t.written, t.quarantined], [59, 0]);
+  assertEquals(
+    [t.spec.files, t.spec.delimiter, t.spec.user, t.spec.item, t.spec.time, t.spec.label, t.spec.scene],
+    [
+      "**/*.tsv",
+      "\t",
+      "visitor_id",
+      "sku",
+      { column: "event_time", format: "epoch_ms", zone: "UTC" },
+      { column: "is_click", positive: ["Yes"], negative: ["no"] },
+      { column: "slot" },
+    ],
+  );
+  assertEquals([t.spec.numeric, t.spec.categorical], [["price"], ["device"]]);
+  // day-first where a day is above 12, month-first otherwise; AntM2C's two layouts together
+  assertEquals(sniffTimeFormat(["25/11/2023 12:34:56", "01/12/2023 00:00:00"], false), ["%d/%m/%Y %H:%M:%S"]);
+  assertEquals(sniffTimeFormat(["11/25/2023 12:34:56", "01/12/2023 00:00:00"], false), ["%m/%d/%Y %H:%M:%S"]);
+  assertEquals(sniffTimeFormat(["2023-11-15 06:13:20", "2023/11/15 6:13"], false), ANTM2C_TIME_FORMATS);
+  assertEquals(sniffTimeFormat(["1700000000123", "1700000000456"], true), ["epoch_ms"]);
+  assertEquals(sniffTimeFormat(["soon", "later"], true), null);
+  const m = await guessed(
+    "semi",
+    "log.txt",
+    ";",
+    (i) =>
+      i === 0 ? ["member", "video", "when", "clicked", "page", "note"] : [
+        `m${i % 7}`,
+        `x${i % 11}`,
+        new Date(t0 + i * 61_250).toISOString().replace(/\.\d+Z$/, i % 2 ? "Z" : "$&"),
+        i % 4 ? "false" : "true",
+        "home",
+        `"seen on ${["tv", "phone"][i % 2]}; again"`,
+      ],
+  );
+  assertEquals([m.written, m.quarantined], [59, 0]);
+  assertEquals(
+    [m.spec.delimiter, m.spec.time, m.spec.label.positive, m.spec.text],
+    [
+      ";",
+      { column: "when", format: "%Y-%m-%dT%H:%M:%S%.f%#z", zone: "UTC" },
+      ["true"],
+      [{ column: "note", side: "item" }],
+    ],
   );
 });
 

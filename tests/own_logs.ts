@@ -163,27 +163,12 @@ export async function writeTimeLogs(
     ["2023-02-30T00:00:00Z", null],
     ["  2023-11-16 00:00:01 ", Date.UTC(2023, 10, 16, 0, 0, 1)],
   ];
-  await Deno.mkdir(`${dir}/logs`, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/logs/a.csv`,
-    ["uid,ad,ts,clicked", ...rows.map(([t], i) => `u${i},a${i % 3},${t},${i % 2}`)].join("\n") + "\n",
-  );
-  return {
-    logs: `${dir}/logs`,
-    spec: {
-      name: "times",
-      user: "uid",
-      item: "ad",
-      time: {
-        column: "ts",
-        format: ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S", "%d/%b/%Y:%H:%M:%S %z"],
-      },
-      label: { column: "clicked" },
-    },
-    times: rows.filter(([, t]) => t !== null).map(([, t]) => t!),
-    instant: rows.filter(([, t]) => t !== null).map(([f]) => /(Z|[+-]\d{2}:?\d{2})$/.test(f)),
-    bad: rows.filter(([, t]) => t === null).length,
-  };
+  const log = await writeTimeLog(dir, "times", rows, {
+    column: "ts",
+    format: ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S", "%d/%b/%Y:%H:%M:%S %z"],
+  });
+  const instant = rows.filter(([, t]) => t !== null).map(([f]) => /(Z|[+-]\d{2}:?\d{2})$/.test(f));
+  return { logs: log.logs, spec: log.spec, times: log.want, instant, bad: log.bad };
 }
 
 /**
@@ -204,23 +189,33 @@ export async function writeZoneLogs(
     [String(Date.UTC(2023, 10, 14, 22, 13, 20)), null], // milliseconds under epoch_s
     [`${Date.UTC(2023, 10, 14, 23) / 1000}.5`, Date.UTC(2023, 10, 14, 23) + 500],
   ];
+  const log = await writeTimeLog(dir, "london", rows, {
+    column: "ts",
+    format: "epoch_s",
+    zone: "Europe/London",
+  });
+  return { logs: log.logs, spec: log.spec, wallClock: log.want, bad: log.bad };
+}
+
+/**
+ * `<dir>/logs/a.csv`, four columns (uid, ad, ts, clicked) with `rows`' time fields, and the spec that reads them
+ * by `time`. `want`: the epoch ms of each row that is written (its second element), in row order; `bad`: how many
+ * rows have none and are quarantined.
+ */
+async function writeTimeLog(
+  dir: string,
+  name: string,
+  rows: [string, number | null][],
+  time: DatasetSpec["time"],
+) {
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
   await Deno.writeTextFile(
     `${dir}/logs/a.csv`,
     ["uid,ad,ts,clicked", ...rows.map(([t], i) => `u${i},a${i % 3},${t},${i % 2}`)].join("\n") + "\n",
   );
-  return {
-    logs: `${dir}/logs`,
-    spec: {
-      name: "london",
-      user: "uid",
-      item: "ad",
-      time: { column: "ts", format: "epoch_s", zone: "Europe/London" },
-      label: { column: "clicked" },
-    },
-    wallClock: rows.filter(([, t]) => t !== null).map(([, t]) => t!),
-    bad: rows.filter(([, t]) => t === null).length,
-  };
+  const spec: DatasetSpec = { name, user: "uid", item: "ad", time, label: { column: "clicked" } };
+  const want = rows.filter(([, t]) => t !== null).map(([, t]) => t!);
+  return { logs: `${dir}/logs`, spec, want, bad: rows.length - want.length };
 }
 
 /**

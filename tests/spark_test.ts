@@ -5,14 +5,8 @@
  */
 import pl from "nodejs-polars";
 import { localCluster, runSparkPlan } from "../lib/data/spark.ts";
-import {
-  patternMs,
-  QUARANTINE_FILE,
-  readCleanSchema,
-  readEtlReport,
-  runEtl,
-  scanClean,
-} from "../lib/data/etl.ts";
+import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } from "../lib/data/etl.ts";
+import { patternMs } from "../lib/data/times.ts";
 import { patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
 import { parseLogTime } from "../lib/data/csv.ts";
 import {

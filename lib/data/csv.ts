@@ -192,12 +192,26 @@ function finish(
 
 /** Split a header record (already decoded) into trimmed names, dropping a BOM and surrounding quotes. */
 export function parseHeader(line: string, delimiter = ",", quote = '"'): string[] {
-  return line.replace(/^\uFEFF/, "").replace(/\r$/, "").split(delimiter).map((s) => {
-    const t = s.trim();
-    return t.length >= 2 && t.startsWith(quote) && t.endsWith(quote)
-      ? t.slice(1, -1).replaceAll(quote + quote, quote)
-      : t;
-  });
+  return splitLine(line.replace(/^\uFEFF/, "").replace(/\r$/, ""), delimiter, quote).map((s) => s.trim());
+}
+
+/** One decoded line's fields: split at `delimiter` outside quotes, quotes removed and doubled ones undone. */
+export function splitLine(line: string, delimiter = ",", quote = '"'): string[] {
+  const out: string[] = [];
+  let field = "", quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted && c === quote && line[i + 1] === quote) {
+      field += quote;
+      i++;
+    } else if (c === quote) quoted = !quoted;
+    else if (c === delimiter && !quoted) {
+      out.push(field);
+      field = "";
+    } else field += c;
+  }
+  out.push(field);
+  return out;
 }
 
 /** A growable byte buffer for assembling CSV chunks without per-line allocations. */

@@ -23,14 +23,11 @@ import {
   fileBytes,
   forEachRecord,
   isParquet,
-  parseEpochBytes,
   parseHeader,
-  parseLogTimeBytes,
   type RecordScan,
   scanRecord,
 } from "./csv.ts";
 import {
-  ANTM2C_TIME_FORMATS,
   BUILTIN_SPECS,
   detectSpec,
   globRegExp,
@@ -38,11 +35,9 @@ import {
   requiredColumns,
   type ResolvedSpec,
   resolveSpec,
-  SpecError,
-  starterSpec,
-  TIME_RANGE_MS,
-  zoneOffsetMs,
 } from "./spec.ts";
+import { sniffSpec } from "./sniff.ts";
+import { inTimeRange, patternsMs, timeParser, wallClockMs } from "./times.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
 
@@ -235,17 +230,21 @@ export async function specFor(input: string, spec?: ResolvedSpec): Promise<Resol
   const builtinGlobs = [...new Set(Object.values(BUILTIN_SPECS).flatMap((s) => [s.files ?? []].flat()))];
   const files = await listInputFiles(input, builtinGlobs).catch(() => listInputFiles(input));
   const probe = resolveSpec(BUILTIN_SPECS.antm2c);
-  const header = await readHeader(files[0], probe);
-  const name = detectSpec(header);
+  const name = detectSpec(await readHeader(files[0], probe));
   if (name) return resolveSpec(BUILTIN_SPECS[name]);
+  const guess = await sniffSpec(files[0], await listInputFiles(input));
   throw new EtlSchemaError(
     files[0],
     "",
     `the header is not one of the AntM2C layouts ctrlab knows, so it needs a dataset spec (--spec FILE).\n` +
-      `Columns found (${header.length}): ${header.join(", ")}\n` +
-      `A spec to start from (save it as my-logs.json, correct the roles, and pass --spec my-logs.json):\n${
-        JSON.stringify(starterSpec(header), null, 2)
-      }`,
+      `Columns found (${guess.header.length}): ${guess.header.join(", ")}\n` +
+      `A spec to start from, guessed from the column names and the first ${guess.records} records (save it as ` +
+      `my-logs.json, check every role, and pass --spec my-logs.json):\n${
+        JSON.stringify(guess.spec, null, 2)
+      }` +
+      (guess.spec.time.zone
+        ? `\nIts times are instants: set time.zone to where the log's days begin, e.g. "Asia/Shanghai" or "+08:00".`
+        : ""),
   );
 }
 
@@ -277,89 +276,6 @@ export async function prepareOutput(output: string): Promise<void> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   await Deno.mkdir(output, { recursive: true });
-}
-
-/**
- * How the time column is parsed: by hand on bytes (the AntM2C layouts, epoch numbers) or by polars (other
- * patterns, each checked here, before anything is written, so that one polars refuses names the spec).
- */
-function timeParser(spec: ResolvedSpec): ((b: Uint8Array, s: number, e: number) => number) | null {
-  const formats = spec.time.format;
-  if (formats.length === 1 && (formats[0] === "epoch_s" || formats[0] === "epoch_ms")) {
-    const unit = formats[0] === "epoch_s" ? 1000 : 1;
-    return (b, s, e) => { // milliseconds under epoch_s (year 55,000) are out of range, not a time
-      const ms = parseEpochBytes(b, s, e, unit);
-      return ms >= TIME_RANGE_MS[0] && ms < TIME_RANGE_MS[1] ? ms : NaN;
-    };
-  }
-  if (formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) return parseLogTimeBytes;
-  if (formats.some((f) => f.startsWith("epoch_"))) {
-    throw new SpecError(spec.name, `time.format: epoch_s / epoch_ms cannot be mixed with patterns`);
-  }
-  const none = pl.DataFrame({ t: [] }, { schema: { t: pl.Utf8 } } as never);
-  for (const f of formats) {
-    try {
-      none.select(patternMs(pl.col("t"), f));
-    } catch (e) {
-      throw new SpecError(
-        spec.name,
-        `time.format "${f}" is not a pattern polars can read: ${(e as Error).message}`,
-      );
-    }
-  }
-  if (spec.time.zone) {
-    try {
-      none.select(wallClockMs(pl.lit(0), spec.time.zone));
-    } catch (e) {
-      throw new SpecError(
-        spec.name,
-        `time.zone "${spec.time.zone}" is not one polars knows: ${(e as Error).message}`,
-      );
-    }
-  }
-  return null;
-}
-
-/** Epoch ms null outside TIME_RANGE_MS. */
-const inTimeRange = (ms: pl.Expr) =>
-  pl.when(ms.gtEq(pl.lit(TIME_RANGE_MS[0])).and(ms.lt(pl.lit(TIME_RANGE_MS[1])))).then(ms).otherwise(
-    pl.lit(null),
-  );
-
-/** An instant (epoch ms) as the wall-clock time of `zone` (a name or a fixed offset), in epoch ms. */
-export function wallClockMs(ms: pl.Expr, zone: string): pl.Expr {
-  const offset = zoneOffsetMs(zone);
-  if (offset !== null) return ms.add(pl.lit(offset).cast(pl.Int64));
-  // deno-lint-ignore no-explicit-any
-  const dt = ms.cast(pl.Datetime("ms", "UTC")).dt as any;
-  return (dt.convertTimeZone(zone).dt.replaceTimeZone(undefined) as pl.Expr).cast(pl.Int64);
-}
-
-/**
- * Epoch ms of a strptime pattern over the whole field, an instant (a pattern with an offset) as the wall clock
- * of `zone` if given; null where it does not parse or falls outside TIME_RANGE_MS. nodejs-polars' `strptime` matches anywhere in the field (so "12:34:56+08:00" read by
- * "%H:%M:%S" silently dropped its offset); its binding takes the exact flag: (format, time unit, time zone,
- * strict, exact, cache, ambiguous).
- */
-export function patternMs(e: pl.Expr, format: string, zone?: string): pl.Expr {
-  // %B: after a short month name chrono slices the text for the long name's rest ("Sep" + "tember") without a
-  // length check, and panics when fewer characters are left: a literal tail on field and pattern prevents it
-  const tail = /%[-_0]?B/.test(format) ? "\u0001".repeat(8) : "";
-  const field = tail ? pl.concatString([e, pl.lit(tail)], "") : e;
-  const [strict, exact, cache] = [false, true, false];
-  // deno-lint-ignore no-explicit-any
-  const parsed = (field as any).inner().strToDatetime(
-    format + tail,
-    "ms",
-    undefined,
-    strict,
-    exact,
-    cache,
-    undefined,
-  );
-  // deno-lint-ignore no-explicit-any
-  const ms = (pl.Expr as any)(parsed).cast(pl.Datetime("ms")).cast(pl.Int64) as pl.Expr;
-  return inTimeRange(zone && isInstantFormat(format) ? wallClockMs(inTimeRange(ms), zone) : ms);
 }
 
 const trimmed = (c: string) => pl.col(c).cast(pl.Utf8).str.strip();
@@ -529,19 +445,12 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           ),
         );
       }
-      // deno-lint-ignore no-explicit-any
-      let parsed: any = null;
-      if (!fastTime) { // other strptime patterns: polars parses the time column, tried pattern by pattern
-        const t = trimmed(spec.time.column);
-        for (const f of spec.time.format) {
-          // epoch ms of each pattern: a time with an offset (%z) is an instant, one without a wall-clock time
-          const e = patternMs(t, f, spec.time.zone);
-          parsed = parsed === null ? pl.when(e.isNotNull()).then(e) : parsed.when(e.isNotNull()).then(e);
-        }
-        parsed = parsed.otherwise(pl.lit(null));
-      } else if (spec.time.zone && isInstantFormat(spec.time.format[0])) { // epoch numbers, parsed above
-        parsed = inTimeRange(wallClockMs(pl.col("__ms").cast(pl.Int64), spec.time.zone));
-      }
+      // epoch ms: a time with an offset (%z) or an epoch number is an instant, moved to the spec's zone
+      const parsed = !fastTime
+        ? patternsMs(trimmed(spec.time.column), spec.time.format, spec.time.zone) // polars, pattern by pattern
+        : spec.time.zone && isInstantFormat(spec.time.format[0]) // epoch numbers, parsed by hand above
+        ? inTimeRange(wallClockMs(pl.col("__ms").cast(pl.Int64), spec.time.zone))
+        : null;
       if (parsed !== null) {
         df = df.withColumns(parsed.cast(pl.Utf8).alias("__ms")).withColumns(
           pl.col("__ms").cast(pl.Int64).cast(pl.Datetime("ms")).dt.strftime("%Y-%m-%d").alias("__date"),

@@ -413,37 +413,6 @@ export function detectSpec(header: string[]): string | null {
   return null;
 }
 
-/** A spec to start from for an unknown header: guesses by column name, for the user to correct. */
-export function starterSpec(header: string[]): DatasetSpec {
-  const find = (re: RegExp) => header.find((h) => re.test(h));
-  const user = find(/user|uid|member|customer/i) ?? "USER_ID_COLUMN";
-  const item = find(/item|iid|ad_?id|product|doc|video/i) ?? "ITEM_ID_COLUMN";
-  const time = find(/time|date|ts$|timestamp/i) ?? "TIME_COLUMN";
-  const label = find(/label|click|clk|target|y$/i) ?? "LABEL_COLUMN";
-  const scene = find(/scene|scenario|domain|surface|channel|page/i);
-  const used = new Set([user, item, time, label, scene]);
-  const rest = header.filter((h) => !used.has(h));
-  return {
-    name: "my-logs",
-    files: "**/*.csv",
-    delimiter: ",",
-    encoding: "utf-8",
-    user,
-    item,
-    time: { column: time, format: "%Y-%m-%d %H:%M:%S" },
-    label: { column: label, positive: ["1"], negative: ["0"] },
-    scene: scene ? { column: scene } : null,
-    text: rest.filter((h) => /title|name|text|query|desc/i.test(h)).map((column) => ({
-      column,
-      side: "item" as const,
-    })),
-    numeric: rest.filter((h) => /price|count|num|score|feat|dense|age/i.test(h)),
-    categorical: rest.filter((h) =>
-      !/title|name|text|query|desc|price|count|num|score|feat|dense|age/i.test(h)
-    ),
-  };
-}
-
 /** Glob (`*`, `**`, `?`) → RegExp over '/'-separated relative paths. */
 export function globRegExp(glob: string): RegExp {
   let re = "";

@@ -1,0 +1,219 @@
+/**
+ * A dataset spec guessed from a log ctrlab does not know: the encoding, the delimiter, each column's role (by its
+ * name, then by its values), the time format that reads the sampled times, and the label's spellings. It is a
+ * start for the user to check, printed when a header matches no built-in layout; nothing here runs the ETL.
+ */
+import pl from "nodejs-polars";
+import { fileBytes, isParquet, splitLine } from "./csv.ts";
+import { ANTM2C_TIME_FORMATS, type DatasetSpec, isInstantFormat, type TextColumn } from "./spec.ts";
+import { patternMs } from "./times.ts";
+
+/** What the guess was read from: the sampled file and how many of its records. */
+export interface Sniffed {
+  spec: DatasetSpec;
+  file: string;
+  header: string[];
+  records: number;
+}
+
+const DELIMITERS = [",", "\t", ";", "|"];
+/** Time layouts tried on a column's values, in order of preference where several read them all. */
+const TIME_FORMATS = [
+  ...ANTM2C_TIME_FORMATS,
+  "%Y-%m-%d %H:%M:%S%.f",
+  "%Y-%m-%dT%H:%M:%S%.f",
+  "%Y-%m-%dT%H:%M:%S%.f%#z",
+  "%Y-%m-%d %H:%M:%S%.f%#z",
+  "%Y/%m/%d %H:%M:%S",
+  "%d/%b/%Y:%H:%M:%S %z",
+  "%Y-%m-%d %H:%M",
+  "%Y%m%d%H%M%S",
+  "%Y-%m-%d",
+  "%Y%m%d",
+  "%m/%d/%Y %H:%M:%S",
+  "%d/%m/%Y %H:%M:%S",
+  "%m/%d/%Y %H:%M",
+  "%d/%m/%Y %H:%M",
+  "%d.%m.%Y %H:%M:%S",
+];
+const POSITIVE = ["1", "1.0", "true", "yes", "y", "t", "click", "clicked", "positive", "pos"];
+const NEGATIVE = ["0", "0.0", "false", "no", "n", "f", "-1", "noclick", "negative", "neg"];
+const NAMES = {
+  user: /user|uid|member|customer|visitor/i,
+  item: /item|iid|ad_?id|^ad$|product|doc|video|goods|sku/i,
+  time: /time|date|^ts$|_ts$|timestamp|^when$|^t$/i,
+  label: /label|click|clk|target|^y$/i,
+  scene: /scene|scenario|domain|surface|channel|page|slot/i,
+  userText: /query|search|bill|service/i,
+};
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const [EPOCH_FROM, EPOCH_TO] = [Date.UTC(2000, 0, 1), Date.UTC(2100, 0, 1)];
+
+/** The time format(s) that read a column's sampled values (most of them: 90 %), or null. */
+export function sniffTimeFormat(values: string[], epochToo: boolean): string[] | null {
+  const v = values.map((x) => x.trim()).filter((x) => x !== "");
+  if (v.length === 0) return null;
+  if (epochToo && v.every((x) => /^\d+(\.\d+)?$/.test(x))) { // seconds or milliseconds since 1970, 2000–2100
+    for (const [format, unit] of [["epoch_s", 1000], ["epoch_ms", 1]] as const) {
+      if (v.every((x) => Number(x) * unit >= EPOCH_FROM && Number(x) * unit < EPOCH_TO)) return [format];
+    }
+    return null;
+  }
+  const df = pl.DataFrame({ t: v });
+  const reads = TIME_FORMATS.map((f) =>
+    df.select(patternMs(pl.col("t"), f).isNotNull().alias("ok")).getColumn("ok").toArray() as boolean[]
+  );
+  // greedily: the format that reads most of what is left, until none reads more
+  const chosen: string[] = [];
+  let left = v.map((_, i) => i);
+  for (;;) {
+    const gain = reads.map((r) => left.filter((i) => r[i]).length);
+    const best = gain.indexOf(Math.max(...gain));
+    if (gain[best] === 0) break;
+    chosen.push(TIME_FORMATS[best]);
+    left = left.filter((i) => !reads[best][i]);
+  }
+  return chosen.length && left.length <= 0.1 * v.length ? chosen : null;
+}
+
+/** The sample's text: the file's first MiB decoded (UTF-8, or GBK when that is not valid UTF-8), whole lines only. */
+async function sampleText(path: string): Promise<{ text: string; encoding: string }> {
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  for await (const c of fileBytes(path)) {
+    parts.push(c);
+    got += c.length;
+    if (got >= 1 << 20) break;
+  }
+  const all = new Uint8Array(got);
+  parts.reduce((o, c) => (all.set(c, o), o + c.length), 0);
+  const end = got >= 1 << 20 ? all.lastIndexOf(0x0a) + 1 : got; // a cut may split a character
+  for (const encoding of ["utf-8", "gbk"]) {
+    try {
+      return { text: new TextDecoder(encoding, { fatal: true }).decode(all.subarray(0, end)), encoding };
+    } catch { /* the next */ }
+  }
+  return { text: new TextDecoder().decode(all.subarray(0, end)), encoding: "utf-8" };
+}
+
+/** Header and sampled rows (as text) of a CSV or Parquet file, with the dialect that splits them most evenly. */
+async function sample(path: string, rows: number) {
+  if (isParquet(path)) {
+    const df = pl.scanParquet(path).head(rows).collectSync();
+    const times = df.columns.filter((c) => String(df.getColumn(c).dtype).includes("Datetime"));
+    const text = df.select(
+      ...df.columns.map((c) =>
+        (times.includes(c) ? pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S") : pl.col(c)).cast(pl.Utf8).alias(c)
+      ),
+    );
+    const records = text.rows().map((r) => r.map((x) => x === null ? "" : String(x)));
+    return { header: df.columns, records, encoding: "utf-8", delimiter: ",", parquet: true };
+  }
+  const { text, encoding } = await sampleText(path);
+  const lines = text.replace(/^\uFEFF/, "").split("\n").map((l) => l.replace(/\r$/, "")).slice(0, rows + 1);
+  let best = { delimiter: ",", score: -1 };
+  for (const d of DELIMITERS) {
+    const n = splitLine(lines[0], d).length;
+    const even = lines.slice(1).filter((l) => l !== "" && splitLine(l, d).length === n).length;
+    const score = n < 2 ? -1 : even * 1000 + n;
+    if (score > best.score) best = { delimiter: d, score };
+  }
+  const header = splitLine(lines[0], best.delimiter).map((h) => h.trim());
+  const records = lines.slice(1).map((l) => splitLine(l, best.delimiter)).filter((r) =>
+    r.length === header.length
+  );
+  return { header, records, encoding, delimiter: best.delimiter, parquet: false };
+}
+
+/** The files' common ending (".csv", ".csv.gz", ".tsv", …) as a glob, or every file. */
+function filesGlob(files: string[]): string {
+  const ends = new Set(files.map((f) => /(\.[A-Za-z0-9]+(\.gz)?)$/.exec(f.split("/").pop()!)?.[1] ?? ""));
+  const [end] = [...ends];
+  return ends.size === 1 && end ? `**/*${end}` : "**/*";
+}
+
+/**
+ * A spec guessed from `path` (the first of `files`, the input's files): names first, then values — a column
+ * whose values a time format reads is the time, two label-like spellings are the label, all-numeric columns
+ * are numeric, long or spaced text is text, other columns with repeats are categorical.
+ */
+export async function sniffSpec(path: string, files: string[], rows = 200): Promise<Sniffed> {
+  const s = await sample(path, rows);
+  const values = (c: string) => s.records.map((r) => r[s.header.indexOf(c)].trim());
+  const byName = (re: RegExp, not: (string | undefined)[] = []) =>
+    s.header.find((h) => re.test(h) && !not.includes(h));
+  const user = byName(NAMES.user);
+  const item = byName(NAMES.item, [user]);
+  // the time: a time-like name whose values a format reads (epoch numbers only there), else any column's times
+  let time: { column: string; format: string[] } | undefined;
+  for (const c of [...s.header.filter((h) => NAMES.time.test(h)), ...s.header]) {
+    if (c === user || c === item) continue;
+    const format = sniffTimeFormat(values(c), NAMES.time.test(c));
+    if (format) {
+      time = { column: c, format };
+      break;
+    }
+  }
+  const spellings = (c: string) => [...new Set(values(c))].filter((v) => v !== "");
+  const labelLike = (c: string) =>
+    spellings(c).length === 2 &&
+    spellings(c).every((v) => [...POSITIVE, ...NEGATIVE].includes(v.toLowerCase()));
+  const taken = [user, item, time?.column];
+  const label = byName(NAMES.label, taken) ?? s.header.find((h) => !taken.includes(h) && labelLike(h));
+  const scene = byName(NAMES.scene, [...taken, label]);
+  const used = new Set([user, item, time?.column, label, scene]);
+  const rest = s.header.filter((h) => !used.has(h));
+  const isNumeric = (c: string) => spellings(c).length > 0 && spellings(c).every((v) => NUMBER.test(v));
+  const share = (v: string[], re: RegExp) => v.filter((x) => re.test(x)).length / v.length;
+  // text: spaced words, long values, or titles in a script without spaces (CJK); entity lists split by a sign
+  const textOf = (c: string): TextColumn | null => {
+    const v = spellings(c);
+    if (v.length === 0 || isNumeric(c)) return null;
+    const side = NAMES.userText.test(c) ? "user" as const : "item" as const;
+    const sep = [",", "|", ";", "#"].find((d) =>
+      // a list of short names, not prose that holds the sign
+      share(v, new RegExp(`\\${d}`)) >= 0.3 &&
+      share(v.flatMap((x) => x.split(d).map((e) => e.trim())), /\s/) < 0.1
+    );
+    if (sep) return { column: c, side, entities: sep };
+    const long = v.reduce((a, x) => a + x.length, 0) / v.length;
+    return share(v, /\s/) >= 0.3 || long >= 16 || (share(v, /[^\x00-\x7f]/) >= 0.5 && long >= 6)
+      ? { column: c, side }
+      : null;
+  };
+  const text = rest.map(textOf).filter((t) => t !== null);
+  const numeric = rest.filter((c) => isNumeric(c) && !/id$/i.test(c));
+  // categorical: what is left and repeats in the sample (a value per record, like a request id, is left out)
+  const categorical = rest.filter((c) =>
+    !text.some((t) => t.column === c) && !numeric.includes(c) &&
+    spellings(c).length < Math.max(2, 0.9 * values(c).length)
+  );
+  const seen = label ? spellings(label) : [];
+  const spelt = (words: string[], otherwise: string) => {
+    const v = seen.filter((x) => words.includes(x.toLowerCase()));
+    return v.length ? v : [otherwise];
+  };
+  const format = time?.format ?? ["%Y-%m-%d %H:%M:%S"];
+  const spec: DatasetSpec = {
+    name: "my-logs",
+    files: filesGlob(files),
+    ...(s.parquet ? { format: "parquet" as const } : { delimiter: s.delimiter, encoding: s.encoding }),
+    user: user ?? "USER_ID_COLUMN",
+    item: item ?? "ITEM_ID_COLUMN",
+    time: {
+      column: time?.column ?? "TIME_COLUMN",
+      format: format.length === 1 ? format[0] : format,
+      ...(format.some(isInstantFormat) ? { zone: "UTC" } : {}), // instants: the zone the days begin in
+    },
+    label: {
+      column: label ?? "LABEL_COLUMN",
+      positive: spelt(POSITIVE, "1"),
+      negative: spelt(NEGATIVE, "0"),
+    },
+    scene: scene ? { column: scene } : null,
+    text,
+    numeric,
+    categorical,
+  };
+  return { spec, file: path, header: s.header, records: s.records.length };
+}
