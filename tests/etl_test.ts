@@ -1,7 +1,15 @@
 import pl from "nodejs-polars";
 import { loadSpec } from "../lib/data/spec.ts";
 import { CORRUPTIONS, generateLogs } from "../lib/data/synth.ts";
-import { EtlSchemaError, QUARANTINE_FILE, REPORT_FILE, runEtl, scanClean } from "../lib/data/etl.ts";
+import {
+  type EtlReport,
+  EtlSchemaError,
+  fileHolding,
+  QUARANTINE_FILE,
+  REPORT_FILE,
+  runEtl,
+  scanClean,
+} from "../lib/data/etl.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
 import { reconciliation } from "../lib/data/summary.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
@@ -138,4 +146,18 @@ Deno.test("ETL refuses to overwrite a directory it did not write", async () => {
   await Deno.writeTextFile(`${dir}/precious/keep.txt`, "x");
   await assertRejects(runEtl({ input: `${dir}/raw`, output: `${dir}/precious` }), /refusing to overwrite/);
   await assertRejects(runEtl({ input: `${dir}/nope`, output: `${dir}/clean` }), /ETL input not found/);
+});
+
+Deno.test("fileHolding: the last file when it holds any of the rows, else the one holding most, with its first row id", () => {
+  const files = [["nov.csv", 10], ["dec.csv", 5], ["oct.csv", 7]].map(([file, rowsRead]) => ({
+    file: file as string,
+    rowsRead: rowsRead as number,
+    rowsWritten: rowsRead as number,
+    rowsQuarantined: 0,
+  }));
+  const report = { files } as unknown as EtlReport;
+  assertEquals(fileHolding(report, [3, 16, 17]), { file: "oct.csv", offset: 15 });
+  assertEquals(fileHolding(report, [10, 11, 12, 3]), { file: "dec.csv", offset: 10 }); // not sorted by time
+  assertEquals(fileHolding(report, [0, 1, 12]), { file: "nov.csv", offset: 0 });
+  assertEquals(fileHolding(report, []), { file: "oct.csv", offset: 15 });
 });

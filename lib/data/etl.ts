@@ -680,3 +680,19 @@ export function scanClean(dir: string): pl.LazyDataFrame {
 export function readEtlReport(dir: string): EtlReport {
   return JSON.parse(Deno.readTextFileSync(`${dir}/${REPORT_FILE}`));
 }
+
+/**
+ * The input file to replay for some row ids, with the row id of its first record: the last file if it holds any
+ * of them (a log split by date keeps its newest days there), else the file that holds most of them.
+ */
+export function fileHolding(report: EtlReport, rowIds: Iterable<number>): { file: string; offset: number } {
+  const starts = report.files.map((_, k) => report.files.slice(0, k).reduce((a, f) => a + f.rowsRead, 0));
+  const counts = starts.map(() => 0);
+  for (const id of rowIds) {
+    const k = starts.findLastIndex((s) => s <= id);
+    if (k >= 0 && id < starts[k] + report.files[k].rowsRead) counts[k]++;
+  }
+  const most = Math.max(...counts), last = counts.length - 1;
+  const k = counts[last] > 0 || most === 0 ? last : counts.indexOf(most);
+  return { file: report.files[k].file, offset: starts[k] };
+}
