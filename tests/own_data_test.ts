@@ -385,6 +385,7 @@ Deno.test("a spec guessed from an unknown log reads it: encoding, delimiter, rol
   assertEquals(sniffTimeFormat(["11/25/2023 12:34:56", "01/12/2023 00:00:00"], false), ["%m/%d/%Y %H:%M:%S"]);
   assertEquals(sniffTimeFormat(["2023-11-15 06:13:20", "2023/11/15 6:13"], false), ANTM2C_TIME_FORMATS);
   assertEquals(sniffTimeFormat(["1700000000123", "1700000000456"], true), ["epoch_ms"]);
+  assertEquals(sniffTimeFormat(["20231115", "20231116"], true), ["%Y%m%d"]); // digits, but not epoch times
   assertEquals(sniffTimeFormat(["soon", "later"], true), null);
   const m = await guessed(
     "semi",

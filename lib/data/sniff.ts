@@ -57,8 +57,7 @@ export function sniffTimeFormat(values: string[], epochToo: boolean): string[] |
     for (const [format, unit] of [["epoch_s", 1000], ["epoch_ms", 1]] as const) {
       if (v.every((x) => Number(x) * unit >= EPOCH_FROM && Number(x) * unit < EPOCH_TO)) return [format];
     }
-    return null;
-  }
+  } // not epoch times: digits may still be a layout such as %Y%m%d
   const df = pl.DataFrame({ t: v });
   const reads = TIME_FORMATS.map((f) =>
     df.select(patternMs(pl.col("t"), f).isNotNull().alias("ok")).getColumn("ok").toArray() as boolean[]
