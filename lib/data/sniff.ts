@@ -176,7 +176,7 @@ export async function sniffSpec(path: string, files: string[], rows = 200): Prom
     );
     if (sep) return { column: c, side, entities: sep };
     const long = v.reduce((a, x) => a + x.length, 0) / v.length;
-    return share(v, /\s/) >= 0.3 || long >= 16 || (share(v, /[^\x00-\x7f]/) >= 0.5 && long >= 6)
+    return share(v, /\s/) >= 0.3 || long >= 16 || (share(v, /\P{ASCII}/u) >= 0.5 && long >= 6)
       ? { column: c, side }
       : null;
   };
