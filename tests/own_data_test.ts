@@ -550,9 +550,25 @@ Deno.test("time.zone: instants become the zone's wall clock (its clock changes i
   const t = await writeTimeLogs(`${dir}/patterns`);
   const spec = resolveSpec({ ...t.spec, time: { ...t.spec.time, zone: "+05:30" } });
   await runEtl({ input: t.logs, output: `${dir}/patterns/clean`, spec });
-  const want = t.times.map((ms, i) => t.instant[i] ? ms + 5.5 * 3_600_000 : ms);
+  const H = 3_600_000, want = t.times.map((ms, i) => t.instant[i] ? ms + 5.5 * H : ms);
   assertEquals((await wall(`${dir}/patterns/clean`)).ms, want);
   assert(t.instant.some((x) => x) && t.instant.some((x) => !x), "both kinds of time");
+  // naive times written at +01:00 are instants too: 4.5 hours to +05:30
+  const naive = resolveSpec({ ...t.spec, time: { ...t.spec.time, zone: "+05:30", naive: "+01:00" } });
+  await runEtl({ input: t.logs, output: `${dir}/patterns/naive`, spec: naive });
+  assertEquals(
+    (await wall(`${dir}/patterns/naive`)).ms,
+    t.times.map((ms, i) => ms + (t.instant[i] ? 5.5 : 4.5) * H),
+  );
+  // AntM2C's layout, read by hand, written in UTC, its days in Shanghai
+  const a = await writeTimeLogs(`${dir}/antm2c`);
+  const utc = resolveSpec({
+    ...a.spec,
+    time: { column: "ts", format: "%Y-%m-%d %H:%M:%S", zone: "Asia/Shanghai", naive: "UTC" },
+  });
+  await runEtl({ input: a.logs, output: `${dir}/antm2c/clean`, spec: utc });
+  // the log's one field in that layout exactly (AntM2C's hand parser takes no surrounding spaces)
+  assertEquals((await wall(`${dir}/antm2c/clean`)).ms, [Date.UTC(2023, 10, 15, 6 + 8, 13, 20)]);
   // the zone is checked with the spec, before anything is read
   const withZone = (zone: string, format: string | string[] = "epoch_s") =>
     resolveSpec({ ...z.spec, time: { column: "ts", format, zone } });
@@ -567,6 +583,20 @@ Deno.test("time.zone: instants become the zone's wall clock (its clock changes i
     /time.zone "Asia\/Shanghai" changes nothing here: .* "%Y-%m-%d %H:%M:%S" read wall-clock times without an offset/,
   );
   assertEquals(withZone("Asia/Kolkata").time.zone, "Asia/Kolkata");
+  const naiveIn = (naive: string, zone?: string) =>
+    resolveSpec({ ...z.spec, time: { column: "ts", format: "%F %T", zone, naive } });
+  assertEquals(naiveIn("UTC", "Asia/Shanghai").time, {
+    column: "ts",
+    format: ["%F %T"],
+    zone: "Asia/Shanghai",
+    naive: "UTC",
+  });
+  assertThrows(() => naiveIn("UTC"), /time.naive needs time.zone/);
+  assertThrows(
+    () => naiveIn("Asia/Shanghai", "UTC"),
+    /time.naive "Asia\/Shanghai" is the offset .* "UTC" or one such as "\+08:00"/,
+  );
+  assertThrows(() => withZone("UTC", ["%F %T"]), /if they are UTC, say so with "naive": "UTC"/);
 });
 
 Deno.test("missing-value markers in the spec read as empty fields in every column; the raw line keeps them", async () => {

@@ -6,7 +6,7 @@
 import pl from "nodejs-polars";
 import { localCluster, runSparkPlan } from "../lib/data/spark.ts";
 import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } from "../lib/data/etl.ts";
-import { patternMs } from "../lib/data/times.ts";
+import { patternMs, type Zone, zonedMs } from "../lib/data/times.ts";
 import { patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
 import { parseLogTime } from "../lib/data/csv.ts";
 import {
@@ -77,7 +77,17 @@ const TIME_FIELDS = [
 ];
 
 /** The patterns that read instants, each in a named zone and at a fixed offset. */
-const ZONED = TIME_PATTERNS.filter(isInstantFormat).flatMap((p) => [[p, "Asia/Kolkata"], [p, "-03:30"]]);
+const ZONED: [string, Zone][] = [
+  ...TIME_PATTERNS.filter(isInstantFormat).flatMap((p): [string, Zone][] => [
+    [p, { zone: "Asia/Kolkata" }],
+    [p, { zone: "-03:30" }],
+  ]),
+  // times without an offset, written in UTC or at a fixed offset
+  ["%Y-%m-%d %H:%M:%S", { zone: "Asia/Kolkata", naive: "UTC" }],
+  ["%-m/%-d/%Y %-I:%M %p", { zone: "Europe/London", naive: "+05:30" }],
+];
+/** AntM2C's layouts read in a zone, from times written at a fixed offset. */
+const ANTM2C_ZONE: Zone = { zone: "America/New_York", naive: "-02:00" };
 
 const close = (a: number, b: number, tol = 1e-6) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(a));
 
@@ -307,7 +317,9 @@ Deno.test("time patterns: Spark reads every strptime pattern it accepts as polar
       collect: "ms",
       sql: `SELECT line, ${TIME_PATTERNS.map((p, k) => `${patternSql("text", p)} AS p${k}`).join(", ")}, ${
         ZONED.map(([p, zone], k) => `${patternSql("text", p, zone)} AS z${k}`).join(", ")
-      }, ${timeSql("text", ANTM2C_TIME_FORMATS)} AS antm2c FROM lines`,
+      }, ${timeSql("text", ANTM2C_TIME_FORMATS)} AS antm2c, ${
+        timeSql("text", ANTM2C_TIME_FORMATS, ANTM2C_ZONE)
+      } AS antm2c_zoned FROM lines`,
     }],
     conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL: a value that does not parse is NULL
   }, "local[1]");
@@ -332,14 +344,26 @@ Deno.test("time patterns: Spark reads every strptime pattern it accepts as polar
       .toArray();
     fields.forEach((f, i) => {
       const got = rows[i][`z${k}`] === null ? null : Number(rows[i][`z${k}`]);
-      if (got !== want[i]) diffs.push(`"${p}" in ${zone} on "${f}": Spark ${got}, polars ${want[i]}`);
+      if (got !== want[i]) {
+        diffs.push(`"${p}" in ${JSON.stringify(zone)} on "${f}": Spark ${got}, polars ${want[i]}`);
+      }
     });
     assert(want.some((ms) => ms !== null), `no field parses under "${p}"`);
   });
-  fields.forEach((f, i) => { // csv.ts's parseLogTimeBytes, which the default engine runs on these layouts
-    const [got, want] = [rows[i].antm2c === null ? NaN : Number(rows[i].antm2c), parseLogTime(f)];
+  // csv.ts's parseLogTimeBytes, which the default engine runs on these layouts, and then times.ts's zonedMs
+  const hand = fields.map((f) => parseLogTime(f));
+  const zoned = pl.DataFrame({ ms: hand.map((ms) => Number.isNaN(ms) ? null : ms) }).select(
+    zonedMs(pl.col("ms").cast(pl.Int64), ANTM2C_TIME_FORMATS[0], ANTM2C_ZONE).cast(pl.Float64).alias("ms"),
+  ).getColumn("ms").toArray();
+  fields.forEach((f, i) => {
+    const [got, want] = [rows[i].antm2c === null ? NaN : Number(rows[i].antm2c), hand[i]];
     if (!Object.is(got, want)) diffs.push(`AntM2C layouts on "${f}": Spark ${got}, hand parser ${want}`);
+    const z = rows[i].antm2c_zoned === null ? null : Number(rows[i].antm2c_zoned);
+    if (z !== zoned[i]) {
+      diffs.push(`AntM2C layouts in ${ANTM2C_ZONE.zone} on "${f}": Spark ${z}, polars ${zoned[i]}`);
+    }
   });
+  assert(zoned.filter((ms) => ms !== null).length > 10, "AntM2C times read in a zone");
   assertEquals(diffs, []);
   assert(parsed >= 60, `${parsed} parses`);
   assertEquals(parseLogTime("0023-07-10 08:05:31"), Date.parse("0023-07-10T08:05:31Z")); // not 1923

@@ -31,13 +31,13 @@ import {
   BUILTIN_SPECS,
   detectSpec,
   globRegExp,
-  isInstantFormat,
+  instantOffsetMs,
   requiredColumns,
   type ResolvedSpec,
   resolveSpec,
 } from "./spec.ts";
 import { sniffSpec } from "./sniff.ts";
-import { inTimeRange, patternsMs, timeParser, wallClockMs } from "./times.ts";
+import { patternsMs, timeParser, zonedMs } from "./times.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
 
@@ -244,7 +244,8 @@ export async function specFor(input: string, spec?: ResolvedSpec): Promise<Resol
       }` +
       (guess.spec.time.zone
         ? `\nIts times are instants: set time.zone to where the log's days begin, e.g. "Asia/Shanghai" or "+08:00".`
-        : ""),
+        : `\nIts times carry no offset: they are taken as the wall clock where the log's days begin. If they are ` +
+          `written in UTC, add "zone" (where the days begin, e.g. "Asia/Shanghai") and "naive": "UTC" to time.`),
   );
 }
 
@@ -445,11 +446,11 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           ),
         );
       }
-      // epoch ms: a time with an offset (%z) or an epoch number is an instant, moved to the spec's zone
+      // epoch ms as the wall clock of the spec's zone: instants (epoch numbers, times with an offset) moved to it
       const parsed = !fastTime
-        ? patternsMs(trimmed(spec.time.column), spec.time.format, spec.time.zone) // polars, pattern by pattern
-        : spec.time.zone && isInstantFormat(spec.time.format[0]) // epoch numbers, parsed by hand above
-        ? inTimeRange(wallClockMs(pl.col("__ms").cast(pl.Int64), spec.time.zone))
+        ? patternsMs(trimmed(spec.time.column), spec.time.format, spec.time) // polars, pattern by pattern
+        : instantOffsetMs(spec.time.format[0], spec.time) !== null // parsed by hand above, then moved
+        ? zonedMs(pl.col("__ms").cast(pl.Int64), spec.time.format[0], spec.time)
         : null;
       if (parsed !== null) {
         df = df.withColumns(parsed.cast(pl.Utf8).alias("__ms")).withColumns(

@@ -31,12 +31,13 @@ import {
 import { literalRegex, partFiles, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
 import {
   ANTM2C_TIME_FORMATS,
-  isInstantFormat,
+  instantOffsetMs,
   requiredColumns,
   type ResolvedSpec,
   TIME_RANGE_MS,
   zoneOffsetMs,
 } from "./spec.ts";
+import type { Zone } from "./times.ts";
 import { timed } from "../util/profile.ts";
 
 /** Trimmed text (Unicode white space, as polars' strip). */
@@ -54,27 +55,32 @@ const DAY = 86_400_000;
 const inTimeRange = (ms: string) =>
   `IF(${ms} >= ${TIME_RANGE_MS[0]} AND ${ms} < ${TIME_RANGE_MS[1]}, ${ms}, NULL)`;
 
-/** An instant (epoch ms) as the wall-clock time of `zone` (a name or a fixed offset), in epoch ms: etl.ts's wallClockMs. */
+/** An instant (epoch ms) as the wall-clock time of `zone` (a name or a fixed offset), in epoch ms: times.ts's wallClockMs. */
 function wallClockSql(ms: string, zone: string): string {
   const offset = zoneOffsetMs(zone);
   if (offset !== null) return `(${ms} + ${offset})`;
   return `UNIX_MILLIS(FROM_UTC_TIMESTAMP(TIMESTAMP_MILLIS(${ms}), ${str(zone)}))`; // the session's zone is UTC
 }
 
+/** Epoch ms as `format` read them, as the wall clock of the spec's zone (NULL outside TIME_RANGE_MS): times.ts's zonedMs. */
+function zonedSql(ms: string, format: string, zone: Zone): string {
+  const written = instantOffsetMs(format, zone);
+  if (written === null) return inTimeRange(ms);
+  return inTimeRange(wallClockSql(inTimeRange(`(${ms} - ${written})`), zone.zone!));
+}
+
 /**
- * Epoch milliseconds of a time field under the spec's formats, instants as the wall clock of `zone` if given
- * (NULL when none parses): csv.ts's and etl.ts's parsers in SQL.
+ * Epoch milliseconds of a time field under the spec's formats, as the wall clock of its zone (NULL when none
+ * parses): csv.ts's and times.ts's parsers in SQL.
  */
-export function timeSql(t: string, formats: string[], zone?: string): string {
+export function timeSql(t: string, formats: string[], zone: Zone = {}): string {
   if (formats.length === 1 && (formats[0] === "epoch_s" || formats[0] === "epoch_ms")) {
     const unit = formats[0] === "epoch_s" ? 1000 : 1;
-    const ms = inTimeRange(`CAST(ROUND(CAST(${t} AS DECIMAL(38, 10)) * ${unit}) AS BIGINT)`);
-    return `IF(${t} RLIKE ${str("^[+-]?[0-9]{1,16}(\\.[0-9]*)?$")}, ${
-      zone ? inTimeRange(wallClockSql(ms, zone)) : ms
-    }, NULL)`;
+    const ms = `CAST(ROUND(CAST(${t} AS DECIMAL(38, 10)) * ${unit}) AS BIGINT)`;
+    return `IF(${t} RLIKE ${str("^[+-]?[0-9]{1,16}(\\.[0-9]*)?$")}, ${zonedSql(ms, formats[0], zone)}, NULL)`;
   }
   if (!formats.every((f) => ANTM2C_TIME_FORMATS.includes(f))) {
-    // polars tries the patterns in order and keeps the first that gives a time (etl.ts)
+    // polars tries the patterns in order and keeps the first that gives a time (times.ts)
     return `COALESCE(${formats.map((f) => patternSql(trim(t), f, zone)).join(", ")})`;
   }
   // parseLogTimeBytes: yyyy-MM-dd HH:mm:ss or yyyy/M/d H:mm, every part in range
@@ -87,8 +93,9 @@ export function timeSql(t: string, formats: string[], zone?: string): string {
       g(1)
     }, ${g(2)}, ${g(3)})) AS BIGINT) * ${DAY} + ((${g(4)} * 60 + ${g(5)}) * 60 + ${s}) * 1000, NULL)`;
   };
-  return `CASE WHEN ${t} RLIKE ${str(a)} THEN ${ms(a, true)} WHEN ${t} RLIKE ${str(b)} THEN ${
-    ms(b, false)
+  const z = (e: string) => instantOffsetMs(formats[0], zone) === null ? e : zonedSql(e, formats[0], zone);
+  return `CASE WHEN ${t} RLIKE ${str(a)} THEN ${z(ms(a, true))} WHEN ${t} RLIKE ${str(b)} THEN ${
+    z(ms(b, false))
   } END`;
 }
 
@@ -145,10 +152,10 @@ const SPARK_DIRECTIVES = [...Object.keys(DIRECTIVES), ...Object.keys(COMPOSITE),
   .join(" ");
 
 /**
- * Epoch ms of field `t` under one strptime pattern, an instant (a pattern with an offset) as the wall clock of
- * `zone` if given, or NULL (no match, a part out of range, or outside TIME_RANGE_MS).
+ * Epoch ms of field `t` under one strptime pattern, as the wall clock of the spec's zone, or NULL (no match, a
+ * part out of range, or outside TIME_RANGE_MS).
  */
-export function patternSql(t: string, pattern: string, zone?: string): string {
+export function patternSql(t: string, pattern: string, zone: Zone = {}): string {
   const refuse = (why: string) =>
     new Error(
       `time.format "${pattern}": ${why}; the Spark ETL reads ${SPARK_DIRECTIVES} (the default engine reads any)`,
@@ -230,11 +237,10 @@ export function patternSql(t: string, pattern: string, zone?: string): string {
     if (k) offset = `IF(${g("offset")} <> '', 0, ${offset})`;
   }
   // MAKE_DATE is NULL for a day the month does not have (ANSI mode is off)
-  let time = `CAST(UNIX_DATE(MAKE_DATE(${year}, ${month}, ${
+  const time = `CAST(UNIX_DATE(MAKE_DATE(${year}, ${month}, ${
     n("day")
   })) AS BIGINT) * ${DAY} + ((${hour} * 60 + ${minute} - ${offset}) * 60 + ${second}) * 1000 + ${ms}`;
-  if (zone && isInstantFormat(pattern)) time = wallClockSql(inTimeRange(time), zone);
-  return `IF(${t} RLIKE ${str(re)}, ${inTimeRange(time)}, NULL)`;
+  return `IF(${t} RLIKE ${str(re)}, ${zonedSql(time, pattern, zone)}, NULL)`;
 }
 
 export interface SparkEtlOptions extends EtlOptions {
@@ -442,7 +448,7 @@ FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) 
     view: "checked",
     cache: true,
     sql: `SELECT *, CAST(FLOOR(ms / ${DAY}) AS INT) AS day_index FROM (SELECT p.*, ${
-      timeSql(`p.${q(spec.time.column)}`, spec.time.format, spec.time.zone)
+      timeSql(`p.${q(spec.time.column)}`, spec.time.format, spec.time)
     } AS ms, ${sceneIdx} AS scene_idx${
       spec.numeric.map((n, k) => `, CAST(${trim(`p.${q(n.column)}`)} AS DOUBLE) AS __num${k}`).join("")
     }

@@ -51,9 +51,10 @@ export interface DatasetSpec {
    * Time column; format: strptime patterns (tried in order), "epoch_s" or "epoch_ms". zone: where the log's days
    * begin, a time zone name ("Asia/Shanghai") or a fixed offset ("+08:00"): instants (epoch numbers, times with
    * an offset such as %z) become that zone's wall-clock time, and times without an offset are read as its wall
-   * clock already. Without a zone, instants are read in UTC.
+   * clock already — unless `naive` gives the offset they are written in ("UTC" or "+hh:mm", as servers often
+   * log), which makes them instants too. Without a zone, instants are read in UTC.
    */
-  time: { column: string; format: string | string[]; zone?: string };
+  time: { column: string; format: string | string[]; zone?: string; naive?: string };
   /** Label column and its accepted spellings (compared trimmed, case-insensitively). */
   label: { column: string; positive?: string[]; negative?: string[] };
   /** The scene (task) column and its values in task order; values omitted: discovered in order of appearance. No scene: one task. */
@@ -81,7 +82,7 @@ export interface ResolvedSpec extends
     >
   > {
   files: string[];
-  time: { column: string; format: string[]; zone?: string };
+  time: TimeSpec;
   label: { column: string; positive: string[]; negative: string[] };
   format?: "csv" | "parquet";
   scene: { column: string; values?: string[] } | null;
@@ -105,6 +106,25 @@ export function isInstantFormat(format: string): boolean {
     /%[-_0]?(?:(?::{1,3}|#)?z|s|\+)/.test(format.replaceAll("%%", ""));
 }
 
+/** A resolved spec's time column: its formats, and where its days begin (`zone`, `naive`: see DatasetSpec). */
+export interface TimeSpec {
+  column: string;
+  format: string[];
+  zone?: string;
+  naive?: string;
+}
+
+/**
+ * How times read by `format` reach the spec's zone: null when they are kept as read (no zone, or wall-clock
+ * times of the zone already), else the offset (ms east of UTC) they were written in, which makes them instants
+ * (0 for epoch times and times with their own offset).
+ */
+export function instantOffsetMs(format: string, time: Omit<TimeSpec, "column" | "format">): number | null {
+  if (!time.zone) return null;
+  if (isInstantFormat(format)) return 0;
+  return time.naive === undefined ? null : time.naive === "UTC" ? 0 : zoneOffsetMs(time.naive);
+}
+
 /** A fixed-offset zone ("+08:00", "-05:30") in ms east of UTC; null for a named zone. */
 export function zoneOffsetMs(zone: string): number | null {
   const m = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
@@ -112,7 +132,7 @@ export function zoneOffsetMs(zone: string): number | null {
 }
 
 /** The spec's time.zone checked: a fixed offset within ±18:00 or a time zone name, spelled as the tz database does. */
-function checkZone(where: string, zone: unknown, formats: string[]): void {
+function checkZone(where: string, zone: unknown, formats: string[], naive: unknown): void {
   const off = typeof zone === "string" ? zoneOffsetMs(zone) : null;
   if (off !== null) {
     if (Math.abs(off) > 18 * 3_600_000 || Number((zone as string).slice(4)) > 59) {
@@ -137,12 +157,25 @@ function checkZone(where: string, zone: unknown, formats: string[]): void {
       throw new SpecError(where, `time.zone "${zone}": write "${known}" (zone names are case-sensitive)`);
     }
   }
-  if (!formats.some(isInstantFormat)) {
+  if (naive !== undefined) {
+    const off = typeof naive === "string" ? zoneOffsetMs(naive) : null;
+    if (
+      naive !== "UTC" &&
+      (off === null || Math.abs(off) > 18 * 3_600_000 || Number((naive as string).slice(4)) > 59)
+    ) {
+      throw new SpecError(
+        where,
+        `time.naive ${
+          JSON.stringify(naive)
+        } is the offset times without one are written in: "UTC" or one such as "+08:00" (a zone with clock changes would make some of them ambiguous)`,
+      );
+    }
+  } else if (!formats.some(isInstantFormat)) {
     throw new SpecError(
       where,
       `time.zone "${zone}" changes nothing here: it turns instants (epoch_s, epoch_ms, patterns with an offset such as %z) into its wall-clock time, and ${
         formats.map((f) => `"${f}"`).join(", ")
-      } read wall-clock times without an offset, which are taken as they are`,
+      } read wall-clock times without an offset, which are taken as they are (if they are UTC, say so with "naive": "UTC")`,
     );
   }
 }
@@ -251,7 +284,10 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
       );
     }
   }
-  if (s.time.zone !== undefined) checkZone(where, s.time.zone, formats);
+  if (s.time.zone !== undefined) checkZone(where, s.time.zone, formats, s.time.naive);
+  else if (s.time.naive !== undefined) {
+    throw new SpecError(where, `time.naive needs time.zone: the zone the log's days begin in`);
+  }
   const encoding = (s.encoding ?? "utf-8").toLowerCase().replace(/^utf8$/, "utf-8");
   if (!ENCODINGS.includes(encoding)) {
     throw new SpecError(where, `encoding "${s.encoding}" is not supported (use ${ENCODINGS.join(", ")})`);
@@ -312,6 +348,7 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
       column: s.time.column,
       format: formats,
       ...(s.time.zone !== undefined ? { zone: s.time.zone } : {}),
+      ...(s.time.naive !== undefined ? { naive: s.time.naive } : {}),
     },
     label: {
       column: s.label.column,

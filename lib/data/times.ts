@@ -7,12 +7,16 @@ import pl from "nodejs-polars";
 import { parseEpochBytes, parseLogTimeBytes } from "./csv.ts";
 import {
   ANTM2C_TIME_FORMATS,
-  isInstantFormat,
+  instantOffsetMs,
   type ResolvedSpec,
   SpecError,
   TIME_RANGE_MS,
+  type TimeSpec,
   zoneOffsetMs,
 } from "./spec.ts";
+
+/** Where a spec's days begin: its zone, and the offset of times written without one. */
+export type Zone = Pick<TimeSpec, "zone" | "naive">;
 
 /**
  * How the time column is parsed: by hand on bytes (the AntM2C layouts, epoch numbers) or by polars (other
@@ -71,12 +75,22 @@ export function wallClockMs(ms: pl.Expr, zone: string): pl.Expr {
 }
 
 /**
- * Epoch ms of a strptime pattern over the whole field, an instant (a pattern with an offset) as the wall clock
- * of `zone` if given; null where it does not parse or falls outside TIME_RANGE_MS. nodejs-polars' `strptime` matches anywhere in the field (so "12:34:56+08:00" read by
+ * Epoch ms as `format` read them, as the wall clock of the spec's zone (null outside TIME_RANGE_MS): instants
+ * moved to it, times without an offset first made instants by `naive` if given, else kept as read.
+ */
+export function zonedMs(ms: pl.Expr, format: string, zone: Zone): pl.Expr {
+  const written = instantOffsetMs(format, zone);
+  if (written === null) return inTimeRange(ms);
+  return inTimeRange(wallClockMs(inTimeRange(ms.sub(pl.lit(written).cast(pl.Int64))), zone.zone!));
+}
+
+/**
+ * Epoch ms of a strptime pattern over the whole field, as the wall clock of the spec's zone (`zonedMs`); null
+ * where it does not parse or falls outside TIME_RANGE_MS. nodejs-polars' `strptime` matches anywhere in the field (so "12:34:56+08:00" read by
  * "%H:%M:%S" silently dropped its offset); its binding takes the exact flag: (format, time unit, time zone,
  * strict, exact, cache, ambiguous).
  */
-export function patternMs(e: pl.Expr, format: string, zone?: string): pl.Expr {
+export function patternMs(e: pl.Expr, format: string, zone: Zone = {}): pl.Expr {
   // %B: after a short month name chrono slices the text for the long name's rest ("Sep" + "tember") without a
   // length check, and panics when fewer characters are left: a literal tail on field and pattern prevents it
   const tail = /%[-_0]?B/.test(format) ? "\u0001".repeat(8) : "";
@@ -94,14 +108,14 @@ export function patternMs(e: pl.Expr, format: string, zone?: string): pl.Expr {
   );
   // deno-lint-ignore no-explicit-any
   const ms = (pl.Expr as any)(parsed).cast(pl.Datetime("ms")).cast(pl.Int64) as pl.Expr;
-  return inTimeRange(zone && isInstantFormat(format) ? wallClockMs(inTimeRange(ms), zone) : ms);
+  return zonedMs(ms, format, zone);
 }
 
 /**
  * Epoch ms of a time field under a list of patterns, tried in order (the first that gives a time wins), each
  * read as `patternMs` reads it; null where none does.
  */
-export function patternsMs(e: pl.Expr, formats: string[], zone?: string): pl.Expr {
+export function patternsMs(e: pl.Expr, formats: string[], zone: Zone = {}): pl.Expr {
   // deno-lint-ignore no-explicit-any
   let parsed: any = null;
   for (const f of formats) {
