@@ -11,6 +11,8 @@
  *            execute every notebook on the logs at PATH (only read; derived data in data/own-*), or on
  *            the generated default (once per rows/seed/corruption), and write artifacts/<run-id>/
  *   env      [--data PATH [--spec FILE|NAME]] [--rows N] ...   the run configuration as shell exports (scripts/lab.sh)
+ *   spec     --data PATH   the dataset spec of the logs at PATH as JSON: the built-in layout their header matches,
+ *            or one guessed from their column names and first records (to check, save and pass as --spec FILE)
  *   experiment --run-id ID --experiment JSON [--vary PARAM=v1,v2,…|PARAM=[a,b];[c,d]] [--rows N …]
  *            run an experiment spec (lib/experiment/spec.ts) in an existing run's folder (its data and saved
  *            predictions: the baseline must have run); --vary runs one per value and chooses on validation AUC
@@ -41,6 +43,8 @@ import {
 import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
 import { BUILTIN_SPECS, loadSpec } from "../lib/data/spec.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
+import { inputSpec } from "../lib/data/etl.ts";
+import { timeHint } from "../lib/data/sniff.ts";
 import { makeTable, SPLITS } from "../lib/features/table.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
@@ -230,6 +234,22 @@ async function main(argv: string[]): Promise<number> {
       );
       return 0;
     }
+    case "spec": {
+      // the spec for the logs at --data, as JSON on stdout (a built-in one, or a guess to check and save)
+      if (!values.data) throw new Error("spec: --data PATH is required");
+      const found = await inputSpec(values.data);
+      if ("builtin" in found) {
+        console.error(`${values.data}: the built-in layout "${found.builtin}" (no --spec needed)`);
+        console.log(JSON.stringify(BUILTIN_SPECS[found.builtin], null, 2));
+      } else {
+        console.error(
+          `${found.file}: a spec guessed from the column names and the first ${found.records} records; check every ` +
+            `role.\n${timeHint(found.spec)}`,
+        );
+        console.log(JSON.stringify(found.spec, null, 2));
+      }
+      return 0;
+    }
     case "make-text-model": {
       const out = values.out ?? `${REPO_ROOT}/assets/tiny-zh-bert`;
       const { config } = await makeTinyBert(out);
@@ -240,7 +260,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       console.error(
-        "usage: ctrlab main|env|experiment|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)",
+        "usage: ctrlab main|env|spec|experiment|generate|etl|predict|make-text-model [options]  (see cli/ctrlab.ts)",
       );
       return 2;
   }

@@ -284,6 +284,17 @@ Deno.test("ctrlab main --data on an unknown layout stops before any notebook, li
     err.includes('"user": "member"') && err.includes('"item": "video"') && err.includes('"column": "page"'),
     err,
   );
+  // `ctrlab spec` writes the same guess as JSON on stdout, ready to save and pass back
+  const guessed = await run(["spec", "--data", `${dir}/logs`]);
+  const guess = JSON.parse(new TextDecoder().decode(guessed.stdout));
+  assertEquals([guess.user, guess.item, guess.time, guess.scene], [
+    "member",
+    "video",
+    { column: "when", format: "%Y-%m-%d %H:%M:%S" },
+    { column: "page" },
+  ]);
+  assert(new TextDecoder().decode(guessed.stderr).includes('"naive": "UTC"'), "the hint on times");
+  assert(err.includes(`ctrlab spec --data ${dir}/logs > my-logs.json`), err);
   await Deno.writeTextFile(
     `${dir}/spec.json`,
     JSON.stringify({

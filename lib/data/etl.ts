@@ -36,7 +36,7 @@ import {
   type ResolvedSpec,
   resolveSpec,
 } from "./spec.ts";
-import { sniffSpec } from "./sniff.ts";
+import { type Sniffed, sniffSpec, timeHint } from "./sniff.ts";
 import { patternsMs, timeParser, zonedMs } from "./times.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
@@ -226,27 +226,26 @@ export async function readHeader(path: string, spec: ResolvedSpec): Promise<stri
  */
 export async function specFor(input: string, spec?: ResolvedSpec): Promise<ResolvedSpec> {
   if (spec) return spec;
-  // the first file a built-in layout would read (so a README beside the logs is not taken for them)
-  const builtinGlobs = [...new Set(Object.values(BUILTIN_SPECS).flatMap((s) => [s.files ?? []].flat()))];
-  const files = await listInputFiles(input, builtinGlobs).catch(() => listInputFiles(input));
-  const probe = resolveSpec(BUILTIN_SPECS.antm2c);
-  const name = detectSpec(await readHeader(files[0], probe));
-  if (name) return resolveSpec(BUILTIN_SPECS[name]);
-  const guess = await sniffSpec(files[0], await listInputFiles(input));
+  const guess = await inputSpec(input);
+  if ("builtin" in guess) return resolveSpec(BUILTIN_SPECS[guess.builtin]);
   throw new EtlSchemaError(
-    files[0],
+    guess.file,
     "",
     `the header is not one of the AntM2C layouts ctrlab knows, so it needs a dataset spec (--spec FILE).\n` +
       `Columns found (${guess.header.length}): ${guess.header.join(", ")}\n` +
-      `A spec to start from, guessed from the column names and the first ${guess.records} records (save it as ` +
-      `my-logs.json, check every role, and pass --spec my-logs.json):\n${
-        JSON.stringify(guess.spec, null, 2)
-      }` +
-      (guess.spec.time.zone
-        ? `\nIts times are instants: set time.zone to where the log's days begin, e.g. "Asia/Shanghai" or "+08:00".`
-        : `\nIts times carry no offset: they are taken as the wall clock where the log's days begin. If they are ` +
-          `written in UTC, add "zone" (where the days begin, e.g. "Asia/Shanghai") and "naive": "UTC" to time.`),
+      `A spec to start from, guessed from the column names and the first ${guess.records} records ` +
+      `(\`ctrlab spec --data ${input} > my-logs.json\` saves it; check every role, then pass --spec ` +
+      `my-logs.json):\n${JSON.stringify(guess.spec, null, 2)}\n${timeHint(guess.spec)}`,
   );
+}
+
+/** What the logs at `input` are: a built-in layout their header matches, or a spec guessed from their records. */
+export async function inputSpec(input: string): Promise<{ builtin: string } | Sniffed> {
+  // the first file a built-in layout would read (so a README beside the logs is not taken for them)
+  const builtinGlobs = [...new Set(Object.values(BUILTIN_SPECS).flatMap((s) => [s.files ?? []].flat()))];
+  const first = (await listInputFiles(input, builtinGlobs).catch(() => listInputFiles(input)))[0];
+  const name = detectSpec(await readHeader(first, resolveSpec(BUILTIN_SPECS.antm2c)));
+  return name ? { builtin: name } : await sniffSpec(first, await listInputFiles(input));
 }
 
 export function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {

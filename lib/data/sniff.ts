@@ -216,3 +216,11 @@ export async function sniffSpec(path: string, files: string[], rows = 200): Prom
   };
   return { spec, file: path, header: s.header, records: s.records.length };
 }
+
+/** What a guessed spec cannot know about its times: where the log's days begin, and how to say so. */
+export function timeHint(spec: DatasetSpec): string {
+  return spec.time.zone
+    ? `Its times are instants: set time.zone to where the log's days begin, e.g. "Asia/Shanghai" or "+08:00".`
+    : `Its times carry no offset: they are taken as the wall clock where the log's days begin. If they are ` +
+      `written in UTC, add "zone" (where the days begin, e.g. "Asia/Shanghai") and "naive": "UTC" to time.`;
+}
