@@ -383,13 +383,8 @@ export function parseLogTime(s: string): number {
   return parseLogTimeBytes(b, 0, b.length);
 }
 
-/** The first `n` lines of a file, as text (gunzipped, decoded with `encoding`), without parsing them (raw logs may be malformed). */
-export async function headLines(
-  path: string,
-  n: number,
-  encoding = "utf-8",
-  maxBytes = 1 << 20,
-): Promise<string[]> {
+/** A file's first `maxBytes` bytes (gunzipped), or all of it when it is shorter. */
+export async function headBytes(path: string, maxBytes = 1 << 20): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let got = 0;
   for await (const c of fileBytes(path)) {
@@ -399,7 +394,17 @@ export async function headLines(
   }
   const all = new Uint8Array(got);
   parts.reduce((o, c) => (all.set(c, o), o + c.length), 0);
-  return new TextDecoder(encoding).decode(all.subarray(0, maxBytes)).split("\n").slice(0, n).map((l) =>
+  return all.subarray(0, maxBytes);
+}
+
+/** The first `n` lines of a file, as text (gunzipped, decoded with `encoding`), without parsing them (raw logs may be malformed). */
+export async function headLines(
+  path: string,
+  n: number,
+  encoding = "utf-8",
+  maxBytes = 1 << 20,
+): Promise<string[]> {
+  return new TextDecoder(encoding).decode(await headBytes(path, maxBytes)).split("\n").slice(0, n).map((l) =>
     l.replace(/\r$/, "")
   );
 }

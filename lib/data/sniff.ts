@@ -4,7 +4,7 @@
  * start for the user to check, printed when a header matches no built-in layout; nothing here runs the ETL.
  */
 import pl from "nodejs-polars";
-import { fileBytes, isParquet, splitLine } from "./csv.ts";
+import { headBytes, isParquet, splitLine } from "./csv.ts";
 import { ANTM2C_TIME_FORMATS, type DatasetSpec, isInstantFormat, type TextColumn } from "./spec.ts";
 import { patternMs } from "./times.ts";
 
@@ -77,22 +77,14 @@ export function sniffTimeFormat(values: string[], epochToo: boolean): string[] |
 
 /** The sample's text: the file's first MiB decoded (UTF-8, or GBK when that is not valid UTF-8), whole lines only. */
 async function sampleText(path: string): Promise<{ text: string; encoding: string }> {
-  const parts: Uint8Array[] = [];
-  let got = 0;
-  for await (const c of fileBytes(path)) {
-    parts.push(c);
-    got += c.length;
-    if (got >= 1 << 20) break;
-  }
-  const all = new Uint8Array(got);
-  parts.reduce((o, c) => (all.set(c, o), o + c.length), 0);
-  const end = got >= 1 << 20 ? all.lastIndexOf(0x0a) + 1 : got; // a cut may split a character
+  const max = 1 << 20, head = await headBytes(path, max);
+  const bytes = head.length === max ? head.subarray(0, head.lastIndexOf(0x0a) + 1) : head; // a cut may split a character
   for (const encoding of ["utf-8", "gbk"]) {
     try {
-      return { text: new TextDecoder(encoding, { fatal: true }).decode(all.subarray(0, end)), encoding };
+      return { text: new TextDecoder(encoding, { fatal: true }).decode(bytes), encoding };
     } catch { /* the next */ }
   }
-  return { text: new TextDecoder().decode(all.subarray(0, end)), encoding: "utf-8" };
+  return { text: new TextDecoder().decode(bytes), encoding: "utf-8" };
 }
 
 /** Header and sampled rows (as text) of a CSV or Parquet file, with the dialect that splits them most evenly. */
@@ -138,7 +130,13 @@ function filesGlob(files: string[]): string {
  */
 export async function sniffSpec(path: string, files: string[], rows = 200): Promise<Sniffed> {
   const s = await sample(path, rows);
-  const values = (c: string) => s.records.map((r) => r[s.header.indexOf(c)].trim());
+  // each column's sampled values (trimmed) and its distinct non-empty ones, computed once
+  const column = new Map(s.header.map((c, k) => {
+    const v = s.records.map((r) => r[k].trim());
+    return [c, { values: v, distinct: [...new Set(v)].filter((x) => x !== "") }];
+  }));
+  const values = (c: string) => column.get(c)!.values;
+  const spellings = (c: string) => column.get(c)!.distinct;
   const byName = (re: RegExp, not: (string | undefined)[] = []) =>
     s.header.find((h) => re.test(h) && !not.includes(h));
   const user = byName(NAMES.user);
@@ -153,7 +151,6 @@ export async function sniffSpec(path: string, files: string[], rows = 200): Prom
       break;
     }
   }
-  const spellings = (c: string) => [...new Set(values(c))].filter((v) => v !== "");
   const labelLike = (c: string) =>
     spellings(c).length === 2 &&
     spellings(c).every((v) => [...POSITIVE, ...NEGATIVE].includes(v.toLowerCase()));

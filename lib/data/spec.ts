@@ -131,11 +131,16 @@ export function zoneOffsetMs(zone: string): number | null {
   return m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000 : null;
 }
 
+/** Whether `x` is a fixed offset such as "+08:00" that exists: minutes below 60, within ±18:00. */
+const validOffset = (x: unknown) => {
+  const ms = typeof x === "string" ? zoneOffsetMs(x) : null;
+  return ms !== null && Math.abs(ms) <= 18 * 3_600_000 && Number((x as string).slice(4)) <= 59;
+};
+
 /** The spec's time.zone checked: a fixed offset within ±18:00 or a time zone name, spelled as the tz database does. */
 function checkZone(where: string, zone: unknown, formats: string[], naive: unknown): void {
-  const off = typeof zone === "string" ? zoneOffsetMs(zone) : null;
-  if (off !== null) {
-    if (Math.abs(off) > 18 * 3_600_000 || Number((zone as string).slice(4)) > 59) {
+  if (typeof zone === "string" && zoneOffsetMs(zone) !== null) {
+    if (!validOffset(zone)) {
       throw new SpecError(where, `time.zone "${zone}": an offset is within -18:00 … +18:00`);
     }
   } else {
@@ -158,11 +163,7 @@ function checkZone(where: string, zone: unknown, formats: string[], naive: unkno
     }
   }
   if (naive !== undefined) {
-    const off = typeof naive === "string" ? zoneOffsetMs(naive) : null;
-    if (
-      naive !== "UTC" &&
-      (off === null || Math.abs(off) > 18 * 3_600_000 || Number((naive as string).slice(4)) > 59)
-    ) {
+    if (naive !== "UTC" && !validOffset(naive)) {
       throw new SpecError(
         where,
         `time.naive ${
