@@ -9,7 +9,7 @@ import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { sniffSpec, sniffTimeFormat } from "../lib/data/sniff.ts";
 import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
-import { ANTM2C_TIME_FORMATS, loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
+import { ANTM2C_TIME_FORMATS, type DatasetSpec, loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
 import { RAW_COLUMNS } from "../lib/data/schema.ts";
 import { buildTable, loadEvents, normalizedFeatures, sceneLabels, SPLITS } from "../lib/features/table.ts";
@@ -23,6 +23,7 @@ import {
   treeHashes,
   writeMarkerLogs,
   writeOtherLogs,
+  writeParquetLogs,
   writeReleaseLogs,
   writeTimeLogs,
   writeZoneLogs,
@@ -175,12 +176,23 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
   assertEquals([rp.rowsRead, rp.rowsWritten, rp.rowsQuarantined], [2, 1, 1]);
   const qp = await quarantine(`${dir}/clean`);
   assertEquals([qp[0].line, qp[0].reason, qp[0].column], ["2", "bad_value", "ts"]);
-  // a Parquet timestamp column (not text) is read as the time it holds
+  // a Parquet timestamp column (not text) is read as the time it holds, when the spec says "timestamp"
   pl.DataFrame({
     ...asParquet.drop("ts").toObject(),
     ts: [new Date(Date.UTC(2023, 7, 1, 8)), new Date(Date.UTC(2023, 7, 2, 9, 30))],
   }).writeParquet(`${dir}/logs/sub/day1.parquet`);
-  const rt = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec });
+  await assertRejects(
+    () => runEtl({ input: `${dir}/logs`, output: `${dir}/clean-refused`, spec }),
+    /day1\.parquet: column "ts" is Datetime\(ms,\) in Parquet: write "format": "timestamp"/,
+  );
+  assert(!existsSync(`${dir}/clean-refused`), "refused before anything is written");
+  const typed = resolveSpec({
+    ...OTHER_SPEC,
+    encoding: "utf-8",
+    files: "**/*",
+    time: { column: "ts", format: "timestamp" },
+  });
+  const rt = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec: typed });
   assertEquals([rt.rowsRead, rt.rowsWritten], [2, 2]);
   assertEquals(
     (scanClean(`${dir}/clean`).sort("row_id").collectSync().getColumn("log_time")
@@ -188,12 +200,7 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
     ["2023-08-01T08:00:00.000Z", "2023-08-02T09:30:00.000Z"],
   );
   // a scene list discovered from the data when the spec gives no values
-  const discovered = resolveSpec({
-    ...OTHER_SPEC,
-    encoding: "utf-8",
-    files: "**/*",
-    scene: { column: "surface" },
-  });
+  const discovered = resolveSpec({ ...typed, scene: { column: "surface" } });
   const rd = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec: discovered });
   assertEquals(rd.scenes, ["home", "feed"]);
 });
@@ -641,4 +648,72 @@ Deno.test("missing-value markers in the spec read as empty fields in every colum
   });
   assert(plain.rowsQuarantined > 4);
   assertThrows(() => resolveSpec({ ...spec, missing: "NULL" } as never), SpecError);
+});
+
+Deno.test("Parquet as warehouses export it: typed columns read as typed (float ids, timestamps with and without a zone, entity lists, decimals), unread columns of any type ignored, unreadable ones refused up front", async () => {
+  const dir = await tempDir("parquet-typed");
+  const { logs, spec } = await writeParquetLogs(dir);
+  const before = await treeHashes(logs);
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(spec) });
+  assertEquals(r.files.map((f) => [f.file, f.rowsRead, f.rowsWritten, f.ignoredColumns ?? []]), [
+    ["a.parquet", 60, 57, ["unused_scores", "unused_struct"]],
+    ["b.parquet", 30, 29, []],
+    ["c.csv", 10, 10, []],
+  ]);
+  // a row's number in its file (a title with a line break before it does not shift it), and no byte offset (empty)
+  assertEquals(
+    (await quarantine(`${dir}/clean`)).map((q) => [q.file, q.line, q.byte, q.reason, q.column]),
+    [
+      ["a.parquet", "8", null, "missing_value", "uid"],
+      ["a.parquet", "12", null, "missing_value", "clicked"],
+      ["a.parquet", "14", null, "bad_value", "surface"],
+      ["b.parquet", "6", null, "missing_value", "ts"],
+    ],
+  );
+  const clean = scanClean(`${dir}/clean`).sort("row_id").collectSync();
+  const at = (row: number) => clean.filter(pl.col("row_id").eq(row)).toRecords()[0];
+  const iso = (v: unknown) => (v as Date).toISOString();
+  // a's naive timestamp is Shanghai's wall clock already; b's (UTC+8 in the file, nanoseconds) moves to it
+  assertEquals(iso(at(0).log_time), "2024-03-01T09:30:00.250Z");
+  assertEquals(
+    iso(at(60).log_time),
+    new Date(Date.UTC(2024, 2, 1, 9, 30, 0, 250) + 300 * 3_600_000 + 8 * 3_600_000 + 17).toISOString(),
+  );
+  assertEquals(iso(at(90).log_time), "2024-03-20T03:30:00.250Z"); // c.csv's text in the same layout
+  // float ids that hold whole numbers are the ids b stores as integers
+  assertEquals([at(0).user_id, at(60).user_id], ["1000000", "1000000"]);
+  // entity lists joined by the spec's separator, null elements dropped; integers too
+  assertEquals([0, 1, 2, 3, 60, 90].map((k) => at(k).tags), ["e0", "e1", "e2,e3", "", "0,10", "x,y"]);
+  assertEquals([0, 1, 2, 3, 4, 5].map((k) => at(k).price), [0.1, 2.5, 1e-7, 123456789.25, 1e21, -0.3]);
+  assertEquals([0, 1, 60, 61].map((k) => at(k).weight), [0.5, 1.25, 0, 1]);
+  assertEquals([at(2).title, at(4).title, at(61).price], ["two\nlines", "", 20]);
+  assertEquals(await treeHashes(logs), before, "the input is only read");
+  // what cannot be read as asked stops before anything is written, naming the file, the column and the type
+  const refusals: [Partial<DatasetSpec>, RegExp][] = [
+    [
+      { time: { column: "ts", format: "%Y-%m-%d %H:%M:%S" } },
+      /a\.parquet: column "ts" is Datetime\(ms,\) in Parquet: write "format": "timestamp"/,
+    ],
+    [
+      { time: { column: "uid", format: "timestamp" }, user: "ad", item: "surface", scene: null },
+      /column "uid" is Float64 in Parquet: "timestamp" reads timestamps and dates/,
+    ],
+    [{ categorical: ["unused_struct"] }, /column "unused_struct" is Struct.* ctrlab reads strings, numbers/],
+    [
+      { text: [{ column: "tags", side: "user" }] },
+      /column "tags" is List\(String\) in Parquet: a list is read only as a text column's entity list/,
+    ],
+  ];
+  for (const [change, message] of refusals) {
+    await assertRejects(
+      () => runEtl({ input: logs, output: `${dir}/refused`, spec: resolveSpec({ ...spec, ...change }) }),
+      message,
+    );
+    assert(!existsSync(`${dir}/refused`), `${message}: nothing written`);
+  }
+  // a guessed spec reads the typed time as typed and the list as entities, and leaves out what it cannot read
+  const guess = await sniffSpec(`${logs}/a.parquet`, [`${logs}/a.parquet`]);
+  assertEquals([guess.spec.time, guess.spec.format], [{ column: "ts", format: "timestamp" }, "parquet"]);
+  assert(!guess.header.includes("unused_struct"), guess.header.join());
+  assertEquals(guess.spec.text?.find((t) => t.column === "tags")?.entities, ",");
 });

@@ -256,3 +256,80 @@ export async function writeMarkerLogs(dir: string): Promise<{ logs: string; spec
     },
   };
 }
+
+/**
+ * A log in Parquet as warehouses export it, under `<dir>/logs`, with the spec that reads it:
+ * - `a.parquet` (60 rows): float user ids (as pandas writes integer ids with gaps), a naive millisecond timestamp,
+ *   a boolean label, a categorical, a list of entity names with null elements, a 32-bit and a 64-bit number, and
+ *   two columns the spec does not read (a struct and a list of floats);
+ * - `b.parquet` (30 rows): other types for the same columns — integer ids, a nanosecond timestamp with a time
+ *   zone (UTC+8), integer entity lists, a decimal price;
+ * - `c.csv` (10 rows): the same columns as text, times in the wall-clock layout.
+ * The spec reads times as typed ("timestamp") in Asia/Shanghai. Rows a:7 (no user), a:11 (no label), a:13 (an
+ * unknown scene) and b:5 (no time) are quarantined.
+ */
+export async function writeParquetLogs(dir: string): Promise<{ logs: string; spec: DatasetSpec }> {
+  const logs = `${dir}/logs`;
+  await Deno.mkdir(logs, { recursive: true });
+  const day = Date.UTC(2024, 2, 1, 9, 30, 0, 250), H = 3_600_000;
+  const n = 60;
+  const idx = Array.from({ length: n }, (_, i) => i);
+  pl.DataFrame({
+    uid: idx.map((i) => i === 7 ? null : 1_000_000 + (i % 9) * 1.0),
+    ad: idx.map((i) => `ad-${i % 6}`),
+    ts: idx.map((i) => new Date(day + i * 5 * H)),
+    clicked: idx.map((i) => i === 11 ? null : i % 3 === 0),
+    surface: idx.map((i) => i === 13 ? "other" : ["home", "feed"][i % 2]),
+    title: idx.map((i) => [`title ${i % 4}`, 'a "quoted", title', "two\nlines", "", null][i % 5]),
+    tags: idx.map((i) => i % 7 === 3 ? null : [`e${i % 4}`, null, `e${(i + 1) % 5}`].slice(0, 1 + (i % 3))),
+    price: idx.map((i) => [0.1, 2.5, 1e-7, 123456789.25, 1e21, -0.3][i % 6]),
+    weight: idx.map((i) => [0.5, 1.25, 3][i % 3]),
+    city: idx.map((i) => ["sh", "bj", "gz"][i % 3]),
+    unused_scores: idx.map((i) => [i * 0.5, 1]),
+  }).withColumns(
+    pl.col("weight").cast(pl.Float32),
+    pl.col("city").cast(pl.Categorical),
+    pl.struct([pl.col("ad"), pl.col("price")]).alias("unused_struct"),
+  ).writeParquet(`${logs}/a.parquet`);
+  const m = 30;
+  const jdx = Array.from({ length: m }, (_, i) => i);
+  pl.DataFrame({
+    uid: jdx.map((i) => 1_000_000 + (i % 5)),
+    ad: jdx.map((i) => `ad-${i % 4}`),
+    ts: jdx.map((i) => i === 5 ? null : new Date(day + (n + i) * 5 * H + 17)),
+    clicked: jdx.map((i) => i % 4 === 0),
+    surface: jdx.map((i) => ["feed", "home"][i % 2]),
+    title: jdx.map((i) => `b title ${i % 3}`),
+    tags: jdx.map((i) => [i % 3, 10 + (i % 2)]),
+    price: jdx.map((i) => [1.5, 20, 0.125][i % 3]),
+    weight: jdx.map((i) => i % 2),
+    city: jdx.map((i) => ["sz", "sh"][i % 2]),
+  }).withColumns(
+    pl.col("uid").cast(pl.Int64),
+    pl.col("ts").cast(pl.Datetime("ns")).dt.replaceTimeZone("UTC").dt.convertTimeZone("Asia/Shanghai"),
+    pl.col("tags").cast(pl.List(pl.Int64)),
+    pl.col("price").cast(pl.Decimal(12, 3)),
+    pl.col("weight").cast(pl.Int32),
+  ).writeParquet(`${logs}/b.parquet`);
+  const csv = ["uid,ad,ts,clicked,surface,title,price,weight,city,tags"];
+  for (let i = 0; i < 10; i++) {
+    const t = new Date(day + (n + m + i) * 5 * H).toISOString().replace("T", " ").replace("Z", "");
+    csv.push(`u${i % 3},ad-${i % 2},${t},${i % 2},home,c title,${i + 0.5},1,gz,"x,y"`);
+  }
+  await Deno.writeTextFile(`${logs}/c.csv`, csv.join("\n") + "\n");
+  return {
+    logs,
+    spec: {
+      name: "warehouse",
+      files: ["*.parquet", "*.csv"],
+      user: "uid",
+      item: "ad",
+      time: { column: "ts", format: "timestamp", zone: "Asia/Shanghai" },
+      label: { column: "clicked" },
+      scene: { column: "surface", values: ["home", "feed"] },
+      text: [{ column: "title", side: "item" }, { column: "tags", side: "user", entities: "," }],
+      numeric: ["price", "weight"],
+      categorical: ["city"],
+    },
+  };
+}

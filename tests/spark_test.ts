@@ -9,6 +9,7 @@ import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } fr
 import { patternMs, type Zone, zonedMs } from "../lib/data/times.ts";
 import { patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
 import { parseLogTime } from "../lib/data/csv.ts";
+import { parquetText, parquetTextSql } from "../lib/data/parquet.ts";
 import {
   ANTM2C_TIME_FORMATS,
   BUILTIN_SPECS,
@@ -34,6 +35,7 @@ import {
   treeHashes,
   writeMarkerLogs,
   writeOtherLogs,
+  writeParquetLogs,
   writeReleaseLogs,
   writeTimeLogs,
   writeZoneLogs,
@@ -292,7 +294,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
   const other = await writeOtherLogs(`${dir}/other`, 200, 1);
   await assertRejects(
     () => runEtlSpark({ input: other.logs, output: `${dir}/other-clean`, spec: resolveSpec(OTHER_SPEC) }),
-    /reads UTF-8; this spec says gbk/,
+    /reads UTF-8 CSV; this spec says gbk/,
   );
 });
 
@@ -312,7 +314,7 @@ Deno.test("time patterns: Spark reads every strptime pattern it accepts as polar
   await Deno.writeTextFile(`${dir}/times.txt`, fields.join("\n") + "\n");
   const { collected } = await runSparkPlan({
     app: "ctrlab time patterns",
-    inputs: [{ view: "lines", lines: [`${dir}/times.txt`] }],
+    inputs: [{ view: "lines", lines: [{ path: `${dir}/times.txt`, file: 0 }] }],
     steps: [{
       collect: "ms",
       sql: `SELECT line, ${TIME_PATTERNS.map((p, k) => `${patternSql("text", p)} AS p${k}`).join(", ")}, ${
@@ -428,4 +430,39 @@ Deno.test("Spark standalone cluster (a master and two workers on loopback) build
   } finally {
     await cluster.stop();
   }
+});
+
+Deno.test("Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file; floats print as polars prints them", async () => {
+  const dir = await tempDir("spark-parquet");
+  const { logs, spec } = await writeParquetLogs(dir);
+  const before = await treeHashes(logs);
+  assertEquals(await etlOnBoth(dir, logs, spec), []);
+  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
+  assertEquals(await treeHashes(logs), before, "the input is only read");
+  // floats of every magnitude, Java 17's non-shortest cases among them (1e23, 8.41e21, 5e-324)
+  let seed = 11;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const values = [0, -0, 1e23, 8.41e21, 5e-324, 1e-5, 9.9e-6, 1e16, 1e6, -1.5e-7, 0.1, NaN, -Infinity];
+  for (let i = 0; i < 3000; i++) {
+    const x = rnd() * 10 ** (Math.floor(rnd() * 60) - 30) * (rnd() < 0.5 ? -1 : 1);
+    values.push(i % 3 ? x : Number(x.toPrecision(1 + (i % 17))));
+  }
+  pl.DataFrame({ x: values }).writeParquet(`${dir}/floats.parquet`);
+  const field = { name: "x", type: "Float64", kind: "float" as const };
+  const want = pl.readParquet(`${dir}/floats.parquet`).select(parquetText(field)).getColumn("x").toArray();
+  const { collected } = await runSparkPlan({
+    app: "ctrlab floats",
+    inputs: [{ view: "f", parquet: [{ path: `${dir}/floats.parquet`, file: 0 }], columns: ["x"] }],
+    steps: [{ collect: "x", sql: `SELECT row, ${parquetTextSql(field, "x")} AS x FROM f` }],
+    conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL
+  }, "local[1]");
+  const got = collected.x.sort((a, b) => Number(a.row) - Number(b.row)).map((r) => r.x);
+  const diffs = values.flatMap((v, i) =>
+    got[i] === want[i] ? [] : [`${v}: Spark ${got[i]}, polars ${want[i]}`]
+  );
+  assertEquals(diffs, []);
+  assert(
+    want.includes("1e+23") && want.includes("5e-324") && want.includes("1000000"),
+    want.slice(0, 13).join(),
+  );
 });

@@ -37,6 +37,7 @@ import {
   resolveSpec,
 } from "./spec.ts";
 import { type Sniffed, sniffSpec, timeHint } from "./sniff.ts";
+import { parquetFields, parquetText } from "./parquet.ts";
 import { patternsMs, timeParser, zonedMs } from "./times.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
@@ -141,29 +142,28 @@ export function inputName(input: string, path: string): string {
   return path.startsWith(input + "/") ? path.slice(input.length + 1) : path.split("/").pop()!;
 }
 
-/** A file's bytes as CSV: the file itself (gunzipped if compressed), or a Parquet file's rows written as CSV. */
-function csvSource(path: string, spec: ResolvedSpec): { bytes: AsyncIterable<Uint8Array>; parquet: boolean } {
-  const parquet = spec.format === "parquet" || (spec.format === undefined && isParquet(path));
-  if (!parquet) return { bytes: fileBytes(path), parquet };
-  const first = spec.time.format[0];
-  const timeText = first === "epoch_s" ? "%s" : first === "epoch_ms" ? "%s%3f" : first;
+/**
+ * A file's bytes as CSV: the file itself (gunzipped if compressed), or, for Parquet, the columns the spec reads
+ * (`header`) written as CSV text by parquet.ts's rules.
+ */
+function csvSource(
+  path: string,
+  spec: ResolvedSpec,
+): { bytes: AsyncIterable<Uint8Array>; parquet: boolean; header?: string[] } {
+  if (!isParquetInput(path, spec)) return { bytes: fileBytes(path), parquet: false };
+  const fields = parquetFields(path, spec);
   return {
-    parquet,
+    parquet: true,
+    header: fields.map((f) => f.name),
     bytes: (async function* () {
-      const scan = pl.scanParquet(path);
-      const total = scan.select(pl.len().alias("n")).collectSync().getColumn("n").get(0) as number;
+      const scan = pl.scanParquet(path).select(...fields.map((f) => parquetText(f).alias(f.name)));
+      const total = pl.scanParquet(path).select(pl.len().alias("n")).collectSync().getColumn("n").get(
+        0,
+      ) as number;
       const step = 500_000;
       for (let off = 0; off === 0 || off < total; off += step) {
-        const df = scan.slice(off, step).collectSync();
-        const asText = df.select(...df.columns.map((c) => {
-          // a timestamp column is written in the layout the spec parses (its first format) before the text checks
-          const e = String(df.getColumn(c).dtype).includes("Datetime")
-            ? pl.col(c).dt.strftime(c === spec.time.column ? timeText : "%Y-%m-%d %H:%M:%S")
-            : pl.col(c);
-          return e.cast(pl.Utf8).alias(c);
-        }));
         yield new Uint8Array(
-          asText.writeCSV(
+          scan.slice(off, step).collectSync().writeCSV(
             { includeHeader: off === 0, sep: spec.delimiter, quoteChar: spec.quote } as never,
           ) as unknown as Buffer,
         );
@@ -173,6 +173,10 @@ function csvSource(path: string, spec: ResolvedSpec): { bytes: AsyncIterable<Uin
   };
 }
 
+/** Whether `path` is read as Parquet: the spec says so, or it says nothing and the file is Parquet. */
+export const isParquetInput = (path: string, spec: ResolvedSpec) =>
+  spec.format === "parquet" || (spec.format === undefined && isParquet(path));
+
 /** A record's text in the file's encoding (invalid bytes replaced), for messages and the quarantine. */
 function recordText(bytes: Uint8Array, start: number, end: number, encoding: string): string {
   return new TextDecoder(encoding).decode(bytes.subarray(start, end));
@@ -180,7 +184,7 @@ function recordText(bytes: Uint8Array, start: number, end: number, encoding: str
 
 /** The header record of a file: its column names (decoded, BOM dropped). */
 export async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
-  if (spec.format === "parquet" || (spec.format === undefined && isParquet(path))) {
+  if (isParquetInput(path, spec)) {
     return pl.scanParquet(path).columns; // from the schema, no rows read
   }
   let header: string[] | null = null;
@@ -340,7 +344,7 @@ export class QuarantineWriter {
   add(
     file: string,
     line: number,
-    byte: number,
+    byte: number | null,
     rowId: number,
     reason: string,
     column: string,
@@ -352,7 +356,8 @@ export class QuarantineWriter {
     c.rows++;
     this.counts.set(key, c);
     this.#write(
-      [file, line, byte, rowId, reason, column, value, raw].map((x) => csvField(String(x))).join(",") + "\n",
+      [file, line, byte ?? "", rowId, reason, column, value, raw].map((x) => csvField(String(x))).join(",") +
+        "\n",
     );
   }
   close() {
@@ -371,6 +376,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     for (const path of files) {
       const h = await readHeader(path, spec);
       checkHeader(path, h, spec);
+      if (isParquetInput(path, spec)) parquetFields(path, spec); // its columns' types, checked
       headers.set(path, h);
     }
     const fastTime = timeParser(spec);
@@ -424,7 +430,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     // where each record of the current chunk came from (line, byte offset), by row id − chunkStart: only
     // quarantined records need it, so it stays in JavaScript instead of travelling through polars
     let chunkStart = 0;
-    const lineOf: number[] = [], byteOf: number[] = [];
+    const lineOf: number[] = [], byteOf: (number | null)[] = [];
     const flush = (file: string, header: string[], stats: { written: number; quarantined: number }) => {
       const start = chunkStart, lines = lineOf.splice(0), offsets = byteOf.splice(0);
       chunkStart = rowId;
@@ -537,10 +543,11 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     for (const path of files) {
       const file = inputName(opts.input, path);
       const stats = { read: 0, written: 0, quarantined: 0 };
-      const header = headers.get(path)!;
-      const timeField = header.indexOf(spec.time.column);
       const source = csvSource(path, spec);
-      const where = (lineNo: number) => source.parquet ? lineNo - 1 : lineNo; // Parquet: row number (its CSV image has a header line)
+      const header = source.header ?? headers.get(path)!; // Parquet: the columns read
+      const timeField = header.indexOf(spec.time.column);
+      // Parquet: the row's number in the file (its CSV image's lines do not count rows), and no byte offset
+      const where = (lineNo: number) => source.parquet ? stats.read : lineNo;
       let first = true;
       await forEachRecord(
         source.bytes,
@@ -553,12 +560,12 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           stats.read++;
           const id = rowId++;
           lineOf.push(where(lineNo));
-          byteOf.push(offset);
+          byteOf.push(source.parquet ? null : offset);
           const fail = (reason: string, value: string) => {
             quarantine.add(
               file,
               where(lineNo),
-              offset,
+              source.parquet ? null : offset,
               id,
               reason,
               "",
@@ -615,7 +622,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       );
       flush(file, header, stats);
       const used = new Set(requiredColumns(spec));
-      const ignored = header.filter((h) => !used.has(h));
+      const ignored = headers.get(path)!.filter((h) => !used.has(h));
       perFile.push({
         file,
         rowsRead: stats.read,

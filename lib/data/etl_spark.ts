@@ -7,17 +7,20 @@
  *
  * Spark reads the files as numbered lines in parallel splits, so a record is one line here: a quoted field
  * holding a line break (which ctrlab's own reader accepts) is quarantined as broken quoting, line by line, and
- * row ids are line ordinals. Input must be UTF-8 CSV, plain or gzip named *.gz; other encodings and Parquet
- * inputs stay with the default engine. tests/spark_test.ts compares both engines record by record.
+ * row ids are line ordinals. CSV input must be UTF-8, plain or gzip named *.gz (other encodings stay with the
+ * default engine). Parquet files are read by Spark as typed, each row a record (its number in the file as the
+ * line), their columns turned to text by parquet.ts's rules. tests/spark_test.ts compares both engines record by
+ * record.
  */
 import pl from "nodejs-polars";
-import { isGzip, isParquet } from "./csv.ts";
+import { isGzip } from "./csv.ts";
 import {
   checkHeader,
   type CleanSchema,
   type EtlOptions,
   type EtlReport,
   inputName,
+  isParquetInput,
   listInputFiles,
   prepareOutput,
   QUARANTINE_FILE,
@@ -28,7 +31,17 @@ import {
   SCHEMA_FILE,
   specFor,
 } from "./etl.ts";
-import { literalRegex, partFiles, q, runSparkPlan, type SparkResult, type SparkStep, str } from "./spark.ts";
+import { type ParquetField, parquetFields, parquetTextSql } from "./parquet.ts";
+import {
+  literalRegex,
+  partFiles,
+  q,
+  runSparkPlan,
+  type SparkPlan,
+  type SparkResult,
+  type SparkStep,
+  str,
+} from "./spark.ts";
 import {
   ANTM2C_TIME_FORMATS,
   instantOffsetMs,
@@ -254,14 +267,21 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
   return timed("data", async () => {
     const t0 = performance.now();
     const spec = await specFor(opts.input, opts.spec);
-    if (spec.encoding !== "utf-8") {
-      throw new Error(`the Spark ETL reads UTF-8; this spec says ${spec.encoding} (use the default engine)`);
-    }
     const files = await listInputFiles(opts.input, spec.files);
     const headers: string[][] = [];
-    for (const path of files) {
-      if (spec.format === "parquet" || isParquet(path)) {
-        throw new Error(`${path}: the Spark ETL reads CSV; Parquet input needs the default engine`);
+    const parquet = new Map<number, ParquetField[]>(); // the Parquet files (by index) and the columns read
+    for (const [k, path] of files.entries()) {
+      if (isParquetInput(path, spec)) {
+        const h = await readHeader(path, spec);
+        checkHeader(path, h, spec);
+        parquet.set(k, parquetFields(path, spec));
+        headers.push(h);
+        continue;
+      }
+      if (spec.encoding !== "utf-8") {
+        throw new Error(
+          `the Spark ETL reads UTF-8 CSV; this spec says ${spec.encoding} (use the default engine)`,
+        );
       }
       if (isGzip(path) !== path.endsWith(".gz")) {
         throw new Error(
@@ -282,13 +302,14 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
       ? null
       : ["all"];
     const out = opts.output;
-    const plan = etlSteps(spec, headers, names, fixedScenes, out);
+    const { inputs, steps } = etlSteps(spec, files, headers, parquet, names, fixedScenes, out);
     const spark = await runSparkPlan({
       app: "ctrlab etl",
-      inputs: [{ view: "lines", lines: files }],
-      steps: plan,
+      inputs,
+      steps,
       conf: {
         "spark.sql.ansi.enabled": "false", // a value that does not parse is NULL (then quarantined), not an error
+        "spark.sql.legacy.parquet.nanosAsLong": "true", // nanosecond timestamps as numbers (parquet.ts reads them)
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MILLIS",
         "spark.sql.shuffle.partitions": "8",
         ...opts.sparkConf,
@@ -306,7 +327,7 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
           quarantine.add(
             String(r.file),
             Number(r.line),
-            Number(r.byte),
+            r.byte === null ? null : Number(r.byte),
             Number(r.row_id),
             String(r.reason),
             String(r.column ?? ""),
@@ -375,26 +396,56 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
   });
 }
 
-/** The plan's SQL: records, their checks in etl.ts's order, the cleaned partitions and the quarantine. */
+/** The plan's inputs and SQL: records, their checks in etl.ts's order, the cleaned partitions and the quarantine. */
 function etlSteps(
   spec: ResolvedSpec,
+  files: string[],
   headers: string[][],
+  parquet: Map<number, ParquetField[]>,
   names: string[],
   fixedScenes: string[] | null,
   out: string,
-): SparkStep[] {
+): Pick<SparkPlan, "inputs" | "steps"> {
   const d = spec.delimiter, qc = spec.quote;
+  const inputs: SparkPlan["inputs"] = [];
   const steps: SparkStep[] = [];
-  // row ids: record ordinals over the files in order (each file's first line is its header)
-  steps.push({
-    view: "records",
-    cache: true,
-    sql: `SELECT l.file, l.line, l.byte, l.text, b.base + l.line - 2 AS row_id FROM lines l JOIN
-  (SELECT file, COALESCE(SUM(n) OVER (ORDER BY file ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS base
-   FROM (SELECT file, COUNT(*) - 1 AS n FROM lines GROUP BY file)) b USING (file)
-WHERE l.line > 1`,
+  const csv = files.flatMap((path, file) => parquet.has(file) ? [] : [{ path, file }]);
+  // Parquet files read together when the columns read have the same types
+  const pqGroups = new Map<string, number[]>();
+  for (const [k, fields] of parquet) {
+    const key = JSON.stringify(fields.map(({ type: _t, ...f }) => f));
+    pqGroups.set(key, [...(pqGroups.get(key) ?? []), k]);
+  }
+  const counts: string[] = [];
+  if (csv.length) {
+    inputs.push({ view: "lines", lines: csv });
+    counts.push("SELECT file, COUNT(*) - 1 AS n FROM lines GROUP BY file"); // each file's first line is its header
+  }
+  [...pqGroups.values()].forEach((ks, g) => {
+    inputs.push({
+      view: `parquet${g}`,
+      parquet: ks.map((file) => ({ path: files[file], file })),
+      columns: parquet.get(ks[0])!.map((f) => f.name),
+    });
+    counts.push(`SELECT file, COUNT(*) AS n FROM parquet${g} GROUP BY file`);
   });
-  // one SELECT per distinct header: fields by position under that header, then by role
+  // row ids: record ordinals over the files in order
+  steps.push({
+    view: "bases",
+    cache: true,
+    sql:
+      `SELECT file, COALESCE(SUM(n) OVER (ORDER BY file ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+  AS base FROM (${counts.join(" UNION ALL ")})`,
+  });
+  if (csv.length) {
+    steps.push({
+      view: "records",
+      cache: true,
+      sql:
+        `SELECT l.file, l.line, l.byte, l.text, b.base + l.line - 2 AS row_id FROM lines l JOIN bases b USING (file)
+WHERE l.line > 1`,
+    });
+  }
   const keep = [...new Set(requiredColumns(spec))];
   // the spec's missing-value markers read as empty fields (etl.ts does the same per chunk)
   const markers = spec.missing ?? [];
@@ -402,8 +453,12 @@ WHERE l.line > 1`,
     markers.length
       ? `CASE WHEN LOWER(${trim(e)}) IN (${markers.map(str).join(", ")}) THEN '' ELSE ${e} END`
       : e;
+  // CSV: one SELECT per distinct header, fields by position under that header, then by role
   const groups = new Map<string, number[]>();
-  headers.forEach((h, k) => groups.set(JSON.stringify(h), [...(groups.get(JSON.stringify(h)) ?? []), k]));
+  for (const { file } of csv) {
+    const key = JSON.stringify(headers[file]);
+    groups.set(key, [...(groups.get(key) ?? []), file]);
+  }
   const wellQuoted = `(^|${literalRegex(d)})${literalRegex(qc)}([^${literalRegex(qc)}]|${
     literalRegex(qc + qc)
   })*${literalRegex(qc)}(?=${literalRegex(d)}|$)`;
@@ -423,6 +478,17 @@ WHERE l.line > 1`,
   CONCAT_WS(${str(d)}, ${header.map((_, i) => csvField(`f.c${i}`)).join(", ")}) AS raw_fields
 FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) AS f FROM records
   WHERE file IN (${ks.join(", ")}))`;
+  });
+  // Parquet: a row is a well-formed record (line: its number in the file, no byte offset) of the columns read
+  [...pqGroups.values()].forEach((ks, g) => {
+    const fields = parquet.get(ks[0])!, width = fields.length;
+    const col = (c: string) => `p.${q(c)}`;
+    selects.push(`SELECT b.base + p.row AS row_id, p.file, p.row + 1 AS line, CAST(NULL AS BIGINT) AS byte,
+  '' AS text, ${width} AS fields, CAST(NULL AS STRING) AS record_reason, ${width} AS width,
+  ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
+  CONCAT_WS(${str(d)}, ${fields.map((f) => csvField(col(f.name))).join(", ")}) AS raw_fields
+FROM (SELECT file, row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))} AS ${q(f.name)}`).join(", ")}
+  FROM parquet${g}) p JOIN bases b USING (file)`);
   });
   steps.push({ view: "parsed", cache: true, sql: selects.join("\nUNION ALL\n") });
   // the scene list: fixed by the spec, or values in order of first appearance among well-formed records
@@ -520,7 +586,7 @@ FROM judged WHERE reason IS NOT NULL SORT BY row_id`,
     sql: `SELECT CAST(DATE_FROM_UNIX_DATE(day_index) AS STRING) AS date, scene_idx AS scene, COUNT(*) AS rows,
   SUM(CAST(${label} IN (${positive}) AS INT)) AS clicks FROM judged WHERE reason IS NULL GROUP BY 1, 2`,
   });
-  return steps;
+  return { inputs, steps };
 }
 
 /**

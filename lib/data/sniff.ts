@@ -5,6 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { headBytes, isParquet, splitLine } from "./csv.ts";
+import { isTypedTime, parquetField, parquetSchema, parquetText } from "./parquet.ts";
 import { ANTM2C_TIME_FORMATS, type DatasetSpec, isInstantFormat, type TextColumn } from "./spec.ts";
 import { patternMs } from "./times.ts";
 
@@ -90,15 +91,14 @@ async function sampleText(path: string): Promise<{ text: string; encoding: strin
 /** Header and sampled rows (as text) of a CSV or Parquet file, with the dialect that splits them most evenly. */
 async function sample(path: string, rows: number) {
   if (isParquet(path)) {
-    const df = pl.scanParquet(path).head(rows).collectSync();
-    const times = df.columns.filter((c) => String(df.getColumn(c).dtype).includes("Datetime"));
-    const text = df.select(
-      ...df.columns.map((c) =>
-        (times.includes(c) ? pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S") : pl.col(c)).cast(pl.Utf8).alias(c)
-      ),
-    );
-    const records = text.rows().map((r) => r.map((x) => x === null ? "" : String(x)));
-    return { header: df.columns, records, encoding: "utf-8", delimiter: ",", parquet: true };
+    // the columns ctrlab can read, as the ETL turns them to text (lists joined by commas); typed times apart
+    const fields = parquetSchema(path).map(([name, dtype]) => parquetField(name, dtype, ","))
+      .filter((f) => typeof f !== "string");
+    const df = pl.scanParquet(path).head(rows).select(...fields.map((f) => parquetText(f).alias(f.name)))
+      .collectSync();
+    const records = df.rows().map((r) => r.map((x) => x === null ? "" : String(x)));
+    const typedTimes = new Map(fields.filter(isTypedTime).map((f) => [f.name, f.kind === "instant"]));
+    return { header: df.columns, records, encoding: "utf-8", delimiter: ",", parquet: true, typedTimes };
   }
   const { text, encoding } = await sampleText(path);
   const lines = text.replace(/^\uFEFF/, "").split("\n").map((l) => l.replace(/\r$/, "")).slice(0, rows + 1);
@@ -113,7 +113,7 @@ async function sample(path: string, rows: number) {
   const records = lines.slice(1).map((l) => splitLine(l, best.delimiter)).filter((r) =>
     r.length === header.length
   );
-  return { header, records, encoding, delimiter: best.delimiter, parquet: false };
+  return { header, records, encoding, delimiter: best.delimiter, parquet: false, typedTimes: new Map() };
 }
 
 /** The files' common ending (".csv", ".csv.gz", ".tsv", …) as a glob, or every file. */
@@ -145,7 +145,9 @@ export async function sniffSpec(path: string, files: string[], rows = 200): Prom
   let time: { column: string; format: string[] } | undefined;
   for (const c of [...s.header.filter((h) => NAMES.time.test(h)), ...s.header]) {
     if (c === user || c === item) continue;
-    const format = sniffTimeFormat(values(c), NAMES.time.test(c));
+    // a Parquet timestamp is read as typed ("timestamp"); one with a time zone holds instants
+    const typed = s.typedTimes.get(c);
+    const format = typed === undefined ? sniffTimeFormat(values(c), NAMES.time.test(c)) : ["timestamp"];
     if (format) {
       time = { column: c, format };
       break;
@@ -199,7 +201,8 @@ export async function sniffSpec(path: string, files: string[], rows = 200): Prom
     time: {
       column: time?.column ?? "TIME_COLUMN",
       format: format.length === 1 ? format[0] : format,
-      ...(format.some(isInstantFormat) ? { zone: "UTC" } : {}), // instants: the zone the days begin in
+      // instants: the zone the days begin in
+      ...(format.some(isInstantFormat) || time && s.typedTimes.get(time.column) ? { zone: "UTC" } : {}),
     },
     label: {
       column: label ?? "LABEL_COLUMN",

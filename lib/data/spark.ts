@@ -41,9 +41,14 @@ export interface SparkPlan {
   app: string;
   /**
    * Inputs registered as views: a Parquet folder (`path`, Hive partitions discovered), or text files read as
-   * numbered lines (`lines`: columns file (index in the list), line (1-based), byte (offset), text).
+   * numbered lines (`lines`: columns file (the index given), line (1-based), byte (offset), text), or Parquet
+   * files' rows (`parquet`: columns file (the index given), row (0-based position in the file), then `columns`).
    */
-  inputs: ({ view: string; path: string } | { view: string; lines: string[] })[];
+  inputs: (
+    | { view: string; path: string }
+    | { view: string; lines: { path: string; file: number }[] }
+    | { view: string; parquet: { path: string; file: number }[]; columns: string[] }
+  )[];
   steps: SparkStep[];
   /** Extra Spark settings (spark.sql.shuffle.partitions, memory, …). */
   conf?: Record<string, string>;

@@ -48,7 +48,8 @@ export interface DatasetSpec {
   user: string;
   item: string;
   /**
-   * Time column; format: strptime patterns (tried in order), "epoch_s" or "epoch_ms". zone: where the log's days
+   * Time column; format: strptime patterns (tried in order), "epoch_s" or "epoch_ms", or "timestamp" for a Parquet
+   * timestamp or date column (read as typed: with a time zone it is an instant, without one wall-clock time). zone: where the log's days
    * begin, a time zone name ("Asia/Shanghai") or a fixed offset ("+08:00"): instants (epoch numbers, times with
    * an offset such as %z) become that zone's wall-clock time, and times without an offset are read as its wall
    * clock already — unless `naive` gives the offset they are written in ("UTC" or "+hh:mm", as servers often
@@ -98,6 +99,12 @@ export const DEFAULT_NEGATIVE = ["0", "0.0", "false"];
 export const ENCODINGS = ["utf-8", "gbk", "gb18030"];
 /** The two log_time layouts seen in AntM2C dumps. */
 export const ANTM2C_TIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
+/**
+ * `time.format: "timestamp"`: a Parquet timestamp or date column, read as typed. Its values reach the records as
+ * text in one of two layouts (lib/data/parquet.ts), read back by these patterns: wall-clock time (a timestamp
+ * without a time zone, or a date) and an instant in UTC (a timestamp with one).
+ */
+export const TIMESTAMP_FORMATS = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%#z"];
 /** The times a strptime pattern may give, [0001-01-01, 10000-01-01) in epoch ms: both engines quarantine the rest. */
 export const TIME_RANGE_MS = [-62_135_596_800_000, 253_402_300_800_000] as const;
 /** Whether a time format reads an instant (an epoch number, or a pattern with an offset or %s), not a wall-clock time. */
@@ -270,11 +277,11 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
   need(s.item, "item");
   need(s.time?.column, "time.column");
   need(s.label?.column, "label.column");
-  const formats = asList(s.time.format);
+  const formats = asList(s.time.format).flatMap((f) => f === "timestamp" ? TIMESTAMP_FORMATS : [f]);
   if (formats.length === 0) {
     throw new SpecError(
       where,
-      `time.format is required: strptime patterns such as "%Y-%m-%d %H:%M:%S", or "epoch_s" / "epoch_ms"`,
+      `time.format is required: strptime patterns such as "%Y-%m-%d %H:%M:%S", "epoch_s" / "epoch_ms", or "timestamp" for a Parquet timestamp column`,
     );
   }
   for (const f of formats) {
