@@ -5,7 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { existsSync } from "node:fs";
-import { readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
+import { hiveFolders, readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { sniffSpec, sniffTimeFormat } from "../lib/data/sniff.ts";
 import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
@@ -21,6 +21,7 @@ import {
   ownRunConfig,
   toGbk,
   treeHashes,
+  writeHiveLogs,
   writeMarkerLogs,
   writeOtherLogs,
   writeParquetLogs,
@@ -716,4 +717,38 @@ Deno.test("Parquet as warehouses export it: typed columns read as typed (float i
   assertEquals([guess.spec.time, guess.spec.format], [{ column: "ts", format: "timestamp" }, "parquet"]);
   assert(!guess.header.includes("unused_struct"), guess.header.join());
   assertEquals(guess.spec.text?.find((t) => t.column === "tags")?.entities, ",");
+});
+
+Deno.test("Hive's layout: columns the files lack are taken from their folders (column=value, Hive's escapes and null), a file's own column first", async () => {
+  const dir = await tempDir("hive");
+  const { logs, spec } = await writeHiveLogs(dir);
+  const before = await treeHashes(logs);
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(spec) });
+  assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [55, 50, 5]);
+  assertEquals(r.scenes, ["feed", "home/page", "home"]);
+  assertEquals(r.byReason, [{ reason: "missing_value", column: "scene", rows: 5 }]);
+  const clean = scanClean(`${dir}/clean`).sort("row_id").collectSync();
+  const times = (clean.getColumn("log_time").toArray() as unknown as Date[]).map((d) => d.toISOString());
+  assertEquals([times[0], times[20], times[40]], [
+    "2024-03-01T10:00:00.000Z",
+    "2024-03-01T11:00:00.000Z",
+    "2024-03-02T10:00:00.000Z",
+  ]);
+  assertEquals([0, 20, 40].map((k) => clean.getColumn("scene").get(k)), [0, 1, 2]); // the text file's own "home"
+  assertEquals(clean.getColumn("title").get(41), "t, 1");
+  // a quarantined record shows the values its path gave it
+  const q = (await quarantine(`${dir}/clean`))[0];
+  assertEquals([q.line, q.raw], ["1", "u5,a0,0,t 0,2024-03-02 09:00:00,"]);
+  assertEquals(await treeHashes(logs), before, "the input is only read");
+  // a guessed spec sees the folders' columns too
+  const { spec: guess } = await sniffSpec(
+    `${logs}/hour=2024-03-01 10%3A00%3A00/scene=feed/part-00000.parquet`,
+    [],
+    [
+      ...hiveFolders(logs, `${logs}/hour=2024-03-01 10%3A00%3A00/scene=feed/part-00000.parquet`),
+    ],
+  );
+  assertEquals([guess.time, guess.scene], [{ column: "hour", format: "%Y-%m-%d %H:%M:%S" }, {
+    column: "scene",
+  }]);
 });

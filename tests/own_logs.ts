@@ -333,3 +333,44 @@ export async function writeParquetLogs(dir: string): Promise<{ logs: string; spe
     },
   };
 }
+
+/**
+ * A table in Hive's layout under `<dir>/logs`, as Spark and Hive write one: the hour and the scene are only in the
+ * folder names (`hour=2024-03-01 10%3A00%3A00/scene=feed/`, Hive's escapes), in Parquet part files and one text
+ * file without an extension (`000000_0`) that has a scene column of its own, which wins over its folder's. The
+ * folder `scene=__HIVE_DEFAULT_PARTITION__` (Hive's null) holds 5 records, quarantined for their missing scene.
+ */
+export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: DatasetSpec }> {
+  const logs = `${dir}/logs`;
+  const part = async (folder: string, rows: number, seed: number) => {
+    await Deno.mkdir(`${logs}/${folder}`, { recursive: true });
+    const k = Array.from({ length: rows }, (_, i) => i + seed);
+    pl.DataFrame({
+      uid: k.map((i) => `u${i % 7}`),
+      ad: k.map((i) => `a${i % 5}`),
+      clicked: k.map((i) => i % 3 === 0 ? 1 : 0),
+      title: k.map((i) => `t ${i % 4}`),
+    }).writeParquet(`${logs}/${folder}/part-00000.parquet`);
+  };
+  await part("hour=2024-03-01 10%3A00%3A00/scene=feed", 20, 0);
+  await part("hour=2024-03-01 11%3A00%3A00/scene=home%2Fpage", 20, 20);
+  await part("hour=2024-03-02 09%3A00%3A00/scene=__HIVE_DEFAULT_PARTITION__", 5, 40);
+  const text = `${logs}/hour=2024-03-02 10%3A00%3A00/scene=feed`;
+  await Deno.mkdir(text, { recursive: true });
+  const lines = ["uid,ad,clicked,scene,title"];
+  for (let i = 0; i < 10; i++) lines.push(`u${i % 3},a${i % 2},${i % 2},home,"t, ${i}"`);
+  await Deno.writeTextFile(`${text}/000000_0`, lines.join("\n") + "\n");
+  return {
+    logs,
+    spec: {
+      name: "hive",
+      files: "**/*",
+      user: "uid",
+      item: "ad",
+      time: { column: "hour", format: "%Y-%m-%d %H:%M:%S" },
+      label: { column: "clicked" },
+      scene: { column: "scene" },
+      text: [{ column: "title", side: "item" }],
+    },
+  };
+}

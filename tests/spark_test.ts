@@ -33,6 +33,7 @@ import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
 import {
   OTHER_SPEC,
   treeHashes,
+  writeHiveLogs,
   writeMarkerLogs,
   writeOtherLogs,
   writeParquetLogs,
@@ -432,13 +433,17 @@ Deno.test("Spark standalone cluster (a master and two workers on loopback) build
   }
 });
 
-Deno.test("Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file; floats print as polars prints them", async () => {
+Deno.test("Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file; Hive's layout; floats print as polars prints them", async () => {
   const dir = await tempDir("spark-parquet");
   const { logs, spec } = await writeParquetLogs(dir);
   const before = await treeHashes(logs);
   assertEquals(await etlOnBoth(dir, logs, spec), []);
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
   assertEquals(await treeHashes(logs), before, "the input is only read");
+  // Hive's layout: columns from the folders' names, beside a text file with a column of its own
+  const hive = await writeHiveLogs(`${dir}/hive`);
+  assertEquals(await etlOnBoth(`${dir}/hive`, hive.logs, hive.spec), []);
+  assertEquals(readEtlReport(`${dir}/hive/clean-spark`).scenes, ["feed", "home/page", "home"]);
   // floats of every magnitude, Java 17's non-shortest cases among them (1e23, 8.41e21, 5e-324)
   let seed = 11;
   const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;

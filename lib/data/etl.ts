@@ -144,19 +144,23 @@ export function inputName(input: string, path: string): string {
 
 /**
  * A file's bytes as CSV: the file itself (gunzipped if compressed), or, for Parquet, the columns the spec reads
- * (`header`) written as CSV text by parquet.ts's rules.
+ * (`header`) written as CSV text by parquet.ts's rules, then those it takes from the file's path.
  */
 function csvSource(
   path: string,
   spec: ResolvedSpec,
+  fromPath: [string, string][] = [],
 ): { bytes: AsyncIterable<Uint8Array>; parquet: boolean; header?: string[] } {
   if (!isParquetInput(path, spec)) return { bytes: fileBytes(path), parquet: false };
   const fields = parquetFields(path, spec);
   return {
     parquet: true,
-    header: fields.map((f) => f.name),
+    header: [...fields.map((f) => f.name), ...fromPath.map(([c]) => c)],
     bytes: (async function* () {
-      const scan = pl.scanParquet(path).select(...fields.map((f) => parquetText(f).alias(f.name)));
+      const scan = pl.scanParquet(path).select(
+        ...fields.map((f) => parquetText(f).alias(f.name)),
+        ...fromPath.map(([c, v]) => pl.lit(v).alias(c)),
+      );
       const total = pl.scanParquet(path).select(pl.len().alias("n")).collectSync().getColumn("n").get(
         0,
       ) as number;
@@ -249,7 +253,45 @@ export async function inputSpec(input: string): Promise<{ builtin: string } | Sn
   const builtinGlobs = [...new Set(Object.values(BUILTIN_SPECS).flatMap((s) => [s.files ?? []].flat()))];
   const first = (await listInputFiles(input, builtinGlobs).catch(() => listInputFiles(input)))[0];
   const name = detectSpec(await readHeader(first, resolveSpec(BUILTIN_SPECS.antm2c)));
-  return name ? { builtin: name } : await sniffSpec(first, await listInputFiles(input));
+  return name
+    ? { builtin: name }
+    : await sniffSpec(first, await listInputFiles(input), [...hiveFolders(input, first)]);
+}
+
+/**
+ * The columns a file takes from its path. Hive's layout (as Spark and Hive write tables) names folders
+ * `column=value` (`dt=2024-03-01/scene=feed/part-0.parquet`): a column the spec reads that the file itself lacks
+ * is taken from there, the same value for every record of the file (Hive's `%XX` escapes decoded, its
+ * `__HIVE_DEFAULT_PARTITION__` read as a missing value). Columns the spec does not read are left alone.
+ */
+export function pathColumns(
+  input: string,
+  path: string,
+  header: string[],
+  spec: ResolvedSpec,
+): [string, string][] {
+  const found = hiveFolders(input, path);
+  return [...new Set(requiredColumns(spec))].filter((c) => !header.includes(c) && found.has(c))
+    .map((c) => [c, found.get(c)!]);
+}
+
+/** The `column=value` folders above a file under `input`, by column (the last one wins), escapes decoded. */
+export function hiveFolders(input: string, path: string): Map<string, string> {
+  const unescape = (x: string) =>
+    x.replace(/%([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+  const found = new Map<string, string>();
+  for (const dir of inputName(input, path).split("/").slice(0, -1)) {
+    const m = /^([^=]+)=(.*)$/.exec(dir);
+    if (m) found.set(unescape(m[1]), m[2] === "__HIVE_DEFAULT_PARTITION__" ? "" : unescape(m[2]));
+  }
+  return found;
+}
+
+/** A field as the spec's dialect writes it: quoted when it holds the delimiter, the quote or a line break. */
+export function dialectField(v: string, spec: ResolvedSpec): string {
+  return [spec.delimiter, spec.quote, "\n", "\r"].some((c) => v.includes(c))
+    ? spec.quote + v.replaceAll(spec.quote, spec.quote + spec.quote) + spec.quote
+    : v;
 }
 
 export function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {
@@ -372,12 +414,14 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     const spec = await specFor(opts.input, opts.spec);
     const files = await listInputFiles(opts.input, spec.files);
     // every header is checked before anything is written: a schema error leaves no partial output
-    const headers = new Map<string, string[]>();
+    const headers = new Map<string, string[]>(), fromPaths = new Map<string, [string, string][]>();
     for (const path of files) {
       const h = await readHeader(path, spec);
-      checkHeader(path, h, spec);
+      const fromPath = pathColumns(opts.input, path, h, spec);
+      checkHeader(path, [...h, ...fromPath.map(([c]) => c)], spec);
       if (isParquetInput(path, spec)) parquetFields(path, spec); // its columns' types, checked
       headers.set(path, h);
+      fromPaths.set(path, fromPath);
     }
     const fastTime = timeParser(spec);
     await prepareOutput(opts.output);
@@ -543,9 +587,22 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     for (const path of files) {
       const file = inputName(opts.input, path);
       const stats = { read: 0, written: 0, quarantined: 0 };
-      const source = csvSource(path, spec);
-      const header = source.header ?? headers.get(path)!; // Parquet: the columns read
-      const timeField = header.indexOf(spec.time.column);
+      const fromPath = fromPaths.get(path)!;
+      const source = csvSource(path, spec, fromPath);
+      // the records' columns: Parquet's image, or the file's own then those from its path (appended to each record)
+      const header = source.header ?? [...headers.get(path)!, ...fromPath.map(([c]) => c)];
+      const width = headers.get(path)!.length; // a CSV record's own fields
+      const suffix = new TextEncoder().encode(
+        source.parquet ? "" : fromPath.map(([, v]) => spec.delimiter + dialectField(v, spec)).join(""),
+      );
+      const timeField = source.parquet
+        ? header.indexOf(spec.time.column)
+        : headers.get(path)!.indexOf(spec.time.column);
+      // a time from the path: the same for every record of the file
+      const pathTime = new TextEncoder().encode(fromPath.find(([c]) => c === spec.time.column)?.[1] ?? "");
+      const pathMs = fastTime && !source.parquet && timeField < 0
+        ? fastTime(pathTime, 0, pathTime.length)
+        : NaN;
       // Parquet: the row's number in the file (its CSV image's lines do not count rows), and no byte offset
       const where = (lineNo: number) => source.parquet ? stats.read : lineNo;
       let first = true;
@@ -582,7 +639,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
                 : "quoted field left open past the end of the line",
             );
           }
-          if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${header.length}`);
+          if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${width}`);
           if (r.badUtf8 >= 0) {
             return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
           }
@@ -603,14 +660,15 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
             scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
             tr = range2;
           }
-          if (r.fields !== header.length) {
-            return fail("wrong_column_count", `${r.fields} fields, expected ${header.length}`);
+          if (!source.parquet && r.fields !== width) {
+            return fail("wrong_column_count", `${r.fields} fields, expected ${width}`);
           }
-          const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : NaN;
+          const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : pathMs;
           chunk.field(String(id), sep);
           chunk.field(Number.isNaN(ms) ? "" : String(ms), sep);
           chunk.field(Number.isNaN(ms) ? "" : dateOf(ms), sep);
           chunk.bytes(b, s, e);
+          if (suffix.length) chunk.bytes(suffix, 0, suffix.length);
           chunk.byte(0x0a);
           if (chunk.length >= chunkBytes) {
             flush(file, header, stats);

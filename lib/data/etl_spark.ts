@@ -22,6 +22,7 @@ import {
   inputName,
   isParquetInput,
   listInputFiles,
+  pathColumns,
   prepareOutput,
   QUARANTINE_FILE,
   QuarantineWriter,
@@ -268,14 +269,16 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
     const t0 = performance.now();
     const spec = await specFor(opts.input, opts.spec);
     const files = await listInputFiles(opts.input, spec.files);
-    const headers: string[][] = [];
+    const headers: string[][] = [], fromPaths: [string, string][][] = [];
     const parquet = new Map<number, ParquetField[]>(); // the Parquet files (by index) and the columns read
     for (const [k, path] of files.entries()) {
+      const h = await readHeader(path, spec);
+      const fromPath = pathColumns(opts.input, path, h, spec);
+      checkHeader(path, [...h, ...fromPath.map(([c]) => c)], spec);
+      headers.push(h);
+      fromPaths.push(fromPath);
       if (isParquetInput(path, spec)) {
-        const h = await readHeader(path, spec);
-        checkHeader(path, h, spec);
         parquet.set(k, parquetFields(path, spec));
-        headers.push(h);
         continue;
       }
       if (spec.encoding !== "utf-8") {
@@ -288,9 +291,6 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
           `${path}: Spark recognises gzip by the .gz name, and this file's name and content disagree`,
         );
       }
-      const h = await readHeader(path, spec);
-      checkHeader(path, h, spec);
-      headers.push(h);
     }
     const names = files.map((p) => inputName(opts.input, p));
     await prepareOutput(opts.output);
@@ -302,7 +302,7 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
       ? null
       : ["all"];
     const out = opts.output;
-    const { inputs, steps } = etlSteps(spec, files, headers, parquet, names, fixedScenes, out);
+    const { inputs, steps } = etlSteps(spec, files, headers, fromPaths, parquet, names, fixedScenes, out);
     const spark = await runSparkPlan({
       app: "ctrlab etl",
       inputs,
@@ -401,6 +401,7 @@ function etlSteps(
   spec: ResolvedSpec,
   files: string[],
   headers: string[][],
+  fromPaths: [string, string][][],
   parquet: Map<number, ParquetField[]>,
   names: string[],
   fixedScenes: string[] | null,
@@ -410,10 +411,16 @@ function etlSteps(
   const inputs: SparkPlan["inputs"] = [];
   const steps: SparkStep[] = [];
   const csv = files.flatMap((path, file) => parquet.has(file) ? [] : [{ path, file }]);
+  // the columns files take from their paths (etl.ts pathColumns): one value per file
+  const pathNames = (file: number) => fromPaths[file].map(([c]) => c);
+  const fromPath = (ks: number[], c: string) =>
+    `CASE file ${
+      ks.map((k) => `WHEN ${k} THEN ${str(fromPaths[k].find(([n]) => n === c)![1])}`).join(" ")
+    } END`;
   // Parquet files read together when the columns read have the same types
   const pqGroups = new Map<string, number[]>();
   for (const [k, fields] of parquet) {
-    const key = JSON.stringify(fields.map(({ type: _t, ...f }) => f));
+    const key = JSON.stringify([fields.map(({ type: _t, ...f }) => f), pathNames(k)]);
     pqGroups.set(key, [...(pqGroups.get(key) ?? []), k]);
   }
   const counts: string[] = [];
@@ -456,37 +463,38 @@ WHERE l.line > 1`,
   // CSV: one SELECT per distinct header, fields by position under that header, then by role
   const groups = new Map<string, number[]>();
   for (const { file } of csv) {
-    const key = JSON.stringify(headers[file]);
+    const key = JSON.stringify([headers[file], pathNames(file)]);
     groups.set(key, [...(groups.get(key) ?? []), file]);
   }
   const wellQuoted = `(^|${literalRegex(d)})${literalRegex(qc)}([^${literalRegex(qc)}]|${
     literalRegex(qc + qc)
   })*${literalRegex(qc)}(?=${literalRegex(d)}|$)`;
   const selects = [...groups].map(([key, ks]) => {
-    const header: string[] = JSON.parse(key);
+    const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
     const stripped = `REGEXP_REPLACE(text, ${str(wellQuoted)}, '$1')`;
     const fields = `SIZE(SPLIT(${stripped}, ${str(literalRegex(d))}, -1))`;
     const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
-    const col = (c: string) => `f.c${header.indexOf(c)}`;
+    const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `f.c${header.indexOf(c)}`;
     return `SELECT row_id, file, line, byte, text, fields, CASE
     WHEN INSTR(${stripped}, ${str(qc)}) > 0 THEN 'broken_quoting'
     WHEN text = '' THEN 'empty_line'
     WHEN INSTR(text, ${str("\uFFFD")}) > 0 THEN 'bad_encoding'
     WHEN fields <> ${header.length} THEN 'wrong_column_count' END AS record_reason, ${header.length} AS width,
   ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
-  CONCAT_WS(${str(d)}, ${header.map((_, i) => csvField(`f.c${i}`)).join(", ")}) AS raw_fields
+  CONCAT_WS(${str(d)}, ${[...header, ...named].map((c) => csvField(col(c))).join(", ")}) AS raw_fields
 FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) AS f FROM records
   WHERE file IN (${ks.join(", ")}))`;
   });
   // Parquet: a row is a well-formed record (line: its number in the file, no byte offset) of the columns read
   [...pqGroups.values()].forEach((ks, g) => {
-    const fields = parquet.get(ks[0])!, width = fields.length;
-    const col = (c: string) => `p.${q(c)}`;
+    const fields = parquet.get(ks[0])!, named = pathNames(ks[0]), width = fields.length + named.length;
+    const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `p.${q(c)}`;
     selects.push(`SELECT b.base + p.row AS row_id, p.file, p.row + 1 AS line, CAST(NULL AS BIGINT) AS byte,
   '' AS text, ${width} AS fields, CAST(NULL AS STRING) AS record_reason, ${width} AS width,
   ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
-  CONCAT_WS(${str(d)}, ${fields.map((f) => csvField(col(f.name))).join(", ")}) AS raw_fields
+  CONCAT_WS(${str(d)}, ${[...fields.map((f) => f.name), ...named].map((c) => csvField(col(c))).join(", ")})
+  AS raw_fields
 FROM (SELECT file, row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))} AS ${q(f.name)}`).join(", ")}
   FROM parquet${g}) p JOIN bases b USING (file)`);
   });

@@ -126,10 +126,21 @@ function filesGlob(files: string[]): string {
 /**
  * A spec guessed from `path` (the first of `files`, the input's files): names first, then values — a column
  * whose values a time format reads is the time, two label-like spellings are the label, all-numeric columns
- * are numeric, long or spaced text is text, other columns with repeats are categorical.
+ * are numeric, long or spaced text is text, other columns with repeats are categorical. `fromPath`: the
+ * `column=value` folders above the file (etl.ts hiveFolders), columns it takes when it lacks them.
  */
-export async function sniffSpec(path: string, files: string[], rows = 200): Promise<Sniffed> {
+export async function sniffSpec(
+  path: string,
+  files: string[],
+  fromPath: [string, string][] = [],
+  rows = 200,
+): Promise<Sniffed> {
   const s = await sample(path, rows);
+  // columns the file lacks that its folders name (Hive's column=value), as the ETL reads them
+  for (const [c, v] of fromPath.filter(([c]) => !s.header.includes(c))) {
+    s.header.push(c);
+    for (const r of s.records) r.push(v);
+  }
   // each column's sampled values (trimmed) and its distinct non-empty ones, computed once
   const column = new Map(s.header.map((c, k) => {
     const v = s.records.map((r) => r[k].trim());
