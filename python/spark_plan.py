@@ -33,14 +33,21 @@ def numbered_lines(spark, files):
 
 def parquet_rows(spark, files, columns):
     """Parquet files as rows (file: the index given, row: 0-based position in its file, then `columns` as Spark
-    types them); each file is read on its own, so Parquet's _metadata.row_index is its row's position."""
-    from functools import reduce
+    types them), read together: a row's file is found from Parquet's _metadata.file_path (Spark spells it as a
+    URI, decoded here back to the path given), its position is _metadata.row_index. A row whose file is not
+    one of `files` stops the job instead of being dropped."""
+    import os
     from pyspark.sql import functions as F
     cols = [F.col("`" + c.replace("`", "``") + "`") for c in columns]
-    frames = [spark.read.parquet(f["path"]).select(F.lit(f["file"]).alias("file"),
-                                                   F.col("_metadata.row_index").alias("row"), *cols)
-              for f in files]
-    return reduce(lambda a, b: a.unionByName(b), frames)
+    index = spark.createDataFrame([(os.path.abspath(f["path"]), f["file"]) for f in files],
+                                  "__ctrlab_path STRING, __ctrlab_file INT")
+    path = F.expr("url_decode(replace(regexp_replace(_metadata.file_path, '^file:(//)?', ''), '+', '%2B'))")
+    rows = spark.read.parquet(*[f["path"] for f in files]).select(
+        path.alias("__ctrlab_at"), F.col("_metadata.row_index").alias("__ctrlab_row"), *cols)
+    rows = rows.join(F.broadcast(index), rows["__ctrlab_at"] == index["__ctrlab_path"], "left")
+    missing = F.raise_error(F.concat(F.lit("ctrlab: a Parquet row from a file it did not list: "), "__ctrlab_at"))
+    return rows.select(F.coalesce("__ctrlab_file", missing).cast("int").alias("__file"),
+                       F.col("__ctrlab_row").alias("__row"), *cols)
 
 
 def main(path: str) -> None:

@@ -458,7 +458,7 @@ Deno.test("Parquet on Spark: typed columns reach the same records as on the defa
   const { collected } = await runSparkPlan({
     app: "ctrlab floats",
     inputs: [{ view: "f", parquet: [{ path: `${dir}/floats.parquet`, file: 0 }], columns: ["x"] }],
-    steps: [{ collect: "x", sql: `SELECT row, ${parquetTextSql(field, "x")} AS x FROM f` }],
+    steps: [{ collect: "x", sql: `SELECT __row AS row, ${parquetTextSql(field, "x")} AS x FROM f` }],
     conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL
   }, "local[1]");
   const got = collected.x.sort((a, b) => Number(a.row) - Number(b.row)).map((r) => r.x);

@@ -434,7 +434,7 @@ function etlSteps(
       parquet: ks.map((file) => ({ path: files[file], file })),
       columns: parquet.get(ks[0])!.map((f) => f.name),
     });
-    counts.push(`SELECT file, COUNT(*) AS n FROM parquet${g} GROUP BY file`);
+    counts.push(`SELECT __file AS file, COUNT(*) AS n FROM parquet${g} GROUP BY __file`);
   });
   // row ids: record ordinals over the files in order
   steps.push({
@@ -495,7 +495,9 @@ FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) 
   ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
   CONCAT_WS(${str(d)}, ${[...fields.map((f) => f.name), ...named].map((c) => csvField(col(c))).join(", ")})
   AS raw_fields
-FROM (SELECT file, row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))} AS ${q(f.name)}`).join(", ")}
+FROM (SELECT __file AS file, __row AS row, ${
+      fields.map((f) => `${parquetTextSql(f, q(f.name))} AS ${q(f.name)}`).join(", ")
+    }
   FROM parquet${g}) p JOIN bases b USING (file)`);
   });
   steps.push({ view: "parsed", cache: true, sql: selects.join("\nUNION ALL\n") });

@@ -42,7 +42,8 @@ export interface SparkPlan {
   /**
    * Inputs registered as views: a Parquet folder (`path`, Hive partitions discovered), or text files read as
    * numbered lines (`lines`: columns file (the index given), line (1-based), byte (offset), text), or Parquet
-   * files' rows (`parquet`: columns file (the index given), row (0-based position in the file), then `columns`).
+   * files' rows (`parquet`: columns __file (the index given), __row (0-based position in the file), then
+   * `columns`; the names cannot clash with a log's own columns).
    */
   inputs: (
     | { view: string; path: string }
