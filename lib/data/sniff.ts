@@ -206,7 +206,8 @@ export async function sniffSpec(
   const spec: DatasetSpec = {
     name: "my-logs",
     files: filesGlob(files),
-    ...(s.parquet ? { format: "parquet" as const } : { delimiter: s.delimiter, encoding: s.encoding }),
+    // Parquet is recognised by content, file by file (a Hive table may hold text files beside it)
+    ...(s.parquet ? {} : { delimiter: s.delimiter, encoding: s.encoding }),
     user: user ?? "USER_ID_COLUMN",
     item: item ?? "ITEM_ID_COLUMN",
     time: {
