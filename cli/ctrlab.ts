@@ -32,6 +32,7 @@ import {
   DEFAULT_CORRUPT_RATE,
   DEFAULT_ROWS,
   DEFAULT_SEED,
+  experimentConfig,
   parseBackend,
   parseEngine,
   parseThreads,
@@ -150,7 +151,8 @@ async function main(argv: string[]): Promise<number> {
       if (!values["run-id"] || !values.experiment) {
         throw new Error("experiment: --run-id ID and --experiment JSON are required");
       }
-      const cfg = runConfigFromArgs();
+      const asked = ["data", "spec", "rows", "seed", "corrupt"].some((k) => values[k as keyof typeof values]);
+      const cfg = experimentConfig(runConfigFromArgs(), asked); // the data the run was made on
       const spec = JSON.parse(values.experiment);
       if (!values.vary) {
         const r = await runExperiment(spec, cfg);

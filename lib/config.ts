@@ -145,6 +145,48 @@ export function describedConfig(cfg: RunConfig): Partial<RunConfig> {
   return rest;
 }
 
+/**
+ * The configuration for an experiment in a finished run's folder (`ctrlab experiment --run-id ID`): the data
+ * and seed that run was made on, as its run.json recorded them, whatever the command line's defaults say — the
+ * run's tables and saved predictions belong to that data. `given` names other data only when the user asked for
+ * it (`dataAsked`), and then it must be the same data.
+ */
+export function experimentConfig(given: RunConfig, dataAsked: boolean): RunConfig {
+  let recorded: Partial<RunConfig>;
+  try {
+    recorded = JSON.parse(Deno.readTextFileSync(`${given.runDir}/run.json`)).config;
+  } catch {
+    throw new Error(
+      `experiment: ${given.runDir} holds no finished run (run.json); make it with ctrlab main --run-id ${
+        given.runDir.split("/").pop()
+      } first`,
+    );
+  }
+  const data = {
+    dataDir: recorded.dataDir!,
+    input: recorded.input,
+    spec: recorded.spec,
+    rows: recorded.rows ?? given.rows,
+    seed: recorded.seed ?? given.seed,
+    corruptRate: recorded.corruptRate ?? given.corruptRate,
+  };
+  if (dataAsked && (given.dataDir !== data.dataDir || given.seed !== data.seed)) {
+    throw new Error(
+      `experiment: run ${given.runDir.split("/").pop()} was made on ${
+        data.input ?? data.dataDir
+      } (seed ${data.seed}); ` +
+        `its tables and predictions cannot serve ${given.input ?? given.dataDir} (seed ${given.seed})`,
+    );
+  }
+  const { input: _i, spec: _s, ...rest } = given;
+  return {
+    ...rest,
+    ...data,
+    ...(data.input ? { input: data.input } : {}),
+    ...(data.spec ? { spec: data.spec } : {}),
+  };
+}
+
 /** Environment that hands `cfg` to a child process (a kernel). */
 export function configEnv(cfg: RunConfig): Record<string, string> {
   return {

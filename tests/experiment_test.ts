@@ -4,7 +4,7 @@
  * its resolved spec, predictions and results, and a new model needs only a model function and a zoo entry.
  */
 import pl from "nodejs-polars";
-import { EXECUTION_DEFAULTS, type RunConfig, runConfig } from "../lib/config.ts";
+import { EXECUTION_DEFAULTS, experimentConfig, type RunConfig, runConfig } from "../lib/config.ts";
 import { ensureDataset } from "../lib/data/dataset.ts";
 import { runEtl } from "../lib/data/etl.ts";
 import { readResults } from "../lib/eval/results.ts";
@@ -222,4 +222,36 @@ Deno.test("a sweep runs one recorded experiment per value and chooses on validat
   const best = rows.reduce((a, b) => b["val AUC"] > a["val AUC"] ? b : a);
   assertEquals(rows.filter((r) => r.chosen), [best]);
   assertEquals(readExperiment(cfg.runDir, "DNN(hidden=32,16)").spec.params.hidden, [32, 16]);
+});
+
+Deno.test("ctrlab experiment --run-id ID runs on the data and seed that run was made on, not on the command line's defaults", async () => {
+  const dir = await tempDir("experiment-config");
+  const given: RunConfig = { ...runConfig(), runDir: `${dir}/run`, dataDir: `${dir}/default-1m`, seed: 7 };
+  assertThrows(
+    () => experimentConfig(given, false),
+    /holds no finished run \(run\.json\); make it with ctrlab main --run-id run/,
+  );
+  await Deno.mkdir(`${dir}/run`);
+  const made = {
+    ...given,
+    dataDir: `${dir}/own-logs-x`,
+    input: `${dir}/logs`,
+    spec: `${dir}/spec.json`,
+    seed: 3,
+  };
+  const { rows: _r, corruptRate: _c, ...recorded } = made; // as describedConfig records a run on the user's logs
+  await Deno.writeTextFile(`${dir}/run/run.json`, JSON.stringify({ runId: "run", config: recorded }));
+  const cfg = experimentConfig(given, false);
+  assertEquals([cfg.dataDir, cfg.input, cfg.spec, cfg.seed, cfg.runDir], [
+    made.dataDir,
+    made.input,
+    made.spec,
+    3,
+    given.runDir,
+  ]);
+  assertEquals(experimentConfig({ ...given, dataDir: made.dataDir, seed: 3 }, true).dataDir, made.dataDir);
+  assertThrows(
+    () => experimentConfig(given, true),
+    /was made on .*\/logs \(seed 3\); its tables and predictions cannot serve/,
+  );
 });
