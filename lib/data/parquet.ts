@@ -172,24 +172,45 @@ export function parquetTextSql(f: ParquetField, column: string): string {
 }
 
 /**
- * A double as polars prints it, in Spark SQL. Java's own text (Spark's CAST) has the right digits but another
- * layout (`1.0E-5`, `1.23456789E8`), and on Java 17 not always the shortest ones (1e23 prints as
- * 9.999999999999999E22, 5e-324 as 4.9E-324): when it gives 16 or more digits, or the value is subnormal, the
- * shortest are searched for — the fewest significant digits whose rounding reads back to the same value; whole
- * numbers that fit a BIGINT are rounded exactly (Java's formatter rounds its own 17 digits, a second rounding).
+ * A double as polars prints it, in Spark SQL. Java's own text (Spark's CAST) has the right digits in another
+ * layout (`1.0E-5`, `1.23456789E8`), but on Java 17 not always the shortest ones (1e23 prints as
+ * 9.999999999999999E22, 5e-324 as 4.9E-324). So each value asks one question — do one digit fewer read back to
+ * the same value? — and only where they do (rarely) is the shortest length searched for, by halving: reading
+ * back is monotone in the length. Whole numbers from 2^53 to 2^63 are rounded exactly instead (Java's formatter
+ * rounds its own 17 digits, a second rounding).
  */
 function floatSql(x: string): string {
   const bind = (e: string, v: string, body: string) => `TRANSFORM(ARRAY(${e}), ${v} -> ${body})[0]`;
-  const abs = `ABS(${x})`, java = `CAST(${abs} AS STRING)`;
-  /** [integer digits, fraction digits, exponent] of a number's text. */
-  const parts = (s: string, re: string) =>
-    `ARRAY(${[1, 2, 3].map((k) => `REGEXP_EXTRACT(${s}, ${re}, ${k})`)})`;
-  const fromJava = parts(java, `'^([0-9]+)\\\\.([0-9]*)(?:E(-?[0-9]+))?$'`);
-  const shortest = `FILTER(TRANSFORM(SEQUENCE(0, 16), _k -> FORMAT_STRING(CONCAT('%.', _k, 'e'), ${abs})),
-    _s -> CAST(_s AS DOUBLE) = ${abs})[0]`;
-  const fromSearch = parts(shortest, `'^([0-9])(?:\\\\.([0-9]*))?e([+-][0-9]+)$'`);
-  // whole numbers from 2^53 (all doubles there are) to 2^63: exactly, as an integer rounded half-to-even
-  const big = `${abs} >= ${WHOLE} AND ${abs} < 9.223372036854775807E18`;
+  const abs = `ABS(${x})`;
+  /** Whether `k` significant digits (Java's formatter, rounding half up) read back to |x|. */
+  const reads = (k: string) => `CAST(FORMAT_STRING(CONCAT('%.', ${k} - 1, 'e'), ${abs}) AS DOUBLE) = ${abs}`;
+  /** The fewest digits in [lo, hi] that read back (hi does), by halving. */
+  const fewest = (lo: number, hi: number): string => {
+    if (lo === hi) return `${lo}`;
+    const mid = (lo + hi) >> 1;
+    return `IF(${reads(`${mid}`)}, ${fewest(lo, mid)}, ${fewest(mid + 1, hi)})`;
+  };
+  // [significant digits, exponent of the first (|x| = d.ddd × 10^e)] as text, from three sources:
+  // Java's text (_j: "123.456", "0.00123", "1.0E-5")
+  const java = bind(
+    `CAST(${abs} AS STRING)`,
+    "_j",
+    bind(
+      `REGEXP_REPLACE(_j, 'E.*$|\\\\.', '')`,
+      "_m",
+      `ARRAY(TRIM(TRAILING '0' FROM TRIM(LEADING '0' FROM _m)), CAST(INSTR(_j, '.') - 2 -
+        (LENGTH(_m) - LENGTH(TRIM(LEADING '0' FROM _m))) + IF(INSTR(_j, 'E') > 0,
+        CAST(SUBSTRING_INDEX(_j, 'E', -1) AS INT), 0) AS STRING))`,
+    ),
+  );
+  // the formatter's shortest ("1e+23"), when one digit fewer than Java's reads back
+  const formatted = bind(
+    `FORMAT_STRING(CONCAT('%.', ${fewest(1, 16)} - 1, 'e'), ${abs})`,
+    "_f",
+    `ARRAY(TRIM(TRAILING '0' FROM REPLACE(SUBSTRING_INDEX(_f, 'e', 1), '.', '')),
+      CAST(CAST(SUBSTRING_INDEX(_f, 'e', -1) AS INT) AS STRING))`,
+  );
+  // whole numbers that fit a BIGINT: rounded exactly, half to even, at each length until one reads back
   const n = `CAST(${abs} AS BIGINT)`, len = `LENGTH(CAST(${n} AS STRING))`;
   const roundTo = (m: string) =>
     // n rounded half-to-even at 10^m, as text
@@ -199,18 +220,12 @@ function floatSql(x: string): string {
       `CONCAT(CAST(${n} DIV _p + IF(2 * (${n} % _p) > _p OR (2 * (${n} % _p) = _p AND (${n} DIV _p) % 2 = 1), 1, 0)
         AS STRING), REPEAT('0', ${m}))`,
     );
-  const exact = `FILTER(TRANSFORM(SEQUENCE(1, LEAST(17, ${len})), _k -> ${
-    roundTo(`${len} - _k`)
-  }), _c -> CAST(_c AS DOUBLE) = ${abs})[0]`;
-  const fromExact = `ARRAY(${exact}, '', '')`;
-  /** [significant digits, exponent of the first (x = d.ddd × 10^e)] */
-  const digits = (p: string) =>
-    bind(
-      `CONCAT(${p}[0], ${p}[1])`,
-      "_all",
-      `ARRAY(REGEXP_REPLACE(REGEXP_REPLACE(_all, '^0+', ''), '0+$', ''), CAST(LENGTH(${p}[0]) - 1 -
-        LENGTH(REGEXP_EXTRACT(_all, '^0*', 0)) + COALESCE(CAST(NULLIF(${p}[2], '') AS INT), 0) AS STRING))`,
-    );
+  const exact = bind(
+    `FILTER(TRANSFORM(SEQUENCE(1, LEAST(17, ${len})), _k -> ${roundTo(`${len} - _k`)}),
+      _c -> CAST(_c AS DOUBLE) = ${abs})[0]`,
+    "_c",
+    `ARRAY(TRIM(TRAILING '0' FROM _c), CAST(LENGTH(_c) - 1 AS STRING))`,
+  );
   const render = (de: string) =>
     bind(
       de,
@@ -226,12 +241,14 @@ function floatSql(x: string): string {
       ),
     );
   const sign = `IF(${x} < 0 OR (${x} = 0 AND CAST(${x} AS STRING) LIKE '-%'), '-', '')`;
-  const search =
-    `LENGTH(REGEXP_REPLACE(${java}, '^[0.]+|E.*$|\\\\.', '')) >= 16 OR ${abs} < 2.2250738585072014E-308`;
+  const big = `${abs} >= ${WHOLE} AND ${abs} < 9.223372036854775807E18`;
+  const digits = bind(
+    java,
+    "_jd",
+    `IF(LENGTH(_jd[0]) >= 2 AND ${reads("LENGTH(_jd[0]) - 1")}, ${formatted}, _jd)`,
+  );
   return `CASE WHEN ${x} IS NULL THEN NULL WHEN ISNAN(${x}) THEN 'NaN'
     WHEN ${abs} = CAST('Infinity' AS DOUBLE) THEN CONCAT(${sign}, 'inf')
     WHEN ${x} = 0 THEN CONCAT(${sign}, '0.0')
-    ELSE CONCAT(${sign}, ${
-    render(`IF(${big}, ${digits(fromExact)}, IF(${search}, ${digits(fromSearch)}, ${digits(fromJava)}))`)
-  }) END`;
+    ELSE CONCAT(${sign}, ${render(`IF(${big}, ${exact}, ${digits})`)}) END`;
 }
