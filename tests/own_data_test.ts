@@ -5,7 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { existsSync } from "node:fs";
-import { hiveFolders, readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
+import { firstLines, hiveFolders, readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { sniffSpec, sniffTimeFormat } from "../lib/data/sniff.ts";
 import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
@@ -712,6 +712,12 @@ Deno.test("Parquet as warehouses export it: typed columns read as typed (float i
     );
     assert(!existsSync(`${dir}/refused`), `${message}: nothing written`);
   }
+  // what 01 shows of a Parquet file: the columns read, as the ETL's text
+  assertEquals((await firstLines(`${logs}/a.parquet`, resolveSpec(spec), 3)).lines, [
+    "uid,ad,ts,clicked,surface,title,tags,price,weight,city",
+    "1000000,ad-0,2024-03-01 09:30:00.250,true,home,title 0,e0,0.1,0.5,sh",
+    '1000001,ad-1,2024-03-01 14:30:00.250,false,feed,"a ""quoted"", title",e1,2.5,1.25,bj',
+  ]);
   // a guessed spec reads the typed time as typed and the list as entities, and leaves out what it cannot read
   const guess = await sniffSpec(`${logs}/a.parquet`, [`${logs}/a.parquet`]);
   assertEquals([guess.spec.time, guess.spec.format], [{ column: "ts", format: "timestamp" }, undefined]);

@@ -22,6 +22,7 @@ import {
   type Dialect,
   fileBytes,
   forEachRecord,
+  headLines,
   isParquet,
   parseHeader,
   type RecordScan,
@@ -175,6 +176,23 @@ function csvSource(
       }
     })(),
   };
+}
+
+/**
+ * A file's first `n` lines as the ETL reads them: a text file's lines as they are on disk, or a Parquet file's
+ * columns the spec reads, as the text the ETL makes of them (parquet.ts), header first.
+ */
+export async function firstLines(
+  path: string,
+  spec: ResolvedSpec,
+  n: number,
+): Promise<{ lines: string[]; parquet: boolean }> {
+  if (!isParquetInput(path, spec)) return { lines: await headLines(path, n, spec.encoding), parquet: false };
+  const fields = parquetFields(path, spec);
+  const df = pl.scanParquet(path).head(n - 1).select(...fields.map((f) => parquetText(f).alias(f.name)))
+    .collectSync();
+  const text = String(df.writeCSV({ sep: spec.delimiter, quoteChar: spec.quote } as never));
+  return { lines: text.split("\n").slice(0, n), parquet: true };
 }
 
 /** Whether `path` is read as Parquet: the spec says so, or it says nothing and the file is Parquet. */

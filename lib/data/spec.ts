@@ -107,6 +107,9 @@ export const ANTM2C_TIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
 export const TIMESTAMP_FORMATS = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%#z"];
 /** The times a strptime pattern may give, [0001-01-01, 10000-01-01) in epoch ms: both engines quarantine the rest. */
 export const TIME_RANGE_MS = [-62_135_596_800_000, 253_402_300_800_000] as const;
+/** The spec's time formats as a reader says them: `timestamp` for TIMESTAMP_FORMATS, else the formats joined. */
+export const timeFormatText = (formats: string[]) =>
+  formats.join() === TIMESTAMP_FORMATS.join() ? "timestamp (Parquet, read as typed)" : formats.join(" or ");
 /** Whether a time format reads an instant (an epoch number, or a pattern with an offset or %s), not a wall-clock time. */
 export function isInstantFormat(format: string): boolean {
   return format === "epoch_s" || format === "epoch_ms" ||
