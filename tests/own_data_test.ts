@@ -741,7 +741,7 @@ Deno.test("Hive's layout: columns the files lack are taken from their folders (c
     "2024-03-02T10:00:00.000Z",
   ]);
   assertEquals([0, 20, 40].map((k) => clean.getColumn("scene").get(k)), [0, 1, 2]); // the text file's own "home"
-  assertEquals(clean.getColumn("title").get(41), "t, 1");
+  assertEquals(clean.getColumn("text").get(41), "t, 1");
   // a quarantined record shows the values its path gave it
   const q = (await quarantine(`${dir}/clean`))[0];
   assertEquals([q.line, q.raw], ["1", "u5,a0,0,t 0,2024-03-02 09:00:00,"]);

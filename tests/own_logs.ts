@@ -349,7 +349,7 @@ export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: 
       uid: k.map((i) => `u${i % 7}`),
       ad: k.map((i) => `a${i % 5}`),
       clicked: k.map((i) => i % 3 === 0 ? 1 : 0),
-      title: k.map((i) => `t ${i % 4}`),
+      text: k.map((i) => `t ${i % 4}`), // a name the Spark ETL's own columns once clashed with
     }).writeParquet(`${logs}/${folder}/part-00000.parquet`);
   };
   await part("hour=2024-03-01 10%3A00%3A00/scene=feed", 20, 0);
@@ -357,7 +357,7 @@ export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: 
   await part("hour=2024-03-02 09%3A00%3A00/scene=__HIVE_DEFAULT_PARTITION__", 5, 40);
   const text = `${logs}/hour=2024-03-02 10%3A00%3A00/scene=feed`;
   await Deno.mkdir(text, { recursive: true });
-  const lines = ["uid,ad,clicked,scene,title"];
+  const lines = ["uid,ad,clicked,scene,text"];
   for (let i = 0; i < 10; i++) lines.push(`u${i % 3},a${i % 2},${i % 2},home,"t, ${i}"`);
   await Deno.writeTextFile(`${text}/000000_0`, lines.join("\n") + "\n");
   return {
@@ -370,7 +370,7 @@ export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: 
       time: { column: "hour", format: "%Y-%m-%d %H:%M:%S" },
       label: { column: "clicked" },
       scene: { column: "scene" },
-      text: [{ column: "title", side: "item" }],
+      text: [{ column: "text", side: "item" }],
     },
   };
 }

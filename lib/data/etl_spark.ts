@@ -407,6 +407,7 @@ function etlSteps(
   fixedScenes: string[] | null,
   out: string,
 ): Pick<SparkPlan, "inputs" | "steps"> {
+  // ctrlab's own columns start with "__" from the records on, so a log's columns (text, line, file…) cannot clash
   const d = spec.delimiter, qc = spec.quote;
   const inputs: SparkPlan["inputs"] = [];
   const steps: SparkStep[] = [];
@@ -414,7 +415,7 @@ function etlSteps(
   // the columns files take from their paths (etl.ts pathColumns): one value per file
   const pathNames = (file: number) => fromPaths[file].map(([c]) => c);
   const fromPath = (ks: number[], c: string) =>
-    `CASE file ${
+    `CASE __file ${
       ks.map((k) => `WHEN ${k} THEN ${str(fromPaths[k].find(([n]) => n === c)![1])}`).join(" ")
     } END`;
   // Parquet files read together when the columns read have the same types
@@ -449,8 +450,8 @@ function etlSteps(
       view: "records",
       cache: true,
       sql:
-        `SELECT l.file, l.line, l.byte, l.text, b.base + l.line - 2 AS row_id FROM lines l JOIN bases b USING (file)
-WHERE l.line > 1`,
+        `SELECT l.file AS __file, l.line AS __line, l.byte AS __byte, l.text AS __text, b.base + l.line - 2 AS __row_id
+FROM lines l JOIN bases b USING (file) WHERE l.line > 1`,
     });
   }
   const keep = [...new Set(requiredColumns(spec))];
@@ -472,33 +473,33 @@ WHERE l.line > 1`,
   const selects = [...groups].map(([key, ks]) => {
     const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
-    const stripped = `REGEXP_REPLACE(text, ${str(wellQuoted)}, '$1')`;
+    const stripped = `REGEXP_REPLACE(__text, ${str(wellQuoted)}, '$1')`;
     const fields = `SIZE(SPLIT(${stripped}, ${str(literalRegex(d))}, -1))`;
     const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `f.c${header.indexOf(c)}`;
-    return `SELECT row_id, file, line, byte, text, fields, CASE
+    return `SELECT __row_id, __file, __line, __byte, __text, __fields, CASE
     WHEN INSTR(${stripped}, ${str(qc)}) > 0 THEN 'broken_quoting'
-    WHEN text = '' THEN 'empty_line'
-    WHEN INSTR(text, ${str("\uFFFD")}) > 0 THEN 'bad_encoding'
-    WHEN fields <> ${header.length} THEN 'wrong_column_count' END AS record_reason, ${header.length} AS width,
+    WHEN __text = '' THEN 'empty_line'
+    WHEN INSTR(__text, ${str("\uFFFD")}) > 0 THEN 'bad_encoding'
+    WHEN __fields <> ${header.length} THEN 'wrong_column_count' END AS __record_reason, ${header.length} AS __width,
   ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
-  CONCAT_WS(${str(d)}, ${[...header, ...named].map((c) => csvField(col(c))).join(", ")}) AS raw_fields
-FROM (SELECT *, ${fields} AS fields, FROM_CSV(text, ${str(schema)}, ${options}) AS f FROM records
-  WHERE file IN (${ks.join(", ")}))`;
+  CONCAT_WS(${str(d)}, ${[...header, ...named].map((c) => csvField(col(c))).join(", ")}) AS __raw
+FROM (SELECT *, ${fields} AS __fields, FROM_CSV(__text, ${str(schema)}, ${options}) AS f FROM records
+  WHERE __file IN (${ks.join(", ")}))`;
   });
   // Parquet: a row is a well-formed record (line: its number in the file, no byte offset) of the columns read
   [...pqGroups.values()].forEach((ks, g) => {
     const fields = parquet.get(ks[0])!, named = pathNames(ks[0]), width = fields.length + named.length;
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `p.${q(c)}`;
-    selects.push(`SELECT b.base + p.row AS row_id, p.file, p.row + 1 AS line, CAST(NULL AS BIGINT) AS byte,
-  '' AS text, ${width} AS fields, CAST(NULL AS STRING) AS record_reason, ${width} AS width,
+    selects.push(
+      `SELECT b.base + p.__row AS __row_id, p.__file, p.__row + 1 AS __line, CAST(NULL AS BIGINT) AS __byte,
+  '' AS __text, ${width} AS __fields, CAST(NULL AS STRING) AS __record_reason, ${width} AS __width,
   ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
   CONCAT_WS(${str(d)}, ${[...fields.map((f) => f.name), ...named].map((c) => csvField(col(c))).join(", ")})
-  AS raw_fields
-FROM (SELECT __file AS file, __row AS row, ${
-      fields.map((f) => `${parquetTextSql(f, q(f.name))} AS ${q(f.name)}`).join(", ")
-    }
-  FROM parquet${g}) p JOIN bases b USING (file)`);
+  AS __raw
+FROM (SELECT __file, __row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))} AS ${q(f.name)}`).join(", ")}
+  FROM parquet${g}) p JOIN bases b ON b.file = p.__file`,
+    );
   });
   steps.push({ view: "parsed", cache: true, sql: selects.join("\nUNION ALL\n") });
   // the scene list: fixed by the spec, or values in order of first appearance among well-formed records
@@ -508,7 +509,7 @@ FROM (SELECT __file AS file, __row AS row, ${
       view: "scenes",
       cache: true,
       sql: `SELECT v, CAST(ROW_NUMBER() OVER (ORDER BY first) - 1 AS INT) AS idx FROM
-  (SELECT ${trim(sceneCol)} AS v, MIN(row_id) AS first FROM parsed WHERE record_reason IS NULL
+  (SELECT ${trim(sceneCol)} AS v, MIN(__row_id) AS first FROM parsed WHERE __record_reason IS NULL
    AND NOT ${blank(sceneCol)} GROUP BY ${trim(sceneCol)})`,
     });
     steps.push({ collect: "scenes", sql: "SELECT v FROM scenes ORDER BY idx" });
@@ -524,9 +525,9 @@ FROM (SELECT __file AS file, __row AS row, ${
   steps.push({
     view: "checked",
     cache: true,
-    sql: `SELECT *, CAST(FLOOR(ms / ${DAY}) AS INT) AS day_index FROM (SELECT p.*, ${
+    sql: `SELECT *, CAST(FLOOR(__ms / ${DAY}) AS INT) AS __day FROM (SELECT p.*, ${
       timeSql(`p.${q(spec.time.column)}`, spec.time.format, spec.time)
-    } AS ms, ${sceneIdx} AS scene_idx${
+    } AS __ms, ${sceneIdx} AS __scene_idx${
       spec.numeric.map((n, k) => `, CAST(${trim(`p.${q(n.column)}`)} AS DOUBLE) AS __num${k}`).join("")
     }
 FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}` : ""})`,
@@ -535,8 +536,10 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   const checks: { column: string; missing: string; bad: string }[] = [
     { column: spec.user, missing: blank(q(spec.user)), bad: "FALSE" },
     { column: spec.item, missing: blank(q(spec.item)), bad: "FALSE" },
-    ...(sceneCol ? [{ column: spec.scene!.column, missing: blank(sceneCol), bad: "scene_idx IS NULL" }] : []),
-    { column: spec.time.column, missing: blank(q(spec.time.column)), bad: "ms IS NULL" },
+    ...(sceneCol
+      ? [{ column: spec.scene!.column, missing: blank(sceneCol), bad: "__scene_idx IS NULL" }]
+      : []),
+    { column: spec.time.column, missing: blank(q(spec.time.column)), bad: "__ms IS NULL" },
     { column: spec.label.column, missing: blank(q(spec.label.column)), bad: `NOT (${label} IN (${labels}))` },
     ...spec.numeric.map((n, k) => ({
       column: n.column,
@@ -557,44 +560,45 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
     view: "judged",
     cache: true,
     sql: `SELECT *,
-  COALESCE(record_reason, CASE ${when("reason")} END) AS reason,
-  IF(record_reason IS NULL, CASE ${when("column")} END, '') AS reason_column,
-  CASE WHEN record_reason IN ('wrong_column_count', 'empty_line') THEN CONCAT(fields, ' fields, expected ', width)
-    WHEN record_reason = 'broken_quoting' THEN 'unterminated or stray quote'
-    WHEN record_reason = 'bad_encoding' THEN 'invalid utf-8 (decoded as U+FFFD)'
-    ELSE ${valueCol} END AS reason_value
+  COALESCE(__record_reason, CASE ${when("reason")} END) AS __reason,
+  IF(__record_reason IS NULL, CASE ${when("column")} END, '') AS __reason_column,
+  CASE WHEN __record_reason IN ('wrong_column_count', 'empty_line')
+    THEN CONCAT(__fields, ' fields, expected ', __width)
+    WHEN __record_reason = 'broken_quoting' THEN 'unterminated or stray quote'
+    WHEN __record_reason = 'bad_encoding' THEN 'invalid utf-8 (decoded as U+FFFD)'
+    ELSE ${valueCol} END AS __reason_value
 FROM checked`,
   });
   const positive = spec.label.positive.map((v) => str(v.toLowerCase())).join(", ");
   const textCols = spec.text.map((t) => t.column), cats = spec.categorical.map((c) => c.column);
   steps.push({
     write: { path: out, compression: "snappy", partitionBy: ["date", "scene"] },
-    sql: `SELECT row_id, ${trim(q(spec.user))} AS user_id, ${trim(q(spec.item))} AS item_id,
-  CAST(TIMESTAMP_MILLIS(ms) AS TIMESTAMP_NTZ) AS log_time, CAST(${label} IN (${positive}) AS INT) AS label${
+    sql: `SELECT __row_id AS row_id, ${trim(q(spec.user))} AS user_id, ${trim(q(spec.item))} AS item_id,
+  CAST(TIMESTAMP_MILLIS(__ms) AS TIMESTAMP_NTZ) AS log_time, CAST(${label} IN (${positive}) AS INT) AS label${
       textCols.map((c) => `, COALESCE(${q(c)}, '') AS ${q(c)}`).join("")
     }${spec.numeric.map((n, k) => `, __num${k} AS ${q(n.column)}`).join("")}${
       cats.map((c) => `, ${trim(q(c))} AS ${q(c)}`).join("")
-    }, CAST(DATE_FROM_UNIX_DATE(day_index) AS STRING) AS date, CAST(scene_idx AS INT) AS scene
-FROM judged WHERE reason IS NULL`,
+    }, CAST(DATE_FROM_UNIX_DATE(__day) AS STRING) AS date, CAST(__scene_idx AS INT) AS scene
+FROM judged WHERE __reason IS NULL`,
   });
   steps.push({
     write: { path: `${out}/_spark_quarantine`, compression: "snappy" },
-    sql: `SELECT /*+ REPARTITION(1) */ CASE file ${
+    sql: `SELECT /*+ REPARTITION(1) */ CASE __file ${
       names.map((n, k) => `WHEN ${k} THEN ${str(n)}`).join(" ")
     } END AS file,
-  line, byte, row_id, reason, reason_column AS column, COALESCE(reason_value, '') AS value,
-  IF(record_reason IS NULL, raw_fields, text) AS raw
-FROM judged WHERE reason IS NOT NULL SORT BY row_id`,
+  __line AS line, __byte AS byte, __row_id AS row_id, __reason AS reason, __reason_column AS column,
+  COALESCE(__reason_value, '') AS value, IF(__record_reason IS NULL, __raw, __text) AS raw
+FROM judged WHERE __reason IS NOT NULL SORT BY __row_id`,
   });
   steps.push({
     collect: "files",
     sql:
-      "SELECT file, COUNT(*) AS read, SUM(IF(reason IS NULL, 0, 1)) AS quarantined FROM judged GROUP BY file",
+      "SELECT __file AS file, COUNT(*) AS read, SUM(IF(__reason IS NULL, 0, 1)) AS quarantined FROM judged GROUP BY __file",
   });
   steps.push({
     collect: "partitions",
-    sql: `SELECT CAST(DATE_FROM_UNIX_DATE(day_index) AS STRING) AS date, scene_idx AS scene, COUNT(*) AS rows,
-  SUM(CAST(${label} IN (${positive}) AS INT)) AS clicks FROM judged WHERE reason IS NULL GROUP BY 1, 2`,
+    sql: `SELECT CAST(DATE_FROM_UNIX_DATE(__day) AS STRING) AS date, __scene_idx AS scene, COUNT(*) AS rows,
+  SUM(CAST(${label} IN (${positive}) AS INT)) AS clicks FROM judged WHERE __reason IS NULL GROUP BY 1, 2`,
   });
   return { inputs, steps };
 }
