@@ -162,10 +162,10 @@ export function experimentConfig(given: RunConfig, dataAsked: boolean): RunConfi
       } first`,
     );
   }
-  const data = {
+  const data: Partial<RunConfig> & Pick<RunConfig, "dataDir" | "rows" | "seed" | "corruptRate"> = {
     dataDir: recorded.dataDir!,
-    input: recorded.input,
-    spec: recorded.spec,
+    ...(recorded.input ? { input: recorded.input } : {}),
+    ...(recorded.spec ? { spec: recorded.spec } : {}),
     rows: recorded.rows ?? given.rows,
     seed: recorded.seed ?? given.seed,
     corruptRate: recorded.corruptRate ?? given.corruptRate,
@@ -179,12 +179,7 @@ export function experimentConfig(given: RunConfig, dataAsked: boolean): RunConfi
     );
   }
   const { input: _i, spec: _s, ...rest } = given;
-  return {
-    ...rest,
-    ...data,
-    ...(data.input ? { input: data.input } : {}),
-    ...(data.spec ? { spec: data.spec } : {}),
-  };
+  return { ...rest, ...data };
 }
 
 /** Environment that hands `cfg` to a child process (a kernel). */

@@ -32,8 +32,8 @@ def numbered_lines(spark, files):
 
 
 def parquet_rows(spark, files, columns):
-    """Parquet files as rows (file: the index given, row: 0-based position in its file, then `columns` as Spark
-    types them), read together: a row's file is found from Parquet's _metadata.file_path (Spark spells it as a
+    """Parquet files as rows (__file: the index given, __row: 0-based position in its file, then `columns` as
+    Spark types them), read together: a row's file is found from Parquet's _metadata.file_path (Spark spells it as a
     URI, decoded here back to the path given), its position is _metadata.row_index. A row whose file is not
     one of `files` stops the job instead of being dropped."""
     import os

@@ -38,7 +38,7 @@ import {
   resolveSpec,
 } from "./spec.ts";
 import { type Sniffed, sniffSpec, timeHint } from "./sniff.ts";
-import { parquetFields, parquetText } from "./parquet.ts";
+import { type ParquetField, parquetFields, parquetImage } from "./parquet.ts";
 import { patternsMs, timeParser, zonedMs } from "./times.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
@@ -144,39 +144,39 @@ export function inputName(input: string, path: string): string {
 }
 
 /**
- * A file's bytes as CSV: the file itself (gunzipped if compressed), or, for Parquet, the columns the spec reads
- * (`header`) written as CSV text by parquet.ts's rules, then those it takes from the file's path.
+ * A file's bytes as CSV: the file itself (gunzipped if compressed), or, for a Parquet file (`fields`: the
+ * columns the spec reads, parquetFields), those columns written as CSV text by parquet.ts's rules, then the
+ * columns it takes from its path (`header`).
  */
 function csvSource(
   path: string,
   spec: ResolvedSpec,
-  fromPath: [string, string][] = [],
+  fields: ParquetField[] | null,
+  fromPath: [string, string][],
 ): { bytes: AsyncIterable<Uint8Array>; parquet: boolean; header?: string[] } {
-  if (!isParquetInput(path, spec)) return { bytes: fileBytes(path), parquet: false };
-  const fields = parquetFields(path, spec);
+  if (!fields) return { bytes: fileBytes(path), parquet: false };
   return {
     parquet: true,
     header: [...fields.map((f) => f.name), ...fromPath.map(([c]) => c)],
     bytes: (async function* () {
-      const scan = pl.scanParquet(path).select(
-        ...fields.map((f) => parquetText(f).alias(f.name)),
-        ...fromPath.map(([c, v]) => pl.lit(v).alias(c)),
-      );
+      const image = parquetImage(path, fields, fromPath);
       const total = pl.scanParquet(path).select(pl.len().alias("n")).collectSync().getColumn("n").get(
         0,
       ) as number;
       const step = 500_000;
       for (let off = 0; off === 0 || off < total; off += step) {
-        yield new Uint8Array(
-          scan.slice(off, step).collectSync().writeCSV(
-            { includeHeader: off === 0, sep: spec.delimiter, quoteChar: spec.quote } as never,
-          ) as unknown as Buffer,
-        );
+        yield new Uint8Array(asCsv(image.slice(off, step).collectSync(), spec, off === 0));
         if (total === 0) break;
       }
     })(),
   };
 }
+
+/** Rows as CSV in the spec's dialect. */
+const asCsv = (df: pl.DataFrame, spec: ResolvedSpec, header: boolean) =>
+  df.writeCSV(
+    { includeHeader: header, sep: spec.delimiter, quoteChar: spec.quote } as never,
+  ) as unknown as Buffer;
 
 /**
  * A file's first `n` lines as the ETL reads them: a text file's lines as they are on disk, or a Parquet file's
@@ -188,11 +188,8 @@ export async function firstLines(
   n: number,
 ): Promise<{ lines: string[]; parquet: boolean }> {
   if (!isParquetInput(path, spec)) return { lines: await headLines(path, n, spec.encoding), parquet: false };
-  const fields = parquetFields(path, spec);
-  const df = pl.scanParquet(path).head(n - 1).select(...fields.map((f) => parquetText(f).alias(f.name)))
-    .collectSync();
-  const text = String(df.writeCSV({ sep: spec.delimiter, quoteChar: spec.quote } as never));
-  return { lines: text.split("\n").slice(0, n), parquet: true };
+  const rows = parquetImage(path, parquetFields(path, spec)).head(n - 1).collectSync();
+  return { lines: String(asCsv(rows, spec, true)).split("\n").slice(0, n), parquet: true };
 }
 
 /** Whether `path` is read as Parquet: the spec says so, or it says nothing and the file is Parquet. */
@@ -215,7 +212,7 @@ export async function readHeader(path: string, spec: ResolvedSpec): Promise<stri
     quote: spec.quote.charCodeAt(0),
     utf8: false,
   };
-  const src = csvSource(path, spec).bytes;
+  const src = fileBytes(path); // a text file here: Parquet returned above
   const it = src[Symbol.asyncIterator]();
   let buf = new Uint8Array(0);
   const r: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
@@ -433,11 +430,12 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     const files = await listInputFiles(opts.input, spec.files);
     // every header is checked before anything is written: a schema error leaves no partial output
     const headers = new Map<string, string[]>(), fromPaths = new Map<string, [string, string][]>();
+    const parquet = new Map<string, ParquetField[] | null>(); // a Parquet file's columns read, types checked
     for (const path of files) {
       const h = await readHeader(path, spec);
       const fromPath = pathColumns(opts.input, path, h, spec);
       checkHeader(path, [...h, ...fromPath.map(([c]) => c)], spec);
-      if (isParquetInput(path, spec)) parquetFields(path, spec); // its columns' types, checked
+      parquet.set(path, isParquetInput(path, spec) ? parquetFields(path, spec) : null);
       headers.set(path, h);
       fromPaths.set(path, fromPath);
     }
@@ -606,21 +604,19 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const file = inputName(opts.input, path);
       const stats = { read: 0, written: 0, quarantined: 0 };
       const fromPath = fromPaths.get(path)!;
-      const source = csvSource(path, spec, fromPath);
-      // the records' columns: Parquet's image, or the file's own then those from its path (appended to each record)
-      const header = source.header ?? [...headers.get(path)!, ...fromPath.map(([c]) => c)];
-      const width = headers.get(path)!.length; // a CSV record's own fields
+      const source = csvSource(path, spec, parquet.get(path)!, fromPath);
+      // the fields a scanned record holds (Parquet: its image, the path's columns in it); a CSV record gets the
+      // path's columns appended
+      const scanned = source.header ?? headers.get(path)!, width = scanned.length;
+      const appended = source.parquet ? [] : fromPath;
+      const header = [...scanned, ...appended.map(([c]) => c)];
       const suffix = new TextEncoder().encode(
-        source.parquet ? "" : fromPath.map(([, v]) => spec.delimiter + dialectField(v, spec)).join(""),
+        appended.map(([, v]) => spec.delimiter + dialectField(v, spec)).join(""),
       );
-      const timeField = source.parquet
-        ? header.indexOf(spec.time.column)
-        : headers.get(path)!.indexOf(spec.time.column);
-      // a time from the path: the same for every record of the file
+      const timeField = scanned.indexOf(spec.time.column);
+      // a time from the path (not among the scanned fields): the same for every record of the file
       const pathTime = new TextEncoder().encode(fromPath.find(([c]) => c === spec.time.column)?.[1] ?? "");
-      const pathMs = fastTime && !source.parquet && timeField < 0
-        ? fastTime(pathTime, 0, pathTime.length)
-        : NaN;
+      const pathMs = fastTime && timeField < 0 ? fastTime(pathTime, 0, pathTime.length) : NaN;
       // Parquet: the row's number in the file (its CSV image's lines do not count rows), and no byte offset
       const where = (lineNo: number) => source.parquet ? stats.read : lineNo;
       let first = true;
@@ -678,7 +674,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
             scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
             tr = range2;
           }
-          if (!source.parquet && r.fields !== width) {
+          if (r.fields !== width) {
             return fail("wrong_column_count", `${r.fields} fields, expected ${width}`);
           }
           const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : pathMs;

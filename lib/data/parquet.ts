@@ -146,6 +146,14 @@ export function parquetText(f: ParquetField): pl.Expr {
   }
 }
 
+/** A Parquet file's columns `fields` as the text the ETL reads, then constant columns (those its path gives). */
+export function parquetImage(path: string, fields: ParquetField[], fromPath: [string, string][] = []) {
+  return pl.scanParquet(path).select(
+    ...fields.map((f) => parquetText(f).alias(f.name)),
+    ...fromPath.map(([c, v]) => pl.lit(v).alias(c)),
+  );
+}
+
 /** A Parquet column, as Spark reads it, as text in Spark SQL: the same text parquetText gives. */
 export function parquetTextSql(f: ParquetField, column: string): string {
   // Spark reads nanosecond timestamps as their number (spark.sql.legacy.parquet.nanosAsLong): floor to µs
@@ -177,7 +185,8 @@ export function parquetTextSql(f: ParquetField, column: string): string {
  * 9.999999999999999E22, 5e-324 as 4.9E-324). So each value asks one question — do one digit fewer read back to
  * the same value? — and only where they do (rarely) is the shortest length searched for, by halving: reading
  * back is monotone in the length. Whole numbers from 2^53 to 2^63 are rounded exactly instead (Java's formatter
- * rounds its own 17 digits, a second rounding).
+ * rounds its own 17 digits, a second rounding). Zero and other whole numbers below 2^53 never come here
+ * (parquetTextSql prints them as integers).
  */
 function floatSql(x: string): string {
   const bind = (e: string, v: string, body: string) => `TRANSFORM(ARRAY(${e}), ${v} -> ${body})[0]`;
@@ -240,7 +249,7 @@ function floatSql(x: string): string {
           IF(_e >= 0, '+', '-'), ABS(_e)) END`,
       ),
     );
-  const sign = `IF(${x} < 0 OR (${x} = 0 AND CAST(${x} AS STRING) LIKE '-%'), '-', '')`;
+  const sign = `IF(${x} < 0, '-', '')`;
   const big = `${abs} >= ${WHOLE} AND ${abs} < 9.223372036854775807E18`;
   const digits = bind(
     java,
@@ -249,6 +258,5 @@ function floatSql(x: string): string {
   );
   return `CASE WHEN ${x} IS NULL THEN NULL WHEN ISNAN(${x}) THEN 'NaN'
     WHEN ${abs} = CAST('Infinity' AS DOUBLE) THEN CONCAT(${sign}, 'inf')
-    WHEN ${x} = 0 THEN CONCAT(${sign}, '0.0')
     ELSE CONCAT(${sign}, ${render(`IF(${big}, ${exact}, ${digits})`)}) END`;
 }

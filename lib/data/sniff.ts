@@ -5,7 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { headBytes, isParquet, splitLine } from "./csv.ts";
-import { isTypedTime, parquetField, parquetSchema, parquetText } from "./parquet.ts";
+import { isTypedTime, parquetField, parquetImage, parquetSchema } from "./parquet.ts";
 import { ANTM2C_TIME_FORMATS, type DatasetSpec, isInstantFormat, type TextColumn } from "./spec.ts";
 import { patternMs } from "./times.ts";
 
@@ -94,8 +94,7 @@ async function sample(path: string, rows: number) {
     // the columns ctrlab can read, as the ETL turns them to text (lists joined by commas); typed times apart
     const fields = parquetSchema(path).map(([name, dtype]) => parquetField(name, dtype, ","))
       .filter((f) => typeof f !== "string");
-    const df = pl.scanParquet(path).head(rows).select(...fields.map((f) => parquetText(f).alias(f.name)))
-      .collectSync();
+    const df = parquetImage(path, fields).head(rows).collectSync();
     const records = df.rows().map((r) => r.map((x) => x === null ? "" : String(x)));
     const typedTimes = new Map(fields.filter(isTypedTime).map((f) => [f.name, f.kind === "instant"]));
     return { header: df.columns, records, encoding: "utf-8", delimiter: ",", parquet: true, typedTimes };
