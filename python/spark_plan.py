@@ -8,46 +8,61 @@ collected into the result file, or written as Parquet (one folder per step, part
 This file holds no feature or ETL logic: that is compiled in TypeScript, so both engines share it.
 """
 import json
+import os
 import sys
 import time
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 
 def numbered_lines(spark, files):
-    """Text files as rows (file: the index given, line: 1-based, byte: offset of the line, text), read in
-    parallel splits by Hadoop's line reader (plain or .gz by name; bytes decoded as UTF-8, invalid ones as
-    U+FFFD); line numbers come from zipWithIndex, which keeps each file's order across its splits."""
-    from pyspark.sql.types import LongType, StringType, StructField, StructType, IntegerType
-    sc = spark.sparkContext
-    rdds = []
-    for f in files:
-        k = f["file"]
-        rdd = sc.newAPIHadoopFile(f["path"], "org.apache.hadoop.mapreduce.lib.input.TextInputFormat",
-                                  "org.apache.hadoop.io.LongWritable", "org.apache.hadoop.io.Text")
-        rdds.append(rdd.zipWithIndex().map(lambda r, k=k: (k, r[1] + 1, int(r[0][0]), r[0][1])))
-    schema = StructType([StructField("file", IntegerType()), StructField("line", LongType()),
-                         StructField("byte", LongType()), StructField("text", StringType())])
-    return spark.createDataFrame(sc.union(rdds), schema)
+    """Text files as rows (__file: the index given, __line: 1-based, __byte: offset of the line's first byte,
+    __bytes: the line as it is in the file, without its terminator: LF, or CR LF), read in parallel splits by
+    Spark's text source (plain or .gz by name), bytes kept as they are (the plan decodes them). A split's lines
+    come in order, so a line's number and offset are its split's (the line counts and byte sums of the file's
+    earlier splits) plus its place in the split (monotonically_increasing_id counts a partition's rows in order)."""
+    from pyspark.sql import Window
+    rows = with_file(spark, spark.read.option("lineSep", "\n").text([f["path"] for f in files]), files,
+                     F.col("_metadata.file_block_start").alias("split"),
+                     F.monotonically_increasing_id().alias("seq"), F.col("value").cast("binary").alias("raw"))
+    rows = rows.select("__file", "split", "seq", (F.octet_length("raw") + 1).alias("size"), F.expr(
+        "IF(substr(raw, -1) = X'0D', substr(raw, 1, octet_length(raw) - 1), raw)").alias("__bytes"))
+    before = Window.partitionBy("__file").orderBy("split").rowsBetween(Window.unboundedPreceding, -1)
+    splits = rows.groupBy("__file", "split").agg(F.min("seq").alias("first"), F.count("*").alias("lines"),
+                                                 F.sum("size").alias("size")).select(
+        "__file", "split", "first", F.coalesce(F.sum("lines").over(before), F.lit(0)).alias("line0"),
+        F.coalesce(F.sum("size").over(before), F.lit(0)).alias("byte0"))
+    inside = Window.partitionBy("__file", "split").orderBy("seq").rowsBetween(Window.unboundedPreceding, -1)
+    return rows.join(F.broadcast(splits), ["__file", "split"]).select(
+        "__file", (F.col("line0") + F.col("seq") - F.col("first") + 1).alias("__line"),
+        (F.col("byte0") + F.coalesce(F.sum("size").over(inside), F.lit(0))).alias("__byte"), "__bytes")
 
 
 def parquet_rows(spark, files, columns):
     """Parquet files as rows (__file: the index given, __row: 0-based position in its file, then `columns` as
-    Spark types them), read together: a row's file is found from Parquet's _metadata.file_path (Spark spells it as a
-    URI, decoded here back to the path given), its position is _metadata.row_index. A row whose file is not
-    one of `files` stops the job instead of being dropped."""
-    import os
-    from pyspark.sql import functions as F
-    cols = [F.col("`" + c.replace("`", "``") + "`") for c in columns]
+    Spark types them), read together (_metadata.row_index is a row's position)."""
+    return with_file(spark, spark.read.parquet(*[f["path"] for f in files]), files,
+                     F.col("_metadata.row_index").alias("__row"), *[quoted(c) for c in columns])
+
+
+def with_file(spark, df, files, *cols):
+    """A file source's rows as __file (the index given to the row's file), then `cols`. Spark spells a file's path
+    as a URI (_metadata.file_path), decoded here back to the path given; a row whose file is not one of `files`
+    stops the job instead of being dropped."""
     index = spark.createDataFrame([(os.path.abspath(f["path"]), f["file"]) for f in files],
                                   "__ctrlab_path STRING, __ctrlab_file INT")
     path = F.expr("url_decode(replace(regexp_replace(_metadata.file_path, '^file:(//)?', ''), '+', '%2B'))")
-    rows = spark.read.parquet(*[f["path"] for f in files]).select(
-        path.alias("__ctrlab_at"), F.col("_metadata.row_index").alias("__ctrlab_row"), *cols)
+    rows = df.select(path.alias("__ctrlab_at"), *cols)
+    names = [quoted(c) for c in rows.columns if c != "__ctrlab_at"]
     rows = rows.join(F.broadcast(index), rows["__ctrlab_at"] == index["__ctrlab_path"], "left")
-    missing = F.raise_error(F.concat(F.lit("ctrlab: a Parquet row from a file it did not list: "), "__ctrlab_at"))
-    return rows.select(F.coalesce("__ctrlab_file", missing).cast("int").alias("__file"),
-                       F.col("__ctrlab_row").alias("__row"), *cols)
+    missing = F.raise_error(F.concat(F.lit("ctrlab: a row from a file it did not list: "), "__ctrlab_at"))
+    return rows.select(F.coalesce("__ctrlab_file", missing).cast("int").alias("__file"), *names)
+
+
+def quoted(name):
+    """A column by its name, whatever characters it holds."""
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def main(path: str) -> None:

@@ -32,6 +32,7 @@ import {
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
 import {
   OTHER_SPEC,
+  toGbk,
   treeHashes,
   writeHiveLogs,
   writeMarkerLogs,
@@ -248,7 +249,13 @@ Deno.test("01–03 on Spark (local mode) equal 01–03 on the default engine: ET
   await generateLogs({ rows: 20_000, seed: 3, corruptRate: 0.01, outDir: `${dir}/gen` });
   const before = await treeHashes(`${dir}/gen/raw`);
   await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/clean-polars` });
-  const r = await runEtlSpark({ input: `${dir}/gen/raw`, output: `${dir}/clean-spark`, master: "local[2]" });
+  // splits of 32 kB: a file's lines are numbered across its splits, several splits to a task
+  const r = await runEtlSpark({
+    input: `${dir}/gen/raw`,
+    output: `${dir}/clean-spark`,
+    master: "local[2]",
+    sparkConf: { "spark.sql.files.maxPartitionBytes": "32768" },
+  });
   assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
   assertEquals(r.rowsWritten + r.rowsQuarantined, r.rowsRead);
   assert(
@@ -281,7 +288,7 @@ Deno.test("01–03 on Spark (local mode) equal 01–03 on the default engine: ET
   assertEquals([all.height, all.getColumn("row_id").nUnique()], [r.rowsWritten, r.rowsWritten]);
 });
 
-Deno.test("the Spark ETL on the public release's layout (37 columns, numeric deep features, scenes discovered) equals the default engine's; GBK input is refused plainly", async () => {
+Deno.test("the Spark ETL on the public release's layout (37 columns, numeric deep features, scenes discovered) equals the default engine's, and on a GBK log", async () => {
   const dir = await tempDir("spark-release");
   const logs = await writeReleaseLogs(dir, 5_000);
   // scenes left to discovery (in order of first appearance), not listed by the spec
@@ -292,11 +299,50 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
   assertEquals(readCleanSchema(`${dir}/clean-spark`).spec.numeric.length, 27);
   // discovery takes every value in order of appearance (the corrupt rows' "s2", "-1", … among them), as polars does
   assert(readCleanSchema(`${dir}/clean-spark`).scenes.length > 5);
-  const other = await writeOtherLogs(`${dir}/other`, 200, 1);
-  await assertRejects(
-    () => runEtlSpark({ input: other.logs, output: `${dir}/other-clean`, spec: resolveSpec(OTHER_SPEC) }),
-    /reads UTF-8 CSV; this spec says gbk/,
+  // another company's log, GBK (one file gzipped), with records appended: one ending CR LF, one holding a
+  // four-byte GB18030 character (which the WHATWG gbk decoder reads), one whose bytes are not GBK, one at the end of
+  // the file without a line break
+  const other = await writeOtherLogs(`${dir}/other`, 300, 1);
+  const partB = `${other.logs}/part-b.csv`, bytes = Deno.readFileSync(partB);
+  const ts = new TextDecoder("gbk").decode(bytes).split("\n")[1].split(",")[2];
+  const utf8 = (s: string) => [...new TextEncoder().encode(s)];
+  const record = (title: number[], end: string) => [
+    ...utf8(`u_appended,00000001,${ts},1.0,home,`),
+    ...title,
+    ...utf8(`,"q1,q2",1.5,c1${end}`),
+  ];
+  const [good, emoji, bad] = [[...await toGbk("标题")], [0x94, 0x39, 0xfc, 0x36], [0xbb, 0xb5, 0xff]];
+  Deno.writeFileSync(
+    partB,
+    new Uint8Array([
+      ...bytes,
+      ...record(good, "\r\n"),
+      ...record(emoji, "\n"),
+      ...record(bad, "\n"),
+      ...record(good, ""),
+    ]),
   );
+  const otherSpec = resolveSpec(OTHER_SPEC);
+  await runEtl({ input: other.logs, output: `${dir}/other-polars`, spec: otherSpec });
+  await runEtlSpark({
+    input: other.logs,
+    output: `${dir}/other-spark`,
+    spec: otherSpec,
+    master: "local[2]",
+    sparkConf: { "spark.sql.files.maxPartitionBytes": "8192" }, // part-b.csv in several splits
+  });
+  assertEquals(await etlDiffs(`${dir}/other-polars`, `${dir}/other-spark`), []);
+  const got = readEtlReport(`${dir}/other-spark`);
+  assertEquals([got.rowsRead, got.byReason], [other.rows + 4, [{
+    reason: "bad_encoding",
+    column: "",
+    rows: 1,
+  }]]);
+  const titles = scanClean(`${dir}/other-spark`).filter(pl.col("user_id").eq(pl.lit("u_appended"))).sort(
+    "row_id",
+  )
+    .collectSync().getColumn("title").toArray();
+  assertEquals(titles, ["标题", "\u{1F600}", "标题"]);
 });
 
 Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as the default engine does", async () => {
@@ -322,7 +368,7 @@ Deno.test("time patterns: Spark reads every strptime pattern it accepts as polar
         ZONED.map(([p, zone], k) => `${patternSql("text", p, zone)} AS z${k}`).join(", ")
       }, ${timeSql("text", ANTM2C_TIME_FORMATS)} AS antm2c, ${
         timeSql("text", ANTM2C_TIME_FORMATS, ANTM2C_ZONE)
-      } AS antm2c_zoned FROM lines`,
+      } AS antm2c_zoned FROM (SELECT __line AS line, DECODE(__bytes, 'UTF-8') AS text FROM lines)`,
     }],
     conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL: a value that does not parse is NULL
   }, "local[1]");

@@ -7,10 +7,12 @@
  *
  * Spark reads the files as numbered lines in parallel splits, so a record is one line here: a quoted field
  * holding a line break (which ctrlab's own reader accepts) is quarantined as broken quoting, line by line, and
- * row ids are line ordinals. CSV input must be UTF-8, plain or gzip named *.gz (other encodings stay with the
- * default engine). Parquet files are read by Spark as typed, each row a record (its number in the file as the
- * line), their columns turned to text by parquet.ts's rules. tests/spark_test.ts compares both engines record by
- * record.
+ * row ids are line ordinals. CSV input is plain or gzip named *.gz, each line's bytes decoded in SQL from the
+ * spec's encoding: UTF-8, or GBK and GB18030 both as Java's GB18030 (the WHATWG gbk decoder etl.ts uses reads
+ * GB18030 too; of all one- and two-byte sequences the two read only the lone byte 0x80 and A3 A0 differently);
+ * bytes that do not decode become U+FFFD and the record is quarantined. Parquet files are read by Spark as typed,
+ * each row a record (its number in the file as the line), their columns turned to text by parquet.ts's rules.
+ * tests/spark_test.ts compares both engines record by record.
  */
 import pl from "nodejs-polars";
 import { isGzip } from "./csv.ts";
@@ -53,6 +55,9 @@ import {
 } from "./spec.ts";
 import type { Zone } from "./times.ts";
 import { timed } from "../util/profile.ts";
+
+/** The Java charset DECODE reads a spec's encoding with: the WHATWG "gbk" decoder is GB18030's. */
+const JAVA_CHARSET: Record<string, string> = { "utf-8": "UTF-8", gbk: "GB18030", gb18030: "GB18030" };
 
 /** Trimmed text (Unicode white space, as polars' strip). */
 const trim = (e: string) => `REGEXP_REPLACE(${e}, ${str("(?U)^\\s+|\\s+$")}, '')`;
@@ -281,11 +286,6 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
         parquet.set(k, parquetFields(path, spec));
         continue;
       }
-      if (spec.encoding !== "utf-8") {
-        throw new Error(
-          `the Spark ETL reads UTF-8 CSV; this spec says ${spec.encoding} (use the default engine)`,
-        );
-      }
       if (isGzip(path) !== path.endsWith(".gz")) {
         throw new Error(
           `${path}: Spark recognises gzip by the .gz name, and this file's name and content disagree`,
@@ -312,6 +312,8 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
         "spark.sql.legacy.parquet.nanosAsLong": "true", // nanosecond timestamps as numbers (parquet.ts reads them)
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MILLIS",
         "spark.sql.shuffle.partitions": "8",
+        "spark.sql.legacy.javaCharsets": "true", // DECODE knows GB18030
+        "spark.sql.legacy.codingErrorAction": "true", // bytes that do not decode become U+FFFD (then quarantined)
         ...opts.sparkConf,
       },
     }, opts.master);
@@ -427,7 +429,7 @@ function etlSteps(
   const counts: string[] = [];
   if (csv.length) {
     inputs.push({ view: "lines", lines: csv });
-    counts.push("SELECT file, COUNT(*) - 1 AS n FROM lines GROUP BY file"); // each file's first line is its header
+    counts.push("SELECT __file AS file, COUNT(*) - 1 AS n FROM lines GROUP BY __file"); // the first line is the header
   }
   [...pqGroups.values()].forEach((ks, g) => {
     inputs.push({
@@ -446,12 +448,13 @@ function etlSteps(
   AS base FROM (${counts.join(" UNION ALL ")})`,
   });
   if (csv.length) {
+    const charset = str(JAVA_CHARSET[spec.encoding]);
     steps.push({
       view: "records",
       cache: true,
       sql:
-        `SELECT l.file AS __file, l.line AS __line, l.byte AS __byte, l.text AS __text, b.base + l.line - 2 AS __row_id
-FROM lines l JOIN bases b USING (file) WHERE l.line > 1`,
+        `SELECT l.__file, l.__line, l.__byte, DECODE(l.__bytes, ${charset}) AS __text, b.base + l.__line - 2 AS __row_id
+FROM lines l JOIN bases b ON b.file = l.__file WHERE l.__line > 1`,
     });
   }
   const keep = [...new Set(requiredColumns(spec))];
@@ -565,7 +568,7 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   CASE WHEN __record_reason IN ('wrong_column_count', 'empty_line')
     THEN CONCAT(__fields, ' fields, expected ', __width)
     WHEN __record_reason = 'broken_quoting' THEN 'unterminated or stray quote'
-    WHEN __record_reason = 'bad_encoding' THEN 'invalid utf-8 (decoded as U+FFFD)'
+    WHEN __record_reason = 'bad_encoding' THEN ${str(`not valid ${spec.encoding} (decoded as U+FFFD)`)}
     ELSE ${valueCol} END AS __reason_value
 FROM checked`,
   });

@@ -41,9 +41,9 @@ export interface SparkPlan {
   app: string;
   /**
    * Inputs registered as views: a Parquet folder (`path`, Hive partitions discovered), or text files read as
-   * numbered lines (`lines`: columns file (the index given), line (1-based), byte (offset), text), or Parquet
-   * files' rows (`parquet`: columns __file (the index given), __row (0-based position in the file), then
-   * `columns`; the names cannot clash with a log's own columns).
+   * numbered lines (`lines`: columns __file (the index given), __line (1-based), __byte (offset), __bytes (the
+   * line's bytes without its LF or CR LF, undecoded)), or Parquet files' rows (`parquet`: columns __file, __row
+   * (0-based position in the file), then `columns`; ctrlab's names cannot clash with a log's own columns).
    */
   inputs: (
     | { view: string; path: string }
