@@ -9,25 +9,8 @@ import { joinHistory } from "../lib/features/history.ts";
 import { buildTable, loadEvents, readSplit, writeTable } from "../lib/features/table.ts";
 import { unitHash } from "../lib/util/frame.ts";
 import { Rng } from "../lib/util/rng.ts";
+import { D0, eventLog as log } from "./events.ts";
 import { assert, assertClose, assertEquals, tempDir } from "./assert.ts";
-
-const D0 = 19548; // 2023-07-10
-
-/** A tiny log: [user, item, scene, dayOffset, label]. */
-function log(rows: [number, number, number, number, number][]): pl.DataFrame {
-  return pl.DataFrame({
-    row_id: rows.map((_, i) => i),
-    user_id: rows.map((r) => r[0]),
-    item_id: rows.map((r) => r[1]),
-    scene: rows.map((r) => r[2]),
-    day: rows.map((r) => D0 + r[3]),
-    label: rows.map((r) => r[4]),
-  }).withColumns(
-    pl.col("scene").cast(pl.Int32),
-    pl.col("day").cast(pl.Int32),
-    pl.col("label").cast(pl.Int32),
-  );
-}
 
 Deno.test("feature values on a hand-checked log (windows, pivots, pairs)", async () => {
   const events = log([

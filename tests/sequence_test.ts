@@ -5,25 +5,8 @@ import { generateLogs } from "../lib/data/synth.ts";
 import { behaviourSequences, withSequenceIndex } from "../lib/features/sequence.ts";
 import { buildVocab, loadEvents } from "../lib/features/table.ts";
 import { Rng } from "../lib/util/rng.ts";
+import { D0, eventLog as log } from "./events.ts";
 import { assert, assertEquals, tempDir } from "./assert.ts";
-
-const D0 = 19548;
-
-/** [user, item, scene, dayOffset, label] in time order (row_id order). */
-function log(rows: [number, number, number, number, number][]): pl.DataFrame {
-  return pl.DataFrame({
-    row_id: rows.map((_, i) => i),
-    user_id: rows.map((r) => r[0]),
-    item_id: rows.map((r) => r[1]),
-    scene: rows.map((r) => r[2]),
-    day: rows.map((r) => D0 + r[3]),
-    label: rows.map((r) => r[4]),
-  }).withColumns(
-    pl.col("scene").cast(pl.Int32),
-    pl.col("day").cast(pl.Int32),
-    pl.col("label").cast(pl.Int32),
-  );
-}
 
 /** Row r's sequence: [item index, scene] of its real clicks, most recent first. */
 function seqOf(df: pl.DataFrame, seq: ReturnType<typeof behaviourSequences>, r: number): [number, number][] {
