@@ -9,6 +9,7 @@ This file holds no feature or ETL logic: that is compiled in TypeScript, so both
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -23,7 +24,7 @@ def numbered_lines(spark, files):
     come in order, so a line's number and offset are its split's (the line counts and byte sums of the file's
     earlier splits) plus its place in the split (monotonically_increasing_id counts a partition's rows in order)."""
     from pyspark.sql import Window
-    rows = with_file(spark, spark.read.option("lineSep", "\n").text([f["path"] for f in files]), files,
+    rows = with_file(spark, spark.read.option("lineSep", "\n").text([literal(f["path"]) for f in files]), files,
                      F.col("_metadata.file_block_start").alias("split"),
                      F.monotonically_increasing_id().alias("seq"), F.col("value").cast("binary").alias("raw"))
     rows = rows.select("__file", "split", "seq", (F.octet_length("raw") + 1).alias("size"), F.expr(
@@ -42,7 +43,7 @@ def numbered_lines(spark, files):
 def parquet_rows(spark, files, columns):
     """Parquet files as rows (__file: the index given, __row: 0-based position in its file, then `columns` as
     Spark types them), read together (_metadata.row_index is a row's position)."""
-    return with_file(spark, spark.read.parquet(*[f["path"] for f in files]), files,
+    return with_file(spark, spark.read.parquet(*[literal(f["path"]) for f in files]), files,
                      F.col("_metadata.row_index").alias("__row"), *[quoted(c) for c in columns])
 
 
@@ -58,6 +59,11 @@ def with_file(spark, df, files, *cols):
     rows = rows.join(F.broadcast(index), rows["__ctrlab_at"] == index["__ctrlab_path"], "left")
     missing = F.raise_error(F.concat(F.lit("ctrlab: a row from a file it did not list: "), "__ctrlab_at"))
     return rows.select(F.coalesce("__ctrlab_file", missing).cast("int").alias("__file"), *names)
+
+
+def literal(path):
+    """A path as Spark's readers take it literally: Hadoop reads * ? [ ] { } \\ in a path as a glob pattern."""
+    return re.sub(r"([*?\[\]{}\\])", r"\\\1", path)
 
 
 def quoted(name):

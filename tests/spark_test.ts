@@ -479,11 +479,19 @@ Deno.test("Spark standalone cluster (a master and two workers on loopback) build
   }
 });
 
-Deno.test("Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file; Hive's layout; floats print as polars prints them", async () => {
+Deno.test("Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file, names with glob characters; Hive's layout; floats print as polars prints them", async () => {
   const dir = await tempDir("spark-parquet");
   const { logs, spec } = await writeParquetLogs(dir);
+  // file names that Hadoop would read as glob patterns are read as they are
+  await Deno.rename(`${logs}/b.parquet`, `${logs}/b[1].parquet`);
+  await Deno.rename(`${logs}/c.csv`, `${logs}/c {v1}*?.csv`);
   const before = await treeHashes(logs);
   assertEquals(await etlOnBoth(dir, logs, spec), []);
+  assertEquals(readEtlReport(`${dir}/clean-spark`).files.map((f) => f.file), [
+    "a.parquet",
+    "b[1].parquet",
+    "c {v1}*?.csv",
+  ]);
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
   assertEquals(await treeHashes(logs), before, "the input is only read");
   // Hive's layout: columns from the folders' names, beside a text file with a column of its own

@@ -38,7 +38,7 @@ import {
   resolveSpec,
 } from "./spec.ts";
 import { type Sniffed, sniffSpec, timeHint } from "./sniff.ts";
-import { type ParquetField, parquetFields, parquetImage } from "./parquet.ts";
+import { type ParquetField, parquetFields, parquetImage, scanParquetFile } from "./parquet.ts";
 import { patternsMs, timeParser, zonedMs } from "./times.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
 import { timed } from "../util/profile.ts";
@@ -160,7 +160,7 @@ function csvSource(
     header: [...fields.map((f) => f.name), ...fromPath.map(([c]) => c)],
     bytes: (async function* () {
       const image = parquetImage(path, fields, fromPath);
-      const total = pl.scanParquet(path).select(pl.len().alias("n")).collectSync().getColumn("n").get(
+      const total = scanParquetFile(path).select(pl.len().alias("n")).collectSync().getColumn("n").get(
         0,
       ) as number;
       const step = 500_000;
@@ -204,7 +204,7 @@ function recordText(bytes: Uint8Array, start: number, end: number, encoding: str
 /** The header record of a file: its column names (decoded, BOM dropped). */
 export async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
   if (isParquetInput(path, spec)) {
-    return pl.scanParquet(path).columns; // from the schema, no rows read
+    return scanParquetFile(path).columns; // from the schema, no rows read
   }
   let header: string[] | null = null;
   const d: Dialect = {

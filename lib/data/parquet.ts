@@ -64,9 +64,12 @@ const WHOLE = 2 ** 53;
 /** The text layouts of timestamps (polars' strftime), read back by TIMESTAMP_FORMATS. */
 const WALL_TEXT = "%Y-%m-%d %H:%M:%S%.3f", INSTANT_TEXT = "%Y-%m-%dT%H:%M:%S%.3f%:z";
 
+/** A user's Parquet file, lazily: its path as it is (polars would read * ? [ ] { } in it as a glob pattern). */
+export const scanParquetFile = (path: string) => pl.scanParquet(path, { glob: false });
+
 /** A Parquet file's columns and their types (from its footer; no rows read). */
 export function parquetSchema(path: string): [string, pl.DataType][] {
-  return Object.entries(pl.scanParquet(path).head(0).collectSync().schema as Record<string, pl.DataType>);
+  return Object.entries(scanParquetFile(path).head(0).collectSync().schema as Record<string, pl.DataType>);
 }
 
 /** A type as polars names it, without its wrappers: `List(String)`, `Datetime(ms,UTC)`. */
@@ -148,7 +151,7 @@ export function parquetText(f: ParquetField): pl.Expr {
 
 /** A Parquet file's columns `fields` as the text the ETL reads, then constant columns (those its path gives). */
 export function parquetImage(path: string, fields: ParquetField[], fromPath: [string, string][] = []) {
-  return pl.scanParquet(path).select(
+  return scanParquetFile(path).select(
     ...fields.map((f) => parquetText(f).alias(f.name)),
     ...fromPath.map(([c, v]) => pl.lit(v).alias(c)),
   );
