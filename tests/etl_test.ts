@@ -36,6 +36,8 @@ Deno.test("ETL on a corrupted sample reconciles exactly, reason by reason", asyn
   // the quarantine file holds one line per quarantined row, naming file and line
   const q = pl.readCSV(`${dir}/clean/${QUARANTINE_FILE}`, { inferSchemaLength: 0 });
   assertEquals(q.height, injected);
+  const qIds = (q.getColumn("row_id").toArray() as string[]).map(Number);
+  assert(qIds.every((id, i) => i === 0 || id > qIds[i - 1]), "the quarantine is in record order");
   assert(
     (q.getColumn("file").toArray() as string[]).every((f) =>
       /^date=2023-\d\d-\d\d\/part-00000\.csv$/.test(f)
@@ -53,6 +55,55 @@ Deno.test("ETL on a corrupted sample reconciles exactly, reason by reason", asyn
   assertEquals([...new Set(clean.getColumn("label").toArray())].sort(), [0, 1]);
   assertEquals(r.partitions.reduce((a, p) => a + p.rows, 0), r.rowsWritten);
   assert(JSON.parse(await Deno.readTextFile(`${dir}/clean/${REPORT_FILE}`)).rowsRead === 30_000);
+});
+
+Deno.test("a log of many small files: one part file per partition, not a few per input file; the same rows and quarantine as the log in a few files", async () => {
+  const dir = await tempDir("etl-many");
+  await generateLogs({ rows: 6_000, outDir: `${dir}/gen`, seed: 4, corruptRate: 0.02 });
+  // each day's file cut into files of 40 records, named so that they sort in the same order
+  await Deno.mkdir(`${dir}/many`);
+  const days = [...Deno.readDirSync(`${dir}/gen/raw`)].map((e) => e.name).sort();
+  const lineCounts: number[] = [];
+  for (const [d, day] of days.entries()) {
+    const [header, ...records] = Deno.readTextFileSync(`${dir}/gen/raw/${day}/part-00000.csv`).trimEnd()
+      .split(
+        "\n",
+      );
+    for (let k = 0; k * 40 < records.length; k++) {
+      const part = records.slice(k * 40, (k + 1) * 40);
+      const name = `${String(d).padStart(3, "0")}-${String(k).padStart(3, "0")}.csv`;
+      Deno.writeTextFileSync(`${dir}/many/${name}`, [header, ...part, ""].join("\n"));
+      lineCounts.push(part.length);
+    }
+  }
+  const few = await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/clean-few` });
+  const many = await runEtl({ input: `${dir}/many`, output: `${dir}/clean-many` });
+  assert(many.files.length > 150, `${many.files.length} files`);
+  assertEquals(many.files.map((f) => f.rowsRead), lineCounts);
+  assertEquals(reconciliation(many).at(-1)?.balanced, "yes");
+  assertEquals([many.rowsRead, many.rowsQuarantined, many.partitions], [
+    few.rowsRead,
+    few.rowsQuarantined,
+    few.partitions,
+  ]);
+  const parts = [...Deno.readDirSync(`${dir}/clean-many`)].filter((e) => e.name.startsWith("date="))
+    .flatMap((d) => [...Deno.readDirSync(`${dir}/clean-many/${d.name}`)].map((s) => `${d.name}/${s.name}`))
+    .flatMap((p) =>
+      [...Deno.readDirSync(`${dir}/clean-many/${p}`)].filter((f) => f.name.endsWith(".parquet"))
+    );
+  assertEquals(parts.length, many.partitions.length);
+  const rows = (d: string) => scanClean(d).sort("row_id").collectSync();
+  assert(rows(`${dir}/clean-many`).frameEqual(rows(`${dir}/clean-few`)), "the same cleaned rows");
+  // the same quarantine but for where the records are: each names its own small file, per-file counts agree
+  const quarantine = (d: string) => pl.readCSV(`${d}/${QUARANTINE_FILE}`, { inferSchemaLength: 0 });
+  const [qm, qf] = [quarantine(`${dir}/clean-many`), quarantine(`${dir}/clean-few`)];
+  const what = ["row_id", "reason", "column", "value", "raw"];
+  assert(qm.select(...what).frameEqual(qf.select(...what)), "the same quarantined records, in record order");
+  const perFile = new Map<string, number>();
+  for (const f of qm.getColumn("file").toArray() as string[]) perFile.set(f, (perFile.get(f) ?? 0) + 1);
+  assertEquals(many.files.filter((f) => f.rowsQuarantined).map((f) => [f.file, f.rowsQuarantined]), [
+    ...perFile,
+  ]);
 });
 
 const HEADER = RAW_COLUMNS.join(",");

@@ -322,7 +322,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
       ...record(good, ""),
     ]),
   );
-  const otherSpec = resolveSpec(OTHER_SPEC);
+  const otherSpec = resolveSpec(OTHER_SPEC), before = await treeHashes(other.logs);
   await runEtl({ input: other.logs, output: `${dir}/other-polars`, spec: otherSpec });
   await runEtlSpark({
     input: other.logs,
@@ -332,6 +332,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
     sparkConf: { "spark.sql.files.maxPartitionBytes": "8192" }, // part-b.csv in several splits
   });
   assertEquals(await etlDiffs(`${dir}/other-polars`, `${dir}/other-spark`), []);
+  assertEquals(await treeHashes(other.logs), before, "the input is only read");
   const got = readEtlReport(`${dir}/other-spark`);
   assertEquals([got.rowsRead, got.byReason], [other.rows + 4, [{
     reason: "bad_encoding",

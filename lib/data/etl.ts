@@ -457,7 +457,6 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       string,
       { date: string; scene: number; rows: number; clicks: number; parts: number }
     >();
-    const perFile: EtlReport["files"] = [];
     // scene names: fixed by the spec (or an earlier ETL), else discovered in order of appearance
     const scenes: string[] = opts.scenes
       ? [...opts.scenes]
@@ -487,14 +486,26 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     const original = (k: number) => `__orig${k}`;
     const asRead = new Map(markers.length ? roles.map((c, k) => [c, original(k)]) : []);
 
-    // where each record of the current chunk came from (line, byte offset), by row id − chunkStart: only
-    // quarantined records need it, so it stays in JavaScript instead of travelling through polars
-    let chunkStart = 0;
-    const lineOf: number[] = [], byteOf: (number | null)[] = [];
-    const flush = (file: string, header: string[], stats: { written: number; quarantined: number }) => {
-      const start = chunkStart, lines = lineOf.splice(0), offsets = byteOf.splice(0);
+    // A chunk holds records of consecutive files with the same header (a log of many small files makes a few
+    // large part files, not a few per input file). Where each record came from (file, line, byte offset), by row
+    // id − chunkStart: only quarantined records need it, so it stays in JavaScript instead of travelling through
+    // polars. The chunk's quarantined records wait in `held` and are written at its flush in row id order.
+    type FileStats = { file: string; read: number; quarantined: number; ignored: string[] };
+    const fileStats: FileStats[] = [];
+    let chunkStart = 0, chunkHeader: string[] = [], written = 0;
+    const fileOf: number[] = [], lineOf: number[] = [], byteOf: (number | null)[] = [];
+    const held: { rowId: number; row: Parameters<QuarantineWriter["add"]> }[] = [];
+    const hold = (rowId: number, ...row: Parameters<QuarantineWriter["add"]>) => {
+      held.push({ rowId, row });
+      fileStats[fileOf[rowId - chunkStart]].quarantined++;
+    };
+    const flush = () => {
+      if (chunk.length) writeChunk(chunkHeader, chunkStart);
+      for (const h of held.sort((a, b) => a.rowId - b.rowId)) quarantine.add(...h.row);
+      for (const a of [held, fileOf, lineOf, byteOf]) a.length = 0;
       chunkStart = rowId;
-      if (chunk.length === 0) return;
+    };
+    const writeChunk = (header: string[], start: number) => {
       const raw = pl.readCSV(Buffer.from(chunk.buf.buffer, chunk.buf.byteOffset, chunk.length), {
         hasHeader: false,
         inferSchemaLength: 0,
@@ -555,18 +566,18 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
         for (const r of bad.toRecords() as Record<string, string | null>[]) {
           const column = r.__column as string;
           const rawLine = header.map((h) => csvField(r[asRead.get(h) ?? h] ?? "")).join(spec.delimiter);
-          const k = Number(r.__row_id) - start;
-          quarantine.add(
-            file,
-            lines[k],
-            offsets[k],
-            Number(r.__row_id),
+          const id = Number(r.__row_id), k = id - start;
+          hold(
+            id,
+            fileStats[fileOf[k]].file,
+            lineOf[k],
+            byteOf[k],
+            id,
             r.__reason as string,
             column,
             r[column] ?? "",
             rawLine,
           );
-          stats.quarantined++;
         }
       }
       const good = flagged.filter(pl.col("__bad").not()).select(
@@ -581,7 +592,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
         pl.col("__scene").cast(pl.Int32).alias("scene"),
         pl.col("__date").alias("date"),
       );
-      stats.written += good.height;
+      written += good.height;
       const columns = good.columns.filter((c) => c !== "scene" && c !== "date");
       for (const part of good.partitionBy(["date", "scene"], false, true)) {
         const date = part.getColumn("date").get(0) as string;
@@ -600,9 +611,16 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       }
     };
 
+    const used = new Set(requiredColumns(spec));
     for (const path of files) {
       const file = inputName(opts.input, path);
-      const stats = { read: 0, written: 0, quarantined: 0 };
+      const stats: FileStats = {
+        file,
+        read: 0,
+        quarantined: 0,
+        ignored: headers.get(path)!.filter((h) => !used.has(h)),
+      };
+      const fileIndex = fileStats.push(stats) - 1;
       const fromPath = fromPaths.get(path)!;
       const source = csvSource(path, spec, parquet.get(path)!, fromPath);
       // the fields a scanned record holds (Parquet: its image, the path's columns in it); a CSV record gets the
@@ -610,6 +628,8 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const scanned = source.header ?? headers.get(path)!, width = scanned.length;
       const appended = source.parquet ? [] : fromPath;
       const header = [...scanned, ...appended.map(([c]) => c)];
+      if (header.join("\u0000") !== chunkHeader.join("\u0000")) flush(); // a chunk holds one header's records
+      chunkHeader = header;
       const suffix = new TextEncoder().encode(
         appended.map(([, v]) => spec.delimiter + dialectField(v, spec)).join(""),
       );
@@ -630,10 +650,12 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           } // the header, checked above
           stats.read++;
           const id = rowId++;
+          fileOf.push(fileIndex);
           lineOf.push(where(lineNo));
           byteOf.push(source.parquet ? null : offset);
           const fail = (reason: string, value: string) => {
-            quarantine.add(
+            hold(
+              id,
               file,
               where(lineNo),
               source.parquet ? null : offset,
@@ -643,7 +665,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
               value,
               recordText(bytes, start, r.end, spec.encoding),
             );
-            stats.quarantined++;
+            if (held.length >= 100_000) flush(); // a log of broken records is not held in memory
           };
           if (r.quoteError >= 0) {
             return fail(
@@ -684,27 +706,23 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           chunk.bytes(b, s, e);
           if (suffix.length) chunk.bytes(suffix, 0, suffix.length);
           chunk.byte(0x0a);
-          if (chunk.length >= chunkBytes) {
-            flush(file, header, stats);
-          }
+          if (chunk.length >= chunkBytes) flush();
           if (stats.read % 500_000 === 0) opts.onProgress?.(rowId, file);
         },
         timeField,
         range,
       );
-      flush(file, header, stats);
-      const used = new Set(requiredColumns(spec));
-      const ignored = headers.get(path)!.filter((h) => !used.has(h));
-      perFile.push({
-        file,
-        rowsRead: stats.read,
-        rowsWritten: stats.written,
-        rowsQuarantined: stats.quarantined,
-        ...(ignored.length ? { ignoredColumns: ignored } : {}),
-      });
       opts.onProgress?.(rowId, file);
     }
+    flush();
     quarantine.close();
+    const perFile: EtlReport["files"] = fileStats.map((f) => ({
+      file: f.file,
+      rowsRead: f.read,
+      rowsWritten: f.read - f.quarantined,
+      rowsQuarantined: f.quarantined,
+      ...(f.ignored.length ? { ignoredColumns: f.ignored } : {}),
+    }));
 
     const sum = (k: "rowsRead" | "rowsWritten" | "rowsQuarantined") => perFile.reduce((a, f) => a + f[k], 0);
     const report: EtlReport = {
@@ -723,9 +741,14 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       quarantineFile: QUARANTINE_FILE,
       seconds: (performance.now() - t0) / 1000,
     };
-    if (report.rowsWritten + report.rowsQuarantined !== report.rowsRead) {
+    // per file, written is read − quarantined; the rows that reached Parquet and the quarantine's lines must agree
+    const inPartitions = report.partitions.reduce((a, p) => a + p.rows, 0);
+    const inQuarantine = [...quarantine.counts.values()].reduce((a, c) => a + c.rows, 0);
+    if (
+      written !== report.rowsWritten || inPartitions !== written || inQuarantine !== report.rowsQuarantined
+    ) {
       throw new Error(
-        `ETL reconciliation failed: written ${report.rowsWritten} + quarantined ${report.rowsQuarantined} != read ${report.rowsRead}`,
+        `ETL reconciliation failed: read ${report.rowsRead} − quarantined ${report.rowsQuarantined} ≠ ${written} rows written (${inPartitions} in partitions, ${inQuarantine} quarantine lines)`,
       );
     }
     const schema: CleanSchema = { spec, scenes };

@@ -171,12 +171,14 @@ export function entityHistory(events: pl.DataFrame, entity: Entity, o: HistoryOp
 /**
  * Beta prior for smoothed CTRs, fitted by the method of moments on per-entity CTRs over training rows
  * (entities with at least `minImp` impressions), so a user with 1 impression and 1 click is not "CTR 1.0".
+ * The entities are summed in key order: a group-by's order follows how the table is chunked, and a sum's last bit
+ * follows its order.
  */
 export function fitCtrPrior(trainEvents: pl.DataFrame, entity: "user" | "item", minImp = 5): BetaPrior {
   const key = ENTITY_KEYS[entity][0];
   const per = trainEvents.groupBy(key).agg(pl.len().alias("n"), pl.col("label").mean().alias("ctr")).filter(
     pl.col("n").gtEq(minImp),
-  );
+  ).sort(key);
   const mean = trainEvents.getColumn("label").mean();
   if (per.height < 2) return { alpha: mean * 10, beta: (1 - mean) * 10 };
   const ctr = per.getColumn("ctr");
