@@ -7,7 +7,7 @@ import pl from "nodejs-polars";
 import { localCluster, runSparkPlan } from "../lib/data/spark.ts";
 import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } from "../lib/data/etl.ts";
 import { patternMs, type Zone, zonedMs } from "../lib/data/times.ts";
-import { patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
+import { LEFT_OPEN, patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
 import { parseLogTime } from "../lib/data/csv.ts";
 import { parquetText, parquetTextSql } from "../lib/data/parquet.ts";
 import {
@@ -19,6 +19,7 @@ import {
   resolveSpec,
 } from "../lib/data/spec.ts";
 import { generateLogs } from "../lib/data/synth.ts";
+import { RAW_COLUMNS } from "../lib/data/schema.ts";
 import {
   buildTable,
   buildTableSpark,
@@ -351,6 +352,34 @@ Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as t
   const { logs, spec } = await writeMarkerLogs(dir);
   assertEquals(await etlOnBoth(dir, logs, spec), []);
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
+});
+
+Deno.test("a quoted line break: the default engine reads the record, Spark quarantines its lines and says why", async () => {
+  const dir = await tempDir("spark-linebreak");
+  await Deno.mkdir(`${dir}/logs`);
+  const record = (id: number, title: string) => `${id},10,2,2023-07-10 0${id}:05:31,1,${title},"a,b",x,,`;
+  await Deno.writeTextFile(
+    `${dir}/logs/part-00000.csv`,
+    [RAW_COLUMNS.join(","), record(1, "t1"), record(2, '"two\nlines"'), record(3, 'a"b'), record(4, "t4"), ""]
+      .join("\n"),
+  );
+  const polars = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean-polars` });
+  const spark = await runEtlSpark({ input: `${dir}/logs`, output: `${dir}/clean-spark`, master: "local[1]" });
+  assertEquals([polars.rowsRead, polars.rowsQuarantined, spark.rowsRead, spark.rowsQuarantined], [
+    4,
+    1,
+    5,
+    3,
+  ]);
+  const q = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
+    inferSchemaLength: 0,
+  });
+  assertEquals(q.getColumn("line").toArray(), ["3", "4", "5"]);
+  assertEquals(q.getColumn("value").toArray().map((v) => String(v).startsWith(LEFT_OPEN)), [
+    true,
+    false,
+    false,
+  ]);
 });
 
 Deno.test("time patterns: Spark reads every strptime pattern it accepts as polars does (each pattern on every field), and AntM2C's layouts as the hand parser does", async () => {

@@ -56,6 +56,9 @@ import {
 import type { Zone } from "./times.ts";
 import { timed } from "../util/profile.ts";
 
+/** The quarantine's word for a record cut inside a quoted field (a quoted line break read a line at a time). */
+export const LEFT_OPEN = "quoted field left open at the end of the line";
+
 /** The Java charset DECODE reads a spec's encoding with: the WHATWG "gbk" decoder is GB18030's. */
 const JAVA_CHARSET: Record<string, string> = { "utf-8": "UTF-8", gbk: "GB18030", gb18030: "GB18030" };
 
@@ -473,6 +476,10 @@ FROM lines l JOIN bases b ON b.file = l.__file WHERE l.__line > 1`,
   const wellQuoted = `(^|${literalRegex(d)})${literalRegex(qc)}([^${literalRegex(qc)}]|${
     literalRegex(qc + qc)
   })*${literalRegex(qc)}(?=${literalRegex(d)}|$)`;
+  // a record that ends inside a quoted field: a quoted line break, which Spark's record per line cut (possessive
+  // quantifiers: no backtracking on long lines)
+  const [Q, D] = [literalRegex(qc), literalRegex(d)];
+  const leftOpen = `^(?:(?:${Q}(?:[^${Q}]|${Q}${Q})*+${Q}|[^${Q}${D}]*+)${D})*+${Q}(?:[^${Q}]|${Q}${Q})*+$`;
   const selects = [...groups].map(([key, ks]) => {
     const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
@@ -567,7 +574,9 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   IF(__record_reason IS NULL, CASE ${when("column")} END, '') AS __reason_column,
   CASE WHEN __record_reason IN ('wrong_column_count', 'empty_line')
     THEN CONCAT(__fields, ' fields, expected ', __width)
-    WHEN __record_reason = 'broken_quoting' THEN 'unterminated or stray quote'
+    WHEN __record_reason = 'broken_quoting' THEN IF(__text RLIKE ${str(leftOpen)}, ${
+      str(`${LEFT_OPEN}: Spark reads a record per line, the default engine reads quoted line breaks`)
+    }, 'unterminated or stray quote')
     WHEN __record_reason = 'bad_encoding' THEN ${str(`not valid ${spec.encoding} (decoded as U+FFFD)`)}
     ELSE ${valueCol} END AS __reason_value
 FROM checked`,
