@@ -494,14 +494,15 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     const fileStats: FileStats[] = [];
     let chunkStart = 0, chunkHeader: string[] = [], written = 0;
     const fileOf: number[] = [], lineOf: number[] = [], byteOf: (number | null)[] = [];
-    const held: { rowId: number; row: Parameters<QuarantineWriter["add"]> }[] = [];
-    const hold = (rowId: number, ...row: Parameters<QuarantineWriter["add"]>) => {
-      held.push({ rowId, row });
-      fileStats[fileOf[rowId - chunkStart]].quarantined++;
+    type Quarantined = Parameters<QuarantineWriter["add"]>; // [file, line, byte, rowId, …]
+    const held: Quarantined[] = [];
+    const hold = (...row: Quarantined) => {
+      held.push(row);
+      fileStats[fileOf[row[3] - chunkStart]].quarantined++;
     };
     const flush = () => {
       if (chunk.length) writeChunk(chunkHeader, chunkStart);
-      for (const h of held.sort((a, b) => a.rowId - b.rowId)) quarantine.add(...h.row);
+      for (const row of held.sort((a, b) => a[3] - b[3])) quarantine.add(...row);
       for (const a of [held, fileOf, lineOf, byteOf]) a.length = 0;
       chunkStart = rowId;
     };
@@ -568,7 +569,6 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           const rawLine = header.map((h) => csvField(r[asRead.get(h) ?? h] ?? "")).join(spec.delimiter);
           const id = Number(r.__row_id), k = id - start;
           hold(
-            id,
             fileStats[fileOf[k]].file,
             lineOf[k],
             byteOf[k],
@@ -655,7 +655,6 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
           byteOf.push(source.parquet ? null : offset);
           const fail = (reason: string, value: string) => {
             hold(
-              id,
               file,
               where(lineNo),
               source.parquet ? null : offset,

@@ -473,18 +473,16 @@ FROM lines l JOIN bases b ON b.file = l.__file WHERE l.__line > 1`,
     const key = JSON.stringify([headers[file], pathNames(file)]);
     groups.set(key, [...(groups.get(key) ?? []), file]);
   }
-  const wellQuoted = `(^|${literalRegex(d)})${literalRegex(qc)}([^${literalRegex(qc)}]|${
-    literalRegex(qc + qc)
-  })*${literalRegex(qc)}(?=${literalRegex(d)}|$)`;
+  const [Q, D] = [literalRegex(qc), literalRegex(d)];
+  const wellQuoted = `(^|${D})${Q}([^${Q}]|${Q}${Q})*${Q}(?=${D}|$)`;
   // a record that ends inside a quoted field: a quoted line break, which Spark's record per line cut (possessive
   // quantifiers: no backtracking on long lines)
-  const [Q, D] = [literalRegex(qc), literalRegex(d)];
   const leftOpen = `^(?:(?:${Q}(?:[^${Q}]|${Q}${Q})*+${Q}|[^${Q}${D}]*+)${D})*+${Q}(?:[^${Q}]|${Q}${Q})*+$`;
   const selects = [...groups].map(([key, ks]) => {
     const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
     const stripped = `REGEXP_REPLACE(__text, ${str(wellQuoted)}, '$1')`;
-    const fields = `SIZE(SPLIT(${stripped}, ${str(literalRegex(d))}, -1))`;
+    const fields = `SIZE(SPLIT(${stripped}, ${str(D)}, -1))`;
     const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `f.c${header.indexOf(c)}`;
     return `SELECT __row_id, __file, __line, __byte, __text, __fields, CASE
