@@ -5,10 +5,17 @@
  */
 import pl from "nodejs-polars";
 import { localCluster, runSparkPlan } from "../lib/data/spark.ts";
-import { QUARANTINE_FILE, readCleanSchema, readEtlReport, runEtl, scanClean } from "../lib/data/etl.ts";
+import {
+  LEFT_OPEN,
+  QUARANTINE_FILE,
+  readCleanSchema,
+  readEtlReport,
+  runEtl,
+  scanClean,
+} from "../lib/data/etl.ts";
 import { patternMs, type Zone, zonedMs } from "../lib/data/times.ts";
-import { LEFT_OPEN, patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
-import { parseLogTime } from "../lib/data/csv.ts";
+import { patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
+import { MAX_RECORD_BYTES, parseLogTime } from "../lib/data/csv.ts";
 import { parquetText, parquetTextSql } from "../lib/data/parquet.ts";
 import {
   ANTM2C_TIME_FORMATS,
@@ -301,8 +308,8 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
   // discovery takes every value in order of appearance (the corrupt rows' "s2", "-1", … among them), as polars does
   assert(readCleanSchema(`${dir}/clean-spark`).scenes.length > 5);
   // another company's log, GBK (one file gzipped), with records appended: one ending CR LF, one holding a
-  // four-byte GB18030 character (which the WHATWG gbk decoder reads), one whose bytes are not GBK, one at the end of
-  // the file without a line break
+  // four-byte GB18030 character (which the WHATWG gbk decoder reads), one whose bytes are not GBK, one whose quoted
+  // title holds a CR LF, one at the end of the file without a line break
   const other = await writeOtherLogs(`${dir}/other`, 300, 1);
   const partB = `${other.logs}/part-b.csv`, bytes = Deno.readFileSync(partB);
   const ts = new TextDecoder("gbk").decode(bytes).split("\n")[1].split(",")[2];
@@ -313,6 +320,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
     ...utf8(`,"q1,q2",1.5,c1${end}`),
   ];
   const [good, emoji, bad] = [[...await toGbk("标题")], [0x94, 0x39, 0xfc, 0x36], [0xbb, 0xb5, 0xff]];
+  const twoLines = [0x22, ...await toGbk("标"), 0x0d, 0x0a, ...await toGbk("题"), 0x22];
   Deno.writeFileSync(
     partB,
     new Uint8Array([
@@ -320,6 +328,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
       ...record(good, "\r\n"),
       ...record(emoji, "\n"),
       ...record(bad, "\n"),
+      ...record(twoLines, "\n"),
       ...record(good, ""),
     ]),
   );
@@ -335,7 +344,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
   assertEquals(await etlDiffs(`${dir}/other-polars`, `${dir}/other-spark`), []);
   assertEquals(await treeHashes(other.logs), before, "the input is only read");
   const got = readEtlReport(`${dir}/other-spark`);
-  assertEquals([got.rowsRead, got.byReason], [other.rows + 4, [{
+  assertEquals([got.rowsRead, got.byReason], [other.rows + 5, [{
     reason: "bad_encoding",
     column: "",
     rows: 1,
@@ -344,7 +353,7 @@ Deno.test("the Spark ETL on the public release's layout (37 columns, numeric dee
     "row_id",
   )
     .collectSync().getColumn("title").toArray();
-  assertEquals(titles, ["标题", "\u{1F600}", "标题"]);
+  assertEquals(titles, ["标题", "\u{1F600}", "标\r\n题", "标题"]);
 });
 
 Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as the default engine does", async () => {
@@ -354,32 +363,92 @@ Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as t
   assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
 });
 
-Deno.test("a quoted line break: the default engine reads the record, Spark quarantines its lines and says why", async () => {
+Deno.test("quoted line breaks: Spark reads a record across lines as the default engine does (CR LF inside, empty lines, records that end on a line that opens the next, quotes never closed, records past MAX_RECORD_BYTES)", async () => {
   const dir = await tempDir("spark-linebreak");
   await Deno.mkdir(`${dir}/logs`);
-  const record = (id: number, title: string) => `${id},10,2,2023-07-10 0${id}:05:31,1,${title},"a,b",x,,`;
+  const at = (id: number) => `2023-07-1${id % 3} ${String(id % 24).padStart(2, "0")}:05:31`;
+  const rec = (id: number, title = `t${id}`, names = '"a,b"', last = "") =>
+    `${id},${10 + id},2,${at(id)},${id % 2},${title},${names},x,,${last}`;
+  const long = "x".repeat(600_000); // three of these lines pass MAX_RECORD_BYTES, one does not
+  // a two-line record whose last quote ends `over` bytes past MAX_RECORD_BYTES (0: still read)
+  const edge = (id: number, over: number) => {
+    const fill = MAX_RECORD_BYTES + over - rec(id, '"').indexOf('"') - 3; // the quotes and the line break
+    return rec(id, `"${"y".repeat(fill >> 1)}\n${"y".repeat(fill - (fill >> 1))}"`, "ab");
+  };
+  const lines = [
+    RAW_COLUMNS.join(","),
+    rec(1),
+    rec(2, '"two\nlines"'),
+    rec(3, '"cr lf\r\ninside"') + "\r",
+    rec(4, '"three\n\nlines, one empty"'),
+    rec(5, '"x\ny"', '"p\nq"'), // a middle line closes one field and opens the next
+    rec(6, 'a"b'), // a stray quote: the line alone
+    rec(7, '"never closed', "ab"), // the next line (a quote after the field closes) stops it: the line alone
+    rec(8),
+    rec(9, '"say ""\nhi"""'), // a doubled quote at the end of a line
+    rec(10, "t10", '"a,b"', '"z\n"'), // ends on a line that opens a quote …
+    rec(11, "t11", "ab"), // … (no quote here) …
+    '",12,x', // … closed here, a record of its own that opens again …
+    rec(13, "t13", "ab", '"'), // … closed here, and this line opens a quote too
+    rec(14),
+    rec(15, `"${long}\n${long}"`), // 1.2 MB: past MAX_RECORD_BYTES, so its first line alone
+    rec(16, `"${long}\n"`), // 0.6 MB: one record
+    rec(17, `"${long}${long}"`), // one line, past MAX_RECORD_BYTES
+    edge(18, 0),
+    edge(19, 1),
+    rec(20, '"open at the end', "ab"),
+  ];
+  const text = lines.join("\n");
+  await Deno.writeTextFile(`${dir}/logs/part-00000.csv`, text);
+  await Deno.writeTextFile(`${dir}/logs/part-00001.csv`, text + "\n"); // the same, ending with a line break
   await Deno.writeTextFile(
-    `${dir}/logs/part-00000.csv`,
-    [RAW_COLUMNS.join(","), record(1, "t1"), record(2, '"two\nlines"'), record(3, 'a"b'), record(4, "t4"), ""]
-      .join("\n"),
+    `${dir}/logs/part-00002.csv`,
+    [RAW_COLUMNS.join(","), rec(21), rec(22)].join("\n"),
   );
-  const polars = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean-polars` });
-  const spark = await runEtlSpark({ input: `${dir}/logs`, output: `${dir}/clean-spark`, master: "local[1]" });
-  assertEquals([polars.rowsRead, polars.rowsQuarantined, spark.rowsRead, spark.rowsQuarantined], [
-    4,
-    1,
-    5,
-    3,
-  ]);
+  await runEtl({ input: `${dir}/logs`, output: `${dir}/clean-polars` });
+  const spark = await runEtlSpark({
+    input: `${dir}/logs`,
+    output: `${dir}/clean-spark`,
+    master: "local[2]",
+    sparkConf: { "spark.sql.files.maxPartitionBytes": "4096" }, // records across splits
+  });
+  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+  // 21 records in each of the first two files, from the 20 above: 15 and 19 fall apart in two, 12 and 13 are one; 18,
+  // its last quote ending on the last byte allowed, is read
+  assertEquals(spark.files.map((f) => f.rowsRead), [21, 21, 2]);
+  assert(
+    scanClean(`${dir}/clean-spark`).collectSync().getColumn("item_id").toArray().map(String).includes("28"),
+  );
   const q = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
     inferSchemaLength: 0,
-  });
-  assertEquals(q.getColumn("line").toArray(), ["3", "4", "5"]);
-  assertEquals(q.getColumn("value").toArray().map((v) => String(v).startsWith(LEFT_OPEN)), [
-    true,
-    false,
-    false,
+  }).filter(pl.col("file").eq(pl.lit("part-00000.csv")));
+  const clean = scanClean(`${dir}/clean-spark`).collectSync().sort("row_id");
+  assertEquals(clean.getColumn("item_title").toArray().slice(0, 5), [
+    "t1",
+    "two\nlines",
+    "cr lf\r\ninside",
+    "three\n\nlines, one empty",
+    "x\ny",
   ]);
+  const opened = q.filter(pl.col("value").eq(pl.lit(LEFT_OPEN))).getColumn("line").toArray().map(Number);
+  const lineOf = (k: number) => lines.slice(0, k).join("\n").split("\n").length + 1;
+  assertEquals(opened, [lineOf(7), lineOf(15), lineOf(19), lineOf(20)]);
+  // a header across lines (an ignored column named with a line break): the default engine reads it, Spark refuses
+  await Deno.mkdir(`${dir}/header`);
+  await Deno.writeTextFile(
+    `${dir}/header/a.csv`,
+    [`${RAW_COLUMNS.join(",")},"two\nlines"`, `${rec(1)},y`].join("\n"),
+  );
+  const spec = resolveSpec(BUILTIN_SPECS["antm2c-10"]);
+  assertEquals(
+    (await runEtl({ input: `${dir}/header`, output: `${dir}/header-polars`, spec })).rowsWritten,
+    1,
+  );
+  await assertRejects(
+    () => runEtlSpark({ input: `${dir}/header`, output: `${dir}/header-spark`, spec, master: "local[1]" }),
+    Error,
+    "header record spans more than one line",
+  );
 });
 
 Deno.test("time patterns: Spark reads every strptime pattern it accepts as polars does (each pattern on every field), and AntM2C's layouts as the hand parser does", async () => {

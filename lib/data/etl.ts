@@ -101,6 +101,8 @@ export interface CleanSchema {
 export const REPORT_FILE = "_etl_report.json";
 export const QUARANTINE_FILE = "_quarantine.csv";
 export const SCHEMA_FILE = "_dataset.json";
+/** The quarantine's word for a record whose quoted field a line break left open, and that never closed. */
+export const LEFT_OPEN = "quoted field left open past the end of the line";
 const QUARANTINE_HEADER = "file,line,byte,row_id,reason,column,value,raw\n";
 
 /** Input files under `input` that the spec's globs match (hidden and `_`-prefixed names skipped), sorted: the order that defines row ids. */
@@ -671,7 +673,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
               "broken_quoting",
               r.quoteError <= r.end - start
                 ? `unterminated or stray quote at byte ${r.quoteError}`
-                : "quoted field left open past the end of the line",
+                : LEFT_OPEN,
             );
           }
           if (r.end === start) return fail("empty_line", `${r.fields} fields, expected ${width}`);

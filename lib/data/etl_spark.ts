@@ -5,17 +5,18 @@
  * written + quarantined = read, per file and in total — and the same output: clean/date=…/scene=…/ Parquet,
  * `_quarantine.csv`, `_etl_report.json`, `_dataset.json`.
  *
- * Spark reads the files as numbered lines in parallel splits, so a record is one line here: a quoted field
- * holding a line break (which ctrlab's own reader accepts) is quarantined as broken quoting, line by line, and
- * row ids are line ordinals. CSV input is plain or gzip named *.gz, each line's bytes decoded in SQL from the
- * spec's encoding: UTF-8, or GBK and GB18030 both as Java's GB18030 (the WHATWG gbk decoder etl.ts uses reads
- * GB18030 too; of all one- and two-byte sequences the two read only the lone byte 0x80 and A3 A0 differently);
- * bytes that do not decode become U+FFFD and the record is quarantined. Parquet files are read by Spark as typed,
- * each row a record (its number in the file as the line), their columns turned to text by parquet.ts's rules.
+ * Spark reads the files as numbered lines in parallel splits; SQL then puts the lines of a record with quoted line
+ * breaks back together where csv.ts's scanRecord reads one (lineSteps), with the same cuts: a record whose quote
+ * never closes, or closes past MAX_RECORD_BYTES, is its first line alone. CSV input is plain or gzip named *.gz,
+ * each line's bytes decoded in SQL from the spec's encoding: UTF-8, or GBK and GB18030 both as Java's GB18030 (the
+ * WHATWG gbk decoder etl.ts uses reads GB18030 too; of all one- and two-byte sequences the two read only the lone
+ * byte 0x80 and A3 A0 differently); bytes that do not decode become U+FFFD and the record is quarantined. Parquet
+ * files are read by Spark as typed, each row a record (its number in the file as the line), their columns turned to
+ * text by parquet.ts's rules.
  * tests/spark_test.ts compares both engines record by record.
  */
 import pl from "nodejs-polars";
-import { isGzip } from "./csv.ts";
+import { headLines, isGzip, MAX_RECORD_BYTES, parseHeader } from "./csv.ts";
 import {
   checkHeader,
   type CleanSchema,
@@ -23,6 +24,7 @@ import {
   type EtlReport,
   inputName,
   isParquetInput,
+  LEFT_OPEN,
   listInputFiles,
   pathColumns,
   prepareOutput,
@@ -55,9 +57,6 @@ import {
 } from "./spec.ts";
 import type { Zone } from "./times.ts";
 import { timed } from "../util/profile.ts";
-
-/** The quarantine's word for a record cut inside a quoted field (a quoted line break read a line at a time). */
-export const LEFT_OPEN = "quoted field left open at the end of the line";
 
 /** The Java charset DECODE reads a spec's encoding with: the WHATWG "gbk" decoder is GB18030's. */
 const JAVA_CHARSET: Record<string, string> = { "utf-8": "UTF-8", gbk: "GB18030", gb18030: "GB18030" };
@@ -266,6 +265,80 @@ export function patternSql(t: string, pattern: string, zone: Zone = {}): string 
   return `IF(${t} RLIKE ${str(re)}, ${zonedSql(time, pattern, zone)}, NULL)`;
 }
 
+/**
+ * Regexes over a line's text that tell how csv.ts's scanRecord reads it (Q and D: the quote and delimiter as
+ * regex pieces; possessive quantifiers, so no backtracking on long lines):
+ * - wellQuoted: a quoted field, closed and followed by a delimiter or the end (removed, the rest holds no quote);
+ * - leftOpen: read from a record's start, the line ends inside a quoted field (a quoted line break follows);
+ * - closes / staysOpen: read from inside a quoted field (the line after a quoted line break), the field closes
+ *   and the record ends with the line / the line ends inside a quoted field again. Neither: a quoting error.
+ */
+function quoting(Q: string, D: string) {
+  // a quoted field's content: a character class repeated, not an alternation (Java's regex recurses on each
+  // repetition of a group, and a long line overflows its stack)
+  const inside = `[^${Q}]*+(?:${Q}${Q}[^${Q}]*+)*+`;
+  const field = `(?:${Q}${inside}${Q}(?=${D}|$)|[^${Q}${D}]*+(?=${D}|$))`; // a whole field, closed in the line
+  return {
+    wellQuoted: `(^|${D})${Q}${inside}${Q}(?=${D}|$)`,
+    leftOpen: `^(?:(?:${Q}${inside}${Q}|[^${Q}${D}]*+)${D})*+${Q}${inside}$`,
+    closes: `^${inside}${Q}(?:${D}${field})*+$`,
+    staysOpen: `^${inside}(?:${Q}(?:${D}${field})*+${D}${Q}${inside})?$`,
+  };
+}
+
+/**
+ * The steps that turn the numbered lines into records as csv.ts reads them, quoted line breaks included:
+ * - decoded: each line after the header, decoded, with __open (it leaves a quoted field open, so the record may
+ *   go on) and __qend (the byte after its last quote; csv.ts gives up on a quoted field open past
+ *   MAX_RECORD_BYTES);
+ * - multi: the records that span lines (__file, __line where they start, __end where they end).
+ *
+ * A line that leaves a quote open (a candidate) starts a record that ends on the next line that closes it, or
+ * fails (a quoting error, the end of the file, or past MAX_RECORD_BYTES) and is then that first line alone, read
+ * again from the next line on. Lines between a candidate and the line that stops its chain stay open from inside
+ * a quote, so they hold an even number of quotes and are never candidates: chains meet only where one ends on a
+ * line that starts the next one. In a run of such links, records start at the first, third, fifth… candidate
+ * (the rest are ends of the record before them). So each file's candidates need only a window over the lines
+ * that hold a quote, and only in files where a line is left open.
+ */
+function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
+  const qc = str(spec.quote), re = quoting(Q, D);
+  const latin1 = "DECODE(__bytes, 'ISO-8859-1')"; // one character per byte: the quote is ASCII in every encoding
+  return [{
+    view: "decoded",
+    cache: true,
+    // only a line with an odd number of quotes can leave one open, or close one; __qend is wanted there, and where
+    // the line alone is longer than MAX_RECORD_BYTES (elsewhere 0: the record is too short to be cut)
+    sql: `SELECT __file, __line, __byte, __cr, __text, __odd AND __text RLIKE ${str(re.leftOpen)} AS __open,
+  IF(__odd OR OCTET_LENGTH(__bytes) > ${MAX_RECORD_BYTES}, LENGTH(${latin1}) - LOCATE(${qc}, REVERSE(${latin1})) + 1, 0)
+  AS __qend, __quotes > 0 AS __quoted
+FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGTH(REPLACE(__text, ${qc}, '')) AS __quotes
+  FROM (SELECT __file, __line, __byte, __cr, __bytes, DECODE(__bytes, ${
+      str(JAVA_CHARSET[spec.encoding])
+    }) AS __text FROM lines WHERE __line > 1)))`,
+  }, {
+    view: "multi",
+    cache: true,
+    sql: `SELECT __file, __line, __end FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY __file, __run ORDER BY __line) AS __k FROM (
+    SELECT *, SUM(IF(__linked, 0, 1)) OVER (PARTITION BY __file ORDER BY __line ROWS UNBOUNDED PRECEDING) AS __run
+    FROM (SELECT *, COALESCE(LAG(__ok) OVER w AND LAG(__end) OVER w = __line, FALSE) AS __linked FROM (
+      SELECT __file, __line, __stop.line AS __end,
+        COALESCE(__stop.q = 'E' AND __stop.qend - __byte <= ${MAX_RECORD_BYTES}, FALSE) AS __ok
+      FROM (SELECT __file, __line, __byte, __open, MIN(IF(__q = 'O', NULL, NAMED_STRUCT('line', __line, 'q', __q,
+          'qend', __byte + __qend))) OVER (PARTITION BY __file ORDER BY __line DESC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS __stop
+        FROM (SELECT *, CASE WHEN __text RLIKE ${str(re.closes)} THEN 'E' WHEN __text RLIKE ${
+      str(re.staysOpen)
+    } THEN 'O' ELSE 'X' END AS __q
+          FROM decoded d LEFT SEMI JOIN (SELECT DISTINCT __file FROM decoded WHERE __open) o ON o.__file = d.__file
+          WHERE __quoted))
+      WHERE __open)
+    WINDOW w AS (PARTITION BY __file ORDER BY __line)))
+) WHERE __k % 2 = 1 AND __ok`,
+  }];
+}
+
 export interface SparkEtlOptions extends EtlOptions {
   master?: string;
   sparkConf?: Record<string, string>;
@@ -288,6 +361,12 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
       if (isParquetInput(path, spec)) {
         parquet.set(k, parquetFields(path, spec));
         continue;
+      }
+      const [line] = await headLines(path, 1, spec.encoding);
+      if (JSON.stringify(parseHeader(line ?? "", spec.delimiter, spec.quote)) !== JSON.stringify(h)) {
+        throw new Error(
+          `${path}: the header record spans more than one line (a quoted line break in a column name); the Spark ETL reads the header from the first line`,
+        );
       }
       if (isGzip(path) !== path.endsWith(".gz")) {
         throw new Error(
@@ -430,9 +509,15 @@ function etlSteps(
     pqGroups.set(key, [...(pqGroups.get(key) ?? []), k]);
   }
   const counts: string[] = [];
+  const [Q, D] = [literalRegex(qc), literalRegex(d)];
   if (csv.length) {
     inputs.push({ view: "lines", lines: csv });
-    counts.push("SELECT __file AS file, COUNT(*) - 1 AS n FROM lines GROUP BY __file"); // the first line is the header
+    steps.push(...lineSteps(spec, Q, D));
+    // records per file: its lines after the header, less those continuing a record
+    counts.push(
+      `SELECT __file AS file, SUM(n) AS n FROM (SELECT __file, COUNT(*) AS n FROM decoded GROUP BY __file
+  UNION ALL SELECT __file, -SUM(__end - __line) FROM multi GROUP BY __file) GROUP BY __file`,
+    );
   }
   [...pqGroups.values()].forEach((ks, g) => {
     inputs.push({
@@ -451,13 +536,27 @@ function etlSteps(
   AS base FROM (${counts.join(" UNION ALL ")})`,
   });
   if (csv.length) {
-    const charset = str(JAVA_CHARSET[spec.encoding]);
+    // a file without a multi-line record: a record per line; a file with one: lines grouped by the record they
+    // belong to (the line its record starts on), numbered in order; __qspan: bytes from the record's start to the
+    // end of its last quote
     steps.push({
       view: "records",
-      cache: true,
       sql:
-        `SELECT l.__file, l.__line, l.__byte, DECODE(l.__bytes, ${charset}) AS __text, b.base + l.__line - 2 AS __row_id
-FROM lines l JOIN bases b ON b.file = l.__file WHERE l.__line > 1`,
+        `SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend AS __qspan, b.base + d.__line - 2 AS __row_id
+FROM decoded d LEFT ANTI JOIN multi m ON m.__file = d.__file JOIN bases b ON b.file = d.__file
+UNION ALL
+SELECT r.__file, r.__line, r.__byte, r.__text, r.__qspan,
+  b.base + ROW_NUMBER() OVER (PARTITION BY r.__file ORDER BY r.__line) - 1 AS __row_id
+FROM (SELECT __file, __line, MIN(__byte) AS __byte, MAX(__byte + __qend) - MIN(__byte) AS __qspan,
+    ARRAY_JOIN(TRANSFORM(ARRAY_SORT(COLLECT_LIST(NAMED_STRUCT('at', __at, 'text', __text, 'sep', __sep))),
+      l -> CONCAT(l.text, l.sep)), '') AS __text
+  FROM (SELECT d.__file, COALESCE(c.__start, d.__line) AS __line, d.__line AS __at, d.__byte, d.__qend, d.__text,
+      IF(COALESCE(c.__line < c.__end, m.__line IS NOT NULL), IF(d.__cr, '\\r\\n', '\\n'), '') AS __sep
+    FROM decoded d LEFT SEMI JOIN multi s ON s.__file = d.__file
+    LEFT JOIN (SELECT __file, EXPLODE(SEQUENCE(__line + 1, __end)) AS __line, __line AS __start, __end FROM multi) c
+      ON c.__file = d.__file AND c.__line = d.__line
+    LEFT JOIN multi m ON m.__file = d.__file AND m.__line = d.__line)
+  GROUP BY __file, __line) r JOIN bases b ON b.file = r.__file`,
     });
   }
   const keep = [...new Set(requiredColumns(spec))];
@@ -473,11 +572,7 @@ FROM lines l JOIN bases b ON b.file = l.__file WHERE l.__line > 1`,
     const key = JSON.stringify([headers[file], pathNames(file)]);
     groups.set(key, [...(groups.get(key) ?? []), file]);
   }
-  const [Q, D] = [literalRegex(qc), literalRegex(d)];
-  const wellQuoted = `(^|${D})${Q}([^${Q}]|${Q}${Q})*${Q}(?=${D}|$)`;
-  // a record that ends inside a quoted field: a quoted line break, which Spark's record per line cut (possessive
-  // quantifiers: no backtracking on long lines)
-  const leftOpen = `^(?:(?:${Q}(?:[^${Q}]|${Q}${Q})*+${Q}|[^${Q}${D}]*+)${D})*+${Q}(?:[^${Q}]|${Q}${Q})*+$`;
+  const { wellQuoted, leftOpen } = quoting(Q, D);
   const selects = [...groups].map(([key, ks]) => {
     const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
@@ -486,7 +581,7 @@ FROM lines l JOIN bases b ON b.file = l.__file WHERE l.__line > 1`,
     const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `f.c${header.indexOf(c)}`;
     return `SELECT __row_id, __file, __line, __byte, __text, __fields, CASE
-    WHEN INSTR(${stripped}, ${str(qc)}) > 0 THEN 'broken_quoting'
+    WHEN INSTR(${stripped}, ${str(qc)}) > 0 OR __qspan > ${MAX_RECORD_BYTES} THEN 'broken_quoting'
     WHEN __text = '' THEN 'empty_line'
     WHEN INSTR(__text, ${str("\uFFFD")}) > 0 THEN 'bad_encoding'
     WHEN __fields <> ${header.length} THEN 'wrong_column_count' END AS __record_reason, ${header.length} AS __width,
@@ -572,9 +667,8 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   IF(__record_reason IS NULL, CASE ${when("column")} END, '') AS __reason_column,
   CASE WHEN __record_reason IN ('wrong_column_count', 'empty_line')
     THEN CONCAT(__fields, ' fields, expected ', __width)
-    WHEN __record_reason = 'broken_quoting' THEN IF(__text RLIKE ${str(leftOpen)}, ${
-      str(`${LEFT_OPEN}: Spark reads a record per line, the default engine reads quoted line breaks`)
-    }, 'unterminated or stray quote')
+    WHEN __record_reason = 'broken_quoting'
+      THEN IF(__text RLIKE ${str(leftOpen)}, ${str(LEFT_OPEN)}, 'unterminated or stray quote')
     WHEN __record_reason = 'bad_encoding' THEN ${str(`not valid ${spec.encoding} (decoded as U+FFFD)`)}
     ELSE ${valueCol} END AS __reason_value
 FROM checked`,
