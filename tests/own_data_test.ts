@@ -123,6 +123,37 @@ Deno.test("encodings: GBK read through the spec; undecodable records quarantined
   assertEquals([q2[0].line, q2[0].reason, q2[0].byte], ["4", "bad_encoding", String(gbk.length)]);
 });
 
+Deno.test("GBK with a delimiter and a quote among second bytes (| and ~): a character's second byte is neither", async () => {
+  const dir = await tempDir("gbk-pipe");
+  await Deno.mkdir(`${dir}/raw`);
+  const ascii = (t: string) => [...new TextEncoder().encode(t)];
+  // characters whose second byte is "|" (0x7C) or "~" (0x7E), and one four-byte GB18030 character
+  const chars = [[0x81, 0x7c], [0xb4, 0x7c], [0xd5, 0x7e], [0x95, 0x7e], [0x94, 0x39, 0xfc, 0x36]];
+  const title = (
+    k: number,
+  ) => [...ascii("~"), ...chars[k], ...ascii("|"), ...chars[(k + 1) % chars.length], 0x7e];
+  const bytes = [...ascii(`${RAW_COLUMNS.join("|")}\n`)];
+  for (const k of chars.keys()) {
+    bytes.push(...ascii(`${k}|1${k}|2|2023-07-10 09:00:0${k}|1|`), ...title(k), ...ascii("|~a|b~|x||\n"));
+  }
+  await Deno.writeFile(`${dir}/raw/pipe.csv`, new Uint8Array(bytes));
+  const spec = resolveSpec({
+    ...(await loadSpec("antm2c-10")),
+    name: "gbk-pipe",
+    encoding: "gbk",
+    delimiter: "|",
+    quote: "~",
+  });
+  const r = await runEtl({ input: `${dir}/raw`, output: `${dir}/clean`, spec });
+  assertEquals([r.rowsRead, r.rowsWritten, r.rowsQuarantined], [5, 5, 0]);
+  const gbk = new TextDecoder("gbk"), clean = scanClean(`${dir}/clean`).sort("row_id").collectSync();
+  assertEquals(
+    clean.getColumn("item_title").toArray(),
+    [...chars.keys()].map((k) => gbk.decode(new Uint8Array(title(k).slice(1, -1)))),
+  );
+  assertEquals(clean.getColumn("item_entity_names").toArray(), Array(5).fill("a|b"));
+});
+
 Deno.test("other layouts through a spec: column names, string ids, epoch times, label spellings, gzip without a .csv name, CRLF and BOM, Parquet", async () => {
   const dir = await tempDir("spec");
   await Deno.mkdir(`${dir}/logs/sub`, { recursive: true });

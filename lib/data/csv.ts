@@ -16,6 +16,11 @@ export interface Dialect {
   quote: number;
   /** Check UTF-8 (true for utf-8 input; other encodings are decoded per record instead). */
   utf8: boolean;
+  /**
+   * GBK or GB18030 bytes: a byte 0x81–0xFE takes the byte or three that complete its character, as the decoder
+   * reads them, so a second byte 0x40–0x7E (`|`, `\`, `^`, `~`, letters…) is never a delimiter or quote.
+   */
+  gb?: boolean;
 }
 export const CSV_DIALECT: Dialect = { delimiter: COMMA, quote: QUOTE, utf8: true };
 
@@ -42,6 +47,21 @@ function utf8Len(b: Uint8Array, i: number, limit: number): number {
   if (n === 3 && ((c === 0xe0 && b[i + 1] < 0xa0) || (c === 0xed && b[i + 1] > 0x9f))) return 0; // overlong, surrogate
   if (n === 4 && ((c === 0xf0 && b[i + 1] < 0x90) || (c === 0xf4 && b[i + 1] > 0x8f))) return 0;
   return n;
+}
+
+/**
+ * Length of the GB18030 character at b[i] (a byte >= 0x80) as the WHATWG gb18030 decoder (which also reads gbk)
+ * takes it: 2 for a lead byte 0x81–0xFE and a second byte 0x40–0x7E or 0x80–0xFE, 4 for lead, 0x30–0x39, lead,
+ * 0x30–0x39; otherwise 1 (the decoder reads what follows on its own). -1 when it runs past `limit` before `eof`.
+ */
+function gbLen(b: Uint8Array, i: number, limit: number, eof: boolean): number {
+  if (b[i] < 0x81 || b[i] > 0xfe) return 1;
+  if (i + 1 >= limit) return eof ? 1 : -1;
+  const t = b[i + 1];
+  if ((t >= 0x40 && t <= 0x7e) || (t >= 0x80 && t <= 0xfe)) return 2;
+  if (t < 0x30 || t > 0x39) return 1;
+  if (i + 3 >= limit) return eof ? 1 : -1;
+  return b[i + 2] >= 0x81 && b[i + 2] <= 0xfe && b[i + 3] >= 0x30 && b[i + 3] <= 0x39 ? 4 : 1;
 }
 
 /**
@@ -86,7 +106,7 @@ export function scanRecord(
           lines++;
           i++;
         } else if (c >= 0x80) { // a byte >= 0x80: a whole UTF-8 sequence, or an invalid byte noted (inline: this runs for every byte of text)
-          const n = d.utf8 ? utf8Len(b, i, limit) : 1;
+          const n = d.utf8 ? utf8Len(b, i, limit) : d.gb ? gbLen(b, i, limit, eof) : 1;
           if (n > 0) i += n;
           else if (n === 0 || eof) {
             if (bad < 0) bad = i - start;
@@ -138,7 +158,7 @@ export function scanRecord(
         break;
       }
       if (c >= 0x80) { // a byte >= 0x80: a whole UTF-8 sequence, or an invalid byte noted (inline: this runs for every byte of text)
-        const n = d.utf8 ? utf8Len(b, i, limit) : 1;
+        const n = d.utf8 ? utf8Len(b, i, limit) : d.gb ? gbLen(b, i, limit, eof) : 1;
         if (n > 0) i += n;
         else if (n === 0 || eof) {
           if (bad < 0) bad = i - start;

@@ -213,6 +213,7 @@ export async function readHeader(path: string, spec: ResolvedSpec): Promise<stri
     delimiter: spec.delimiter.charCodeAt(0),
     quote: spec.quote.charCodeAt(0),
     utf8: false,
+    gb: spec.encoding !== "utf-8",
   };
   const src = fileBytes(path); // a text file here: Parquet returned above
   const it = src[Symbol.asyncIterator]();
@@ -450,11 +451,12 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       delimiter: sep,
       quote: spec.quote.charCodeAt(0),
       utf8: spec.encoding === "utf-8",
+      gb: spec.encoding !== "utf-8",
     };
     const recode = spec.encoding === "utf-8"
       ? null
       : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
-    const utf8Dialect: Dialect = { ...dialect, utf8: true };
+    const utf8Dialect: Dialect = { ...dialect, utf8: true, gb: false };
     const partitions = new Map<
       string,
       { date: string; scene: number; rows: number; clicks: number; parts: number }

@@ -303,19 +303,25 @@ function quoting(Q: string, D: string) {
  */
 function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
   const qc = str(spec.quote), re = quoting(Q, D);
-  const latin1 = "DECODE(__bytes, 'ISO-8859-1')"; // one character per byte: the quote is ASCII in every encoding
+  const charset = str(JAVA_CHARSET[spec.encoding]);
+  // the byte after the line's last quote: in the bytes read one character per byte where no other character holds
+  // the quote's byte (UTF-8; GB's later bytes are 0x30 and up), else the text up to the last quote encoded again (a
+  // byte that did not decode then counts as U+FFFD's)
+  const latin1 = "DECODE(__bytes, 'ISO-8859-1')";
+  const qend = spec.encoding === "utf-8" || spec.quote.charCodeAt(0) < 0x30
+    ? `LENGTH(${latin1}) - LOCATE(${qc}, REVERSE(${latin1})) + 1`
+    : `OCTET_LENGTH(ENCODE(SUBSTRING(__text, 1, LENGTH(__text) - LOCATE(${qc}, REVERSE(__text)) + 1), ${charset}))`;
   return [{
     view: "decoded",
     cache: true,
     // only a line with an odd number of quotes can leave one open, or close one; __qend is wanted there, and where
     // the line alone is longer than MAX_RECORD_BYTES (elsewhere 0: the record is too short to be cut)
     sql: `SELECT __file, __line, __byte, __cr, __text, __odd AND __text RLIKE ${str(re.leftOpen)} AS __open,
-  IF(__odd OR OCTET_LENGTH(__bytes) > ${MAX_RECORD_BYTES}, LENGTH(${latin1}) - LOCATE(${qc}, REVERSE(${latin1})) + 1, 0)
+  IF(__odd OR OCTET_LENGTH(__bytes) > ${MAX_RECORD_BYTES}, ${qend}, 0)
   AS __qend, __quotes > 0 AS __quoted
 FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGTH(REPLACE(__text, ${qc}, '')) AS __quotes
-  FROM (SELECT __file, __line, __byte, __cr, __bytes, DECODE(__bytes, ${
-      str(JAVA_CHARSET[spec.encoding])
-    }) AS __text FROM lines WHERE __line > 1)))`,
+  FROM (SELECT __file, __line, __byte, __cr, __bytes, DECODE(__bytes, ${charset}) AS __text FROM lines
+    WHERE __line > 1)))`,
   }, {
     view: "multi",
     cache: true,
