@@ -203,18 +203,29 @@ function recordText(bytes: Uint8Array, start: number, end: number, encoding: str
   return new TextDecoder(encoding).decode(bytes.subarray(start, end));
 }
 
+/** How csv.ts scans a spec's records: its delimiter and quote, its encoding's bytes (`utf8`: check UTF-8). */
+const specDialect = (spec: ResolvedSpec, utf8: boolean): Dialect => ({
+  delimiter: spec.delimiter.charCodeAt(0),
+  quote: spec.quote.charCodeAt(0),
+  utf8,
+  gb: spec.encoding !== "utf-8",
+});
+
 /** The header record of a file: its column names (decoded, BOM dropped). */
 export async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
+  return (await readHeaderRecord(path, spec)).columns;
+}
+
+/** The header record of a file: its column names, and the physical lines it spans (a quoted line break in a name). */
+export async function readHeaderRecord(
+  path: string,
+  spec: ResolvedSpec,
+): Promise<{ columns: string[]; lines: number }> {
   if (isParquetInput(path, spec)) {
-    return scanParquetFile(path).columns; // from the schema, no rows read
+    return { columns: scanParquetFile(path).columns, lines: 1 }; // from the schema, no rows read
   }
   let header: string[] | null = null;
-  const d: Dialect = {
-    delimiter: spec.delimiter.charCodeAt(0),
-    quote: spec.quote.charCodeAt(0),
-    utf8: false,
-    gb: spec.encoding !== "utf-8",
-  };
+  const d = specDialect(spec, false);
   const src = fileBytes(path); // a text file here: Parquet returned above
   const it = src[Symbol.asyncIterator]();
   let buf = new Uint8Array(0);
@@ -243,7 +254,7 @@ export async function readHeader(path: string, spec: ResolvedSpec): Promise<stri
     if (seen.has(h)) throw new EtlSchemaError(path, h, `duplicate column "${h}" in header`);
     seen.add(h);
   }
-  return header;
+  return { columns: header, lines: r.lines };
 }
 
 /**
@@ -447,12 +458,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     const quarantine = new QuarantineWriter(`${opts.output}/${QUARANTINE_FILE}`);
     const chunkBytes = opts.chunkBytes ?? 96 << 20;
     const sep = spec.delimiter.charCodeAt(0);
-    const dialect: Dialect = {
-      delimiter: sep,
-      quote: spec.quote.charCodeAt(0),
-      utf8: spec.encoding === "utf-8",
-      gb: spec.encoding !== "utf-8",
-    };
+    const dialect = specDialect(spec, spec.encoding === "utf-8");
     const recode = spec.encoding === "utf-8"
       ? null
       : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
