@@ -1,15 +1,23 @@
-"""Run a ctrlab Spark plan: SQL that lib/ generated from ctrlab's own definitions, executed as it is.
+"""A ctrlab Spark driver: runs plans of SQL that lib/ generated from ctrlab's own definitions, as they are.
 
-    python spark_plan.py PLAN.json
+    python spark_plan.py DRIVER.json
 
-The plan (lib/data/spark.ts SparkPlan) names a master, Spark settings, inputs to register as views,
-and steps in order. Each step is one SQL query whose result is either registered (and cached) as a view,
-collected into the result file, or written as Parquet (one folder per step, part files in the query's order).
-This file holds no feature or ETL logic: that is compiled in TypeScript, so both engines share it.
+DRIVER.json names the master, the settings the session starts with, and a log file (Spark's own output, and
+this process's, go there). The driver then reads plan files (lib/data/spark.ts SparkPlan), one path per line on
+stdin, and runs them one at a time in the same session: a plan's settings are set for that plan and put back
+after it, its views dropped and its cached tables released. Each plan's result goes to the file the plan names,
+and one line on stdout says it is done: {"ok": true}, or {"ok": false, "error": ...}. The session stops when
+stdin closes, and then the driver's folder (DRIVER.json's) is removed.
+
+A plan names inputs to register as views and steps in order; each step is one SQL query whose result is either
+registered (and cached) as a view, collected into the result file, or written as Parquet (one folder per step,
+part files in the query's order). This file holds no feature or ETL logic: that is compiled in TypeScript, so
+both engines share it.
 """
 import json
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -74,15 +82,8 @@ def quoted(name):
     return F.col("`" + name.replace("`", "``") + "`")
 
 
-def main(path: str) -> None:
-    plan = json.load(open(path))
-    t0 = time.time()
-    builder = SparkSession.builder.appName(plan.get("app", "ctrlab")).master(plan["master"])
-    for k, v in plan.get("conf", {}).items():
-        builder = builder.config(k, v)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    timings = {"start": time.time() - t0}
+def run_plan(spark, plan):
+    """Run one plan's inputs and steps; its collected rows and seconds per step."""
     for view in plan.get("inputs", []):
         if "lines" in view:
             df = numbered_lines(spark, view["lines"])
@@ -91,7 +92,7 @@ def main(path: str) -> None:
         else:
             df = spark.read.parquet(view["path"])
         df.createOrReplaceTempView(view["view"])
-    collected = {}
+    collected, timings = {}, {}
     for step in plan["steps"]:
         t = time.time()
         df = spark.sql(step["sql"])
@@ -111,11 +112,73 @@ def main(path: str) -> None:
             writer.parquet(w["path"])
             name = w["path"]
         timings[name] = time.time() - t
-        print(f"spark: {name} {timings[name]:.1f}s", file=sys.stderr, flush=True)
-    result = {"collected": collected, "seconds": timings, "sparkVersion": spark.version,
-              "master": spark.sparkContext.master, "total": time.time() - t0}
-    spark.stop()
-    json.dump(result, open(plan["result"], "w"), default=str)
+        print(f"spark: {plan.get('app', 'ctrlab')}: {name} {timings[name]:.1f}s", file=sys.stderr, flush=True)
+    return collected, timings
+
+
+def error_text(e):
+    """An exception as a few lines: Spark's message without the Java stack (its "at ..." lines)."""
+    lines = [l for l in str(e).splitlines() if l.strip() and not re.match(r"\s*at |\s*\.\.\. \d+ more", l)]
+    return "\n".join(lines[:20]) or type(e).__name__
+
+
+def serve(spark, started, replies):
+    """Plans from stdin, one path per line, until it closes; a line on `replies` for each."""
+    for line in sys.stdin:
+        path = line.strip()
+        if not path:
+            continue
+        t0 = time.time()
+        reply = {"ok": True}
+        restore = {}
+        try:
+            plan = json.load(open(path))
+            for k, v in plan.get("conf", {}).items():
+                restore[k] = spark.conf.get(k, None)
+                spark.conf.set(k, v)
+            collected, timings = run_plan(spark, plan)
+            result = {"collected": collected, "seconds": {"start": started, **timings},
+                      "sparkVersion": spark.version, "master": spark.sparkContext.master,
+                      "total": started + time.time() - t0}
+            json.dump(result, open(plan["result"], "w"), default=str)
+        except Exception as e:  # the plan failed, the session goes on
+            reply = {"ok": False, "error": error_text(e)}
+        finally:
+            started = 0.0
+            for t in spark.catalog.listTables():
+                if t.isTemporary:
+                    spark.catalog.dropTempView(t.name)
+            spark.catalog.clearCache()
+            for k, v in restore.items():
+                if v is None:
+                    spark.conf.unset(k)
+                else:
+                    spark.conf.set(k, v)
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+def main(path: str) -> None:
+    driver = json.load(open(path))
+    # replies keep this process's stdout; everything else written to it or to stderr (Spark's JVM inherits both)
+    # goes to the log
+    replies = os.fdopen(os.dup(1), "w")
+    log = os.open(driver["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    t0 = time.time()
+    builder = SparkSession.builder.appName("ctrlab").master(driver["master"])
+    for k, v in driver.get("conf", {}).items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    replies.write(json.dumps({"ok": True, "started": True}) + "\n")
+    replies.flush()
+    try:
+        serve(spark, time.time() - t0, replies)
+    finally:
+        spark.stop()
+    shutil.rmtree(os.path.dirname(os.path.abspath(path)), ignore_errors=True)  # the driver's folder, when stdin closed
 
 
 if __name__ == "__main__":

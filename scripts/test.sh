@@ -15,7 +15,7 @@ deno check cli/ lib/ tests/ bench/ 2>&1 | tee "$log" || status=$?
 # and stay `async` so their signature says so)
 [ $status -eq 0 ] && { deno lint 2>&1 | tail -n 30 || status=$?; }
 if [ $status -eq 0 ]; then
-  # the longest file first (Spark's tests, one after another, ~10 min): the other worker runs the rest beside it
+  # a long file first (Spark's tests, one after another on one driver): the other worker runs the rest beside it
   NO_COLOR=1 deno test -A --parallel tests/spark_test.ts tests/ "$@" 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
   summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1)

@@ -4,7 +4,7 @@
  * to 1e-6), in Spark's local mode and on a standalone cluster (a master and two workers on loopback).
  */
 import pl from "nodejs-polars";
-import { localCluster, runSparkPlan } from "../lib/data/spark.ts";
+import { localCluster, runSparkPlan, SparkDriver } from "../lib/data/spark.ts";
 import {
   LEFT_OPEN,
   QUARANTINE_FILE,
@@ -50,6 +50,54 @@ import {
   writeTimeLogs,
   writeZoneLogs,
 } from "./own_logs.ts";
+
+/**
+ * One Spark driver for this file's tests (local mode, two cores), started by the first test that needs it: later
+ * plans run warm (a cold driver spends seconds starting, and more while Java compiles Spark's code). It stops when
+ * the test process ends, so tests leave its process and pipes open, which Deno's sanitizers would count.
+ */
+let shared: Promise<SparkDriver> | undefined;
+const driver = () => shared ??= SparkDriver.start("local[2]");
+const sparkTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+
+sparkTest(
+  "a Spark driver runs plans one after another, each from a clean session; a failed plan reports Spark's message and the driver goes on",
+  async () => {
+    const spark = await driver();
+    const setting = (name: string) => ({ collect: name, sql: "SET spark.sql.shuffle.partitions" });
+    const [a, b] = await Promise.all([ // given together, run one after the other
+      spark.run({
+        app: "first",
+        inputs: [],
+        steps: [
+          { view: "v", cache: true, sql: "SELECT 7 AS x" },
+          { collect: "v", sql: "SELECT x FROM v" },
+          setting("n"),
+        ],
+        conf: { "spark.sql.shuffle.partitions": "3" },
+      }),
+      spark.run({ app: "second", inputs: [], steps: [setting("n")] }),
+    ]);
+    assertEquals(a.collected.v, [{ x: 7 }]);
+    assertEquals([a.collected.n[0].value, b.collected.n[0].value], ["3", "200"]); // the plan's setting, then Spark's
+    await assertRejects(
+      () => spark.run({ app: "third", inputs: [], steps: [{ collect: "v", sql: "SELECT x FROM v" }] }),
+      Error,
+      'Spark plan "third" failed on local[2]:\n[TABLE_OR_VIEW_NOT_FOUND] The table or view `v` cannot be found',
+    );
+    assertEquals(
+      (await spark.run({ app: "fourth", inputs: [], steps: [setting("n")] })).collected.n[0].value,
+      "200",
+    );
+    // a driver that cannot start says why, from Spark's log
+    await assertRejects(
+      () => SparkDriver.start("nowhere[2]"),
+      Error,
+      "Could not parse Master URL: 'nowhere[2]'",
+    );
+  },
+);
 
 /** Patterns in Spark's subset, each tried on every field of TIME_FIELDS. */
 // deno-fmt-ignore
@@ -228,401 +276,437 @@ async function etlDiffs(a: string, b: string): Promise<string[]> {
   return out;
 }
 
-/** The ETL of `logs` under `spec` on both engines (Spark in local mode, one core), into `<dir>/clean-polars` and `<dir>/clean-spark`: their differences. */
+/** The ETL of `logs` under `spec` on both engines (Spark on the shared driver), into `<dir>/clean-polars` and `<dir>/clean-spark`: their differences. */
 async function etlOnBoth(dir: string, logs: string, spec: DatasetSpec): Promise<string[]> {
   await runEtl({ input: logs, output: `${dir}/clean-polars`, spec: resolveSpec(spec) });
   await runEtlSpark({
     input: logs,
     output: `${dir}/clean-spark`,
     spec: resolveSpec(spec),
-    master: "local[1]",
+    driver: await driver(),
   });
   return etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`);
 }
 
-/** Build the table of `clean` with polars into `<dir>/polars` and with Spark on `master` into `<dir>/spark`. */
-async function bothEngines(clean: string, dir: string, master: string, includeCurrentDay = false) {
+/** Build the table of `clean` with polars into `<dir>/polars` and with Spark (a driver, or a master) into `<dir>/spark`. */
+async function bothEngines(
+  clean: string,
+  dir: string,
+  on: { driver: SparkDriver } | { master: string },
+  includeCurrentDay = false,
+) {
   const schema = readCleanSchema(clean);
   await writeTable(
     `${dir}/polars`,
     await buildTable(loadEvents(clean), { schema, includeCurrentDay }),
     clean,
   );
-  const { spark } = await buildTableSpark(clean, `${dir}/spark`, { schema, master, includeCurrentDay });
+  const { spark } = await buildTableSpark(clean, `${dir}/spark`, { schema, ...on, includeCurrentDay });
   return { polars: `${dir}/polars`, spark: `${dir}/spark`, result: spark };
 }
 
-Deno.test("01–03 on Spark (local mode) equal 01–03 on the default engine: ETL accounting, cleaned rows, quarantine, training table", async () => {
-  const dir = await tempDir("spark-etl");
-  await generateLogs({ rows: 20_000, seed: 3, corruptRate: 0.01, outDir: `${dir}/gen` });
-  const before = await treeHashes(`${dir}/gen/raw`);
-  await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/clean-polars` });
-  // splits of 32 kB: a file's lines are numbered across its splits, several splits to a task
-  const r = await runEtlSpark({
-    input: `${dir}/gen/raw`,
-    output: `${dir}/clean-spark`,
-    master: "local[2]",
-    sparkConf: { "spark.sql.files.maxPartitionBytes": "32768" },
-  });
-  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
-  assertEquals(r.rowsWritten + r.rowsQuarantined, r.rowsRead);
-  assert(
-    new Set(r.byReason.map((x) => x.reason)).size >= 4,
-    `the corruptions reached the checks: ${JSON.stringify(r.byReason)}`,
-  );
-  assertEquals(await treeHashes(`${dir}/gen/raw`), before, "the input is only read");
-  const schema = readCleanSchema(`${dir}/clean-polars`);
-  await writeTable(
-    `${dir}/polars`,
-    await buildTable(loadEvents(`${dir}/clean-polars`), { schema }),
-    `${dir}/clean-polars`,
-  );
-  await buildTableSpark(`${dir}/clean-spark`, `${dir}/spark`, { master: "local[2]" });
-  assertEquals(
-    tableDiffs(`${dir}/polars`, `${dir}/spark`).filter((d) => !d.startsWith("manifest.source")),
-    [],
-  );
-  // the edge cases the comparison covered: a user's first day after the log starts, the same pair twice in
-  // a day, items arriving after the training days, and every cleaned row in exactly one split
-  const all = pl.concat(SPLITS.map((s) => readSplitRaw(`${dir}/spark`, s)));
-  const firstDay = all.getColumn("day").min() as number;
-  assert(
-    all.filter(pl.col("u_days_seen").eq(0).and(pl.col("day").gt(firstDay))).height > 0,
-    "late first days",
-  );
-  const pairDays = all.groupBy(["user_id", "item_id", "day"]).agg(pl.len().alias("n"));
-  assert(pairDays.filter(pl.col("n").gt(1)).height > 0, "same-day repeats of a pair");
-  assert(all.filter(pl.col("item_idx").eq(0)).height > 0, "items first seen after the training days");
-  assertEquals([all.height, all.getColumn("row_id").nUnique()], [r.rowsWritten, r.rowsWritten]);
-});
-
-Deno.test("the Spark ETL on the public release's layout (37 columns, numeric deep features, scenes discovered) equals the default engine's, and on a GBK log", async () => {
-  const dir = await tempDir("spark-release");
-  const logs = await writeReleaseLogs(dir, 5_000);
-  // scenes left to discovery (in order of first appearance), not listed by the spec
-  const spec = resolveSpec({ ...BUILTIN_SPECS.antm2c, scene: { column: "scene" } });
-  await runEtl({ input: logs, output: `${dir}/clean-polars`, spec });
-  await runEtlSpark({ input: logs, output: `${dir}/clean-spark`, spec, master: "local[2]" });
-  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
-  assertEquals(readCleanSchema(`${dir}/clean-spark`).spec.numeric.length, 27);
-  // discovery takes every value in order of appearance (the corrupt rows' "s2", "-1", … among them), as polars does
-  assert(readCleanSchema(`${dir}/clean-spark`).scenes.length > 5);
-  // another company's log, GBK (one file gzipped), with records appended: one ending CR LF, one holding a
-  // four-byte GB18030 character (which the WHATWG gbk decoder reads), one whose bytes are not GBK, one whose quoted
-  // title holds a CR LF, one at the end of the file without a line break
-  const other = await writeOtherLogs(`${dir}/other`, 300, 1);
-  const partB = `${other.logs}/part-b.csv`, bytes = Deno.readFileSync(partB);
-  const ts = new TextDecoder("gbk").decode(bytes).split("\n")[1].split(",")[2];
-  const utf8 = (s: string) => [...new TextEncoder().encode(s)];
-  const record = (title: number[], end: string) => [
-    ...utf8(`u_appended,00000001,${ts},1.0,home,`),
-    ...title,
-    ...utf8(`,"q1,q2",1.5,c1${end}`),
-  ];
-  const [good, emoji, bad] = [[...await toGbk("标题")], [0x94, 0x39, 0xfc, 0x36], [0xbb, 0xb5, 0xff]];
-  const twoLines = [0x22, ...await toGbk("标"), 0x0d, 0x0a, ...await toGbk("题"), 0x22];
-  Deno.writeFileSync(
-    partB,
-    new Uint8Array([
-      ...bytes,
-      ...record(good, "\r\n"),
-      ...record(emoji, "\n"),
-      ...record(bad, "\n"),
-      ...record(twoLines, "\n"),
-      ...record(good, ""),
-    ]),
-  );
-  const otherSpec = resolveSpec(OTHER_SPEC), before = await treeHashes(other.logs);
-  await runEtl({ input: other.logs, output: `${dir}/other-polars`, spec: otherSpec });
-  await runEtlSpark({
-    input: other.logs,
-    output: `${dir}/other-spark`,
-    spec: otherSpec,
-    master: "local[2]",
-    sparkConf: { "spark.sql.files.maxPartitionBytes": "8192" }, // part-b.csv in several splits
-  });
-  assertEquals(await etlDiffs(`${dir}/other-polars`, `${dir}/other-spark`), []);
-  assertEquals(await treeHashes(other.logs), before, "the input is only read");
-  const got = readEtlReport(`${dir}/other-spark`);
-  assertEquals([got.rowsRead, got.byReason], [other.rows + 5, [{
-    reason: "bad_encoding",
-    column: "",
-    rows: 1,
-  }]]);
-  const titles = scanClean(`${dir}/other-spark`).filter(pl.col("user_id").eq(pl.lit("u_appended"))).sort(
-    "row_id",
-  )
-    .collectSync().getColumn("title").toArray();
-  assertEquals(titles, ["标题", "\u{1F600}", "标\r\n题", "标题"]);
-});
-
-Deno.test("missing-value markers: the Spark ETL reads them as empty fields, as the default engine does", async () => {
-  const dir = await tempDir("spark-markers");
-  const { logs, spec } = await writeMarkerLogs(dir);
-  assertEquals(await etlOnBoth(dir, logs, spec), []);
-  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
-});
-
-Deno.test("quoted line breaks: Spark reads a record across lines as the default engine does (CR LF inside, empty lines, records that end on a line that opens the next, quotes never closed, records past MAX_RECORD_BYTES)", async () => {
-  const dir = await tempDir("spark-linebreak");
-  await Deno.mkdir(`${dir}/logs`);
-  const at = (id: number) => `2023-07-1${id % 3} ${String(id % 24).padStart(2, "0")}:05:31`;
-  const rec = (id: number, title = `t${id}`, names = '"a,b"', last = "") =>
-    `${id},${10 + id},2,${at(id)},${id % 2},${title},${names},x,,${last}`;
-  const long = "x".repeat(600_000); // two of these in a record pass MAX_RECORD_BYTES, one does not
-  // a two-line record whose last quote ends `over` bytes past MAX_RECORD_BYTES (0: still read)
-  const edge = (id: number, over: number) => {
-    const fill = MAX_RECORD_BYTES + over - rec(id, '"').indexOf('"') - 3; // the quotes and the line break
-    return rec(id, `"${"y".repeat(fill >> 1)}\n${"y".repeat(fill - (fill >> 1))}"`, "ab");
-  };
-  const lines = [
-    RAW_COLUMNS.join(","),
-    rec(1),
-    rec(2, '"two\nlines"'),
-    rec(3, '"cr lf\r\ninside"') + "\r",
-    rec(4, '"three\n\nlines, one empty"'),
-    rec(5, '"x\ny"', '"p\nq"'), // a middle line closes one field and opens the next
-    rec(6, 'a"b'), // a stray quote: the line alone
-    rec(7, '"never closed', "ab"), // the next line (a quote after the field closes) stops it: the line alone
-    rec(8),
-    rec(9, '"say ""\nhi"""'), // a doubled quote at the end of a line
-    rec(10, "t10", '"a,b"', '"z\n"'), // ends on a line that opens a quote …
-    rec(11, "t11", "ab"), // … (no quote here) …
-    '",12,x', // … closed here, a record of its own that opens again …
-    rec(13, "t13", "ab", '"'), // … closed here, and this line opens a quote too
-    rec(14),
-    rec(15, `"${long}\n${long}"`), // 1.2 MB: past MAX_RECORD_BYTES, so its first line alone
-    rec(16, `"${long}\n"`), // 0.6 MB: one record
-    rec(17, `"${long}${long}"`), // one line, past MAX_RECORD_BYTES
-    edge(18, 0),
-    edge(19, 1),
-    rec(20, '"open at the end', "ab"),
-  ];
-  const text = lines.join("\n");
-  await Deno.writeTextFile(`${dir}/logs/part-00000.csv`, text);
-  // a record left open at the end of a file that ends with a line break
-  await Deno.writeTextFile(
-    `${dir}/logs/part-00001.csv`,
-    [lines[0], lines[2], lines.at(-1)].join("\n") + "\n",
-  );
-  await Deno.writeTextFile(
-    `${dir}/logs/part-00002.csv`,
-    [RAW_COLUMNS.join(","), rec(21), rec(22)].join("\n"),
-  );
-  await runEtl({ input: `${dir}/logs`, output: `${dir}/clean-polars` });
-  const spark = await runEtlSpark({
-    input: `${dir}/logs`,
-    output: `${dir}/clean-spark`,
-    master: "local[2]",
-    sparkConf: { "spark.sql.files.maxPartitionBytes": "262144" }, // the long records across splits
-  });
-  assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
-  // 21 records from the 20 above: 15 and 19 fall apart in two, 12 and 13 are one; 18, its last quote ending on the
-  // last byte allowed, is read
-  assertEquals(spark.files.map((f) => f.rowsRead), [21, 2, 2]);
-  const clean = scanClean(`${dir}/clean-spark`).collectSync().sort("row_id");
-  assert(clean.getColumn("item_id").toArray().map(String).includes("28"));
-  const q = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
-    inferSchemaLength: 0,
-  }).filter(pl.col("file").eq(pl.lit("part-00000.csv")));
-  assertEquals(clean.getColumn("item_title").toArray().slice(0, 5), [
-    "t1",
-    "two\nlines",
-    "cr lf\r\ninside",
-    "three\n\nlines, one empty",
-    "x\ny",
-  ]);
-  const opened = q.filter(pl.col("value").eq(pl.lit(LEFT_OPEN))).getColumn("line").toArray().map(Number);
-  const lineOf = (k: number) => lines.slice(0, k).join("\n").split("\n").length + 1;
-  assertEquals(opened, [lineOf(7), lineOf(15), lineOf(19), lineOf(20)]);
-  // a header across lines (an ignored column named with a line break): the default engine reads it, Spark refuses
-  await Deno.mkdir(`${dir}/header`);
-  await Deno.writeTextFile(
-    `${dir}/header/a.csv`,
-    [`${RAW_COLUMNS.join(",")},"two\nlines"`, `${rec(1)},y`].join("\n"),
-  );
-  const spec = resolveSpec(BUILTIN_SPECS["antm2c-10"]);
-  assertEquals(
-    (await runEtl({ input: `${dir}/header`, output: `${dir}/header-polars`, spec })).rowsWritten,
-    1,
-  );
-  await assertRejects(
-    () => runEtlSpark({ input: `${dir}/header`, output: `${dir}/header-spark`, spec, master: "local[1]" }),
-    Error,
-    "header record spans more than one line",
-  );
-});
-
-Deno.test("time patterns: Spark reads every strptime pattern it accepts as polars does (each pattern on every field), and AntM2C's layouts as the hand parser does", async () => {
-  const dir = await tempDir("spark-times");
-  const fields = [
-    ...TIME_FIELDS,
-    ...TIME_FIELDS.map((f) => f.replace("2023", "1999").replace("11", "2").replace("25", "29")), // 1999-02-29
-  ];
-  await Deno.writeTextFile(`${dir}/times.txt`, fields.join("\n") + "\n");
-  const { collected } = await runSparkPlan({
-    app: "ctrlab time patterns",
-    inputs: [{ view: "lines", lines: [{ path: `${dir}/times.txt`, file: 0 }] }],
-    steps: [{
-      collect: "ms",
-      sql: `SELECT line, ${TIME_PATTERNS.map((p, k) => `${patternSql("text", p)} AS p${k}`).join(", ")}, ${
-        ZONED.map(([p, zone], k) => `${patternSql("text", p, zone)} AS z${k}`).join(", ")
-      }, ${timeSql("text", ANTM2C_TIME_FORMATS)} AS antm2c, ${
-        timeSql("text", ANTM2C_TIME_FORMATS, ANTM2C_ZONE)
-      } AS antm2c_zoned FROM (SELECT __line AS line, DECODE(__bytes, 'UTF-8') AS text FROM lines)`,
-    }],
-    conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL: a value that does not parse is NULL
-  }, "local[1]");
-  const rows = collected.ms.sort((a, b) => Number(a.line) - Number(b.line));
-  assertEquals(rows.length, fields.length);
-  const df = pl.DataFrame({ t: fields });
-  const diffs: string[] = [];
-  let parsed = 0;
-  TIME_PATTERNS.forEach((p, k) => {
-    const want = df.select(patternMs(pl.col("t"), p).cast(pl.Float64).alias("ms")).getColumn("ms").toArray();
-    let hits = 0;
-    fields.forEach((f, i) => {
-      const got = rows[i][`p${k}`] === null ? null : Number(rows[i][`p${k}`]);
-      if (got !== want[i]) diffs.push(`"${p}" on "${f}": Spark ${got}, polars ${want[i]}`);
-      if (want[i] !== null) hits++;
+sparkTest(
+  "01–03 on Spark (local mode) equal 01–03 on the default engine: ETL accounting, cleaned rows, quarantine, training table",
+  async () => {
+    const dir = await tempDir("spark-etl");
+    await generateLogs({ rows: 20_000, seed: 3, corruptRate: 0.01, outDir: `${dir}/gen` });
+    const before = await treeHashes(`${dir}/gen/raw`);
+    await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/clean-polars` });
+    // splits of 32 kB: a file's lines are numbered across its splits, several splits to a task
+    const r = await runEtlSpark({
+      input: `${dir}/gen/raw`,
+      output: `${dir}/clean-spark`,
+      driver: await driver(),
+      sparkConf: { "spark.sql.files.maxPartitionBytes": "32768" },
     });
-    assert(hits > 0, `no field parses under "${p}"`); // every pattern is exercised
-    parsed += hits;
-  });
-  ZONED.forEach(([p, zone], k) => { // instants as a zone's wall clock
-    const want = df.select(patternMs(pl.col("t"), p, zone).cast(pl.Float64).alias("ms")).getColumn("ms")
-      .toArray();
+    assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+    assertEquals(r.rowsWritten + r.rowsQuarantined, r.rowsRead);
+    assert(
+      new Set(r.byReason.map((x) => x.reason)).size >= 4,
+      `the corruptions reached the checks: ${JSON.stringify(r.byReason)}`,
+    );
+    assertEquals(await treeHashes(`${dir}/gen/raw`), before, "the input is only read");
+    const schema = readCleanSchema(`${dir}/clean-polars`);
+    await writeTable(
+      `${dir}/polars`,
+      await buildTable(loadEvents(`${dir}/clean-polars`), { schema }),
+      `${dir}/clean-polars`,
+    );
+    await buildTableSpark(`${dir}/clean-spark`, `${dir}/spark`, { driver: await driver() });
+    assertEquals(
+      tableDiffs(`${dir}/polars`, `${dir}/spark`).filter((d) => !d.startsWith("manifest.source")),
+      [],
+    );
+    // the edge cases the comparison covered: a user's first day after the log starts, the same pair twice in
+    // a day, items arriving after the training days, and every cleaned row in exactly one split
+    const all = pl.concat(SPLITS.map((s) => readSplitRaw(`${dir}/spark`, s)));
+    const firstDay = all.getColumn("day").min() as number;
+    assert(
+      all.filter(pl.col("u_days_seen").eq(0).and(pl.col("day").gt(firstDay))).height > 0,
+      "late first days",
+    );
+    const pairDays = all.groupBy(["user_id", "item_id", "day"]).agg(pl.len().alias("n"));
+    assert(pairDays.filter(pl.col("n").gt(1)).height > 0, "same-day repeats of a pair");
+    assert(all.filter(pl.col("item_idx").eq(0)).height > 0, "items first seen after the training days");
+    assertEquals([all.height, all.getColumn("row_id").nUnique()], [r.rowsWritten, r.rowsWritten]);
+  },
+);
+
+sparkTest(
+  "the Spark ETL on the public release's layout (37 columns, numeric deep features, scenes discovered) equals the default engine's, and on a GBK log",
+  async () => {
+    const dir = await tempDir("spark-release");
+    const logs = await writeReleaseLogs(dir, 5_000);
+    // scenes left to discovery (in order of first appearance), not listed by the spec
+    const spec = resolveSpec({ ...BUILTIN_SPECS.antm2c, scene: { column: "scene" } });
+    await runEtl({ input: logs, output: `${dir}/clean-polars`, spec });
+    await runEtlSpark({ input: logs, output: `${dir}/clean-spark`, spec, driver: await driver() });
+    assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+    assertEquals(readCleanSchema(`${dir}/clean-spark`).spec.numeric.length, 27);
+    // discovery takes every value in order of appearance (the corrupt rows' "s2", "-1", … among them), as polars does
+    assert(readCleanSchema(`${dir}/clean-spark`).scenes.length > 5);
+    // another company's log, GBK (one file gzipped), with records appended: one ending CR LF, one holding a
+    // four-byte GB18030 character (which the WHATWG gbk decoder reads), one whose bytes are not GBK, one whose quoted
+    // title holds a CR LF, one at the end of the file without a line break
+    const other = await writeOtherLogs(`${dir}/other`, 300, 1);
+    const partB = `${other.logs}/part-b.csv`, bytes = Deno.readFileSync(partB);
+    const ts = new TextDecoder("gbk").decode(bytes).split("\n")[1].split(",")[2];
+    const utf8 = (s: string) => [...new TextEncoder().encode(s)];
+    const record = (title: number[], end: string) => [
+      ...utf8(`u_appended,00000001,${ts},1.0,home,`),
+      ...title,
+      ...utf8(`,"q1,q2",1.5,c1${end}`),
+    ];
+    const [good, emoji, bad] = [[...await toGbk("标题")], [0x94, 0x39, 0xfc, 0x36], [0xbb, 0xb5, 0xff]];
+    const twoLines = [0x22, ...await toGbk("标"), 0x0d, 0x0a, ...await toGbk("题"), 0x22];
+    Deno.writeFileSync(
+      partB,
+      new Uint8Array([
+        ...bytes,
+        ...record(good, "\r\n"),
+        ...record(emoji, "\n"),
+        ...record(bad, "\n"),
+        ...record(twoLines, "\n"),
+        ...record(good, ""),
+      ]),
+    );
+    const otherSpec = resolveSpec(OTHER_SPEC), before = await treeHashes(other.logs);
+    await runEtl({ input: other.logs, output: `${dir}/other-polars`, spec: otherSpec });
+    await runEtlSpark({
+      input: other.logs,
+      output: `${dir}/other-spark`,
+      spec: otherSpec,
+      driver: await driver(),
+      sparkConf: { "spark.sql.files.maxPartitionBytes": "8192" }, // part-b.csv in several splits
+    });
+    assertEquals(await etlDiffs(`${dir}/other-polars`, `${dir}/other-spark`), []);
+    assertEquals(await treeHashes(other.logs), before, "the input is only read");
+    const got = readEtlReport(`${dir}/other-spark`);
+    assertEquals([got.rowsRead, got.byReason], [other.rows + 5, [{
+      reason: "bad_encoding",
+      column: "",
+      rows: 1,
+    }]]);
+    const titles = scanClean(`${dir}/other-spark`).filter(pl.col("user_id").eq(pl.lit("u_appended"))).sort(
+      "row_id",
+    )
+      .collectSync().getColumn("title").toArray();
+    assertEquals(titles, ["标题", "\u{1F600}", "标\r\n题", "标题"]);
+  },
+);
+
+sparkTest(
+  "missing-value markers: the Spark ETL reads them as empty fields, as the default engine does",
+  async () => {
+    const dir = await tempDir("spark-markers");
+    const { logs, spec } = await writeMarkerLogs(dir);
+    assertEquals(await etlOnBoth(dir, logs, spec), []);
+    assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
+  },
+);
+
+sparkTest(
+  "quoted line breaks: Spark reads a record across lines as the default engine does (CR LF inside, empty lines, records that end on a line that opens the next, quotes never closed, records past MAX_RECORD_BYTES)",
+  async () => {
+    const dir = await tempDir("spark-linebreak");
+    await Deno.mkdir(`${dir}/logs`);
+    const at = (id: number) => `2023-07-1${id % 3} ${String(id % 24).padStart(2, "0")}:05:31`;
+    const rec = (id: number, title = `t${id}`, names = '"a,b"', last = "") =>
+      `${id},${10 + id},2,${at(id)},${id % 2},${title},${names},x,,${last}`;
+    const long = "x".repeat(600_000); // two of these in a record pass MAX_RECORD_BYTES, one does not
+    // a two-line record whose last quote ends `over` bytes past MAX_RECORD_BYTES (0: still read)
+    const edge = (id: number, over: number) => {
+      const fill = MAX_RECORD_BYTES + over - rec(id, '"').indexOf('"') - 3; // the quotes and the line break
+      return rec(id, `"${"y".repeat(fill >> 1)}\n${"y".repeat(fill - (fill >> 1))}"`, "ab");
+    };
+    const lines = [
+      RAW_COLUMNS.join(","),
+      rec(1),
+      rec(2, '"two\nlines"'),
+      rec(3, '"cr lf\r\ninside"') + "\r",
+      rec(4, '"three\n\nlines, one empty"'),
+      rec(5, '"x\ny"', '"p\nq"'), // a middle line closes one field and opens the next
+      rec(6, 'a"b'), // a stray quote: the line alone
+      rec(7, '"never closed', "ab"), // the next line (a quote after the field closes) stops it: the line alone
+      rec(8),
+      rec(9, '"say ""\nhi"""'), // a doubled quote at the end of a line
+      rec(10, "t10", '"a,b"', '"z\n"'), // ends on a line that opens a quote …
+      rec(11, "t11", "ab"), // … (no quote here) …
+      '",12,x', // … closed here, a record of its own that opens again …
+      rec(13, "t13", "ab", '"'), // … closed here, and this line opens a quote too
+      rec(14),
+      rec(15, `"${long}\n${long}"`), // 1.2 MB: past MAX_RECORD_BYTES, so its first line alone
+      rec(16, `"${long}\n"`), // 0.6 MB: one record
+      rec(17, `"${long}${long}"`), // one line, past MAX_RECORD_BYTES
+      edge(18, 0),
+      edge(19, 1),
+      rec(20, '"open at the end', "ab"),
+    ];
+    const text = lines.join("\n");
+    await Deno.writeTextFile(`${dir}/logs/part-00000.csv`, text);
+    // a record left open at the end of a file that ends with a line break
+    await Deno.writeTextFile(
+      `${dir}/logs/part-00001.csv`,
+      [lines[0], lines[2], lines.at(-1)].join("\n") + "\n",
+    );
+    await Deno.writeTextFile(
+      `${dir}/logs/part-00002.csv`,
+      [RAW_COLUMNS.join(","), rec(21), rec(22)].join("\n"),
+    );
+    await runEtl({ input: `${dir}/logs`, output: `${dir}/clean-polars` });
+    const spark = await runEtlSpark({
+      input: `${dir}/logs`,
+      output: `${dir}/clean-spark`,
+      driver: await driver(),
+      sparkConf: { "spark.sql.files.maxPartitionBytes": "262144" }, // the long records across splits
+    });
+    assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
+    // 21 records from the 20 above: 15 and 19 fall apart in two, 12 and 13 are one; 18, its last quote ending on the
+    // last byte allowed, is read
+    assertEquals(spark.files.map((f) => f.rowsRead), [21, 2, 2]);
+    const clean = scanClean(`${dir}/clean-spark`).collectSync().sort("row_id");
+    assert(clean.getColumn("item_id").toArray().map(String).includes("28"));
+    const q = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
+      inferSchemaLength: 0,
+    }).filter(pl.col("file").eq(pl.lit("part-00000.csv")));
+    assertEquals(clean.getColumn("item_title").toArray().slice(0, 5), [
+      "t1",
+      "two\nlines",
+      "cr lf\r\ninside",
+      "three\n\nlines, one empty",
+      "x\ny",
+    ]);
+    const opened = q.filter(pl.col("value").eq(pl.lit(LEFT_OPEN))).getColumn("line").toArray().map(Number);
+    const lineOf = (k: number) => lines.slice(0, k).join("\n").split("\n").length + 1;
+    assertEquals(opened, [lineOf(7), lineOf(15), lineOf(19), lineOf(20)]);
+    // a header across lines (an ignored column named with a line break): the default engine reads it, Spark refuses
+    await Deno.mkdir(`${dir}/header`);
+    await Deno.writeTextFile(
+      `${dir}/header/a.csv`,
+      [`${RAW_COLUMNS.join(",")},"two\nlines"`, `${rec(1)},y`].join("\n"),
+    );
+    const spec = resolveSpec(BUILTIN_SPECS["antm2c-10"]);
+    assertEquals(
+      (await runEtl({ input: `${dir}/header`, output: `${dir}/header-polars`, spec })).rowsWritten,
+      1,
+    );
+    await assertRejects(
+      () => runEtlSpark({ input: `${dir}/header`, output: `${dir}/header-spark`, spec, master: "local[1]" }),
+      Error,
+      "header record spans more than one line",
+    );
+  },
+);
+
+sparkTest(
+  "time patterns: Spark reads every strptime pattern it accepts as polars does (each pattern on every field), and AntM2C's layouts as the hand parser does",
+  async () => {
+    const dir = await tempDir("spark-times");
+    const fields = [
+      ...TIME_FIELDS,
+      ...TIME_FIELDS.map((f) => f.replace("2023", "1999").replace("11", "2").replace("25", "29")), // 1999-02-29
+    ];
+    await Deno.writeTextFile(`${dir}/times.txt`, fields.join("\n") + "\n");
+    const { collected } = await runSparkPlan({
+      app: "ctrlab time patterns",
+      inputs: [{ view: "lines", lines: [{ path: `${dir}/times.txt`, file: 0 }] }],
+      steps: [{
+        collect: "ms",
+        sql: `SELECT line, ${TIME_PATTERNS.map((p, k) => `${patternSql("text", p)} AS p${k}`).join(", ")}, ${
+          ZONED.map(([p, zone], k) => `${patternSql("text", p, zone)} AS z${k}`).join(", ")
+        }, ${timeSql("text", ANTM2C_TIME_FORMATS)} AS antm2c, ${
+          timeSql("text", ANTM2C_TIME_FORMATS, ANTM2C_ZONE)
+        } AS antm2c_zoned FROM (SELECT __line AS line, DECODE(__bytes, 'UTF-8') AS text FROM lines)`,
+      }],
+      conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL: a value that does not parse is NULL
+    }, await driver());
+    const rows = collected.ms.sort((a, b) => Number(a.line) - Number(b.line));
+    assertEquals(rows.length, fields.length);
+    const df = pl.DataFrame({ t: fields });
+    const diffs: string[] = [];
+    let parsed = 0;
+    TIME_PATTERNS.forEach((p, k) => {
+      const want = df.select(patternMs(pl.col("t"), p).cast(pl.Float64).alias("ms")).getColumn("ms")
+        .toArray();
+      let hits = 0;
+      fields.forEach((f, i) => {
+        const got = rows[i][`p${k}`] === null ? null : Number(rows[i][`p${k}`]);
+        if (got !== want[i]) diffs.push(`"${p}" on "${f}": Spark ${got}, polars ${want[i]}`);
+        if (want[i] !== null) hits++;
+      });
+      assert(hits > 0, `no field parses under "${p}"`); // every pattern is exercised
+      parsed += hits;
+    });
+    ZONED.forEach(([p, zone], k) => { // instants as a zone's wall clock
+      const want = df.select(patternMs(pl.col("t"), p, zone).cast(pl.Float64).alias("ms")).getColumn("ms")
+        .toArray();
+      fields.forEach((f, i) => {
+        const got = rows[i][`z${k}`] === null ? null : Number(rows[i][`z${k}`]);
+        if (got !== want[i]) {
+          diffs.push(`"${p}" in ${JSON.stringify(zone)} on "${f}": Spark ${got}, polars ${want[i]}`);
+        }
+      });
+      assert(want.some((ms) => ms !== null), `no field parses under "${p}"`);
+    });
+    // csv.ts's parseLogTimeBytes, which the default engine runs on these layouts, and then times.ts's zonedMs
+    const hand = fields.map((f) => parseLogTime(f));
+    const zoned = pl.DataFrame({ ms: hand.map((ms) => Number.isNaN(ms) ? null : ms) }).select(
+      zonedMs(pl.col("ms").cast(pl.Int64), ANTM2C_TIME_FORMATS[0], ANTM2C_ZONE).cast(pl.Float64).alias("ms"),
+    ).getColumn("ms").toArray();
     fields.forEach((f, i) => {
-      const got = rows[i][`z${k}`] === null ? null : Number(rows[i][`z${k}`]);
-      if (got !== want[i]) {
-        diffs.push(`"${p}" in ${JSON.stringify(zone)} on "${f}": Spark ${got}, polars ${want[i]}`);
+      const [got, want] = [rows[i].antm2c === null ? NaN : Number(rows[i].antm2c), hand[i]];
+      if (!Object.is(got, want)) diffs.push(`AntM2C layouts on "${f}": Spark ${got}, hand parser ${want}`);
+      const z = rows[i].antm2c_zoned === null ? null : Number(rows[i].antm2c_zoned);
+      if (z !== zoned[i]) {
+        diffs.push(`AntM2C layouts in ${ANTM2C_ZONE.zone} on "${f}": Spark ${z}, polars ${zoned[i]}`);
       }
     });
-    assert(want.some((ms) => ms !== null), `no field parses under "${p}"`);
-  });
-  // csv.ts's parseLogTimeBytes, which the default engine runs on these layouts, and then times.ts's zonedMs
-  const hand = fields.map((f) => parseLogTime(f));
-  const zoned = pl.DataFrame({ ms: hand.map((ms) => Number.isNaN(ms) ? null : ms) }).select(
-    zonedMs(pl.col("ms").cast(pl.Int64), ANTM2C_TIME_FORMATS[0], ANTM2C_ZONE).cast(pl.Float64).alias("ms"),
-  ).getColumn("ms").toArray();
-  fields.forEach((f, i) => {
-    const [got, want] = [rows[i].antm2c === null ? NaN : Number(rows[i].antm2c), hand[i]];
-    if (!Object.is(got, want)) diffs.push(`AntM2C layouts on "${f}": Spark ${got}, hand parser ${want}`);
-    const z = rows[i].antm2c_zoned === null ? null : Number(rows[i].antm2c_zoned);
-    if (z !== zoned[i]) {
-      diffs.push(`AntM2C layouts in ${ANTM2C_ZONE.zone} on "${f}": Spark ${z}, polars ${zoned[i]}`);
+    assert(zoned.filter((ms) => ms !== null).length > 10, "AntM2C times read in a zone");
+    assertEquals(diffs, []);
+    assert(parsed >= 60, `${parsed} parses`);
+    assertEquals(parseLogTime("0023-07-10 08:05:31"), Date.parse("0023-07-10T08:05:31Z")); // not 1923
+  },
+);
+
+sparkTest(
+  "the Spark ETL reads ISO 8601, offsets and Apache's layout as the default engine does; what it cannot read, it refuses plainly",
+  async () => {
+    const dir = await tempDir("spark-time-etl");
+    const { logs, spec, times } = await writeTimeLogs(dir);
+    assertEquals(await etlOnBoth(dir, logs, spec), []);
+    assertEquals(readEtlReport(`${dir}/clean-spark`).rowsWritten, times.length);
+    for (
+      const [format, why] of [
+        ["%j/%Y", /"%j" is not one of them; the Spark ETL reads %Y .* \(the default engine reads any\)/],
+        ["%Y-%m", /needs a year, a month and a day/],
+        ["%Y-%m-%d %I:%M", /%I goes with %p/],
+        ["%Y-%m-%d %H", /an hour and a minute, or neither/],
+        ["%Y-%m-%d %H:%M %Y", /sets the year twice/],
+      ] as const
+    ) {
+      await assertRejects(
+        () =>
+          runEtlSpark({
+            input: logs,
+            output: `${dir}/refused`,
+            spec: resolveSpec({ ...spec, time: { column: "ts", format } }),
+          }),
+        why,
+      );
     }
-  });
-  assert(zoned.filter((ms) => ms !== null).length > 10, "AntM2C times read in a zone");
-  assertEquals(diffs, []);
-  assert(parsed >= 60, `${parsed} parses`);
-  assertEquals(parseLogTime("0023-07-10 08:05:31"), Date.parse("0023-07-10T08:05:31Z")); // not 1923
-});
+  },
+);
 
-Deno.test("the Spark ETL reads ISO 8601, offsets and Apache's layout as the default engine does; what it cannot read, it refuses plainly", async () => {
-  const dir = await tempDir("spark-time-etl");
-  const { logs, spec, times } = await writeTimeLogs(dir);
-  assertEquals(await etlOnBoth(dir, logs, spec), []);
-  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsWritten, times.length);
-  for (
-    const [format, why] of [
-      ["%j/%Y", /"%j" is not one of them; the Spark ETL reads %Y .* \(the default engine reads any\)/],
-      ["%Y-%m", /needs a year, a month and a day/],
-      ["%Y-%m-%d %I:%M", /%I goes with %p/],
-      ["%Y-%m-%d %H", /an hour and a minute, or neither/],
-      ["%Y-%m-%d %H:%M %Y", /sets the year twice/],
-    ] as const
-  ) {
-    await assertRejects(
-      () =>
-        runEtlSpark({
-          input: logs,
-          output: `${dir}/refused`,
-          spec: resolveSpec({ ...spec, time: { column: "ts", format } }),
-        }),
-      why,
+sparkTest(
+  "time.zone: the Spark ETL turns epoch times into a zone's wall clock and days as the default engine does, across clock changes",
+  async () => {
+    const dir = await tempDir("spark-zone");
+    const { logs, spec, wallClock, bad } = await writeZoneLogs(dir);
+    assertEquals(await etlOnBoth(dir, logs, spec), []);
+    assertEquals(readEtlReport(`${dir}/clean-spark`).rowsWritten, wallClock.length);
+    assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, bad);
+  },
+);
+
+sparkTest(
+  "Spark (local mode): named scenes, numeric and categorical columns, in the seed's leaky variant",
+  async () => {
+    const dir = await tempDir("spark-other");
+    const { logs } = await writeOtherLogs(dir, 6_000, 5);
+    await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(OTHER_SPEC) });
+    const leaky = await bothEngines(`${dir}/clean`, `${dir}/leaky`, { driver: await driver() }, true);
+    assertEquals(tableDiffs(leaky.polars, leaky.spark), []);
+    assertEquals(readManifest(leaky.spark).categorical, ["city"]);
+    // the variant does differ from the fair table: the comparison would see a window one day off
+    const schema = readCleanSchema(`${dir}/clean`);
+    await writeTable(`${dir}/fair`, await buildTable(loadEvents(`${dir}/clean`), { schema }), `${dir}/clean`);
+    assert(tableDiffs(`${dir}/fair`, leaky.spark).some((d) => d.startsWith("train.u_clk_cum")));
+  },
+);
+
+sparkTest(
+  "Spark standalone cluster (a master and two workers on loopback) builds the same table",
+  async () => {
+    const dir = await tempDir("spark-cluster");
+    await generateLogs({ rows: 8_000, seed: 5, corruptRate: 0, outDir: `${dir}/gen` });
+    await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/clean`, spec: await loadSpec("antm2c-10") });
+    const cluster = await localCluster(2, 1, "1g");
+    try {
+      const { polars, spark, result } = await bothEngines(`${dir}/clean`, dir, { master: cluster.master });
+      assertEquals(result.master, cluster.master);
+      assertEquals(tableDiffs(polars, spark), []);
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+sparkTest(
+  "Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file, names with glob characters; Hive's layout; floats print as polars prints them",
+  async () => {
+    const dir = await tempDir("spark-parquet");
+    const { logs, spec } = await writeParquetLogs(dir);
+    // file names that Hadoop would read as glob patterns are read as they are
+    await Deno.rename(`${logs}/b.parquet`, `${logs}/b[1].parquet`);
+    await Deno.rename(`${logs}/c.csv`, `${logs}/c {v1}*?.csv`);
+    const before = await treeHashes(logs);
+    assertEquals(await etlOnBoth(dir, logs, spec), []);
+    assertEquals(readEtlReport(`${dir}/clean-spark`).files.map((f) => f.file), [
+      "a.parquet",
+      "b[1].parquet",
+      "c {v1}*?.csv",
+    ]);
+    assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
+    assertEquals(await treeHashes(logs), before, "the input is only read");
+    // Hive's layout: columns from the folders' names, beside a text file with a column of its own
+    const hive = await writeHiveLogs(`${dir}/hive`);
+    assertEquals(await etlOnBoth(`${dir}/hive`, hive.logs, hive.spec), []);
+    assertEquals(readEtlReport(`${dir}/hive/clean-spark`).scenes, ["feed", "home/page", "home"]);
+    // floats of every magnitude, Java 17's non-shortest cases among them (1e23, 8.41e21, 5e-324)
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const values = [0, -0, 1e23, 8.41e21, 5e-324, 1e-5, 9.9e-6, 1e16, 1e6, -1.5e-7, 0.1, NaN, -Infinity];
+    for (let i = 0; i < 3000; i++) {
+      const x = rnd() * 10 ** (Math.floor(rnd() * 60) - 30) * (rnd() < 0.5 ? -1 : 1);
+      values.push(i % 3 ? x : Number(x.toPrecision(1 + (i % 17))));
+    }
+    pl.DataFrame({ x: values }).writeParquet(`${dir}/floats.parquet`);
+    const field = { name: "x", type: "Float64", kind: "float" as const };
+    const want = pl.readParquet(`${dir}/floats.parquet`).select(parquetText(field)).getColumn("x").toArray();
+    const { collected } = await runSparkPlan({
+      app: "ctrlab floats",
+      inputs: [{ view: "f", parquet: [{ path: `${dir}/floats.parquet`, file: 0 }], columns: ["x"] }],
+      steps: [{ collect: "x", sql: `SELECT __row AS row, ${parquetTextSql(field, "x")} AS x FROM f` }],
+      conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL
+    }, await driver());
+    const got = collected.x.sort((a, b) => Number(a.row) - Number(b.row)).map((r) => r.x);
+    const diffs = values.flatMap((v, i) =>
+      got[i] === want[i] ? [] : [`${v}: Spark ${got[i]}, polars ${want[i]}`]
     );
-  }
-});
-
-Deno.test("time.zone: the Spark ETL turns epoch times into a zone's wall clock and days as the default engine does, across clock changes", async () => {
-  const dir = await tempDir("spark-zone");
-  const { logs, spec, wallClock, bad } = await writeZoneLogs(dir);
-  assertEquals(await etlOnBoth(dir, logs, spec), []);
-  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsWritten, wallClock.length);
-  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, bad);
-});
-
-Deno.test("Spark (local mode): named scenes, numeric and categorical columns, in the seed's leaky variant", async () => {
-  const dir = await tempDir("spark-other");
-  const { logs } = await writeOtherLogs(dir, 6_000, 5);
-  await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(OTHER_SPEC) });
-  const leaky = await bothEngines(`${dir}/clean`, `${dir}/leaky`, "local[1]", true);
-  assertEquals(tableDiffs(leaky.polars, leaky.spark), []);
-  assertEquals(readManifest(leaky.spark).categorical, ["city"]);
-  // the variant does differ from the fair table: the comparison would see a window one day off
-  const schema = readCleanSchema(`${dir}/clean`);
-  await writeTable(`${dir}/fair`, await buildTable(loadEvents(`${dir}/clean`), { schema }), `${dir}/clean`);
-  assert(tableDiffs(`${dir}/fair`, leaky.spark).some((d) => d.startsWith("train.u_clk_cum")));
-});
-
-Deno.test("Spark standalone cluster (a master and two workers on loopback) builds the same table", async () => {
-  const dir = await tempDir("spark-cluster");
-  await generateLogs({ rows: 8_000, seed: 5, corruptRate: 0, outDir: `${dir}/gen` });
-  await runEtl({ input: `${dir}/gen/raw`, output: `${dir}/clean`, spec: await loadSpec("antm2c-10") });
-  const cluster = await localCluster(2, 1, "1g");
-  try {
-    const { polars, spark, result } = await bothEngines(`${dir}/clean`, dir, cluster.master);
-    assertEquals(result.master, cluster.master);
-    assertEquals(tableDiffs(polars, spark), []);
-  } finally {
-    await cluster.stop();
-  }
-});
-
-Deno.test("Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file, names with glob characters; Hive's layout; floats print as polars prints them", async () => {
-  const dir = await tempDir("spark-parquet");
-  const { logs, spec } = await writeParquetLogs(dir);
-  // file names that Hadoop would read as glob patterns are read as they are
-  await Deno.rename(`${logs}/b.parquet`, `${logs}/b[1].parquet`);
-  await Deno.rename(`${logs}/c.csv`, `${logs}/c {v1}*?.csv`);
-  const before = await treeHashes(logs);
-  assertEquals(await etlOnBoth(dir, logs, spec), []);
-  assertEquals(readEtlReport(`${dir}/clean-spark`).files.map((f) => f.file), [
-    "a.parquet",
-    "b[1].parquet",
-    "c {v1}*?.csv",
-  ]);
-  assertEquals(readEtlReport(`${dir}/clean-spark`).rowsQuarantined, 4);
-  assertEquals(await treeHashes(logs), before, "the input is only read");
-  // Hive's layout: columns from the folders' names, beside a text file with a column of its own
-  const hive = await writeHiveLogs(`${dir}/hive`);
-  assertEquals(await etlOnBoth(`${dir}/hive`, hive.logs, hive.spec), []);
-  assertEquals(readEtlReport(`${dir}/hive/clean-spark`).scenes, ["feed", "home/page", "home"]);
-  // floats of every magnitude, Java 17's non-shortest cases among them (1e23, 8.41e21, 5e-324)
-  let seed = 11;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const values = [0, -0, 1e23, 8.41e21, 5e-324, 1e-5, 9.9e-6, 1e16, 1e6, -1.5e-7, 0.1, NaN, -Infinity];
-  for (let i = 0; i < 3000; i++) {
-    const x = rnd() * 10 ** (Math.floor(rnd() * 60) - 30) * (rnd() < 0.5 ? -1 : 1);
-    values.push(i % 3 ? x : Number(x.toPrecision(1 + (i % 17))));
-  }
-  pl.DataFrame({ x: values }).writeParquet(`${dir}/floats.parquet`);
-  const field = { name: "x", type: "Float64", kind: "float" as const };
-  const want = pl.readParquet(`${dir}/floats.parquet`).select(parquetText(field)).getColumn("x").toArray();
-  const { collected } = await runSparkPlan({
-    app: "ctrlab floats",
-    inputs: [{ view: "f", parquet: [{ path: `${dir}/floats.parquet`, file: 0 }], columns: ["x"] }],
-    steps: [{ collect: "x", sql: `SELECT __row AS row, ${parquetTextSql(field, "x")} AS x FROM f` }],
-    conf: { "spark.sql.ansi.enabled": "false" }, // as in the ETL
-  }, "local[1]");
-  const got = collected.x.sort((a, b) => Number(a.row) - Number(b.row)).map((r) => r.x);
-  const diffs = values.flatMap((v, i) =>
-    got[i] === want[i] ? [] : [`${v}: Spark ${got[i]}, polars ${want[i]}`]
-  );
-  assertEquals(diffs, []);
-  assert(
-    want.includes("1e+23") && want.includes("5e-324") && want.includes("1000000"),
-    want.slice(0, 13).join(),
-  );
-});
+    assertEquals(diffs, []);
+    assert(
+      want.includes("1e+23") && want.includes("5e-324") && want.includes("1000000"),
+      want.slice(0, 13).join(),
+    );
+  },
+);

@@ -42,6 +42,7 @@ import {
   partFiles,
   q,
   runSparkPlan,
+  type SparkDriver,
   type SparkPlan,
   type SparkResult,
   type SparkStep,
@@ -346,8 +347,12 @@ FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGT
 }
 
 export interface SparkEtlOptions extends EtlOptions {
+  /** Spark master URL: local[N], spark://host:port, … (default: local with every core). */
   master?: string;
+  /** Further Spark settings (spark.sql.files.maxPartitionBytes, …). */
   sparkConf?: Record<string, string>;
+  /** A running driver to use instead of starting one on `master` (its settings hold; sparkConf takes spark.sql.*). */
+  driver?: SparkDriver;
 }
 
 /** Run the ETL on Spark; writes and returns the same report as runEtl. */
@@ -403,7 +408,7 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
         "spark.sql.legacy.codingErrorAction": "true", // bytes that do not decode become U+FFFD (then quarantined)
         ...opts.sparkConf,
       },
-    }, opts.master);
+    }, opts.driver ?? opts.master);
     const got = spark.collected;
     const scenes = fixedScenes ?? (got.scenes as { v: string }[]).map((r) => r.v);
     // the quarantine as ctrlab writes it, from Spark's Parquet (row id order), in slices

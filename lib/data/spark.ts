@@ -4,8 +4,8 @@
  * a project-local environment (`scripts/pyenv.sh spark`, made on first use), Java from the machine.
  *
  * A plan is data, not code: Parquet inputs registered as views, then SQL steps in order, each registered as a
- * (cached) view, collected, or written as Parquet. python/spark_plan.py executes it unchanged on any master:
- * `local[N]` in one JVM, `spark://host:port` for a standalone cluster (a user's, or `localCluster` here), or
+ * (cached) view, collected, or written as Parquet. A driver (python/spark_plan.py) executes it unchanged on any
+ * master: `local[N]` in one JVM, `spark://host:port` for a standalone cluster (a user's, or `localCluster` here), or
  * YARN/Kubernetes URLs as spark-submit knows them. Input and output paths may be HDFS or S3 URIs when the
  * cluster has their connectors.
  */
@@ -51,13 +51,16 @@ export interface SparkPlan {
     | { view: string; parquet: { path: string; file: number }[]; columns: string[] }
   )[];
   steps: SparkStep[];
-  /** Extra Spark settings (spark.sql.shuffle.partitions, memory, …). */
+  /**
+   * Extra Spark settings: on a driver started for the plan, among those it starts with (memory, …); on a running
+   * driver, set for this plan only (Spark SQL's runtime settings: spark.sql.shuffle.partitions, …).
+   */
   conf?: Record<string, string>;
 }
 
 export interface SparkResult {
   collected: Record<string, Record<string, unknown>[]>;
-  /** Seconds per step (by view, collect name or output path), "start" for the session. */
+  /** Seconds per step (by view, collect name or output path); "start": the session's (a driver's first plan, else 0). */
   seconds: Record<string, number>;
   total: number;
   sparkVersion: string;
@@ -82,7 +85,7 @@ export async function ensureSpark(): Promise<void> {
   ready = true;
 }
 
-/** Settings every plan gets: no web UI, session time zone UTC (dates are calendar days, as in polars). */
+/** Settings every driver starts with: no web UI, session time zone UTC (dates are calendar days, as in polars). */
 const BASE_CONF: Record<string, string> = {
   "spark.ui.enabled": "false",
   "spark.sql.session.timeZone": "UTC",
@@ -90,34 +93,145 @@ const BASE_CONF: Record<string, string> = {
   "spark.driver.memory": "2g",
 };
 
-/** Run `plan` on `master` and return what it collected. Spark's own log goes to stderr; errors throw with its tail. */
-export async function runSparkPlan(plan: SparkPlan, master: string = LOCAL_MASTER): Promise<SparkResult> {
-  await ensureSpark();
-  const dir = await Deno.makeTempDir({ prefix: "ctrlab-spark-" });
+/** The last `n` lines of a file that say something (Spark's WARN lines and Java stack frames left out). */
+function logTail(path: string, n = 25): string {
+  let text = "";
   try {
-    const result = `${dir}/result.json`;
+    text = Deno.readTextFileSync(path);
+  } catch { /* no log yet */ }
+  return text.split("\n").filter((l) => !/^\s*at |WARN|^\s*$/.test(l)).slice(-n).join("\n");
+}
+
+/**
+ * A Spark driver: one process (python/spark_plan.py, its SparkSession and JVM) on `master` that runs plans one at
+ * a time until `close()`. Starting one takes seconds and its first queries run cold (Java compiles Spark's code
+ * as it runs); a driver kept for several plans runs the later ones warm — tests and notebooks that run Spark
+ * again and again keep one. The settings it starts with hold for its life (spark.driver.memory, the master, …); a
+ * plan's own `conf` is set for that plan only, so there it takes Spark SQL's runtime settings (spark.sql.*). Each
+ * plan starts from a clean session: the views and cached tables of the plans before it are gone. Spark's log goes
+ * to a file, whose tail an error carries. The driver also stops when this process ends (its stdin closes).
+ */
+export class SparkDriver {
+  #queue: Promise<unknown> = Promise.resolve();
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #pending = "";
+  #plans = 0;
+  #closed = false;
+
+  private constructor(
+    readonly master: string,
+    readonly dir: string,
+    private readonly child: Deno.ChildProcess,
+  ) {
+    this.#writer = child.stdin.getWriter();
+    this.#reader = child.stdout.getReader();
+    child.unref(); // between plans a driver does not keep this process alive; it stops when this process ends
+  }
+
+  /** Start a driver on `master` with `conf` (over the base settings); resolves once its session is up. */
+  static async start(master: string = LOCAL_MASTER, conf: Record<string, string> = {}): Promise<SparkDriver> {
+    await ensureSpark();
+    const dir = await Deno.makeTempDir({ prefix: "ctrlab-spark-" });
     await Deno.writeTextFile(
-      `${dir}/plan.json`,
-      JSON.stringify({ ...plan, master, result, conf: { ...BASE_CONF, ...plan.conf } }),
+      `${dir}/driver.json`,
+      JSON.stringify({ master, conf: { ...BASE_CONF, ...conf }, log: `${dir}/spark.log` }),
     );
     const child = new Deno.Command(`${SPARK_VENV}/bin/python`, {
-      args: [`${REPO_ROOT}/python/spark_plan.py`, `${dir}/plan.json`],
+      args: [`${REPO_ROOT}/python/spark_plan.py`, `${dir}/driver.json`],
       env: { PYSPARK_PYTHON: `${SPARK_VENV}/bin/python`, SPARK_LOCAL_IP: "127.0.0.1" },
+      stdin: "piped",
       stdout: "piped",
-      stderr: "piped",
+      stderr: "null", // the driver writes everything but its replies to its log
     }).spawn();
-    const [out, err, status] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.status,
-    ]);
-    if (!status.success) {
-      const tail = (out + err).split("\n").filter((l) => !/^\s*at |WARN|^\s*$/.test(l)).slice(-25).join("\n");
-      throw new Error(`Spark plan "${plan.app}" failed on ${master}:\n${tail}`);
+    const driver = new SparkDriver(master, dir, child);
+    try {
+      await driver.#reply(`Spark on ${master} did not start`);
+    } catch (e) {
+      await driver.close();
+      throw e;
     }
-    return JSON.parse(await Deno.readTextFile(result));
+    return driver;
+  }
+
+  /** Spark's own log of this driver so far (the last lines that say something). */
+  log(lines = 25): string {
+    return logTail(`${this.dir}/spark.log`, lines);
+  }
+
+  /** Run `plan` and return what it collected; an error carries Spark's message. Plans run one after another. */
+  run(plan: SparkPlan): Promise<SparkResult> {
+    const next = this.#queue.then(() => this.#run(plan));
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #run(plan: SparkPlan): Promise<SparkResult> {
+    if (this.#closed) throw new Error(`Spark plan "${plan.app}": the driver on ${this.master} is closed`);
+    const path = `${this.dir}/plan-${++this.#plans}`;
+    await Deno.writeTextFile(`${path}.json`, JSON.stringify({ ...plan, result: `${path}.result.json` }));
+    try {
+      await this.#writer.write(new TextEncoder().encode(`${path}.json\n`));
+      await this.#reply(`Spark plan "${plan.app}" failed on ${this.master}`);
+      return JSON.parse(await Deno.readTextFile(`${path}.result.json`));
+    } finally {
+      await Deno.remove(`${path}.json`).catch(() => {});
+      await Deno.remove(`${path}.result.json`).catch(() => {});
+    }
+  }
+
+  /** The driver's next reply line; throws `what` with the reason when it says the plan failed, or has exited. */
+  async #reply(what: string): Promise<void> {
+    const decoder = new TextDecoder();
+    this.child.ref(); // waited for, the driver keeps this process alive
+    try {
+      while (!this.#pending.includes("\n")) {
+        const { value, done } = await this.#reader.read();
+        if (done) {
+          this.#closed = true;
+          const status = await this.child.status;
+          throw new Error(`${what}: the driver exited (code ${status.code}):\n${this.log()}`);
+        }
+        this.#pending += decoder.decode(value, { stream: true });
+      }
+    } finally {
+      this.child.unref();
+    }
+    const at = this.#pending.indexOf("\n");
+    const reply = JSON.parse(this.#pending.slice(0, at));
+    this.#pending = this.#pending.slice(at + 1);
+    if (!reply.ok) throw new Error(`${what}:\n${reply.error}`);
+  }
+
+  /** Stop the session and its JVM (after the plans already given), and remove the driver's files. */
+  async close(): Promise<void> {
+    await this.#queue;
+    if (!this.#closed) {
+      this.#closed = true;
+      await this.#writer.close().catch(() => {});
+    }
+    this.#reader.releaseLock();
+    await this.child.stdout.cancel().catch(() => {});
+    this.child.ref();
+    await this.child.status;
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Run `plan` on a driver, or on `master` with a driver started for it (its `conf` among the settings the driver
+ * starts with) and stopped after it. Returns what it collected; errors throw with Spark's message.
+ */
+export async function runSparkPlan(
+  plan: SparkPlan,
+  on: string | SparkDriver = LOCAL_MASTER,
+): Promise<SparkResult> {
+  if (on instanceof SparkDriver) return on.run(plan);
+  const driver = await SparkDriver.start(on, plan.conf);
+  try {
+    return await driver.run({ ...plan, conf: {} });
   } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await driver.close();
   }
 }
 

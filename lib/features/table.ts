@@ -10,7 +10,7 @@ import { type CleanSchema, generatorSchema, readCleanSchema, scanClean } from ".
 import { featureDefs } from "./defs.ts";
 import { type BetaPrior, dayExpr, fitCtrPrior, joinHistory } from "./history.ts";
 import { releaseMemory } from "../util/memory.ts";
-import { partFiles, runSparkPlan, type SparkResult } from "../data/spark.ts";
+import { partFiles, runSparkPlan, type SparkDriver, type SparkResult } from "../data/spark.ts";
 import { sparkVocabDir, tablePlan } from "./sql.ts";
 import { unitHash } from "../util/frame.ts";
 import { dayIndex, dayName } from "../util/time.ts";
@@ -443,6 +443,8 @@ export interface SparkTableOptions extends BuildOptions {
   master?: string;
   /** Further Spark settings (spark.driver.memory, spark.executor.memory, spark.sql.shuffle.partitions, …). */
   sparkConf?: Record<string, string>;
+  /** A running driver to use instead of starting one on `master` (its settings hold; sparkConf takes spark.sql.*). */
+  driver?: SparkDriver;
 }
 
 /**
@@ -471,7 +473,10 @@ export async function buildTableSpark(
       columns: tableColumns(schema),
       standardised: all,
     });
-    const spark = await runSparkPlan({ ...plan, conf: { ...plan.conf, ...o.sparkConf } }, o.master);
+    const spark = await runSparkPlan(
+      { ...plan, conf: { ...plan.conf, ...o.sparkConf } },
+      o.driver ?? o.master,
+    );
     const got = spark.collected;
     const days = got.split_days as { day: number; split: SplitName }[];
     splitExpr(days.map((d) => d.day), split); // the same check as polars: enough days for the split
