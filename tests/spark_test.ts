@@ -14,7 +14,7 @@ import {
   scanClean,
 } from "../lib/data/etl.ts";
 import { patternMs, type Zone, zonedMs } from "../lib/data/times.ts";
-import { patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
+import { GAP_BUCKET, patternSql, runEtlSpark, timeSql } from "../lib/data/etl_spark.ts";
 import { MAX_RECORD_BYTES, parseLogTime } from "../lib/data/csv.ts";
 import { parquetText, parquetTextSql } from "../lib/data/parquet.ts";
 import {
@@ -473,6 +473,28 @@ sparkTest(
       `${dir}/logs/part-00002.csv`,
       [RAW_COLUMNS.join(","), rec(21), rec(22)].join("\n"),
     );
+    // a longer file: stretches of one-line records over several buckets of GAP_BUCKET lines, multi-line records
+    // side by side and across a bucket's edge, the last record of the file one of them
+    const spans: [number, number][] = []; // the multi-line records' first and last lines
+    const many = [RAW_COLUMNS.join(",")];
+    for (let k = 0; k < 4 * GAP_BUCKET; k++) {
+      const line = many.length + 1, edge = line % GAP_BUCKET === GAP_BUCKET - 1 && line > 2 * GAP_BUCKET;
+      const breaks = line < 2 * GAP_BUCKET
+        ? 0
+        : k % 500 === 0 || edge
+        ? 3
+        : k % 97 < 2 || k === 4 * GAP_BUCKET - 1
+        ? 1
+        : 0;
+      if (breaks) spans.push([line, line + breaks]);
+      many.push(
+        ...rec(100 + k, `"${Array.from({ length: breaks + 1 }, (_, j) => `t${j}`).join("\n")}"`).split("\n"),
+      );
+    }
+    await Deno.writeTextFile(`${dir}/logs/part-00003.csv`, many.join("\n") + "\n");
+    const edges = spans.filter(([a, b]) => Math.floor(a / GAP_BUCKET) < Math.floor(b / GAP_BUCKET));
+    assert(edges.length > 0 && spans.some(([, b], k) => spans[k + 1]?.[0] === b + 1), "the cases are there");
+    assert(spans[0][0] > 2 * GAP_BUCKET && spans.at(-1)![1] === many.length, "the cases are there");
     await runEtl({ input: `${dir}/logs`, output: `${dir}/clean-polars` });
     const spark = await runEtlSpark({
       input: `${dir}/logs`,
@@ -483,7 +505,7 @@ sparkTest(
     assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
     // 21 records from the 20 above: 15 and 19 fall apart in two, 12 and 13 are one; 18, its last quote ending on the
     // last byte allowed, is read
-    assertEquals(spark.files.map((f) => f.rowsRead), [21, 2, 2]);
+    assertEquals(spark.files.map((f) => f.rowsRead), [21, 2, 2, 4 * GAP_BUCKET]);
     const clean = scanClean(`${dir}/clean-spark`).collectSync().sort("row_id");
     assert(clean.getColumn("item_id").toArray().map(String).includes("28"));
     const q = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {

@@ -59,6 +59,9 @@ import {
 import type { Zone } from "./times.ts";
 import { timed } from "../util/profile.ts";
 
+/** Lines per bucket in which a file's stretches of one-line records are looked up (records, in etlSteps). */
+export const GAP_BUCKET = 1024;
+
 /** The Java charset DECODE reads a spec's encoding with: the WHATWG "gbk" decoder is GB18030's. */
 const JAVA_CHARSET: Record<string, string> = { "utf-8": "UTF-8", gbk: "GB18030", gb18030: "GB18030" };
 
@@ -292,7 +295,8 @@ function quoting(Q: string, D: string) {
  * - decoded: each line after the header, decoded, with __open (it leaves a quoted field open, so the record may
  *   go on) and __qend (the byte after its last quote; csv.ts gives up on a quoted field open past
  *   MAX_RECORD_BYTES);
- * - multi: the records that span lines (__file, __line where they start, __end where they end).
+ * - multi: the records that span lines (__file, __line where they start, __end where they end, __covered: the
+ *   lines continuing the file's records before it).
  *
  * A line that leaves a quote open (a candidate) starts a record that ends on the next line that closes it, or
  * fails (a quoting error, the end of the file, or past MAX_RECORD_BYTES) and is then that first line alone, read
@@ -326,7 +330,9 @@ FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGT
   }, {
     view: "multi",
     cache: true,
-    sql: `SELECT __file, __line, __end FROM (
+    // __covered: the lines that continued the file's records before this one
+    sql: `SELECT __file, __line, __end, COALESCE(SUM(__end - __line) OVER (PARTITION BY __file ORDER BY __line
+  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __covered FROM (SELECT __file, __line, __end FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY __file, __run ORDER BY __line) AS __k FROM (
     SELECT *, SUM(IF(__linked, 0, 1)) OVER (PARTITION BY __file ORDER BY __line ROWS UNBOUNDED PRECEDING) AS __run
     FROM (SELECT *, COALESCE(LAG(__ok) OVER w AND LAG(__end) OVER w = __line, FALSE) AS __linked FROM (
@@ -342,7 +348,7 @@ FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGT
           WHERE __quoted))
       WHERE __open)
     WINDOW w AS (PARTITION BY __file ORDER BY __line)))
-) WHERE __k % 2 = 1 AND __ok`,
+) WHERE __k % 2 = 1 AND __ok)`,
   }];
 }
 
@@ -546,27 +552,37 @@ function etlSteps(
   AS base FROM (${counts.join(" UNION ALL ")})`,
   });
   if (csv.length) {
-    // a file without a multi-line record: a record per line; a file with one: lines grouped by the record they
-    // belong to (the line its record starts on), numbered in order; __qspan: bytes from the record's start to the
-    // end of its last quote
+    // a record per line, but for the multi-line records: their lines grouped and joined back. A record's row id
+    // counts the lines before it, less those that continued earlier records (__covered). In a file with multi-line
+    // records, the stretches of one-line records between them (gaps) are found per bucket of GAP_BUCKET lines, so a
+    // line finds its stretch by a join on its file and bucket, wherever it is read, and is not moved. __qspan:
+    // bytes from the record's start to the end of its last quote
+    const S = GAP_BUCKET;
     steps.push({
       view: "records",
       sql:
         `SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend AS __qspan, b.base + d.__line - 2 AS __row_id
 FROM decoded d LEFT ANTI JOIN multi m ON m.__file = d.__file JOIN bases b ON b.file = d.__file
 UNION ALL
-SELECT r.__file, r.__line, r.__byte, r.__text, r.__qspan,
-  b.base + ROW_NUMBER() OVER (PARTITION BY r.__file ORDER BY r.__line) - 1 AS __row_id
-FROM (SELECT __file, __line, MIN(__byte) AS __byte, MAX(__byte + __qend) - MIN(__byte) AS __qspan,
-    ARRAY_JOIN(TRANSFORM(ARRAY_SORT(COLLECT_LIST(NAMED_STRUCT('at', __at, 'text', __text, 'sep', __sep))),
-      l -> CONCAT(l.text, l.sep)), '') AS __text
-  FROM (SELECT d.__file, COALESCE(c.__start, d.__line) AS __line, d.__line AS __at, d.__byte, d.__qend, d.__text,
-      IF(COALESCE(c.__line < c.__end, m.__line IS NOT NULL), IF(d.__cr, '\\r\\n', '\\n'), '') AS __sep
-    FROM decoded d LEFT SEMI JOIN multi s ON s.__file = d.__file
-    LEFT JOIN (SELECT __file, EXPLODE(SEQUENCE(__line + 1, __end)) AS __line, __line AS __start, __end FROM multi) c
-      ON c.__file = d.__file AND c.__line = d.__line
-    LEFT JOIN multi m ON m.__file = d.__file AND m.__line = d.__line)
-  GROUP BY __file, __line) r JOIN bases b ON b.file = r.__file`,
+SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend, b.base + d.__line - 2 - g.__covered
+FROM decoded d JOIN (
+  SELECT __file, EXPLODE(SEQUENCE(__from DIV ${S}, __to DIV ${S})) AS __bucket, __from, __to, __covered FROM (
+    SELECT __file, __end + 1 AS __from, COALESCE(LEAD(__line) OVER (PARTITION BY __file ORDER BY __line) - 1, l.__last)
+      AS __to, __covered + __end - __line AS __covered
+    FROM multi JOIN (SELECT __file, MAX(__line) AS __last FROM decoded GROUP BY __file) l USING (__file)
+    UNION ALL SELECT __file, 2, MIN(__line) - 1, 0 FROM multi GROUP BY __file)
+  WHERE __from <= __to) g
+  ON g.__file = d.__file AND g.__bucket = d.__line DIV ${S} AND d.__line BETWEEN g.__from AND g.__to
+JOIN bases b ON b.file = d.__file
+UNION ALL
+SELECT r.__file, r.__line, r.__byte, r.__text, r.__qspan, b.base + r.__line - 2 - r.__covered
+FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MIN(d.__byte) AS __byte,
+    MAX(d.__byte + d.__qend) - MIN(d.__byte) AS __qspan,
+    ARRAY_JOIN(TRANSFORM(ARRAY_SORT(COLLECT_LIST(NAMED_STRUCT('at', d.__line, 'text', d.__text,
+      'sep', IF(d.__line < c.__end, IF(d.__cr, '\\r\\n', '\\n'), '')))), l -> CONCAT(l.text, l.sep)), '') AS __text
+  FROM decoded d JOIN (SELECT __file, EXPLODE(SEQUENCE(__line, __end)) AS __at, __line AS __start, __end, __covered
+    FROM multi) c ON c.__file = d.__file AND c.__at = d.__line
+  GROUP BY c.__file, c.__start) r JOIN bases b ON b.file = r.__file`,
     });
   }
   const keep = [...new Set(requiredColumns(spec))];
@@ -614,9 +630,11 @@ FROM (SELECT __file, __row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))}
   FROM parquet${g}) p JOIN bases b ON b.file = p.__file`,
     );
   });
-  steps.push({ view: "parsed", cache: true, sql: selects.join("\nUNION ALL\n") });
   // the scene list: fixed by the spec, or values in order of first appearance among well-formed records
   const sceneCol = spec.scene ? q(spec.scene.column) : null;
+  const dynamic = !!sceneCol && !fixedScenes;
+  // materialised where the scene list reads it too; else it is read once, by judged
+  steps.push({ view: "parsed", cache: dynamic, sql: selects.join("\nUNION ALL\n") });
   if (sceneCol && !fixedScenes) {
     steps.push({
       view: "scenes",
@@ -627,7 +645,6 @@ FROM (SELECT __file, __row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))}
     });
     steps.push({ collect: "scenes", sql: "SELECT v FROM scenes ORDER BY idx" });
   }
-  const dynamic = !!sceneCol && !fixedScenes;
   const sceneIdx = !sceneCol
     ? "0"
     : dynamic
@@ -636,8 +653,7 @@ FROM (SELECT __file, __row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))}
   const labels = [...spec.label.positive, ...spec.label.negative].map((v) => str(v.toLowerCase())).join(", ");
   const label = `LOWER(${trim(q(spec.label.column))})`;
   steps.push({
-    view: "checked",
-    cache: true,
+    view: "checked", // read once, by judged (cached): not materialised itself
     sql: `SELECT *, CAST(FLOOR(__ms / ${DAY}) AS INT) AS __day FROM (SELECT p.*, ${
       timeSql(`p.${q(spec.time.column)}`, spec.time.format, spec.time)
     } AS __ms, ${sceneIdx} AS __scene_idx${
@@ -687,13 +703,17 @@ FROM checked`,
   const textCols = spec.text.map((t) => t.column), cats = spec.categorical.map((c) => c.column);
   steps.push({
     write: { path: out, compression: "snappy", partitionBy: ["date", "scene"] },
-    sql: `SELECT __row_id AS row_id, ${trim(q(spec.user))} AS user_id, ${trim(q(spec.item))} AS item_id,
+    // rows gathered by partition (REBALANCE: a few part files per partition, not one per task that holds its
+    // rows; AQE splits a large one), each file in row order
+    sql: `SELECT /*+ REBALANCE(date, scene) */ __row_id AS row_id, ${trim(q(spec.user))} AS user_id, ${
+      trim(q(spec.item))
+    } AS item_id,
   CAST(TIMESTAMP_MILLIS(__ms) AS TIMESTAMP_NTZ) AS log_time, CAST(${label} IN (${positive}) AS INT) AS label${
       textCols.map((c) => `, COALESCE(${q(c)}, '') AS ${q(c)}`).join("")
     }${spec.numeric.map((n, k) => `, __num${k} AS ${q(n.column)}`).join("")}${
       cats.map((c) => `, ${trim(q(c))} AS ${q(c)}`).join("")
     }, CAST(DATE_FROM_UNIX_DATE(__day) AS STRING) AS date, CAST(__scene_idx AS INT) AS scene
-FROM judged WHERE __reason IS NULL`,
+FROM judged WHERE __reason IS NULL SORT BY date, scene, row_id`,
   });
   steps.push({
     write: { path: `${out}/_spark_quarantine`, compression: "snappy" },
