@@ -90,6 +90,19 @@ sparkTest(
       (await spark.run({ app: "fourth", inputs: [], steps: [setting("n")] })).collected.n[0].value,
       "200",
     );
+    // a driver closed stops its process and removes its folder; it takes no more plans
+    const own = await SparkDriver.start("local[1]");
+    assertEquals(
+      (await own.run({ app: "one", inputs: [], steps: [setting("n")] })).collected.n[0].value,
+      "200",
+    );
+    await own.close();
+    assertEquals(await Deno.stat(own.dir).then(() => "there", () => "gone"), "gone");
+    await assertRejects(
+      () => own.run({ app: "late", inputs: [], steps: [] }),
+      Error,
+      "the driver on local[1] is closed",
+    );
     // a driver that cannot start says why, from Spark's log
     await assertRejects(
       () => SparkDriver.start("nowhere[2]"),

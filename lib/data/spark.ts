@@ -117,7 +117,8 @@ export class SparkDriver {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #pending = "";
   #plans = 0;
-  #closed = false;
+  #closing: Promise<void> | undefined;
+  #exited = false;
 
   private constructor(
     readonly master: string,
@@ -161,13 +162,16 @@ export class SparkDriver {
 
   /** Run `plan` and return what it collected; an error carries Spark's message. Plans run one after another. */
   run(plan: SparkPlan): Promise<SparkResult> {
+    if (this.#closing) {
+      return Promise.reject(new Error(`Spark plan "${plan.app}": the driver on ${this.master} is closed`));
+    }
     const next = this.#queue.then(() => this.#run(plan));
     this.#queue = next.catch(() => {});
     return next;
   }
 
   async #run(plan: SparkPlan): Promise<SparkResult> {
-    if (this.#closed) throw new Error(`Spark plan "${plan.app}": the driver on ${this.master} is closed`);
+    if (this.#exited) throw new Error(`Spark plan "${plan.app}": the driver on ${this.master} has exited`);
     const path = `${this.dir}/plan-${++this.#plans}`;
     await Deno.writeTextFile(`${path}.json`, JSON.stringify({ ...plan, result: `${path}.result.json` }));
     try {
@@ -188,7 +192,7 @@ export class SparkDriver {
       while (!this.#pending.includes("\n")) {
         const { value, done } = await this.#reader.read();
         if (done) {
-          this.#closed = true;
+          this.#exited = true;
           const status = await this.child.status;
           throw new Error(`${what}: the driver exited (code ${status.code}):\n${this.log()}`);
         }
@@ -204,17 +208,16 @@ export class SparkDriver {
   }
 
   /** Stop the session and its JVM (after the plans already given), and remove the driver's files. */
-  async close(): Promise<void> {
-    await this.#queue;
-    if (!this.#closed) {
-      this.#closed = true;
-      await this.#writer.close().catch(() => {});
-    }
-    this.#reader.releaseLock();
-    await this.child.stdout.cancel().catch(() => {});
-    this.child.ref();
-    await this.child.status;
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  close(): Promise<void> {
+    return this.#closing ??= (async () => {
+      await this.#queue;
+      await this.#writer.close().catch(() => {}); // the driver stops its session when its stdin closes
+      this.#reader.releaseLock();
+      await this.child.stdout.cancel().catch(() => {});
+      this.child.ref();
+      await this.child.status;
+      await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    })();
   }
 }
 
