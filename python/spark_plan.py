@@ -6,8 +6,9 @@ DRIVER.json names the master, the settings the session starts with, and a log fi
 this process's, go there). The driver then reads plan files (lib/data/spark.ts SparkPlan), one path per line on
 stdin, and runs them one at a time in the same session: a plan's settings are set for that plan and put back
 after it, its views dropped and its cached tables released. Each plan's result goes to the file the plan names,
-and one line on stdout says it is done: {"ok": true}, or {"ok": false, "error": ...}. The session stops when
-stdin closes, and then the driver's folder (DRIVER.json's) is removed.
+and one line on stdout says it is done: {"ok": true}, or {"ok": false, "error": ...}; "lost": true when the
+session is gone with it (its JVM died: the error then ends with the log's last lines), and the driver exits. The
+session stops when stdin closes, and then the driver's folder (DRIVER.json's) is removed.
 
 A plan names inputs to register as views and steps in order; each step is one SQL query whose result is either
 registered (and cached) as a view, collected into the result file, or written as Parquet (one folder per step,
@@ -118,12 +119,25 @@ def run_plan(spark, plan):
 
 def error_text(e):
     """An exception as a few lines: Spark's message without the Java stack (its "at ..." lines)."""
-    lines = [l for l in str(e).splitlines() if l.strip() and not re.match(r"\s*at |\s*\.\.\. \d+ more", l)]
-    return "\n".join(lines[:20]) or type(e).__name__
+    return "\n".join(said(str(e).splitlines())[:20]) or type(e).__name__
 
 
-def serve(spark, started, replies):
-    """Plans from stdin, one path per line, until it closes; a line on `replies` for each."""
+def said(lines):
+    """The lines that say something: no Java stack frames, no WARN lines, no blank lines."""
+    return [l for l in lines if l.strip() and "WARN" not in l and not re.match(r"\s*at |\s*\.\.\. \d+ more", l)]
+
+
+def log_tail(log, n=15):
+    """The last lines of the driver's log that say something (why a JVM died is there, not in the exception)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(log, errors="replace") as f:
+        return "\n".join(said(f.read().splitlines())[-n:])
+
+
+def serve(spark, started, replies, log):
+    """Plans from stdin, one path per line, until it closes; a line on `replies` for each. Returns False when the
+    session is lost (the JVM died), after saying so with the log's last lines."""
     for line in sys.stdin:
         path = line.strip()
         if not path:
@@ -141,10 +155,10 @@ def serve(spark, started, replies):
                       "sparkVersion": spark.version, "master": spark.sparkContext.master,
                       "total": started + time.time() - t0}
             json.dump(result, open(plan["result"], "w"), default=str)
-        except Exception as e:  # the plan failed, the session goes on
+        except Exception as e:  # the plan failed; the session goes on if it can be cleaned
             reply = {"ok": False, "error": error_text(e)}
-        finally:
-            started = 0.0
+        started = 0.0
+        try:
             for t in spark.catalog.listTables():
                 if t.isTemporary:
                     spark.catalog.dropTempView(t.name)
@@ -154,8 +168,16 @@ def serve(spark, started, replies):
                     spark.conf.unset(k)
                 else:
                     spark.conf.set(k, v)
+        except Exception as e:  # the session is gone
+            error = reply.get("error") or error_text(e)
+            reply = {"ok": False, "lost": True,
+                     "error": f"{error}\nthe Spark session was lost; its log ends:\n{log_tail(log)}"}
+            replies.write(json.dumps(reply) + "\n")
+            replies.flush()
+            return False
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
+    return True
 
 
 def main(path: str) -> None:
@@ -174,10 +196,9 @@ def main(path: str) -> None:
     spark.sparkContext.setLogLevel("ERROR")
     replies.write(json.dumps({"ok": True, "started": True}) + "\n")
     replies.flush()
-    try:
-        serve(spark, time.time() - t0, replies)
-    finally:
-        spark.stop()
+    if not serve(spark, time.time() - t0, replies, driver["log"]):
+        os._exit(1)  # the session is lost: nothing to stop (the JVM goes when its stdin closes)
+    spark.stop()
     shutil.rmtree(os.path.dirname(os.path.abspath(path)), ignore_errors=True)  # the driver's folder, when stdin closed
 
 

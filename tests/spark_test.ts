@@ -62,7 +62,7 @@ const sparkTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 
 sparkTest(
-  "a Spark driver runs plans one after another, each from a clean session; a failed plan reports Spark's message and the driver goes on",
+  "a Spark driver runs plans one after another, each from a clean session; a failed plan reports Spark's message and the driver goes on; a lost session says why",
   async () => {
     const spark = await driver();
     const setting = (name: string) => ({ collect: name, sql: "SET spark.sql.shuffle.partitions" });
@@ -103,6 +103,30 @@ sparkTest(
       Error,
       "the driver on local[1] is closed",
     );
+    // a plan that takes the JVM down (out of memory) says why, from Spark's log; later plans are refused plainly
+    const small = await SparkDriver.start("local[1]", { "spark.driver.memory": "512m" });
+    try {
+      await assertRejects(
+        () =>
+          small.run({
+            app: "too big",
+            inputs: [],
+            steps: [{
+              collect: "x",
+              sql: "SELECT SIZE(COLLECT_LIST(REPEAT('x', 1000000))) AS n FROM RANGE(2000)",
+            }],
+          }),
+        Error,
+        "java.lang.OutOfMemoryError",
+      );
+      await assertRejects(
+        () => small.run({ app: "after", inputs: [], steps: [setting("n")] }),
+        Error,
+        'lost its session (Spark plan "too big" failed on local[1])',
+      );
+    } finally {
+      await small.close();
+    }
     // a driver that cannot start says why, from Spark's log
     await assertRejects(
       () => SparkDriver.start("nowhere[2]"),

@@ -108,8 +108,10 @@ function logTail(path: string, n = 25): string {
  * as it runs); a driver kept for several plans runs the later ones warm — tests and notebooks that run Spark
  * again and again keep one. The settings it starts with hold for its life (spark.driver.memory, the master, …); a
  * plan's own `conf` is set for that plan only, so there it takes Spark SQL's runtime settings (spark.sql.*). Each
- * plan starts from a clean session: the views and cached tables of the plans before it are gone. Spark's log goes
- * to a file, whose tail an error carries. The driver also stops when this process ends (its stdin closes).
+ * plan starts from a clean session: the views and cached tables of the plans before it are gone. A failed plan
+ * throws Spark's message; one that takes the session down (its JVM out of memory) also carries the last lines of
+ * Spark's log, which goes to a file, and the driver refuses later plans. The driver also stops when this process
+ * ends (its stdin closes).
  */
 export class SparkDriver {
   #queue: Promise<unknown> = Promise.resolve();
@@ -118,7 +120,7 @@ export class SparkDriver {
   #pending = "";
   #plans = 0;
   #closing: Promise<void> | undefined;
-  #exited = false;
+  #exited = ""; // why the driver cannot run plans any more
 
   private constructor(
     readonly master: string,
@@ -171,7 +173,9 @@ export class SparkDriver {
   }
 
   async #run(plan: SparkPlan): Promise<SparkResult> {
-    if (this.#exited) throw new Error(`Spark plan "${plan.app}": the driver on ${this.master} has exited`);
+    if (this.#exited) {
+      throw new Error(`Spark plan "${plan.app}": the driver on ${this.master} ${this.#exited}`);
+    }
     const path = `${this.dir}/plan-${++this.#plans}`;
     await Deno.writeTextFile(`${path}.json`, JSON.stringify({ ...plan, result: `${path}.result.json` }));
     try {
@@ -192,7 +196,7 @@ export class SparkDriver {
       while (!this.#pending.includes("\n")) {
         const { value, done } = await this.#reader.read();
         if (done) {
-          this.#exited = true;
+          this.#exited = "has exited";
           const status = await this.child.status;
           throw new Error(`${what}: the driver exited (code ${status.code}):\n${this.log()}`);
         }
@@ -204,6 +208,7 @@ export class SparkDriver {
     const at = this.#pending.indexOf("\n");
     const reply = JSON.parse(this.#pending.slice(0, at));
     this.#pending = this.#pending.slice(at + 1);
+    if (reply.lost) this.#exited = `lost its session (${what})`;
     if (!reply.ok) throw new Error(`${what}:\n${reply.error}`);
   }
 
