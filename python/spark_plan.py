@@ -29,27 +29,31 @@ from pyspark.sql import functions as F
 def numbered_lines(spark, files):
     """Text files as rows (__file: the index given, __line: 1-based, __byte: offset of the line's first byte,
     __bytes: the line as it is in the file without its terminator, __cr: whether that terminator was CR LF, not
-    LF), read in parallel splits by Spark's text source (plain or .gz by name), bytes kept as they are (the plan
+    LF, __last: the line ends its file without a line break, known for plain files, false for .gz ones, whose size
+    on disk is not their text's), read in parallel splits by Spark's text source (plain or .gz by name), bytes kept as they are (the plan
     decodes them). A split's lines come in order, so a line's number and offset are its split's (the line counts
     and byte sums of the file's earlier splits) plus its place in the split (monotonically_increasing_id counts a
     partition's rows in order)."""
     from pyspark.sql import Window
     rows = with_file(spark, spark.read.option("lineSep", "\n").text([literal(f["path"]) for f in files]), files,
                      F.col("_metadata.file_block_start").alias("split"),
-                     F.monotonically_increasing_id().alias("seq"), F.col("value").cast("binary").alias("raw"))
+                     F.monotonically_increasing_id().alias("seq"), F.col("value").cast("binary").alias("raw"),
+                     F.when(F.col("_metadata.file_name").endswith(".gz"), F.lit(None))
+                     .otherwise(F.col("_metadata.file_size")).alias("fsize"))
     cr = F.expr("substr(raw, -1) = X'0D'")
     rows = rows.select("__file", "split", "seq", (F.octet_length("raw") + 1).alias("size"), cr.alias("__cr"),
                        F.when(cr, F.expr("substr(raw, 1, octet_length(raw) - 1)")).otherwise(F.col("raw"))
-                       .alias("__bytes"))
+                       .alias("__bytes"), "fsize")
     before = Window.partitionBy("__file").orderBy("split").rowsBetween(Window.unboundedPreceding, -1)
     splits = rows.groupBy("__file", "split").agg(F.min("seq").alias("first"), F.count("*").alias("lines"),
                                                  F.sum("size").alias("size")).select(
         "__file", "split", "first", F.coalesce(F.sum("lines").over(before), F.lit(0)).alias("line0"),
         F.coalesce(F.sum("size").over(before), F.lit(0)).alias("byte0"))
     inside = Window.partitionBy("__file", "split").orderBy("seq").rowsBetween(Window.unboundedPreceding, -1)
+    byte = F.col("byte0") + F.coalesce(F.sum("size").over(inside), F.lit(0))
     return rows.join(F.broadcast(splits), ["__file", "split"]).select(
-        "__file", (F.col("line0") + F.col("seq") - F.col("first") + 1).alias("__line"),
-        (F.col("byte0") + F.coalesce(F.sum("size").over(inside), F.lit(0))).alias("__byte"), "__bytes", "__cr")
+        "__file", (F.col("line0") + F.col("seq") - F.col("first") + 1).alias("__line"), byte.alias("__byte"),
+        "__bytes", "__cr", F.coalesce(byte + F.col("size") == F.col("fsize") + 1, F.lit(False)).alias("__last"))
 
 
 def parquet_rows(spark, files, columns):

@@ -299,7 +299,7 @@ async function etlDiffs(a: string, b: string): Promise<string[]> {
         "reason",
         "column",
         "raw",
-        ...(r.reason === "broken_quoting" || r.reason === "bad_encoding" ? [] : ["value"]),
+        "value",
       ];
       const diff = keys.filter((k) => String(r[k] ?? "") !== String(xb[i][k] ?? ""));
       if (diff.length) {
@@ -508,7 +508,7 @@ sparkTest(
     );
     await Deno.writeTextFile(
       `${dir}/logs/part-00002.csv`,
-      [RAW_COLUMNS.join(","), rec(21), rec(22)].join("\n"),
+      [RAW_COLUMNS.join(","), rec(21, "\uFFFD written as such"), rec(22)].join("\n"), // valid UTF-8: read
     );
     // a longer file: stretches of one-line records over several buckets of GAP_BUCKET lines, multi-line records
     // side by side and across a bucket's edge, the last record of the file one of them
@@ -532,6 +532,20 @@ sparkTest(
     const edges = spans.filter(([a, b]) => Math.floor(a / GAP_BUCKET) < Math.floor(b / GAP_BUCKET));
     assert(edges.length > 0 && spans.some(([, b], k) => spans[k + 1]?.[0] === b + 1), "the cases are there");
     assert(spans[0][0] > 2 * GAP_BUCKET && spans.at(-1)![1] === many.length, "the cases are there");
+    // one line each, past MAX_RECORD_BYTES, and where scanRecord stops: a three-byte character across byte M (M:
+    // MAX_RECORD_BYTES, from 0), a doubled quote across it and one starting on it, and a quoted field that opens
+    // after it (its first step a three-byte character)
+    const M = MAX_RECORD_BYTES, head = rec(30, "@").indexOf("@"), fill = (n: number) => "y".repeat(n);
+    const far: [string, number][] = [
+      [rec(30, `"${fill(M - 2 - head)}标${fill(99)}"`), M + 2],
+      [rec(31, `"${fill(M - 2 - head)}""${fill(99)}"`), M + 2], // a doubled quote is not checked: the next step is
+      [rec(32, `"${fill(M - 1 - head)}""${fill(99)}"`), M + 3],
+      [rec(33, fill(M + 10 - head), '"标,b"'), M + 10 + 1 + 1 + 3],
+    ];
+    await Deno.writeTextFile(
+      `${dir}/logs/part-00004.csv`,
+      [RAW_COLUMNS.join(","), ...far.map(([line]) => line)].join("\n") + "\n",
+    );
     await runEtl({ input: `${dir}/logs`, output: `${dir}/clean-polars` });
     const spark = await runEtlSpark({
       input: `${dir}/logs`,
@@ -542,9 +556,10 @@ sparkTest(
     assertEquals(await etlDiffs(`${dir}/clean-polars`, `${dir}/clean-spark`), []);
     // 21 records from the 20 above: 15 and 19 fall apart in two, 12 and 13 are one; 18, its last quote ending on the
     // last byte allowed, is read
-    assertEquals(spark.files.map((f) => f.rowsRead), [21, 2, 2, 4 * GAP_BUCKET]);
+    assertEquals(spark.files.map((f) => f.rowsRead), [21, 2, 2, 4 * GAP_BUCKET, far.length]);
     const clean = scanClean(`${dir}/clean-spark`).collectSync().sort("row_id");
     assert(clean.getColumn("item_id").toArray().map(String).includes("28"));
+    assert(clean.getColumn("item_title").toArray().includes("\uFFFD written as such"));
     const q = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
       inferSchemaLength: 0,
     }).filter(pl.col("file").eq(pl.lit("part-00000.csv")));
@@ -557,7 +572,16 @@ sparkTest(
     ]);
     const opened = q.filter(pl.col("value").eq(pl.lit(LEFT_OPEN))).getColumn("line").toArray().map(Number);
     const lineOf = (k: number) => lines.slice(0, k).join("\n").split("\n").length + 1;
-    assertEquals(opened, [lineOf(7), lineOf(15), lineOf(19), lineOf(20)]);
+    assertEquals(opened, [lineOf(7), lineOf(15), lineOf(19)]);
+    // 20, open at the end of a file without a final line break: read to the end of the input, which is its line's
+    const unterminated = (k: number) =>
+      q.filter(pl.col("line").eq(pl.lit(String(lineOf(k))))).getColumn("value");
+    assertEquals(unterminated(20).toArray(), [`unterminated or stray quote at byte ${lines[20].length}`]);
+    // lines past MAX_RECORD_BYTES: scanRecord stops at the first step inside a quoted field that ends past it
+    const farValues = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
+      inferSchemaLength: 0,
+    }).filter(pl.col("file").eq(pl.lit("part-00004.csv"))).getColumn("value").toArray();
+    assertEquals(farValues, far.map(([, stop]) => `unterminated or stray quote at byte ${stop}`));
     // a header across lines (an ignored column named with a line break): the default engine reads it, Spark refuses
     await Deno.mkdir(`${dir}/header`);
     await Deno.writeTextFile(

@@ -10,7 +10,8 @@
  * never closes, or closes past MAX_RECORD_BYTES, is its first line alone. CSV input is plain or gzip named *.gz,
  * each line's bytes decoded in SQL from the spec's encoding: UTF-8, or GBK and GB18030 both as Java's GB18030 (the
  * WHATWG gbk decoder etl.ts uses reads GB18030 too; of all one- and two-byte sequences the two read only the lone
- * byte 0x80 and A3 A0 differently); bytes that do not decode become U+FFFD and the record is quarantined. Parquet
+ * byte 0x80 and A3 A0 differently); bytes that do not decode become U+FFFD and the record is quarantined (with
+ * etl.ts's message: quoteErrorSql, encodingErrorSql). Parquet
  * files are read by Spark as typed, each row a record (its number in the file as the line), their columns turned to
  * text by parquet.ts's rules.
  * tests/spark_test.ts compares both engines record by record.
@@ -291,6 +292,63 @@ function quoting(Q: string, D: string) {
 }
 
 /**
+ * etl.ts's message for a record with a quoting error: "unterminated or stray quote at byte N", N the byte (from the
+ * record's start) where csv.ts's scanRecord stopped, or LEFT_OPEN when it stopped past the record's line (a quote
+ * left open reads on into the next lines; the record is then cut back to its first line). Such a record is always
+ * one line here (__text). scanRecord stops at the first of: a stray quote, or a byte after a closing quote that is
+ * not a delimiter (the end of the longest run of well-formed fields); the end of the input inside a quote (the
+ * file's last line without a line break: __last); and the first byte past MAX_RECORD_BYTES inside a quoted field,
+ * which only a line that long can reach (UTF-8 lines, counted on its bytes; not counted for GBK and GB18030, whose
+ * lines that long are not read byte by byte here).
+ */
+function quoteErrorSql(spec: ResolvedSpec, Q: string, D: string): string {
+  const charset = str(JAVA_CHARSET[spec.encoding]), re = quoting(Q, D), qc = str(spec.quote);
+  const bytes = (e: string) => `OCTET_LENGTH(ENCODE(${e}, ${charset}))`;
+  const open = `__text RLIKE ${str(re.leftOpen)}`, len = bytes("__text");
+  const fields = `(?:${Q}[^${Q}]*+(?:${Q}${Q}[^${Q}]*+)*+${Q}|[^${Q}${D}]*+)`;
+  const run = `LENGTH(REGEXP_EXTRACT(__text, ${str(`^(?:${fields}${D})*+${fields}`)}, 0))`;
+  const stray = `IF(NOT ${open} AND ${run} < LENGTH(__text), ${bytes(`SUBSTRING(__text, 1, ${run})`)}, NULL)`;
+  const end = `IF(${open} AND __last, ${len}, NULL)`;
+  let past = "NULL";
+  if (spec.encoding === "utf-8") {
+    // on the line's bytes (one character each; j counts from 0). Inside a quoted field scanRecord steps over a
+    // doubled quote without checking the length, then checks after a quote (which closes the field) or a character
+    // (a lead byte and its continuation bytes): from a step's start j, the check comes after the run of quotes there
+    // if it is odd, else after the character that follows it
+    const B = "DECODE(ENCODE(__text, 'UTF-8'), 'ISO-8859-1')", M = MAX_RECORD_BYTES;
+    const quotes = (j: string) => `LENGTH(REGEXP_EXTRACT(SUBSTRING(${B}, ${j} + 1), ${str(`^${Q}*+`)}, 0))`;
+    const cont = (j: string) =>
+      `LENGTH(REGEXP_EXTRACT(SUBSTRING(${B}, ${j} + 1, 3), ${str("^[\\x{80}-\\x{BF}]*+")}, 0))`;
+    const checked = (j: string) =>
+      `IF(${quotes(j)} % 2 = 1, ${j} + ${quotes(j)}, ${j} + ${quotes(j)} + 1 + ${
+        cont(`${j} + ${quotes(j)} + 1`)
+      })`;
+    const inside = (n: number) => `SUBSTRING(${B}, 1, ${n}) RLIKE ${str(re.leftOpen)}`;
+    const p0 = `(${M} + INSTR(SUBSTRING(${B}, ${M + 1}), ${qc}) - 1)`; // the first quote from byte M on
+    past = `IF(${len} <= ${M}, NULL, CASE WHEN ${inside(M)} THEN ${checked(`${M}`)}
+      WHEN ${inside(M - 1)} AND ${quotes(`${M - 1}`)} >= 2 THEN ${checked(`${M - 1}`)}
+      WHEN INSTR(SUBSTRING(${B}, ${M + 1}), ${qc}) > 0 AND SUBSTRING(${B}, ${p0}, 1) = ${str(spec.delimiter)}
+        AND ${p0} + 1 < ${len} THEN ${checked(`${p0} + 1`)} END)`;
+  }
+  const at = `LEAST(${stray}, ${end}, ${past})`;
+  return `IF(${at} IS NULL OR ${at} > ${len}, ${
+    str(LEFT_OPEN)
+  }, CONCAT('unterminated or stray quote at byte ', ${at}))`;
+}
+
+/**
+ * etl.ts's message for a record whose bytes do not decode: where the first bad UTF-8 byte is (its first U+FFFD: one
+ * the log itself holds before it would move it), or the record's start.
+ */
+function encodingErrorSql(spec: ResolvedSpec): string {
+  if (spec.encoding !== "utf-8") {
+    return `CONCAT(${str(`not valid ${spec.encoding} (record at byte `)}, __byte, ' of the file)')`;
+  }
+  const before = `OCTET_LENGTH(ENCODE(SUBSTRING(__text, 1, INSTR(__text, ${str("\uFFFD")}) - 1), 'UTF-8'))`;
+  return `CONCAT('invalid utf-8 at byte ', __byte + ${before}, ' of the file')`;
+}
+
+/**
  * The steps that turn the numbered lines into records as csv.ts reads them, quoted line breaks included:
  * - decoded: each line after the header, decoded, with __open (it leaves a quoted field open, so the record may
  *   go on) and __qend (the byte after its last quote; csv.ts gives up on a quoted field open past
@@ -316,16 +374,22 @@ function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
   const qend = spec.encoding === "utf-8" || spec.quote.charCodeAt(0) < 0x30
     ? `LENGTH(${latin1}) - LOCATE(${qc}, REVERSE(${latin1})) + 1`
     : `OCTET_LENGTH(ENCODE(SUBSTRING(__text, 1, LENGTH(__text) - LOCATE(${qc}, REVERSE(__text)) + 1), ${charset}))`;
+  // bytes that do not decode: a U+FFFD that was not in the text (UTF-8 text is its bytes again only when valid; in
+  // GBK and GB18030 a U+FFFD is taken as one that was not)
+  const fffd = `INSTR(__text, ${str("\uFFFD")}) > 0`;
+  const bad = spec.encoding === "utf-8" ? `(${fffd} AND ENCODE(__text, 'UTF-8') <> __bytes)` : fffd;
   return [{
     view: "decoded",
     cache: true,
     // only a line with an odd number of quotes can leave one open, or close one; __qend is wanted there, and where
     // the line alone is longer than MAX_RECORD_BYTES (elsewhere 0: the record is too short to be cut)
-    sql: `SELECT __file, __line, __byte, __cr, __text, __odd AND __text RLIKE ${str(re.leftOpen)} AS __open,
+    sql: `SELECT __file, __line, __byte, __cr, __last, __text, ${bad} AS __bad, __odd AND __text RLIKE ${
+      str(re.leftOpen)
+    } AS __open,
   IF(__odd OR OCTET_LENGTH(__bytes) > ${MAX_RECORD_BYTES}, ${qend}, 0)
   AS __qend, __quotes > 0 AS __quoted
 FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGTH(REPLACE(__text, ${qc}, '')) AS __quotes
-  FROM (SELECT __file, __line, __byte, __cr, __bytes, DECODE(__bytes, ${charset}) AS __text FROM lines
+  FROM (SELECT __file, __line, __byte, __cr, __last, __bytes, DECODE(__bytes, ${charset}) AS __text FROM lines
     WHERE __line > 1)))`,
   }, {
     view: "multi",
@@ -561,22 +625,24 @@ function etlSteps(
     steps.push({
       view: "records",
       sql:
-        `SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend AS __qspan, b.base + d.__line - 2 AS __row_id
+        `SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend AS __qspan, b.base + d.__line - 2 AS __row_id,
+  d.__last, d.__bad
 FROM decoded d LEFT ANTI JOIN multi m ON m.__file = d.__file JOIN bases b ON b.file = d.__file
 UNION ALL
-SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend, b.base + d.__line - 2 - g.__covered
+SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend, b.base + d.__line - 2 - g.__covered, d.__last, d.__bad
 FROM decoded d JOIN (
   SELECT __file, EXPLODE(SEQUENCE(__from DIV ${S}, __to DIV ${S})) AS __bucket, __from, __to, __covered FROM (
-    SELECT __file, __end + 1 AS __from, COALESCE(LEAD(__line) OVER (PARTITION BY __file ORDER BY __line) - 1, l.__last)
+    SELECT __file, __end + 1 AS __from, COALESCE(LEAD(__line) OVER (PARTITION BY __file ORDER BY __line) - 1, l.__final)
       AS __to, __covered + __end - __line AS __covered
-    FROM multi JOIN (SELECT __file, MAX(__line) AS __last FROM decoded GROUP BY __file) l USING (__file)
+    FROM multi JOIN (SELECT __file, MAX(__line) AS __final FROM decoded GROUP BY __file) l USING (__file)
     UNION ALL SELECT __file, 2, MIN(__line) - 1, 0 FROM multi GROUP BY __file)
   WHERE __from <= __to) g
   ON g.__file = d.__file AND g.__bucket = d.__line DIV ${S} AND d.__line BETWEEN g.__from AND g.__to
 JOIN bases b ON b.file = d.__file
 UNION ALL
-SELECT r.__file, r.__line, r.__byte, r.__text, r.__qspan, b.base + r.__line - 2 - r.__covered
-FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MIN(d.__byte) AS __byte,
+SELECT r.__file, r.__line, r.__byte, r.__text, r.__qspan, b.base + r.__line - 2 - r.__covered, r.__last, r.__bad
+FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MAX(d.__last) AS __last, MAX(d.__bad) AS __bad,
+    MIN(d.__byte) AS __byte,
     MAX(d.__byte + d.__qend) - MIN(d.__byte) AS __qspan,
     ARRAY_JOIN(TRANSFORM(ARRAY_SORT(COLLECT_LIST(NAMED_STRUCT('at', d.__line, 'text', d.__text,
       'sep', IF(d.__line < c.__end, IF(d.__cr, '\\r\\n', '\\n'), '')))), l -> CONCAT(l.text, l.sep)), '') AS __text
@@ -598,7 +664,7 @@ FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MIN
     const key = JSON.stringify([headers[file], pathNames(file)]);
     groups.set(key, [...(groups.get(key) ?? []), file]);
   }
-  const { wellQuoted, leftOpen } = quoting(Q, D);
+  const { wellQuoted } = quoting(Q, D);
   const selects = [...groups].map(([key, ks]) => {
     const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
@@ -606,10 +672,10 @@ FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MIN
     const fields = `SIZE(SPLIT(${stripped}, ${str(D)}, -1))`;
     const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `f.c${header.indexOf(c)}`;
-    return `SELECT __row_id, __file, __line, __byte, __text, __fields, CASE
+    return `SELECT __row_id, __file, __line, __byte, __text, __last, __fields, CASE
     WHEN INSTR(${stripped}, ${str(qc)}) > 0 OR __qspan > ${MAX_RECORD_BYTES} THEN 'broken_quoting'
     WHEN __text = '' THEN 'empty_line'
-    WHEN INSTR(__text, ${str("\uFFFD")}) > 0 THEN 'bad_encoding'
+    WHEN __bad THEN 'bad_encoding'
     WHEN __fields <> ${header.length} THEN 'wrong_column_count' END AS __record_reason, ${header.length} AS __width,
   ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
   CONCAT_WS(${str(d)}, ${[...header, ...named].map((c) => csvField(col(c))).join(", ")}) AS __raw
@@ -622,7 +688,7 @@ FROM (SELECT *, ${fields} AS __fields, FROM_CSV(__text, ${str(schema)}, ${option
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `p.${q(c)}`;
     selects.push(
       `SELECT b.base + p.__row AS __row_id, p.__file, p.__row + 1 AS __line, CAST(NULL AS BIGINT) AS __byte,
-  '' AS __text, ${width} AS __fields, CAST(NULL AS STRING) AS __record_reason, ${width} AS __width,
+  '' AS __text, FALSE AS __last, ${width} AS __fields, CAST(NULL AS STRING) AS __record_reason, ${width} AS __width,
   ${keep.map((c) => `${orMissing(col(c))} AS ${q(c)}`).join(", ")},
   CONCAT_WS(${str(d)}, ${[...fields.map((f) => f.name), ...named].map((c) => csvField(col(c))).join(", ")})
   AS __raw
@@ -693,9 +759,8 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   IF(__record_reason IS NULL, CASE ${when("column")} END, '') AS __reason_column,
   CASE WHEN __record_reason IN ('wrong_column_count', 'empty_line')
     THEN CONCAT(__fields, ' fields, expected ', __width)
-    WHEN __record_reason = 'broken_quoting'
-      THEN IF(__text RLIKE ${str(leftOpen)}, ${str(LEFT_OPEN)}, 'unterminated or stray quote')
-    WHEN __record_reason = 'bad_encoding' THEN ${str(`not valid ${spec.encoding} (decoded as U+FFFD)`)}
+    WHEN __record_reason = 'broken_quoting' THEN ${quoteErrorSql(spec, Q, D)}
+    WHEN __record_reason = 'bad_encoding' THEN ${encodingErrorSql(spec)}
     ELSE ${valueCol} END AS __reason_value
 FROM checked`,
   });

@@ -42,7 +42,8 @@ export interface SparkPlan {
   /**
    * Inputs registered as views: a Parquet folder (`path`, Hive partitions discovered), or text files read as
    * numbered lines (`lines`: columns __file (the index given), __line (1-based), __byte (offset), __bytes (the
-   * line's bytes without its LF or CR LF, undecoded), __cr (it ended CR LF)), or Parquet files' rows (`parquet`: columns __file, __row
+   * line's bytes without its LF or CR LF, undecoded), __cr (it ended CR LF), __last (it ends its file without a line
+   * break: plain files only, false for .gz)), or Parquet files' rows (`parquet`: columns __file, __row
    * (0-based position in the file), then `columns`; ctrlab's names cannot clash with a log's own columns).
    */
   inputs: (
