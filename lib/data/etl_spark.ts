@@ -275,6 +275,8 @@ export function patternSql(t: string, pattern: string, zone: Zone = {}): string 
  * regex pieces; possessive quantifiers, so no backtracking on long lines):
  * - wellQuoted: a quoted field, closed and followed by a delimiter or the end (removed, the rest holds no quote);
  * - leftOpen: read from a record's start, the line ends inside a quoted field (a quoted line break follows);
+ * - wellFormed: from a record's start, the well-formed fields and the next one up to where it breaks (a quote that
+ *   cannot be there, or a quoted field left open);
  * - closes / staysOpen: read from inside a quoted field (the line after a quoted line break), the field closes
  *   and the record ends with the line / the line ends inside a quoted field again. Neither: a quoting error.
  */
@@ -283,9 +285,11 @@ function quoting(Q: string, D: string) {
   // repetition of a group, and a long line overflows its stack)
   const inside = `[^${Q}]*+(?:${Q}${Q}[^${Q}]*+)*+`;
   const field = `(?:${Q}${inside}${Q}(?=${D}|$)|[^${Q}${D}]*+(?=${D}|$))`; // a whole field, closed in the line
+  const upTo = `(?:${Q}${inside}${Q}|[^${Q}${D}]*+)`; // a field up to its end, or to where it breaks
   return {
     wellQuoted: `(^|${D})${Q}${inside}${Q}(?=${D}|$)`,
-    leftOpen: `^(?:(?:${Q}${inside}${Q}|[^${Q}${D}]*+)${D})*+${Q}${inside}$`,
+    leftOpen: `^(?:${upTo}${D})*+${Q}${inside}$`,
+    wellFormed: `^(?:${upTo}${D})*+${upTo}`,
     closes: `^${inside}${Q}(?:${D}${field})*+$`,
     staysOpen: `^${inside}(?:${Q}(?:${D}${field})*+${D}${Q}${inside})?$`,
   };
@@ -305,8 +309,7 @@ function quoteErrorSql(spec: ResolvedSpec, Q: string, D: string): string {
   const charset = str(JAVA_CHARSET[spec.encoding]), re = quoting(Q, D), qc = str(spec.quote);
   const bytes = (e: string) => `OCTET_LENGTH(ENCODE(${e}, ${charset}))`;
   const open = `__text RLIKE ${str(re.leftOpen)}`, len = bytes("__text");
-  const fields = `(?:${Q}[^${Q}]*+(?:${Q}${Q}[^${Q}]*+)*+${Q}|[^${Q}${D}]*+)`;
-  const run = `LENGTH(REGEXP_EXTRACT(__text, ${str(`^(?:${fields}${D})*+${fields}`)}, 0))`;
+  const run = `LENGTH(REGEXP_EXTRACT(__text, ${str(re.wellFormed)}, 0))`;
   const stray = `IF(NOT ${open} AND ${run} < LENGTH(__text), ${bytes(`SUBSTRING(__text, 1, ${run})`)}, NULL)`;
   const end = `IF(${open} AND __last, ${len}, NULL)`;
   let past = "NULL";
