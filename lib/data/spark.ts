@@ -106,13 +106,12 @@ function logTail(path: string, n = 25): string {
 /**
  * A Spark driver: one process (python/spark_plan.py, its SparkSession and JVM) on `master` that runs plans one at
  * a time until `close()`. Starting one takes seconds and its first queries run cold (Java compiles Spark's code
- * as it runs); a driver kept for several plans runs the later ones warm — tests and notebooks that run Spark
- * again and again keep one. The settings it starts with hold for its life (spark.driver.memory, the master, …); a
- * plan's own `conf` is set for that plan only, so there it takes Spark SQL's runtime settings (spark.sql.*). Each
- * plan starts from a clean session: the views and cached tables of the plans before it are gone. A failed plan
- * throws Spark's message; one that takes the session down (its JVM out of memory) also carries the last lines of
- * Spark's log, which goes to a file, and the driver refuses later plans. The driver also stops when this process
- * ends (its stdin closes).
+ * as it runs); a driver kept for several plans runs the later ones warm (the tests keep one). The settings it
+ * starts with hold for its life (spark.driver.memory, the master, …); a plan's own `conf` is set for that plan only,
+ * so there it takes Spark SQL's runtime settings (spark.sql.*). Each plan starts from a clean session: the views
+ * and cached tables of the plans before it are gone. A failed plan throws Spark's message; one that takes the
+ * session down (its JVM out of memory) also carries the last lines of Spark's log, which goes to a file, and the
+ * driver refuses later plans. The driver also stops when this process ends (its stdin closes).
  */
 export class SparkDriver {
   #queue: Promise<unknown> = Promise.resolve();
