@@ -7,7 +7,7 @@ this process's, go there). The driver then reads plan files (lib/data/spark.ts S
 stdin, and runs them one at a time in the same session: a plan's settings are set for that plan and put back
 after it, its views dropped and its cached tables released. Each plan's result goes to the file the plan names,
 and one line on stdout says it is done: {"ok": true}, or {"ok": false, "error": ...}; "lost": true when the
-session is gone with it (its JVM died: the error then ends with the log's last lines), and the driver exits. The
+session is gone with it (its JVM died: why is in the log), and the driver exits. The
 session stops when stdin closes, and then the driver's folder (DRIVER.json's) is removed.
 
 A plan names inputs to register as views and steps in order; each step is one SQL query whose result is either
@@ -30,10 +30,10 @@ def numbered_lines(spark, files):
     """Text files as rows (__file: the index given, __line: 1-based, __byte: offset of the line's first byte,
     __bytes: the line as it is in the file without its terminator, __cr: whether that terminator was CR LF, not
     LF, __last: the line ends its file without a line break, known for plain files, false for .gz ones, whose size
-    on disk is not their text's), read in parallel splits by Spark's text source (plain or .gz by name), bytes kept as they are (the plan
-    decodes them). A split's lines come in order, so a line's number and offset are its split's (the line counts
-    and byte sums of the file's earlier splits) plus its place in the split (monotonically_increasing_id counts a
-    partition's rows in order)."""
+    on disk is not their text's), read in parallel splits by Spark's text source (plain or .gz by name), bytes kept
+    as they are (the plan decodes them). A split's lines come in order, so a line's number and offset are its
+    split's (the line counts and byte sums of the file's earlier splits) plus its place in the split
+    (monotonically_increasing_id counts a partition's rows in order)."""
     from pyspark.sql import Window
     rows = with_file(spark, spark.read.option("lineSep", "\n").text([literal(f["path"]) for f in files]), files,
                      F.col("_metadata.file_block_start").alias("split"),
@@ -123,25 +123,13 @@ def run_plan(spark, plan):
 
 def error_text(e):
     """An exception as a few lines: Spark's message without the Java stack (its "at ..." lines)."""
-    return "\n".join(said(str(e).splitlines())[:20]) or type(e).__name__
+    lines = [l for l in str(e).splitlines() if l.strip() and not re.match(r"\s*at |\s*\.\.\. \d+ more", l)]
+    return "\n".join(lines[:20]) or type(e).__name__
 
 
-def said(lines):
-    """The lines that say something: no Java stack frames, no WARN lines, no blank lines."""
-    return [l for l in lines if l.strip() and "WARN" not in l and not re.match(r"\s*at |\s*\.\.\. \d+ more", l)]
-
-
-def log_tail(log, n=15):
-    """The last lines of the driver's log that say something (why a JVM died is there, not in the exception)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with open(log, errors="replace") as f:
-        return "\n".join(said(f.read().splitlines())[-n:])
-
-
-def serve(spark, started, replies, log):
+def serve(spark, started, replies):
     """Plans from stdin, one path per line, until it closes; a line on `replies` for each. Returns False when the
-    session is lost (the JVM died), after saying so with the log's last lines."""
+    session is lost (the JVM died), after saying so (the caller reads why in the log)."""
     for line in sys.stdin:
         path = line.strip()
         if not path:
@@ -173,9 +161,7 @@ def serve(spark, started, replies, log):
                 else:
                     spark.conf.set(k, v)
         except Exception as e:  # the session is gone
-            error = reply.get("error") or error_text(e)
-            reply = {"ok": False, "lost": True,
-                     "error": f"{error}\nthe Spark session was lost; its log ends:\n{log_tail(log)}"}
+            reply = {"ok": False, "lost": True, "error": reply.get("error") or error_text(e)}
             replies.write(json.dumps(reply) + "\n")
             replies.flush()
             return False
@@ -200,7 +186,7 @@ def main(path: str) -> None:
     spark.sparkContext.setLogLevel("ERROR")
     replies.write(json.dumps({"ok": True, "started": True}) + "\n")
     replies.flush()
-    if not serve(spark, time.time() - t0, replies, driver["log"]):
+    if not serve(spark, time.time() - t0, replies):
         os._exit(1)  # the session is lost: nothing to stop (the JVM goes when its stdin closes)
     spark.stop()
     shutil.rmtree(os.path.dirname(os.path.abspath(path)), ignore_errors=True)  # the driver's folder, when stdin closed

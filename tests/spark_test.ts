@@ -252,6 +252,11 @@ function tableDiffs(a: string, b: string): string[] {
   return out;
 }
 
+/** An ETL output's quarantine as written (record order), every field as text. */
+function readQuarantine(clean: string): pl.DataFrame {
+  return pl.readCSV(Deno.readTextFileSync(`${clean}/${QUARANTINE_FILE}`), { inferSchemaLength: 0 } as never);
+}
+
 /** Every difference between two ETL outputs: the report's accounting, the cleaned rows and the quarantine, record by record. */
 async function etlDiffs(a: string, b: string): Promise<string[]> {
   const out: string[] = [];
@@ -281,12 +286,8 @@ async function etlDiffs(a: string, b: string): Promise<string[]> {
       if (bad >= 0) out.push(`clean.${col} row ${bad}: ${x[bad]} ≠ ${y[bad]}`);
     }
   }
-  // the quarantine by row id; a record-level failure's message may word its detail differently
-  const quarantine = (dir: string) =>
-    pl.readCSV(Deno.readTextFileSync(`${dir}/${QUARANTINE_FILE}`), { inferSchemaLength: 0 } as never).sort(
-      "row_id",
-    );
-  const [qa, qb] = [quarantine(a), quarantine(b)];
+  // the quarantine by row id, every field compared
+  const [qa, qb] = [readQuarantine(a).sort("row_id"), readQuarantine(b).sort("row_id")];
   if (qa.height !== qb.height) out.push(`quarantine: ${qa.height} ≠ ${qb.height} records`);
   else {
     const [xa, xb] = [qa.toRecords(), qb.toRecords()] as Record<string, string>[][];
@@ -560,9 +561,8 @@ sparkTest(
     const clean = scanClean(`${dir}/clean-spark`).collectSync().sort("row_id");
     assert(clean.getColumn("item_id").toArray().map(String).includes("28"));
     assert(clean.getColumn("item_title").toArray().includes("\uFFFD written as such"));
-    const q = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
-      inferSchemaLength: 0,
-    }).filter(pl.col("file").eq(pl.lit("part-00000.csv")));
+    const quarantined = readQuarantine(`${dir}/clean-spark`);
+    const q = quarantined.filter(pl.col("file").eq(pl.lit("part-00000.csv")));
     assertEquals(clean.getColumn("item_title").toArray().slice(0, 5), [
       "t1",
       "two\nlines",
@@ -578,9 +578,8 @@ sparkTest(
       q.filter(pl.col("line").eq(pl.lit(String(lineOf(k))))).getColumn("value");
     assertEquals(unterminated(20).toArray(), [`unterminated or stray quote at byte ${lines[20].length}`]);
     // lines past MAX_RECORD_BYTES: scanRecord stops at the first step inside a quoted field that ends past it
-    const farValues = pl.readCSV(Deno.readTextFileSync(`${dir}/clean-spark/${QUARANTINE_FILE}`), {
-      inferSchemaLength: 0,
-    }).filter(pl.col("file").eq(pl.lit("part-00004.csv"))).getColumn("value").toArray();
+    const farValues = quarantined.filter(pl.col("file").eq(pl.lit("part-00004.csv"))).getColumn("value")
+      .toArray();
     assertEquals(farValues, far.map(([, stop]) => `unterminated or stray quote at byte ${stop}`));
     // a header across lines (an ignored column named with a line break): the default engine reads it, Spark refuses
     await Deno.mkdir(`${dir}/header`);

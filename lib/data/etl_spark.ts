@@ -704,7 +704,7 @@ FROM (SELECT __file, __row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))}
   const dynamic = !!sceneCol && !fixedScenes;
   // materialised where the scene list reads it too; else it is read once, by judged
   steps.push({ view: "parsed", cache: dynamic, sql: selects.join("\nUNION ALL\n") });
-  if (sceneCol && !fixedScenes) {
+  if (dynamic) {
     steps.push({
       view: "scenes",
       cache: true,

@@ -94,15 +94,6 @@ const BASE_CONF: Record<string, string> = {
   "spark.driver.memory": "2g",
 };
 
-/** The last `n` lines of a file that say something (Spark's WARN lines and Java stack frames left out). */
-function logTail(path: string, n = 25): string {
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch { /* no log yet */ }
-  return text.split("\n").filter((l) => !/^\s*at |WARN|^\s*$/.test(l)).slice(-n).join("\n");
-}
-
 /**
  * A Spark driver: one process (python/spark_plan.py, its SparkSession and JVM) on `master` that runs plans one at
  * a time until `close()`. Starting one takes seconds and its first queries run cold (Java compiles Spark's code
@@ -157,9 +148,14 @@ export class SparkDriver {
     return driver;
   }
 
-  /** Spark's own log of this driver so far (the last lines that say something). */
+  /** The last lines of this driver's log that say something (Spark's WARN lines and Java stack frames left out). */
   log(lines = 25): string {
-    return logTail(`${this.dir}/spark.log`, lines);
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(`${this.dir}/spark.log`);
+    } catch { /* no log yet */ }
+    return text.split("\n").filter((l) => !/^\s*at |^\s*\.\.\. \d+ more|WARN|^\s*$/.test(l)).slice(-lines)
+      .join("\n");
   }
 
   /** Run `plan` and return what it collected; an error carries Spark's message. Plans run one after another. */
@@ -208,7 +204,10 @@ export class SparkDriver {
     const at = this.#pending.indexOf("\n");
     const reply = JSON.parse(this.#pending.slice(0, at));
     this.#pending = this.#pending.slice(at + 1);
-    if (reply.lost) this.#exited = `lost its session (${what})`;
+    if (reply.lost) {
+      this.#exited = `lost its session (${what})`;
+      throw new Error(`${what}:\n${reply.error}\nthe Spark session was lost; its log ends:\n${this.log()}`);
+    }
     if (!reply.ok) throw new Error(`${what}:\n${reply.error}`);
   }
 
