@@ -3,8 +3,9 @@
  *
  *   main     [--data PATH [--spec FILE|NAME]] [--rows N] [--seed S] [--corrupt R] [--run-id ID] [--only 01_etl,...] [--zoo M,..]
  *            [--backend auto|node|wasm|webgpu] [--threads N]   (defaults: CTRLAB_BACKEND, CTRLAB_NODE_THREADS, else auto and 0 = every core)
- *            [--engine polars|spark [--master URL]]   which engine runs the ETL and builds the training table (default
- *            polars; Spark's default master: local[*]; spark://host:port for a standalone cluster)
+ *            [--engine polars|spark [--master URL] [--spark-conf KEY=VALUE]...]   which engine runs the ETL and builds
+ *            the training table (default polars; Spark's default master: local[*]; spark://host:port for a standalone
+ *            cluster; --spark-conf, repeated: settings the Spark driver starts with, as spark-submit's --conf)
  *            [--jobs N]   processes at once (default CTRLAB_JOBS, else 0 = one per core; 1: all in turn): a notebook
  *            starts when those it reads from have finished (its metadata's ctrlab.after), so 06 runs beside 07
  *            and 08, and 04 trains its zoo side by side (lib/experiment/pool.ts); the numbers do not change
@@ -16,9 +17,10 @@
  *   experiment --run-id ID --experiment JSON [--vary PARAM=v1,v2,…|PARAM=[a,b];[c,d]] [--rows N …]
  *            run an experiment spec (lib/experiment/spec.ts) in an existing run's folder (its data and saved
  *            predictions: the baseline must have run); --vary runs one per value and chooses on validation AUC
- *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single|release]
- *   etl      --input RAW --output DIR [--spec FILE|NAME] [--engine polars|spark] [--master URL]
- *   features --input CLEAN --output DIR [--engine polars|spark] [--master URL]
+ *   generate --out DIR [--rows N] [--seed S] [--corrupt R] [--layout partitioned|single|release] [--title-breaks R]
+ *            (R: share of items whose title holds a quoted line break)
+ *   etl      --input RAW --output DIR [--spec FILE|NAME] [--engine polars|spark] [--master URL] [--spark-conf K=V]...
+ *   features --input CLEAN --output DIR [--engine polars|spark] [--master URL] [--spark-conf K=V]...
  *            the training table (features, splits, vocabularies, manifest) of an ETL output, on either engine
  *   predict  --package RUN_DIR --input FILE [--output OUT.csv]   (default RUN_DIR/predictions/<name>.predictions.csv)
  *            score raw logs (in the spec the package was trained on) with a run's model package; writes id,probability
@@ -35,6 +37,7 @@ import {
   experimentConfig,
   parseBackend,
   parseEngine,
+  parseSparkConf,
   parseThreads,
   parseZoo,
   REPO_ROOT,
@@ -44,6 +47,7 @@ import {
 import { assertOutside, ensureDataset, ownDataDir } from "../lib/data/dataset.ts";
 import { BUILTIN_SPECS, loadSpec } from "../lib/data/spec.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
+import { assertLocalPath } from "../lib/data/spark.ts";
 import { inputSpec } from "../lib/data/etl.ts";
 import { timeHint } from "../lib/data/sniff.ts";
 import { makeTable, SPLITS } from "../lib/features/table.ts";
@@ -83,12 +87,17 @@ async function main(argv: string[]): Promise<number> {
       jobs: { type: "string" },
       engine: { type: "string" },
       master: { type: "string" },
+      "spark-conf": { type: "string", multiple: true },
+      "title-breaks": { type: "string" },
     },
   });
   const rows = Number(values.rows ?? DEFAULT_ROWS), seed = Number(values.seed ?? DEFAULT_SEED);
   const corruptRate = Number(values.corrupt ?? DEFAULT_CORRUPT_RATE);
   // paths as the user typed them, relative to where they ran the script (scripts/*.sh change into the repo first)
   const cwd = Deno.env.get("CTRLAB_CALLER_CWD") || Deno.cwd();
+  for (const o of ["data", "spec", "input", "output", "out", "package"] as const) {
+    if (values[o] !== undefined) assertLocalPath(values[o], `--${o}`);
+  }
   const userPath = (p: string) => Deno.realPathSync(p.startsWith("/") ? p : `${cwd}/${p}`);
   // a spec file is passed on by its absolute path (kernels run in notebooks/); built-in names as they are
   const spec = values.spec === undefined
@@ -96,19 +105,29 @@ async function main(argv: string[]): Promise<number> {
     : BUILTIN_SPECS[values.spec]
     ? values.spec
     : userPath(values.spec);
+  const sparkConf = values["spark-conf"] ? parseSparkConf(values["spark-conf"]) : undefined;
   if (spec && !values.data && cmd !== "etl") {
     throw new Error("--spec describes the logs given with --data PATH");
   }
+  // --master and --spark-conf only with Spark
+  const sparkOnly = (command: string, engine: RunConfig["engine"]) => {
+    for (const [option, given] of [["--master", values.master], ["--spark-conf", sparkConf]] as const) {
+      if (given && engine !== "spark") throw new Error(`${command}: ${option} is for --engine spark`);
+    }
+    return engine;
+  };
   const runConfigFromArgs = (): RunConfig => {
     const input = values.data === undefined ? undefined : userPath(values.data);
     const fromEnv = runConfig(); // CTRLAB_BACKEND, CTRLAB_NODE_THREADS when no option names them
+    const engine = sparkOnly(cmd, values.engine ? parseEngine(values.engine) : fromEnv.engine);
     return {
       backend: values.backend ? parseBackend(values.backend) : fromEnv.backend,
       threads: values.threads ? parseThreads(values.threads) : fromEnv.threads,
       jobs: values.jobs ? parseThreads(values.jobs, "jobs") : fromEnv.jobs,
       headless: false,
-      engine: values.engine ? parseEngine(values.engine) : fromEnv.engine,
+      engine,
       ...(values.master ?? fromEnv.sparkMaster ? { sparkMaster: values.master ?? fromEnv.sparkMaster } : {}),
+      ...(sparkConf ?? fromEnv.sparkConf ? { sparkConf: sparkConf ?? fromEnv.sparkConf } : {}),
       rows,
       seed,
       corruptRate,
@@ -119,12 +138,9 @@ async function main(argv: string[]): Promise<number> {
       ...(spec ? { spec } : {}),
     };
   };
-  // etl and features: --engine (default polars), and --master only with Spark
-  const engineOf = (command: string) => {
-    const engine = values.engine ? parseEngine(values.engine) : "polars";
-    if (values.master && engine !== "spark") throw new Error(`${command}: --master is for --engine spark`);
-    return engine;
-  };
+  // etl and features: --engine (default polars)
+  const engineOf = (command: string) =>
+    sparkOnly(command, values.engine ? parseEngine(values.engine) : "polars");
   switch (cmd) {
     case "main": {
       const cfg = runConfigFromArgs();
@@ -183,7 +199,13 @@ async function main(argv: string[]): Promise<number> {
       if (layout !== "partitioned" && layout !== "single" && layout !== "release") {
         throw new Error(`generate: --layout must be partitioned, single or release`);
       }
-      const m = await generateLogs({ rows, seed, corruptRate, outDir: values.out, layout });
+      const titleBreaks = values["title-breaks"] === undefined ? undefined : Number(values["title-breaks"]);
+      if (titleBreaks !== undefined && !(titleBreaks >= 0 && titleBreaks <= 1)) {
+        throw new Error(
+          `generate: --title-breaks must be a share between 0 and 1, got "${values["title-breaks"]}"`,
+        );
+      }
+      const m = await generateLogs({ rows, seed, corruptRate, outDir: values.out, layout, titleBreaks });
       console.log(JSON.stringify({ rows: m.rows, files: m.files.length, corrupt: m.corrupt }, null, 1));
       return 0;
     }
@@ -196,6 +218,7 @@ async function main(argv: string[]): Promise<number> {
         output: values.output,
         spec: spec ? await loadSpec(spec) : undefined,
         master: values.master,
+        sparkConf,
       });
       console.log(
         `read ${r.rowsRead}, written ${r.rowsWritten}, quarantined ${r.rowsQuarantined} in ${
@@ -210,7 +233,7 @@ async function main(argv: string[]): Promise<number> {
       }
       assertOutside(values.input, values.output, "table output");
       const engine = engineOf("features");
-      const r = await makeTable(values.input, values.output, { engine, master: values.master });
+      const r = await makeTable(values.input, values.output, { engine, master: values.master, sparkConf });
       const rows = SPLITS.map((s) => `${s} ${r.manifest.rows[s]}`).join(", ");
       console.log(
         `${r.engine}: ${rows} rows, ${r.manifest.features.length} features in ${r.seconds.toFixed(1)} s`,

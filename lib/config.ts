@@ -37,6 +37,11 @@ export interface RunConfig {
   engine: "polars" | "spark";
   /** With the Spark engine: the master URL (local[N], spark://host:port, yarn, …); unset: local with every core. */
   sparkMaster?: string;
+  /**
+   * With the Spark engine: settings the Spark driver starts with (spark.executor.memory, spark.executor.cores,
+   * spark.sql.shuffle.partitions, …), over ctrlab's own; `--spark-conf KEY=VALUE`.
+   */
+  sparkConf?: Record<string, string>;
 }
 
 const ENGINES = ["polars", "spark"] as const;
@@ -50,6 +55,20 @@ function oneOf<T extends string>(what: string, allowed: readonly T[], v: string)
 }
 
 export const parseEngine = (v: string): RunConfig["engine"] => oneOf("engine", ENGINES, v);
+
+/** Spark settings as typed, KEY=VALUE each (a key is spark.…, as spark-submit's --conf takes them); a key given twice keeps its last value. */
+export function parseSparkConf(pairs: string[]): Record<string, string> {
+  const conf: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    const [key, value] = at < 0 ? [pair, ""] : [pair.slice(0, at).trim(), pair.slice(at + 1)];
+    if (!/^spark\.[\w.-]+$/.test(key) || at < 0) {
+      throw new Error(`spark-conf must be KEY=VALUE with a Spark setting's key (spark.…), got "${pair}"`);
+    }
+    conf[key] = value;
+  }
+  return conf;
+}
 
 const BACKENDS = ["auto", "node", "wasm", "webgpu"] as const;
 
@@ -110,6 +129,9 @@ export function runConfig(): RunConfig {
     headless: Deno.env.get("CTRLAB_HEADLESS") === "1",
     engine: parseEngine(Deno.env.get("CTRLAB_ENGINE") || "polars"),
     ...(Deno.env.get("CTRLAB_SPARK_MASTER") ? { sparkMaster: Deno.env.get("CTRLAB_SPARK_MASTER") } : {}),
+    ...(Deno.env.get("CTRLAB_SPARK_CONF")
+      ? { sparkConf: parseSparkConf(JSON.parse(Deno.env.get("CTRLAB_SPARK_CONF")!)) }
+      : {}),
   };
 }
 
@@ -199,5 +221,9 @@ export function configEnv(cfg: RunConfig): Record<string, string> {
     CTRLAB_HEADLESS: cfg.headless ? "1" : "",
     CTRLAB_ENGINE: cfg.engine,
     CTRLAB_SPARK_MASTER: cfg.sparkMaster ?? "",
+    // KEY=VALUE pairs as a JSON list (a value may hold any character)
+    CTRLAB_SPARK_CONF: cfg.sparkConf
+      ? JSON.stringify(Object.entries(cfg.sparkConf).map(([k, v]) => `${k}=${v}`))
+      : "",
   };
 }

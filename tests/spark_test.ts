@@ -4,6 +4,7 @@
  * to 1e-6), in Spark's local mode and on a standalone cluster (a master and two workers on loopback).
  */
 import pl from "nodejs-polars";
+import { REPO_ROOT } from "../lib/config.ts";
 import { localCluster, runSparkPlan, SparkDriver } from "../lib/data/spark.ts";
 import {
   LEFT_OPEN,
@@ -133,6 +134,81 @@ sparkTest(
       Error,
       "Could not parse Master URL: 'nowhere[2]'",
     );
+  },
+);
+
+sparkTest(
+  "ctrlab etl --engine spark from inside the log folder: --spark-conf reaches the driver, nothing is written where it runs; Spark's options are refused without Spark",
+  async () => {
+    const dir = await tempDir("spark-cli");
+    const { logs, spec } = await writeOtherLogs(dir, 1_000, 3);
+    const before = await treeHashes(logs);
+    const ctrlab = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", `${REPO_ROOT}/deno.json`, `${REPO_ROOT}/cli/ctrlab.ts`, ...args],
+        cwd: logs, // where a user reading their logs may well be
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return {
+        code: out.code,
+        text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+      };
+    };
+    const etl = ["etl", "--input", ".", "--output", `${dir}/clean`, "--spec", spec];
+    // a setting Spark refuses: its message, so the setting reached the driver
+    const bad = await ctrlab(...etl, "--engine", "spark", "--spark-conf", "spark.sql.shuffle.partitions=0");
+    assertEquals(bad.code, 1, bad.text);
+    assert(bad.text.includes("'0' in spark.sql.shuffle.partitions is invalid"), bad.text);
+    const ok = await ctrlab(
+      ...etl,
+      "--engine",
+      "spark",
+      "--master",
+      "local[1]",
+      "--spark-conf",
+      "spark.sql.shuffle.partitions=3",
+      "--spark-conf",
+      "spark.driver.extraJavaOptions=-Dctrlab.note=a=b",
+    );
+    assertEquals(ok.code, 0, ok.text);
+    assertEquals(readEtlReport(`${dir}/clean`).rowsRead, 1_000);
+    // Spark's SQL warehouse folder, among the rest, is made in the driver's own folder, not where it runs
+    assertEquals(await treeHashes(logs), before, "the log folder is as it was");
+    // the settings reach a notebook's kernel through the run's environment (ctrlab env, as lab.sh exports it)
+    const lab = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `eval "$("$0" run -A cli/ctrlab.ts env --engine spark --spark-conf spark.executor.memory=3g \
+          --spark-conf "spark.driver.extraJavaOptions=-Da='b c' -Dd=e")" && "$0" eval \
+          'import { runConfig } from "./lib/config.ts"; console.log(JSON.stringify(runConfig().sparkConf))'`,
+        Deno.execPath(),
+      ],
+      cwd: REPO_ROOT,
+      stdout: "piped",
+    }).output();
+    assertEquals(JSON.parse(new TextDecoder().decode(lab.stdout)), {
+      "spark.executor.memory": "3g",
+      "spark.driver.extraJavaOptions": "-Da='b c' -Dd=e",
+    });
+    // Spark's options without Spark, and a setting that is not KEY=VALUE, are refused before anything runs
+    for (
+      const [args, message] of [
+        [[...etl, "--spark-conf", "spark.x=1"], "etl: --spark-conf is for --engine spark"],
+        [["main", "--spark-conf", "spark.x=1"], "main: --spark-conf is for --engine spark"],
+        [["main", "--master", "local[1]", "--engine", "polars"], "main: --master is for --engine spark"],
+        [[...etl, "--engine", "spark", "--spark-conf", "shuffle=3"], 'got "shuffle=3"'],
+        [
+          ["etl", "--input", "hdfs://nn:8020/logs", "--output", `${dir}/x`],
+          "--input hdfs://nn:8020/logs: ctrlab",
+        ],
+        [["main", "--data", "s3a://bucket/logs"], "mount that storage here"],
+      ] as const
+    ) {
+      const r = await ctrlab(...args);
+      assertEquals(r.code, 1, r.text);
+      assert(r.text.includes(message), `${args.join(" ")}: ${r.text}`);
+    }
   },
 );
 
@@ -517,8 +593,8 @@ sparkTest(
     const many = [RAW_COLUMNS.join(",")];
     for (let k = 0; k < 4 * GAP_BUCKET; k++) {
       const line = many.length + 1, edge = line % GAP_BUCKET === GAP_BUCKET - 1 && line > 2 * GAP_BUCKET;
-      const breaks = line < 2 * GAP_BUCKET
-        ? 0
+      const breaks = line < 2 * GAP_BUCKET ? 0 : k === 3 * GAP_BUCKET + 10
+        ? GAP_BUCKET + 200 // across a whole bucket of lines that stay inside its quote
         : k % 500 === 0 || edge
         ? 3
         : k % 97 < 2 || k === 4 * GAP_BUCKET - 1
@@ -526,13 +602,19 @@ sparkTest(
         : 0;
       if (breaks) spans.push([line, line + breaks]);
       many.push(
-        ...rec(100 + k, `"${Array.from({ length: breaks + 1 }, (_, j) => `t${j}`).join("\n")}"`).split("\n"),
+        ...rec(
+          100 + k,
+          `"${
+            Array.from({ length: breaks + 1 }, (_, j) => j % 3 === 1 ? `say ""t${j}""` : `t${j}`).join("\n")
+          }"`,
+        ).split("\n"),
       );
     }
     await Deno.writeTextFile(`${dir}/logs/part-00003.csv`, many.join("\n") + "\n");
     const edges = spans.filter(([a, b]) => Math.floor(a / GAP_BUCKET) < Math.floor(b / GAP_BUCKET));
     assert(edges.length > 0 && spans.some(([, b], k) => spans[k + 1]?.[0] === b + 1), "the cases are there");
     assert(spans[0][0] > 2 * GAP_BUCKET && spans.at(-1)![1] === many.length, "the cases are there");
+    assert(spans.some(([a, b]) => b - a > GAP_BUCKET), "the cases are there");
     // one line each, past MAX_RECORD_BYTES, and where scanRecord stops: a three-byte character across byte M (M:
     // MAX_RECORD_BYTES, from 0), a doubled quote across it and one starting on it, and a quoted field that opens
     // after it (its first step a three-byte character)

@@ -69,3 +69,22 @@ Deno.test("single-file layout writes one CSV with every row", async () => {
   const lines = (await Deno.readTextFile(`${dir}/raw/logs.csv`)).trimEnd().split("\n");
   assertEquals(lines.length, 3001);
 });
+
+Deno.test("title breaks: a share of items' titles hold a quoted line break; every other draw is unchanged", async () => {
+  const [a, b] = [await tempDir("synth"), await tempDir("synth")];
+  const plain = await generateLogs({ rows: 3000, outDir: a, layout: "single" });
+  const broken = await generateLogs({ rows: 3000, outDir: b, layout: "single", titleBreaks: 0.2 });
+  assert(!("titleBreaks" in plain.options), "the default manifest is as it was");
+  const [x, y] = [await Deno.readTextFile(`${a}/raw/logs.csv`), await Deno.readTextFile(`${b}/raw/logs.csv`)];
+  const records = y.trimEnd().split(/\n(?=\d+,\d+,\d,)/); // a record starts with its ids and scene
+  assertEquals(records.length, 3001);
+  const spanning = records.filter((r) => r.includes("\n"));
+  assertBetween(spanning.length / 3000, 0.1, 0.3, "records with a line break in their title");
+  // without its line break (and the quotes it needs), each record is the plain log's, and the oracle is the same
+  assertEquals(records.map((r) => r.replace(/"([^",\n]*)\n([^",]*)"/, "$1$2")), x.trimEnd().split("\n"));
+  assertEquals(
+    pl.readParquet(`${b}/oracle.parquet`).getColumn("p_true").toArray(),
+    pl.readParquet(`${a}/oracle.parquet`).getColumn("p_true").toArray(),
+  );
+  assertEquals([broken.clicks, broken.sceneRows], [plain.clicks, plain.sceneRows]);
+});

@@ -41,8 +41,10 @@ import { type ParquetField, parquetFields, parquetTextSql } from "./parquet.ts";
 import {
   literalRegex,
   partFiles,
+  pathBytes,
   q,
   runSparkPlan,
+  shufflePartitions,
   type SparkDriver,
   type SparkPlan,
   type SparkResult,
@@ -356,6 +358,7 @@ function encodingErrorSql(spec: ResolvedSpec): string {
  * - decoded: each line after the header, decoded, with __open (it leaves a quoted field open, so the record may
  *   go on) and __qend (the byte after its last quote; csv.ts gives up on a quoted field open past
  *   MAX_RECORD_BYTES);
+ * - edges: the candidates and the lines that stop them, per bucket of GAP_BUCKET lines;
  * - multi: the records that span lines (__file, __line where they start, __end where they end, __covered: the
  *   lines continuing the file's records before it).
  *
@@ -364,8 +367,10 @@ function encodingErrorSql(spec: ResolvedSpec): string {
  * again from the next line on. Lines between a candidate and the line that stops its chain stay open from inside
  * a quote, so they hold an even number of quotes and are never candidates: chains meet only where one ends on a
  * line that starts the next one. In a run of such links, records start at the first, third, fifth… candidate
- * (the rest are ends of the record before them). So each file's candidates need only a window over the lines
- * that hold a quote, and only in files where a line is left open.
+ * (the rest are ends of the record before them). So a candidate needs only the next line that holds a quote and
+ * does not stay open (its stop), and only in files where a line is left open: found within its bucket of lines, or
+ * else the first of a later bucket, so no task orders a whole file's lines. The runs of links are then found over
+ * the candidates of each file.
  */
 function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
   const qc = str(spec.quote), re = quoting(Q, D);
@@ -383,7 +388,7 @@ function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
   const bad = spec.encoding === "utf-8" ? `(${fffd} AND ENCODE(__text, 'UTF-8') <> __bytes)` : fffd;
   return [{
     view: "decoded",
-    cache: true,
+    cache: "disk", // every line's text
     // only a line with an odd number of quotes can leave one open, or close one; __qend is wanted there, and where
     // the line alone is longer than MAX_RECORD_BYTES (elsewhere 0: the record is too short to be cut)
     sql: `SELECT __file, __line, __byte, __cr, __last, __text, ${bad} AS __bad, __odd AND __text RLIKE ${
@@ -395,9 +400,29 @@ FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGT
   FROM (SELECT __file, __line, __byte, __cr, __last, __bytes, DECODE(__bytes, ${charset}) AS __text FROM lines
     WHERE __line > 1)))`,
   }, {
+    view: "edges",
+    cache: true,
+    // per bucket of GAP_BUCKET lines (the window runs per bucket, in parallel): each candidate with the next stop
+    // after it in its bucket (__stop), and each bucket's first stop (__first), on the quoted lines of files where a
+    // line is left open (a line without a quote stays inside one). A stop: a line that does not stay open
+    sql: `SELECT __file, __line, __byte, __open, __bucket, __stop, __first FROM (
+  SELECT *, MIN(__s) OVER (PARTITION BY __file, __bucket ORDER BY __line DESC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS __stop,
+    MIN(__s) OVER (PARTITION BY __file, __bucket ORDER BY __line DESC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS __first
+  FROM (SELECT __file, __line, __byte, __open, __line DIV ${GAP_BUCKET} AS __bucket, CASE WHEN __text RLIKE ${
+      str(re.closes)
+    } THEN NAMED_STRUCT('line', __line, 'q', 'E', 'qend', __byte + __qend) WHEN NOT __text RLIKE ${
+      str(re.staysOpen)
+    } THEN NAMED_STRUCT('line', __line, 'q', 'X', 'qend', __byte + __qend) END AS __s
+    FROM decoded d LEFT SEMI JOIN (SELECT DISTINCT __file FROM decoded WHERE __open) o ON o.__file = d.__file
+    WHERE __quoted))
+WHERE __open OR __s.line = __first.line`,
+  }, {
     view: "multi",
     cache: true,
-    // __covered: the lines that continued the file's records before this one
+    // a candidate's stop: the next in its bucket, else the first of a later bucket (a window over the candidates
+    // and one row per bucket, per file). __covered: the lines that continued the file's records before this one
     sql: `SELECT __file, __line, __end, COALESCE(SUM(__end - __line) OVER (PARTITION BY __file ORDER BY __line
   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS __covered FROM (SELECT __file, __line, __end FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY __file, __run ORDER BY __line) AS __k FROM (
@@ -405,14 +430,8 @@ FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGT
     FROM (SELECT *, COALESCE(LAG(__ok) OVER w AND LAG(__end) OVER w = __line, FALSE) AS __linked FROM (
       SELECT __file, __line, __stop.line AS __end,
         COALESCE(__stop.q = 'E' AND __stop.qend - __byte <= ${MAX_RECORD_BYTES}, FALSE) AS __ok
-      FROM (SELECT __file, __line, __byte, __open, MIN(IF(__q = 'O', NULL, NAMED_STRUCT('line', __line, 'q', __q,
-          'qend', __byte + __qend))) OVER (PARTITION BY __file ORDER BY __line DESC
-          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS __stop
-        FROM (SELECT *, CASE WHEN __text RLIKE ${str(re.closes)} THEN 'E' WHEN __text RLIKE ${
-      str(re.staysOpen)
-    } THEN 'O' ELSE 'X' END AS __q
-          FROM decoded d LEFT SEMI JOIN (SELECT DISTINCT __file FROM decoded WHERE __open) o ON o.__file = d.__file
-          WHERE __quoted))
+      FROM (SELECT __file, __line, __byte, __open, COALESCE(__stop, MIN(__first) OVER (PARTITION BY __file
+          ORDER BY __bucket RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)) AS __stop FROM edges)
       WHERE __open)
     WINDOW w AS (PARTITION BY __file ORDER BY __line)))
 ) WHERE __k % 2 = 1 AND __ok)`,
@@ -476,7 +495,11 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
         "spark.sql.ansi.enabled": "false", // a value that does not parse is NULL (then quarantined), not an error
         "spark.sql.legacy.parquet.nanosAsLong": "true", // nanosecond timestamps as numbers (parquet.ts reads them)
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MILLIS",
-        "spark.sql.shuffle.partitions": "8",
+        // a shuffle partition per 64 MiB of logs (on disk: a .gz file holds more)
+        "spark.sql.shuffle.partitions": shufflePartitions(
+          files.reduce((n, p) => n + pathBytes(p), 0),
+          64 << 20,
+        ),
         "spark.sql.legacy.javaCharsets": "true", // DECODE knows GB18030
         "spark.sql.legacy.codingErrorAction": "true", // bytes that do not decode become U+FFFD (then quarantined)
         ...opts.sparkConf,
@@ -703,7 +726,7 @@ FROM (SELECT __file, __row, ${fields.map((f) => `${parquetTextSql(f, q(f.name))}
   const sceneCol = spec.scene ? q(spec.scene.column) : null;
   const dynamic = !!sceneCol && !fixedScenes;
   // materialised where the scene list reads it too; else it is read once, by judged
-  steps.push({ view: "parsed", cache: dynamic, sql: selects.join("\nUNION ALL\n") });
+  steps.push({ view: "parsed", cache: dynamic && "disk", sql: selects.join("\nUNION ALL\n") });
   if (dynamic) {
     steps.push({
       view: "scenes",
@@ -756,7 +779,7 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   } END`;
   steps.push({
     view: "judged",
-    cache: true,
+    cache: "disk", // every record's text and fields
     sql: `SELECT *,
   COALESCE(__record_reason, CASE ${when("reason")} END) AS __reason,
   IF(__record_reason IS NULL, CASE ${when("column")} END, '') AS __reason_column,

@@ -6,10 +6,24 @@
  * A plan is data, not code: Parquet inputs registered as views, then SQL steps in order, each registered as a
  * (cached) view, collected, or written as Parquet. A driver (python/spark_plan.py) executes it unchanged on any
  * master: `local[N]` in one JVM, `spark://host:port` for a standalone cluster (a user's, or `localCluster` here), or
- * YARN/Kubernetes URLs as spark-submit knows them. Input and output paths may be HDFS or S3 URIs when the
- * cluster has their connectors.
+ * YARN/Kubernetes URLs as spark-submit knows them. Paths are local paths (`assertLocalPath`): on a cluster, every
+ * executor must see them too (a shared filesystem mounted at the same path).
  */
 import { REPO_ROOT } from "../config.ts";
+
+/**
+ * `path` if it is a path on this machine. A URI (hdfs://, s3a://, file://…) is refused by name: ctrlab reads the
+ * logs' headers, the clean folder's schema and report, and moves the table's files itself, so a cluster's storage
+ * must be mounted (NFS, HDFS's NFS gateway or a FUSE client, s3fs…) at the same path here and on the executors.
+ */
+export function assertLocalPath(path: string, what: string): string {
+  if (/^[a-z][\w+.-]*:\/\//i.test(path)) {
+    throw new Error(
+      `${what} ${path}: ctrlab reads and writes through local paths (it reads headers, schemas and reports itself): mount that storage here (NFS, HDFS's NFS gateway or a FUSE client, s3fs), at the same path as on the Spark executors when a cluster runs the job, and give that path`,
+    );
+  }
+  return path;
+}
 
 /** A quoted Spark SQL identifier. */
 export const q = (name: string) => "`" + name.replaceAll("`", "``") + "`";
@@ -29,8 +43,13 @@ export interface SparkStep {
   sql: string;
   /** Register the result under this name for later steps. */
   view?: string;
-  /** With `view`: materialise it once (CACHE TABLE), for views later steps read more than once. */
-  cache?: boolean;
+  /**
+   * With `view`: materialise it once (CACHE TABLE), for views later steps read more than once: in memory (spilling
+   * to disk), or "disk": on the executors' local disks only, for views that hold a log's text. Spark's in-memory
+   * cache of those ran its JVM out of heap on a 450 MB log with 2 GiB, where the same plan cached on disk ran
+   * through in the same time.
+   */
+  cache?: boolean | "disk";
   /** Collect the rows into the result under this name (small results only). */
   collect?: string;
   /** Write the result as Parquet to `path` (part files in the query's order; an existing folder is replaced). */
@@ -66,6 +85,24 @@ export interface SparkResult {
   total: number;
   sparkVersion: string;
   master: string;
+}
+
+/**
+ * spark.sql.shuffle.partitions for a plan over `bytes` of input: one partition per `perPartition` bytes, at least 8
+ * (Spark's adaptive execution merges the small ones it finds after a shuffle, but never splits a large one, so a
+ * large input needs a large count to reach every core of a cluster). A user's own setting (--spark-conf) wins.
+ */
+export function shufflePartitions(bytes: number, perPartition: number): string {
+  return String(Math.max(8, Math.ceil(bytes / perPartition)));
+}
+
+/** The bytes of the files at `path` (a file, or a folder and everything under it). */
+export function pathBytes(path: string): number {
+  const st = Deno.statSync(path);
+  if (!st.isDirectory) return st.size;
+  let n = 0;
+  for (const e of Deno.readDirSync(path)) n += pathBytes(`${path}/${e.name}`);
+  return n;
 }
 
 /** The master for `local` mode on this machine, with every core. */
@@ -129,7 +166,13 @@ export class SparkDriver {
     const dir = await Deno.makeTempDir({ prefix: "ctrlab-spark-" });
     await Deno.writeTextFile(
       `${dir}/driver.json`,
-      JSON.stringify({ master, conf: { ...BASE_CONF, ...conf }, log: `${dir}/spark.log` }),
+      // Spark makes its SQL warehouse folder as the session starts, by default in the working directory (which may be
+      // the user's log folder): it lives in the driver's folder instead, removed on close
+      JSON.stringify({
+        master,
+        conf: { ...BASE_CONF, "spark.sql.warehouse.dir": `${dir}/warehouse`, ...conf },
+        log: `${dir}/spark.log`,
+      }),
     );
     const child = new Deno.Command(`${SPARK_VENV}/bin/python`, {
       args: [`${REPO_ROOT}/python/spark_plan.py`, `${dir}/driver.json`],
@@ -148,13 +191,18 @@ export class SparkDriver {
     return driver;
   }
 
-  /** The last lines of this driver's log that say something (Spark's WARN lines and Java stack frames left out). */
+  /**
+   * The last lines of this driver's log that say something: Spark's WARN lines, Java stack frames and the causes
+   * of a failed code generation (Spark then runs that plan without it) left out.
+   */
   log(lines = 25): string {
     let text = "";
     try {
       text = Deno.readTextFileSync(`${this.dir}/spark.log`);
     } catch { /* no log yet */ }
-    return text.split("\n").filter((l) => !/^\s*at |^\s*\.\.\. \d+ more|WARN|^\s*$/.test(l)).slice(-lines)
+    return text.split("\n").filter((l) =>
+      !/^\s*at |^\s*\.\.\. \d+ more|WARN|generated\.java|org\.codehaus\.|^\s*$/.test(l)
+    ).slice(-lines)
       .join("\n");
   }
 

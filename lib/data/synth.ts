@@ -48,6 +48,11 @@ export interface SynthOptions {
    * user's and item's latent vectors, 2 % missing), one time layout.
    */
   layout?: "partitioned" | "single" | "release";
+  /**
+   * Share of items whose title holds a line break (so their records span two lines, quoted, as exports of
+   * free-text fields often do); unset: none, and the logs are as ever.
+   */
+  titleBreaks?: number;
   onDay?: (day: number, days: number, rowsDone: number) => void;
 }
 
@@ -223,8 +228,12 @@ function poissonish(mean: number, rng: Rng): number {
   return k;
 }
 
-function buildWorld(o: Required<Omit<SynthOptions, "onDay" | "outDir">>): World {
+function buildWorld(
+  o: Required<Omit<SynthOptions, "onDay" | "outDir" | "titleBreaks">> & Pick<SynthOptions, "titleBreaks">,
+): World {
   const rng = Rng.derive(o.seed, "world");
+  // a stream of its own, so the world's draws are the same with and without title breaks
+  const breaks = o.titleBreaks ? Rng.derive(o.seed, "title-breaks") : null;
   const nUsers = o.users, nItems = o.items;
   const topicVec = Float64Array.from(
     { length: TOPICS.length * DIM },
@@ -270,7 +279,10 @@ function buildWorld(o: Required<Omit<SynthOptions, "onDay" | "outDir">>): World 
     itemDrift[i] = 0.4 * rng.normal();
     itemHomeScene[i] = sampleCumulative(sceneCum, rng.next());
     const words = drawEntities(mix, 1 + rng.int(2), 0.05, rng);
-    const title = `${rng.pick(TITLE_PREFIXES)}${[...new Set(words)].join("")}${rng.pick(TITLE_SUFFIXES)}`;
+    let title = `${rng.pick(TITLE_PREFIXES)}${[...new Set(words)].join("")}${rng.pick(TITLE_SUFFIXES)}`;
+    if (breaks && breaks.next() < o.titleBreaks!) {
+      title = [...title].map((c, k) => k === 2 ? `\n${c}` : c).join("");
+    }
     const ents = [...new Set(drawEntities(mix, 2 + rng.int(3), 0.1, rng))].join(ENTITY_SEP);
     itemText[i] = `${csvField(title)},${csvField(ents)}`;
   }

@@ -10,7 +10,15 @@
  * running totals and as-of joins. tests/spark_test.ts holds the two engines to the same rows and values.
  */
 import type { CleanSchema } from "../data/etl.ts";
-import { literalRegex, q, type SparkPlan, type SparkStep, str } from "../data/spark.ts";
+import {
+  literalRegex,
+  pathBytes,
+  q,
+  shufflePartitions,
+  type SparkPlan,
+  type SparkStep,
+  str,
+} from "../data/spark.ts";
 import { type DayRange, type FeatureDef, featureDefs } from "./defs.ts";
 import { countColumn, type Entity, ENTITY_KEYS, windowCounts, windowName } from "./history.ts";
 
@@ -212,6 +220,7 @@ WHERE entity IS NOT NULL AND entity <> '' GROUP BY entity`,
     app: "ctrlab features",
     inputs: [{ view: "clean", path: clean }],
     steps,
-    conf: { "spark.sql.shuffle.partitions": "8" },
+    // the clean Parquet is compressed: a shuffle partition per 16 MiB of it holds some 100 MiB of rows
+    conf: { "spark.sql.shuffle.partitions": shufflePartitions(pathBytes(clean), 16 << 20) },
   };
 }
