@@ -46,8 +46,8 @@ export interface SparkStep {
   /**
    * With `view`: materialise it once (CACHE TABLE), for views later steps read more than once: in memory (spilling
    * to disk), or "disk": on the executors' local disks only, for views that hold a log's text. Spark's in-memory
-   * cache of those ran its JVM out of heap on a 450 MB log with 2 GiB, where the same plan cached on disk ran
-   * through in the same time.
+   * cache of those ran its JVM out of heap on a 446 MB log with 2 GiB, where the same plan cached on disk ran
+   * through (and on a 150 MB log, took the time the in-memory cache took).
    */
   cache?: boolean | "disk";
   /** Collect the rows into the result under this name (small results only). */
