@@ -192,23 +192,22 @@ sparkTest(
       "spark.driver.extraJavaOptions": "-Da='b c' -Dd=e",
     });
     // Spark's options without Spark, and a setting that is not KEY=VALUE, are refused before anything runs
-    for (
-      const [args, message] of [
-        [[...etl, "--spark-conf", "spark.x=1"], "etl: --spark-conf is for --engine spark"],
-        [["main", "--spark-conf", "spark.x=1"], "main: --spark-conf is for --engine spark"],
-        [["main", "--master", "local[1]", "--engine", "polars"], "main: --master is for --engine spark"],
-        [[...etl, "--engine", "spark", "--spark-conf", "shuffle=3"], 'got "shuffle=3"'],
-        [
-          ["etl", "--input", "hdfs://nn:8020/logs", "--output", `${dir}/x`],
-          "--input hdfs://nn:8020/logs: ctrlab",
-        ],
-        [["main", "--data", "s3a://bucket/logs"], "mount that storage here"],
-      ] as const
-    ) {
+    const refusals = [
+      [[...etl, "--spark-conf", "spark.x=1"], "etl: --spark-conf is for --engine spark"],
+      [["main", "--spark-conf", "spark.x=1"], "main: --spark-conf is for --engine spark"],
+      [["main", "--master", "local[1]", "--engine", "polars"], "main: --master is for --engine spark"],
+      [[...etl, "--engine", "spark", "--spark-conf", "shuffle=3"], 'got "shuffle=3"'],
+      [
+        ["etl", "--input", "hdfs://nn:8020/logs", "--output", `${dir}/x`],
+        "--input hdfs://nn:8020/logs: ctrlab",
+      ],
+      [["main", "--data", "s3a://bucket/logs"], "mount that storage here"],
+    ] as const;
+    await Promise.all(refusals.map(async ([args, message]) => {
       const r = await ctrlab(...args);
       assertEquals(r.code, 1, r.text);
       assert(r.text.includes(message), `${args.join(" ")}: ${r.text}`);
-    }
+    }));
   },
 );
 
