@@ -11,8 +11,8 @@ session is gone with it (its JVM died: why is in the log), and the driver exits.
 session stops when stdin closes, and then the driver's folder (DRIVER.json's) is removed.
 
 A plan names inputs to register as views and steps in order; each step is one SQL query whose result is either
-registered (and cached, in memory or on local disk) as a view, collected into the result file, or written as Parquet (one folder per step,
-part files in the query's order). This file holds no feature or ETL logic: that is compiled in TypeScript, so
+registered (and cached, in memory or on local disk) as a view, collected into the result file, or written as
+Parquet (one folder per step, part files in the query's order). This file holds no feature or ETL logic: that is compiled in TypeScript, so
 both engines share it.
 """
 import json

@@ -220,7 +220,7 @@ WHERE entity IS NOT NULL AND entity <> '' GROUP BY entity`,
     app: "ctrlab features",
     inputs: [{ view: "clean", path: clean }],
     steps,
-    // the clean Parquet is compressed: a shuffle partition per 16 MiB of it holds some 100 MiB of rows
+    // the clean Parquet is compressed (its rows take several times its size once read): a partition per 16 MiB
     conf: { "spark.sql.shuffle.partitions": shufflePartitions(pathBytes(clean), 16 << 20) },
   };
 }
