@@ -60,12 +60,11 @@ export const parseEngine = (v: string): RunConfig["engine"] => oneOf("engine", E
 export function parseSparkConf(pairs: string[]): Record<string, string> {
   const conf: Record<string, string> = {};
   for (const pair of pairs) {
-    const at = pair.indexOf("=");
-    const [key, value] = at < 0 ? [pair, ""] : [pair.slice(0, at).trim(), pair.slice(at + 1)];
-    if (!/^spark\.[\w.-]+$/.test(key) || at < 0) {
+    const at = pair.indexOf("="), key = pair.slice(0, at).trim();
+    if (at < 0 || !/^spark\.[\w.-]+$/.test(key)) {
       throw new Error(`spark-conf must be KEY=VALUE with a Spark setting's key (spark.…), got "${pair}"`);
     }
-    conf[key] = value;
+    conf[key] = pair.slice(at + 1);
   }
   return conf;
 }

@@ -16,6 +16,7 @@ import { buildTable, loadEvents, normalizedFeatures, sceneLabels, SPLITS } from 
 import { vocabSizes } from "../lib/train/tables.ts";
 import { assert, assertEquals, assertRejects, assertThrows, tempDir } from "./assert.ts";
 import {
+  ctrlabCli,
   gzip,
   OTHER_SPEC,
   ownRunConfig,
@@ -306,17 +307,9 @@ Deno.test("ctrlab main --data on an unknown layout stops before any notebook, li
     `${dir}/logs/x.csv`,
     "member,video,when,clicked,page\nm1,v1,2023-08-01 08:00:00,1,home\n",
   );
-  const root = new URL("..", import.meta.url).pathname;
-  const run = (args: string[]) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "cli/ctrlab.ts", ...args],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-      env: { CTRLAB_WORK_ROOT: `${dir}/work` },
-    }).output();
+  const run = (args: string[]) => ctrlabCli(args, { env: { CTRLAB_WORK_ROOT: `${dir}/work` } });
   const bad = await run(["main", "--data", `${dir}/logs`]);
-  const err = new TextDecoder().decode(bad.stderr);
+  const err = bad.stderr;
   assertEquals(bad.code, 1);
   assert(err.includes("x.csv") && err.includes("Columns found (5): member, video, when, clicked, page"), err);
   assert(
@@ -325,14 +318,14 @@ Deno.test("ctrlab main --data on an unknown layout stops before any notebook, li
   );
   // `ctrlab spec` writes the same guess as JSON on stdout, ready to save and pass back
   const guessed = await run(["spec", "--data", `${dir}/logs`]);
-  const guess = JSON.parse(new TextDecoder().decode(guessed.stdout));
+  const guess = JSON.parse(guessed.stdout);
   assertEquals([guess.user, guess.item, guess.time, guess.scene], [
     "member",
     "video",
     { column: "when", format: "%Y-%m-%d %H:%M:%S" },
     { column: "page" },
   ]);
-  assert(new TextDecoder().decode(guessed.stderr).includes('"naive": "UTC"'), "the hint on times");
+  assert(guessed.stderr.includes('"naive": "UTC"'), "the hint on times");
   assert(err.includes(`ctrlab spec --data ${dir}/logs > my-logs.json`), err);
   await Deno.writeTextFile(
     `${dir}/spec.json`,
@@ -345,8 +338,8 @@ Deno.test("ctrlab main --data on an unknown layout stops before any notebook, li
     }),
   );
   const ok = await run(["env", "--data", `${dir}/logs`, "--spec", `${dir}/spec.json`]);
-  const out = new TextDecoder().decode(ok.stdout);
-  assert(ok.success, new TextDecoder().decode(ok.stderr));
+  const out = ok.stdout;
+  assertEquals(ok.code, 0, ok.stderr);
   assert(
     out.includes(`export CTRLAB_INPUT='${Deno.realPathSync(`${dir}/logs`)}'`) &&
       out.includes(`export CTRLAB_SPEC='${Deno.realPathSync(`${dir}/spec.json`)}'`),

@@ -5,7 +5,7 @@
  * categorical column, GBK text, one file gzipped — plus the dataset spec that describes it.
  */
 import pl from "nodejs-polars";
-import { EXECUTION_DEFAULTS, type RunConfig } from "../lib/config.ts";
+import { EXECUTION_DEFAULTS, REPO_ROOT, type RunConfig } from "../lib/config.ts";
 import { ownDataDir } from "../lib/data/dataset.ts";
 import { runEtl, scanClean } from "../lib/data/etl.ts";
 import type { DatasetSpec } from "../lib/data/spec.ts";
@@ -373,4 +373,20 @@ export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: 
       text: [{ column: "text", side: "item" }],
     },
   };
+}
+
+/** `ctrlab ARGS` in a child process, from `cwd` (the repo's root unless given): its exit code and output as text. */
+export async function ctrlabCli(
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", `${REPO_ROOT}/deno.json`, `${REPO_ROOT}/cli/ctrlab.ts`, ...args],
+    cwd: o.cwd ?? REPO_ROOT,
+    env: o.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }

@@ -40,6 +40,7 @@ import {
 } from "../lib/features/table.ts";
 import { assert, assertEquals, assertRejects, tempDir } from "./assert.ts";
 import {
+  ctrlabCli,
   OTHER_SPEC,
   toGbk,
   treeHashes,
@@ -144,16 +145,8 @@ sparkTest(
     const { logs, spec } = await writeOtherLogs(dir, 1_000, 3);
     const before = await treeHashes(logs);
     const ctrlab = async (...args: string[]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--config", `${REPO_ROOT}/deno.json`, `${REPO_ROOT}/cli/ctrlab.ts`, ...args],
-        cwd: logs, // where a user reading their logs may well be
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      return {
-        code: out.code,
-        text: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
-      };
+      const out = await ctrlabCli(args, { cwd: logs }); // where a user reading their logs may well be
+      return { code: out.code, text: out.stdout + out.stderr };
     };
     const etl = ["etl", "--input", ".", "--output", `${dir}/clean`, "--spec", spec];
     // a setting Spark refuses: its message, so the setting reached the driver

@@ -12,17 +12,16 @@
 import { REPO_ROOT } from "../config.ts";
 
 /**
- * `path` if it is a path on this machine. A URI (hdfs://, s3a://, file://…) is refused by name: ctrlab reads the
+ * Refuse `path` unless it is a path on this machine. A URI (hdfs://, s3a://, file://…) is refused by name: ctrlab reads the
  * logs' headers, the clean folder's schema and report, and moves the table's files itself, so a cluster's storage
  * must be mounted (NFS, HDFS's NFS gateway or a FUSE client, s3fs…) at the same path here and on the executors.
  */
-export function assertLocalPath(path: string, what: string): string {
+export function assertLocalPath(path: string, what: string): void {
   if (/^[a-z][\w+.-]*:\/\//i.test(path)) {
     throw new Error(
       `${what} ${path}: ctrlab reads and writes through local paths (it reads headers, schemas and reports itself): mount that storage here (NFS, HDFS's NFS gateway or a FUSE client, s3fs), at the same path as on the Spark executors when a cluster runs the job, and give that path`,
     );
   }
-  return path;
 }
 
 /** A quoted Spark SQL identifier. */

@@ -10,15 +10,7 @@
  * running totals and as-of joins. tests/spark_test.ts holds the two engines to the same rows and values.
  */
 import type { CleanSchema } from "../data/etl.ts";
-import {
-  literalRegex,
-  pathBytes,
-  q,
-  shufflePartitions,
-  type SparkPlan,
-  type SparkStep,
-  str,
-} from "../data/spark.ts";
+import { literalRegex, q, type SparkPlan, type SparkStep, str } from "../data/spark.ts";
 import { type DayRange, type FeatureDef, featureDefs } from "./defs.ts";
 import { countColumn, type Entity, ENTITY_KEYS, windowCounts, windowName } from "./history.ts";
 
@@ -220,7 +212,5 @@ WHERE entity IS NOT NULL AND entity <> '' GROUP BY entity`,
     app: "ctrlab features",
     inputs: [{ view: "clean", path: clean }],
     steps,
-    // the clean Parquet is compressed (its rows take several times its size once read): a partition per 16 MiB
-    conf: { "spark.sql.shuffle.partitions": shufflePartitions(pathBytes(clean), 16 << 20) },
   };
 }

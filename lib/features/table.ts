@@ -10,7 +10,14 @@ import { type CleanSchema, generatorSchema, readCleanSchema, scanClean } from ".
 import { featureDefs } from "./defs.ts";
 import { type BetaPrior, dayExpr, fitCtrPrior, joinHistory } from "./history.ts";
 import { releaseMemory } from "../util/memory.ts";
-import { partFiles, runSparkPlan, type SparkDriver, type SparkResult } from "../data/spark.ts";
+import {
+  partFiles,
+  pathBytes,
+  runSparkPlan,
+  shufflePartitions,
+  type SparkDriver,
+  type SparkResult,
+} from "../data/spark.ts";
 import { sparkVocabDir, tablePlan } from "./sql.ts";
 import { unitHash } from "../util/frame.ts";
 import { dayIndex, dayName } from "../util/time.ts";
@@ -473,8 +480,10 @@ export async function buildTableSpark(
       columns: tableColumns(schema),
       standardised: all,
     });
+    // the clean Parquet is compressed (its rows take several times its size once read): a partition per 16 MiB
+    const partitions = shufflePartitions(pathBytes(clean), 16 << 20);
     const spark = await runSparkPlan(
-      { ...plan, conf: { ...plan.conf, ...o.sparkConf } },
+      { ...plan, conf: { "spark.sql.shuffle.partitions": partitions, ...o.sparkConf } },
       o.driver ?? o.master,
     );
     const got = spark.collected;
