@@ -49,7 +49,7 @@ import { BUILTIN_SPECS, loadSpec } from "../lib/data/spec.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { assertLocalPath } from "../lib/data/spark.ts";
 import { inputSpec } from "../lib/data/etl.ts";
-import { timeHint } from "../lib/data/sniff.ts";
+import { guessedFrom, timeHint } from "../lib/data/sniff.ts";
 import { makeTable, SPLITS } from "../lib/features/table.ts";
 import { generateLogs } from "../lib/data/synth.ts";
 import { listNotebooks, runNotebooks } from "../lib/report/run.ts";
@@ -268,8 +268,9 @@ async function main(argv: string[]): Promise<number> {
         console.log(JSON.stringify(BUILTIN_SPECS[found.builtin], null, 2));
       } else {
         console.error(
-          `${found.file}: a spec guessed from the column names and the first ${found.records} records; check every ` +
-            `role.\n${timeHint(found.spec)}`,
+          `${found.file}: a spec guessed from ${guessedFrom(found)}; check every role.\n${
+            timeHint(found.spec)
+          }`,
         );
         console.log(JSON.stringify(found.spec, null, 2));
       }

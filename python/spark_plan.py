@@ -15,6 +15,7 @@ registered (and cached, in memory or on local disk) as a view, collected into th
 Parquet (one folder per step, part files in the query's order). This file holds no feature or ETL logic: that is compiled in TypeScript, so
 both engines share it.
 """
+import gzip
 import json
 import os
 import re
@@ -33,8 +34,11 @@ def numbered_lines(spark, files):
     on disk is not their text's), read in parallel splits by Spark's text source (plain or .gz by name), bytes kept
     as they are (the plan decodes them). A split's lines come in order, so a line's number and offset are its
     split's (the line counts and byte sums of the file's earlier splits) plus its place in the split
-    (monotonically_increasing_id counts a partition's rows in order)."""
+    (monotonically_increasing_id counts a partition's rows in order). Hadoop's line reader drops a UTF-8 byte
+    order mark from a file's first line: its 3 bytes are added back to the offsets (the first line starts after
+    it, as csv.ts reads it)."""
     from pyspark.sql import Window
+    bom = [f["file"] for f in files if starts_with_bom(f["path"])]
     rows = with_file(spark, spark.read.option("lineSep", "\n").text([literal(f["path"]) for f in files]), files,
                      F.col("_metadata.file_block_start").alias("split"),
                      F.monotonically_increasing_id().alias("seq"), F.col("value").cast("binary").alias("raw"),
@@ -50,10 +54,17 @@ def numbered_lines(spark, files):
         "__file", "split", "first", F.coalesce(F.sum("lines").over(before), F.lit(0)).alias("line0"),
         F.coalesce(F.sum("size").over(before), F.lit(0)).alias("byte0"))
     inside = Window.partitionBy("__file", "split").orderBy("seq").rowsBetween(Window.unboundedPreceding, -1)
-    byte = F.col("byte0") + F.coalesce(F.sum("size").over(inside), F.lit(0))
+    byte = (F.col("byte0") + F.coalesce(F.sum("size").over(inside), F.lit(0))
+            + F.when(F.col("__file").isin(bom), F.lit(3)).otherwise(F.lit(0)))
     return rows.join(F.broadcast(splits), ["__file", "split"]).select(
         "__file", (F.col("line0") + F.col("seq") - F.col("first") + 1).alias("__line"), byte.alias("__byte"),
         "__bytes", "__cr", F.coalesce(byte + F.col("size") == F.col("fsize") + 1, F.lit(False)).alias("__last"))
+
+
+def starts_with_bom(path):
+    """Whether a text file (gzip by its .gz name, as Spark reads it) starts with a UTF-8 byte order mark."""
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        return f.read(3) == b"\xef\xbb\xbf"
 
 
 def parquet_rows(spark, files, columns):

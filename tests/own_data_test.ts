@@ -5,7 +5,15 @@
  */
 import pl from "nodejs-polars";
 import { existsSync } from "node:fs";
-import { firstLines, hiveFolders, readCleanSchema, runEtl, scanClean } from "../lib/data/etl.ts";
+import {
+  firstLines,
+  hiveFolders,
+  inputSpec,
+  readCleanSchema,
+  runEtl,
+  scanClean,
+  specFor,
+} from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { sniffSpec, sniffTimeFormat } from "../lib/data/sniff.ts";
 import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
@@ -22,12 +30,14 @@ import {
   ownRunConfig,
   toGbk,
   treeHashes,
+  writeHeaderlessLogs,
   writeHiveLogs,
   writeMarkerLogs,
   writeOtherLogs,
   writeParquetLogs,
   writeReleaseLogs,
   writeTimeLogs,
+  writeUnquotedLogs,
   writeZoneLogs,
 } from "./own_logs.ts";
 
@@ -696,6 +706,38 @@ Deno.test("Parquet as warehouses export it: typed columns read as typed (float i
     ],
   );
   const clean = scanClean(`${dir}/clean`).sort("row_id").collectSync();
+  // the spec's delimiter is its text files': Parquet files read the same under a tab (they once read as one field)
+  const tsv = { ...spec, files: ["*.parquet"], delimiter: "\t" };
+  const t = await runEtl({ input: logs, output: `${dir}/clean-tsv`, spec: resolveSpec(tsv) });
+  assertEquals([t.rowsRead, t.rowsWritten], [90, 86]);
+  assertEquals(
+    scanClean(`${dir}/clean-tsv`).sort("row_id").collectSync().toRecords(),
+    clean.filter(pl.col("row_id").lt(90)).toRecords(),
+  );
+  // …and so is its encoding: under a GBK spec, Parquet's strings are read as they are (they were decoded as GBK)
+  await Deno.mkdir(`${dir}/zh`);
+  pl.DataFrame({
+    uid: ["用户"],
+    ad: ["广告"],
+    ts: [new Date(Date.UTC(2024, 2, 1))],
+    clicked: [true],
+    surface: ["home"],
+    title: ["奶茶优惠券"],
+    tags: [["咖啡", "外卖"]],
+    price: [1.5],
+    weight: [1],
+    city: ["上海"],
+  }).writeParquet(`${dir}/zh/z.parquet`);
+  const zh = await runEtl({
+    input: `${dir}/zh`,
+    output: `${dir}/clean-zh`,
+    spec: resolveSpec({ ...tsv, encoding: "gbk" }),
+  });
+  assertEquals(zh.rowsWritten, 1);
+  assertEquals(
+    scanClean(`${dir}/clean-zh`).select("user_id", "item_id", "title", "tags", "city").collectSync().row(0),
+    ["用户", "广告", "奶茶优惠券", "咖啡,外卖", "上海"],
+  );
   const at = (row: number) => clean.filter(pl.col("row_id").eq(row)).toRecords()[0];
   const iso = (v: unknown) => (v as Date).toISOString();
   // a's naive timestamp is Shanghai's wall clock already; b's (UTC+8 in the file, nanoseconds) moves to it
@@ -781,4 +823,149 @@ Deno.test("Hive's layout: columns the files lack are taken from their folders (c
   assertEquals([guess.time, guess.scene], [{ column: "hour", format: "%Y-%m-%d %H:%M:%S" }, {
     column: "scene",
   }]);
+});
+
+Deno.test("text files without a header (Hive's export: Ctrl-A, \\N, 000000_0): the spec names the columns, the first line is a record, a byte order mark is not part of it; a guessed spec sees it", async () => {
+  const dir = await tempDir("headerless");
+  const { logs, spec } = await writeHeaderlessLogs(dir);
+  const before = await treeHashes(logs);
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(spec) });
+  assertEquals(r.files.map((f) => [f.file, f.rowsRead, f.rowsQuarantined]), [
+    ["dt=2024-03-01/000000_0", 20, 2],
+    ["dt=2024-03-02/000000_0", 17, 2],
+    ["dt=2024-03-03/000001_0", 11, 0],
+  ]);
+  // where a line starts in a file, in bytes (the second file's first line: after its byte order mark)
+  const lineByte = async (file: string, line: number) => {
+    const bytes = await Deno.readFile(`${logs}/${file}`);
+    let at = 0;
+    for (let k = 1; k < line; k++) at = bytes.indexOf(0x0a, at) + 1;
+    return String(at);
+  };
+  assertEquals(
+    (await quarantine(`${dir}/clean`)).map((q) => [q.file, q.line, q.byte, q.reason, q.column ?? ""]),
+    [
+      ["dt=2024-03-01/000000_0", "6", await lineByte("dt=2024-03-01/000000_0", 6), "missing_value", "uid"],
+      [
+        "dt=2024-03-01/000000_0",
+        "10",
+        await lineByte("dt=2024-03-01/000000_0", 10),
+        "wrong_column_count",
+        "",
+      ],
+      ["dt=2024-03-02/000000_0", "1", "3", "wrong_column_count", ""],
+      [
+        "dt=2024-03-02/000000_0",
+        "12",
+        await lineByte("dt=2024-03-02/000000_0", 12),
+        "wrong_column_count",
+        "",
+      ],
+    ],
+  );
+  const clean = scanClean(`${dir}/clean`).sort("row_id").collectSync();
+  // the first line of each file is a record: u0's first click at 10:00 each day; the BOM file's first kept record
+  // is its second, over two lines
+  const first = (day: string) => clean.filter(pl.col("log_time").dt.strftime("%F").eq(pl.lit(day))).row(0);
+  const cols = clean.columns;
+  const at = (row: unknown[], c: string) => row[cols.indexOf(c)];
+  assertEquals(at(first("2024-03-01"), "user_id"), "u0");
+  assertEquals([at(first("2024-03-02"), "user_id"), at(first("2024-03-02"), "title")], ["u1", "two\nlines"]);
+  assertEquals([at(first("2024-03-03"), "user_id"), at(first("2024-03-03"), "title")], [
+    "u0",
+    "first\nrecord",
+  ]);
+  assertEquals(clean.filter(pl.col("title").eq(pl.lit(""))).height, 7 + 4 + 4, "\\N titles are empty");
+  assertEquals(clean.getColumn("row_id").toArray().slice(0, 3), [0, 1, 2]);
+  assertEquals(await treeHashes(logs), before, "the input is only read");
+  // the spec's columns are checked: a name twice, Parquet, a role outside them
+  assertThrows(() => resolveSpec({ ...spec, columns: ["uid", "ad", "uid"] }), SpecError, 'names "uid" twice');
+  assertThrows(() => resolveSpec({ ...spec, format: "parquet" }), SpecError, "Parquet files name their own");
+  await assertRejects(
+    () => runEtl({ input: logs, output: `${dir}/x`, spec: resolveSpec({ ...spec, numeric: ["cost"] }) }),
+    Error,
+    `missing column "cost": the spec's columns (the file has no header) and the file's folders hold uid,ad,ts,clicked,surface,title,price,dt`,
+  );
+  // without a spec: the first line is taken for a record, the columns named by position, roles guessed by values
+  await assertRejects(() => specFor(logs), Error, "the first line looks like a record, not a header");
+  const guess = await inputSpec(logs); // as `ctrlab spec --data` guesses: the folders' columns too
+  assert("headerless" in guess && guess.headerless);
+  const g = guess.spec;
+  assertEquals(
+    [
+      g.delimiter,
+      g.quote,
+      g.columns,
+      g.missing,
+      g.user,
+      g.item,
+      g.time,
+      g.label,
+      g.text,
+      g.numeric,
+      g.categorical,
+    ],
+    [
+      "\u0001",
+      null, // Hive's text quotes nothing
+      ["_c0", "_c1", "_c2", "_c3", "_c4", "_c5", "_c6"],
+      ["\\N"],
+      "_c0",
+      "_c1",
+      { column: "_c2", format: "%Y-%m-%d %H:%M:%S" },
+      { column: "_c3", positive: ["1"], negative: ["0"] },
+      [{ column: "_c5", side: "item" }],
+      ["_c6"],
+      ["_c4", "dt"], // a column the files lack, from their folders
+    ],
+  );
+  // it reads the file it was guessed from as the spec does (the others quote line breaks, which Hive would not;
+  // read alone, the file has no folder to give dt)
+  const day1 = `${logs}/dt=2024-03-01/000000_0`;
+  const alone = { ...g, categorical: ["_c4"] };
+  const g2 = await runEtl({ input: day1, output: `${dir}/guessed`, spec: resolveSpec(alone) });
+  const s2 = await runEtl({ input: day1, output: `${dir}/specified`, spec: resolveSpec(spec) });
+  assertEquals([g2.rowsRead, g2.rowsWritten], [20, 18]);
+  assertEquals([s2.rowsRead, s2.rowsWritten], [20, 18]);
+});
+
+Deno.test('"quote": null reads text that quotes nothing, as Hive\'s does: a " anywhere is text, every delimiter splits; Parquet values beside it keep theirs', async () => {
+  const dir = await tempDir("unquoted");
+  const { logs, spec, titles } = await writeUnquotedLogs(dir);
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(spec) });
+  assertEquals([r.rowsRead, r.rowsWritten, r.byReason], [16, 15, [{
+    reason: "wrong_column_count",
+    column: "",
+    rows: 1,
+  }]]);
+  assertEquals(scanClean(`${dir}/clean`).sort("row_id").collectSync().getColumn("title").toArray(), titles);
+  // the same log read with quotes: most of those titles are broken quoting
+  const quoting = await runEtl({
+    input: logs,
+    output: `${dir}/quoting`,
+    spec: resolveSpec({ ...spec, quote: undefined }),
+  });
+  assert(quoting.byReason.some((b) => b.reason === "broken_quoting" && b.rows >= 4), JSON.stringify(quoting));
+  // a value from a folder that such a record could not hold is refused up front
+  await Deno.mkdir(`${dir}/folders/scene=a%01b`, { recursive: true });
+  await Deno.copyFile(`${logs}/000000_0`, `${dir}/folders/scene=a%01b/000000_0`);
+  await assertRejects(
+    () =>
+      runEtl({
+        input: `${dir}/folders`,
+        output: `${dir}/x`,
+        spec: resolveSpec({ ...spec, scene: { column: "scene" } }),
+      }),
+    Error,
+    `its folder's value for "scene" holds the delimiter or a line break, and the spec quotes nothing`,
+  );
+  assert(!existsSync(`${dir}/x`), "nothing written");
+  // a guess for it quotes nothing too, and reads every title
+  const { spec: guess } = await sniffSpec(`${logs}/000000_0`, [`${logs}/000000_0`]);
+  assertEquals([guess.quote, guess.columns?.length, guess.text], [null, 5, [{
+    column: "_c4",
+    side: "item",
+  }]]);
+  const g = await runEtl({ input: `${logs}/000000_0`, output: `${dir}/guessed`, spec: resolveSpec(guess) });
+  assertEquals([g.rowsRead, g.rowsWritten], [12, 11]);
 });

@@ -375,6 +375,108 @@ export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: 
   };
 }
 
+/**
+ * A table exported as text without a header, as Hive writes one (`INSERT OVERWRITE DIRECTORY`: Ctrl-A between
+ * fields, `\N` for a missing value, files `000000_0` in `dt=…` folders), under `<dir>/logs`, with the spec that
+ * names its columns. 48 records, 4 of them quarantined:
+ * - `dt=2024-03-01/000000_0`, 20 records: line 6 has no user (`\N`), line 10 a field too few;
+ * - `dt=2024-03-02/000000_0`, 17 records: a UTF-8 byte order mark, then a record with a field too many (line 1,
+ *   byte 3), a record over lines 2–3 (a quoted line break), 15 more (line 12 a field too few);
+ * - `dt=2024-03-03/000001_0`, 11 records: the first over lines 1–2.
+ */
+export async function writeHeaderlessLogs(dir: string): Promise<{ logs: string; spec: DatasetSpec }> {
+  const logs = `${dir}/logs`, A = "\u0001";
+  const record = (day: number, i: number) => [
+    i === 5 && day === 1 ? "\\N" : `u${i % 7}`,
+    `a${i % 5}`,
+    `2024-03-0${day} ${10 + (i % 10)}:${String(i * 2).padStart(2, "0")}:00`,
+    i % 3 === 0 ? 1 : 0,
+    ["home", "feed"][i % 2],
+    i % 3 === 1 ? "\\N" : `t ${i % 4}`,
+    i % 4 === 2 ? "\\N" : i + 0.5,
+  ];
+  const write = async (day: number, file: string, lines: string[], bom = "") => {
+    await Deno.mkdir(`${logs}/dt=2024-03-0${day}`, { recursive: true });
+    await Deno.writeTextFile(`${logs}/dt=2024-03-0${day}/${file}`, bom + lines.join("\n") + "\n");
+  };
+  await write(
+    1,
+    "000000_0",
+    Array.from({ length: 20 }, (_, i) => record(1, i).slice(0, i === 9 ? 6 : 7).join(A)),
+  );
+  const two = Array.from({ length: 17 }, (_, i) => record(2, i).slice(0, i === 10 ? 6 : 7));
+  two[1][5] = '"two\nlines"';
+  await write(2, "000000_0", [[...two[0], "extra"].join(A), ...two.slice(1).map((r) => r.join(A))], "\uFEFF");
+  const three = Array.from({ length: 11 }, (_, i) => record(3, i));
+  three[0][5] = '"first\nrecord"';
+  await write(3, "000001_0", three.map((r) => r.join(A)));
+  return {
+    logs,
+    spec: {
+      name: "hive-text",
+      columns: ["uid", "ad", "ts", "clicked", "surface", "title", "price"],
+      delimiter: A,
+      user: "uid",
+      item: "ad",
+      time: { column: "ts", format: "%Y-%m-%d %H:%M:%S" },
+      label: { column: "clicked" },
+      scene: { column: "surface", values: ["home", "feed"] },
+      text: [{ column: "title", side: "item" }],
+      numeric: ["price"],
+      missing: ["\\N"],
+    },
+  };
+}
+
+/**
+ * Hive's text files quote nothing, so a `"` anywhere in a field is text. Under `<dir>/logs`: `000000_0` (no
+ * header, Ctrl-A, 12 records whose titles hold quotes at the start, inside, alone and unbalanced; line 12 has a
+ * field too few) and `part-1.parquet` (4 rows, titles holding the delimiter, a line break and quotes). Its spec
+ * says `"quote": null`; `titles` are the 15 titles written, in record order.
+ */
+export async function writeUnquotedLogs(
+  dir: string,
+): Promise<{ logs: string; spec: DatasetSpec; titles: string[] }> {
+  const logs = `${dir}/logs`, A = "\u0001";
+  await Deno.mkdir(logs, { recursive: true });
+  const quoted = ['7" tablet', '"quoted" start', 'ends with "', '"', '""', 'a "b" c', "plain"];
+  const title = (i: number) => quoted[i % quoted.length];
+  const lines = Array.from(
+    { length: 12 },
+    (_, i) =>
+      [`u${i % 4}`, `a${i % 3}`, `2024-03-0${1 + (i % 3)} 10:00:00`, i % 2, title(i)].slice(
+        0,
+        i === 11 ? 4 : 5,
+      )
+        .join(A),
+  );
+  await Deno.writeTextFile(`${logs}/000000_0`, lines.join("\n") + "\n");
+  const parquet = [`x${A}y`, "two\nlines", '"q"', 'a"b'];
+  pl.DataFrame({
+    uid: ["u1", "u2", "u3", "u4"],
+    ad: ["a1", "a2", "a1", "a2"],
+    ts: ["2024-03-01 11:00:00", "2024-03-02 11:00:00", "2024-03-03 11:00:00", "2024-03-03 12:00:00"],
+    clicked: [1, 0, 0, 1],
+    title: parquet,
+  }).writeParquet(`${logs}/part-1.parquet`);
+  return {
+    logs,
+    spec: {
+      name: "unquoted",
+      columns: ["uid", "ad", "ts", "clicked", "title"],
+      delimiter: A,
+      quote: null,
+      user: "uid",
+      item: "ad",
+      time: { column: "ts", format: "%Y-%m-%d %H:%M:%S" },
+      label: { column: "clicked" },
+      scene: null,
+      text: [{ column: "title", side: "item" }],
+    },
+    titles: [...Array.from({ length: 11 }, (_, i) => title(i)), ...parquet],
+  };
+}
+
 /** `ctrlab ARGS` in a child process, from `cwd` (the repo's root unless given): its exit code and output as text. */
 export async function ctrlabCli(
   args: string[],

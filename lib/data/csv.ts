@@ -301,7 +301,8 @@ export async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
 }
 
 /**
- * Stream the records of a byte source with 1-based line numbers and byte offsets (of the decompressed bytes).
+ * Stream the records of a byte source with 1-based line numbers and byte offsets (of the decompressed bytes). A
+ * UTF-8 byte order mark is not part of the first record (which starts at byte 3), as Hadoop's line reader drops it.
  * `onRecord(bytes, scan, start, lineNo, offset)` must not keep references to `bytes` past the call.
  */
 export async function forEachRecord(
@@ -332,7 +333,7 @@ export async function forEachRecord(
       filled += take;
       pending = take === pending.length ? null : pending.subarray(take);
     }
-    let start = 0;
+    let start = offset === 0 && filled >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
     while (start < filled) {
       if (!scanRecord(buf, start, filled, eof, d, r, want, range)) break;
       onRecord(buf, r, start, lineNo, offset + start);

@@ -37,7 +37,7 @@ import {
   type ResolvedSpec,
   resolveSpec,
 } from "./spec.ts";
-import { type Sniffed, sniffSpec, timeHint } from "./sniff.ts";
+import { guessedFrom, type Sniffed, sniffSpec, timeHint } from "./sniff.ts";
 import { type ParquetField, parquetFields, parquetImage, scanParquetFile } from "./parquet.ts";
 import { patternsMs, timeParser, zonedMs } from "./times.ts";
 import { DAY_MS, dayName } from "../util/time.ts";
@@ -174,11 +174,16 @@ function csvSource(
   };
 }
 
-/** Rows as CSV in the spec's dialect. */
+/** The quote of a Parquet file's CSV image: the spec's, or `"` when it quotes nothing (a value may hold the delimiter). */
+const imageQuote = (spec: ResolvedSpec) => spec.quote || '"';
+
+/** Rows as CSV (UTF-8) with the spec's delimiter and the image's quote. */
 const asCsv = (df: pl.DataFrame, spec: ResolvedSpec, header: boolean) =>
-  df.writeCSV(
-    { includeHeader: header, sep: spec.delimiter, quoteChar: spec.quote } as never,
-  ) as unknown as Buffer;
+  df.writeCSV({
+    includeHeader: header,
+    separator: spec.delimiter,
+    quoteChar: imageQuote(spec),
+  }) as unknown as Buffer;
 
 /**
  * A file's first `n` lines as the ETL reads them: a text file's lines as they are on disk, or a Parquet file's
@@ -198,32 +203,37 @@ export async function firstLines(
 export const isParquetInput = (path: string, spec: ResolvedSpec) =>
   spec.format === "parquet" || (spec.format === undefined && isParquet(path));
 
-/** A record's text in the file's encoding (invalid bytes replaced), for messages and the quarantine. */
+/** A record's text in the file's encoding (invalid bytes replaced, a byte order mark kept), for the quarantine. */
 function recordText(bytes: Uint8Array, start: number, end: number, encoding: string): string {
-  return new TextDecoder(encoding).decode(bytes.subarray(start, end));
+  return new TextDecoder(encoding, { ignoreBOM: true }).decode(bytes.subarray(start, end));
 }
 
-/** How csv.ts scans a spec's records: its delimiter and quote, its encoding's bytes (`utf8`: check UTF-8). */
+/** How csv.ts scans a spec's records: its delimiter and quote (none: -1), its encoding's bytes (`utf8`: check UTF-8). */
 const specDialect = (spec: ResolvedSpec, utf8: boolean): Dialect => ({
   delimiter: spec.delimiter.charCodeAt(0),
-  quote: spec.quote.charCodeAt(0),
+  quote: spec.quote ? spec.quote.charCodeAt(0) : -1,
   utf8,
   gb: spec.encoding !== "utf-8",
 });
 
-/** The header record of a file: its column names (decoded, BOM dropped). */
-export async function readHeader(path: string, spec: ResolvedSpec): Promise<string[]> {
-  return (await readHeaderRecord(path, spec)).columns;
+/** The header record of a file: its column names (decoded, BOM dropped; `unique`: a name twice is an error). */
+export async function readHeader(path: string, spec: ResolvedSpec, unique = true): Promise<string[]> {
+  return (await readHeaderRecord(path, spec, unique)).columns;
 }
 
-/** The header record of a file: its column names, and the physical lines it spans (a quoted line break in a name). */
+/**
+ * The header record of a file: its column names, and the physical lines it spans (a quoted line break in a name).
+ * A text file without a header (the spec names its `columns`) has none: its columns are the spec's, in 0 lines.
+ */
 export async function readHeaderRecord(
   path: string,
   spec: ResolvedSpec,
+  unique = true,
 ): Promise<{ columns: string[]; lines: number }> {
   if (isParquetInput(path, spec)) {
     return { columns: scanParquetFile(path).columns, lines: 1 }; // from the schema, no rows read
   }
+  if (spec.columns) return { columns: spec.columns, lines: 0 };
   let header: string[] | null = null;
   const d = specDialect(spec, false);
   const src = fileBytes(path); // a text file here: Parquet returned above
@@ -250,7 +260,7 @@ export async function readHeaderRecord(
   }
   await it.return?.(undefined);
   const seen = new Set<string>();
-  for (const h of header) {
+  for (const h of unique ? header : []) {
     if (seen.has(h)) throw new EtlSchemaError(path, h, `duplicate column "${h}" in header`);
     seen.add(h);
   }
@@ -268,9 +278,13 @@ export async function specFor(input: string, spec?: ResolvedSpec): Promise<Resol
   throw new EtlSchemaError(
     guess.file,
     "",
-    `the header is not one of the AntM2C layouts ctrlab knows, so it needs a dataset spec (--spec FILE).\n` +
-      `Columns found (${guess.header.length}): ${guess.header.join(", ")}\n` +
-      `A spec to start from, guessed from the column names and the first ${guess.records} records ` +
+    (guess.headerless
+      ? `the first line looks like a record, not a header, so the logs need a dataset spec (--spec FILE) that ` +
+        `names their columns.\nColumns found (${guess.header.length}), named by position: `
+      : `the header is not one of the AntM2C layouts ctrlab knows, so it needs a dataset spec (--spec FILE).\n` +
+        `Columns found (${guess.header.length}): `) +
+      `${guess.header.join(", ")}\n` +
+      `A spec to start from, guessed from ${guessedFrom(guess)} ` +
       `(\`ctrlab spec --data ${input} > my-logs.json\` saves it; check every role, then pass --spec ` +
       `my-logs.json):\n${JSON.stringify(guess.spec, null, 2)}\n${timeHint(guess.spec)}`,
   );
@@ -281,7 +295,8 @@ export async function inputSpec(input: string): Promise<{ builtin: string } | Sn
   // the first file a built-in layout would read (so a README beside the logs is not taken for them)
   const builtinGlobs = [...new Set(Object.values(BUILTIN_SPECS).flatMap((s) => [s.files ?? []].flat()))];
   const first = (await listInputFiles(input, builtinGlobs).catch(() => listInputFiles(input)))[0];
-  const name = detectSpec(await readHeader(first, resolveSpec(BUILTIN_SPECS.antm2c)));
+  // names twice are no layout ctrlab knows (and a first line that is a record may repeat a value)
+  const name = detectSpec(await readHeader(first, resolveSpec(BUILTIN_SPECS.antm2c), false));
   return name
     ? { builtin: name }
     : await sniffSpec(first, await listInputFiles(input), [...hiveFolders(input, first)]);
@@ -300,8 +315,18 @@ export function pathColumns(
   spec: ResolvedSpec,
 ): [string, string][] {
   const found = hiveFolders(input, path);
-  return [...new Set(requiredColumns(spec))].filter((c) => !header.includes(c) && found.has(c))
-    .map((c) => [c, found.get(c)!]);
+  const taken: [string, string][] = [...new Set(requiredColumns(spec))]
+    .filter((c) => !header.includes(c) && found.has(c)).map((c) => [c, found.get(c)!]);
+  for (const [c, v] of spec.quote ? [] : taken) {
+    if ([spec.delimiter, "\n", "\r"].some((x) => v.includes(x))) { // a field a record without quotes cannot hold
+      throw new EtlSchemaError(
+        path,
+        c,
+        `its folder's value for "${c}" holds the delimiter or a line break, and the spec quotes nothing`,
+      );
+    }
+  }
+  return taken;
 }
 
 /** The `column=value` folders above a file under `input`, by column (the last one wins), escapes decoded. */
@@ -316,20 +341,28 @@ export function hiveFolders(input: string, path: string): Map<string, string> {
   return found;
 }
 
-/** A field as the spec's dialect writes it: quoted when it holds the delimiter, the quote or a line break. */
+/**
+ * A field as the spec's dialect writes it: quoted when it holds the delimiter, the quote or a line break (without a
+ * quote, as it is: pathColumns refuses a value that would need one).
+ */
 export function dialectField(v: string, spec: ResolvedSpec): string {
-  return [spec.delimiter, spec.quote, "\n", "\r"].some((c) => v.includes(c))
+  return spec.quote && [spec.delimiter, spec.quote, "\n", "\r"].some((c) => v.includes(c))
     ? spec.quote + v.replaceAll(spec.quote, spec.quote + spec.quote) + spec.quote
     : v;
 }
 
+/** Every column the spec reads is in `header` (the file's columns, then those its folders give), else a schema error. */
 export function checkHeader(file: string, header: string[], spec: ResolvedSpec): void {
   for (const c of requiredColumns(spec)) {
     if (!header.includes(c)) {
       throw new EtlSchemaError(
         file,
         c,
-        `missing column "${c}" in header (spec "${spec.name}"; found ${header.join(",")})`,
+        spec.columns && !isParquetInput(file, spec)
+          ? `missing column "${c}": the spec's columns (the file has no header) and the file's folders hold ${
+            header.join(",")
+          }`
+          : `missing column "${c}" in header (spec "${spec.name}"; found ${header.join(",")})`,
       );
     }
   }
@@ -463,6 +496,16 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       ? null
       : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
     const utf8Dialect: Dialect = { ...dialect, utf8: true, gb: false };
+    // how a source's bytes are read: a text file in the spec's dialect and encoding; a Parquet file's CSV image is
+    // UTF-8 (polars writes it) with its own quote (imageQuote)
+    type Read = { dialect: Dialect; quote: string; encoding: string; recode: typeof recode };
+    const textRead: Read = { dialect, quote: spec.quote, encoding: spec.encoding, recode };
+    const imageRead: Read = {
+      dialect: { ...utf8Dialect, quote: imageQuote(spec).charCodeAt(0) },
+      quote: imageQuote(spec),
+      encoding: "utf-8",
+      recode: null,
+    };
     const partitions = new Map<
       string,
       { date: string; scene: number; rows: number; clicks: number; parts: number }
@@ -502,7 +545,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     // polars. The chunk's quarantined records wait in `held` and are written at its flush in row id order.
     type FileStats = { file: string; read: number; quarantined: number; ignored: string[] };
     const fileStats: FileStats[] = [];
-    let chunkStart = 0, chunkHeader: string[] = [], written = 0;
+    let chunkStart = 0, chunkHeader: string[] = [], chunkQuote = spec.quote, written = 0;
     const fileOf: number[] = [], lineOf: number[] = [], byteOf: (number | null)[] = [];
     type Quarantined = Parameters<QuarantineWriter["add"]>; // [file, line, byte, rowId, …]
     const held: Quarantined[] = [];
@@ -520,7 +563,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const raw = pl.readCSV(Buffer.from(chunk.buf.buffer, chunk.buf.byteOffset, chunk.length), {
         hasHeader: false,
         inferSchemaLength: 0,
-        quoteChar: spec.quote,
+        quoteChar: chunkQuote,
         sep: spec.delimiter,
       });
       chunk.clear();
@@ -638,8 +681,11 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const scanned = source.header ?? headers.get(path)!, width = scanned.length;
       const appended = source.parquet ? [] : fromPath;
       const header = [...scanned, ...appended.map(([c]) => c)];
-      if (header.join("\u0000") !== chunkHeader.join("\u0000")) flush(); // a chunk holds one header's records
+      const read = source.parquet ? imageRead : textRead;
+      // a chunk holds records of one header, read with one quote
+      if (header.join("\u0000") !== chunkHeader.join("\u0000") || read.quote !== chunkQuote) flush();
       chunkHeader = header;
+      chunkQuote = read.quote;
       const suffix = new TextEncoder().encode(
         appended.map(([, v]) => spec.delimiter + dialectField(v, spec)).join(""),
       );
@@ -649,10 +695,10 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
       const pathMs = fastTime && timeField < 0 ? fastTime(pathTime, 0, pathTime.length) : NaN;
       // Parquet: the row's number in the file (its CSV image's lines do not count rows), and no byte offset
       const where = (lineNo: number) => source.parquet ? stats.read : lineNo;
-      let first = true;
+      let first = source.parquet || !spec.columns; // a header record to skip
       await forEachRecord(
         source.bytes,
-        dialect,
+        read.dialect,
         (bytes, r, start, lineNo, offset) => {
           if (first) {
             first = false;
@@ -672,7 +718,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
               reason,
               "",
               value,
-              recordText(bytes, start, r.end, spec.encoding),
+              recordText(bytes, start, r.end, read.encoding),
             );
             if (held.length >= 100_000) flush(); // a log of broken records is not held in memory
           };
@@ -689,17 +735,17 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
             return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
           }
           let b = bytes, s = start, e = r.end, tr = range;
-          if (recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
+          if (read.recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
             let text: string;
             try {
-              text = recode.decoder.decode(bytes.subarray(start, r.end));
+              text = read.recode.decoder.decode(bytes.subarray(start, r.end));
             } catch {
               return fail(
                 "bad_encoding",
                 `not valid ${spec.encoding} (record at byte ${offset} of the file)`,
               );
             }
-            b = recode.encoder.encode(text);
+            b = read.recode.encoder.encode(text);
             s = 0;
             e = b.length;
             scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);

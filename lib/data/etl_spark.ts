@@ -355,9 +355,9 @@ function encodingErrorSql(spec: ResolvedSpec): string {
 
 /**
  * The steps that turn the numbered lines into records as csv.ts reads them, quoted line breaks included:
- * - decoded: each line after the header, decoded, with __open (it leaves a quoted field open, so the record may
- *   go on) and __qend (the byte after its last quote; csv.ts gives up on a quoted field open past
- *   MAX_RECORD_BYTES);
+ * - decoded: each line after the header (every line when the spec names the columns), decoded, with __open (it
+ *   leaves a quoted field open, so the record may go on) and __qend (the byte after its last quote; csv.ts gives
+ *   up on a quoted field open past MAX_RECORD_BYTES);
  * - edges: the candidates and the lines that stop them, per bucket of GAP_BUCKET lines;
  * - multi: the records that span lines (__file, __line where they start, __end where they end, __covered: the
  *   lines continuing the file's records before it).
@@ -373,8 +373,29 @@ function encodingErrorSql(spec: ResolvedSpec): string {
  * the candidates of each file.
  */
 function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
-  const qc = str(spec.quote), re = quoting(Q, D);
   const charset = str(JAVA_CHARSET[spec.encoding]);
+  // bytes that do not decode: a U+FFFD that was not in the text (UTF-8 text is its bytes again only when valid; in
+  // GBK and GB18030 a U+FFFD is taken as one that was not)
+  const fffd = `INSTR(__text, ${str("\uFFFD")}) > 0`;
+  const bad = spec.encoding === "utf-8" ? `(${fffd} AND ENCODE(__text, 'UTF-8') <> __bytes)` : fffd;
+  // the lines that hold records (after the header, or from the first when the spec names the columns), decoded
+  const decode =
+    `SELECT __file, __line, __byte, __cr, __last, __bytes, DECODE(__bytes, ${charset}) AS __text FROM ${
+      spec.columns ? "lines" : "lines WHERE __line > 1"
+    }`;
+  if (!spec.quote) { // nothing is quoted: every line is a record
+    return [{
+      view: "decoded",
+      cache: "disk",
+      sql:
+        `SELECT __file, __line, __byte, __cr, __last, __text, ${bad} AS __bad, FALSE AS __open, 0 AS __qend,
+  FALSE AS __quoted FROM (${decode})`,
+    }, {
+      view: "multi",
+      sql: "SELECT __file, __line, __line AS __end, CAST(0 AS BIGINT) AS __covered FROM decoded WHERE FALSE",
+    }];
+  }
+  const qc = str(spec.quote), re = quoting(Q, D);
   // the byte after the line's last quote: in the bytes read one character per byte where no other character holds
   // the quote's byte (UTF-8; GB's later bytes are 0x30 and up), else the text up to the last quote encoded again (a
   // byte that did not decode then counts as U+FFFD's)
@@ -382,10 +403,6 @@ function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
   const qend = spec.encoding === "utf-8" || spec.quote.charCodeAt(0) < 0x30
     ? `LENGTH(${latin1}) - LOCATE(${qc}, REVERSE(${latin1})) + 1`
     : `OCTET_LENGTH(ENCODE(SUBSTRING(__text, 1, LENGTH(__text) - LOCATE(${qc}, REVERSE(__text)) + 1), ${charset}))`;
-  // bytes that do not decode: a U+FFFD that was not in the text (UTF-8 text is its bytes again only when valid; in
-  // GBK and GB18030 a U+FFFD is taken as one that was not)
-  const fffd = `INSTR(__text, ${str("\uFFFD")}) > 0`;
-  const bad = spec.encoding === "utf-8" ? `(${fffd} AND ENCODE(__text, 'UTF-8') <> __bytes)` : fffd;
   return [{
     view: "decoded",
     cache: "disk", // every line's text
@@ -397,8 +414,7 @@ function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
   IF(__odd OR OCTET_LENGTH(__bytes) > ${MAX_RECORD_BYTES}, ${qend}, 0)
   AS __qend, __quotes > 0 AS __quoted
 FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGTH(REPLACE(__text, ${qc}, '')) AS __quotes
-  FROM (SELECT __file, __line, __byte, __cr, __last, __bytes, DECODE(__bytes, ${charset}) AS __text FROM lines
-    WHERE __line > 1)))`,
+  FROM (${decode})))`,
   }, {
     view: "edges",
     cache: true,
@@ -647,26 +663,26 @@ function etlSteps(
     // records, the stretches of one-line records between them (gaps) are found per bucket of GAP_BUCKET lines, so a
     // line finds its stretch by a join on its file and bucket, wherever it is read, and is not moved. __qspan:
     // bytes from the record's start to the end of its last quote
-    const S = GAP_BUCKET;
+    const S = GAP_BUCKET, first = spec.columns ? 1 : 2; // the first line that holds a record
     steps.push({
       view: "records",
       sql:
-        `SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend AS __qspan, b.base + d.__line - 2 AS __row_id,
+        `SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend AS __qspan, b.base + d.__line - ${first} AS __row_id,
   d.__last, d.__bad
 FROM decoded d LEFT ANTI JOIN multi m ON m.__file = d.__file JOIN bases b ON b.file = d.__file
 UNION ALL
-SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend, b.base + d.__line - 2 - g.__covered, d.__last, d.__bad
+SELECT d.__file, d.__line, d.__byte, d.__text, d.__qend, b.base + d.__line - ${first} - g.__covered, d.__last, d.__bad
 FROM decoded d JOIN (
   SELECT __file, EXPLODE(SEQUENCE(__from DIV ${S}, __to DIV ${S})) AS __bucket, __from, __to, __covered FROM (
     SELECT __file, __end + 1 AS __from, COALESCE(LEAD(__line) OVER (PARTITION BY __file ORDER BY __line) - 1, l.__final)
       AS __to, __covered + __end - __line AS __covered
     FROM multi JOIN (SELECT __file, MAX(__line) AS __final FROM decoded GROUP BY __file) l USING (__file)
-    UNION ALL SELECT __file, 2, MIN(__line) - 1, 0 FROM multi GROUP BY __file)
+    UNION ALL SELECT __file, ${first}, MIN(__line) - 1, 0 FROM multi GROUP BY __file)
   WHERE __from <= __to) g
   ON g.__file = d.__file AND g.__bucket = d.__line DIV ${S} AND d.__line BETWEEN g.__from AND g.__to
 JOIN bases b ON b.file = d.__file
 UNION ALL
-SELECT r.__file, r.__line, r.__byte, r.__text, r.__qspan, b.base + r.__line - 2 - r.__covered, r.__last, r.__bad
+SELECT r.__file, r.__line, r.__byte, r.__text, r.__qspan, b.base + r.__line - ${first} - r.__covered, r.__last, r.__bad
 FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MAX(d.__last) AS __last, MAX(d.__bad) AS __bad,
     MIN(d.__byte) AS __byte,
     MAX(d.__byte + d.__qend) - MIN(d.__byte) AS __qspan,
@@ -694,12 +710,14 @@ FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MAX
   const selects = [...groups].map(([key, ks]) => {
     const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
-    const stripped = `REGEXP_REPLACE(__text, ${str(wellQuoted)}, '$1')`;
+    const stripped = spec.quote ? `REGEXP_REPLACE(__text, ${str(wellQuoted)}, '$1')` : "__text";
     const fields = `SIZE(SPLIT(${stripped}, ${str(D)}, -1))`;
     const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `f.c${header.indexOf(c)}`;
+    // a quote left in the text once the well-quoted fields are gone, or a record cut past MAX_RECORD_BYTES
+    const broken = `INSTR(${stripped}, ${str(qc)}) > 0 OR __qspan > ${MAX_RECORD_BYTES}`;
     return `SELECT __row_id, __file, __line, __byte, __text, __last, __fields, CASE
-    WHEN INSTR(${stripped}, ${str(qc)}) > 0 OR __qspan > ${MAX_RECORD_BYTES} THEN 'broken_quoting'
+    WHEN ${qc ? broken : "FALSE"} THEN 'broken_quoting'
     WHEN __text = '' THEN 'empty_line'
     WHEN __bad THEN 'bad_encoding'
     WHEN __fields <> ${header.length} THEN 'wrong_column_count' END AS __record_reason, ${header.length} AS __width,
@@ -785,7 +803,7 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   IF(__record_reason IS NULL, CASE ${when("column")} END, '') AS __reason_column,
   CASE WHEN __record_reason IN ('wrong_column_count', 'empty_line')
     THEN CONCAT(__fields, ' fields, expected ', __width)
-    WHEN __record_reason = 'broken_quoting' THEN ${quoteErrorSql(spec, Q, D)}
+    ${spec.quote ? `WHEN __record_reason = 'broken_quoting' THEN ${quoteErrorSql(spec, Q, D)}` : ""}
     WHEN __record_reason = 'bad_encoding' THEN ${encodingErrorSql(spec)}
     ELSE ${valueCol} END AS __reason_value
 FROM checked`,

@@ -13,11 +13,21 @@ import { patternMs } from "./times.ts";
 export interface Sniffed {
   spec: DatasetSpec;
   file: string;
+  /** The file's column names, or (`headerless`) the names the guess gives its columns: `_c0`, `_c1`, … as Spark does. */
   header: string[];
+  /** The first line is a record, not a header (Hive's and Spark's text output). */
+  headerless: boolean;
   records: number;
 }
 
-const DELIMITERS = [",", "\t", ";", "|"];
+/** Hive's default delimiter for text tables, Ctrl-A: its text files quote nothing. */
+const HIVE = "\u0001";
+/** Comma, tab, semicolon, bar and Ctrl-A. */
+const DELIMITERS = [",", "\t", ";", "|", HIVE];
+/** The quote a delimiter's files are guessed to use: `"`, or none for Hive's. */
+const quoteFor = (delimiter: string) => delimiter === HIVE ? "" : '"';
+/** Hive's and MySQL's text for a missing value: read as one when the sample holds it. */
+const NULL_TEXT = "\\N";
 /** Time layouts tried on a column's values, in order of preference where several read them all. */
 const TIME_FORMATS = [
   ...ANTM2C_TIME_FORMATS,
@@ -88,6 +98,24 @@ async function sampleText(path: string): Promise<{ text: string; encoding: strin
   return { text: new TextDecoder().decode(bytes), encoding: "utf-8" };
 }
 
+/**
+ * Whether a text file's first row names its columns rather than holding values like the rows below it: a column
+ * whose values are all numbers votes for a header when its first field is not one, and for a record when it is;
+ * so does any other column when its first field is among its values. Empty or repeated names make it a record.
+ */
+export function looksLikeHeader(first: string[], rest: string[][]): boolean {
+  const names = first.map((x) => x.trim());
+  if (names.some((x) => x === "") || new Set(names).size < names.length) return false;
+  let header = 0, record = 0;
+  names.forEach((name, k) => {
+    const v = rest.map((r) => r[k].trim()).filter((x) => x !== "" && x !== NULL_TEXT);
+    if (v.length === 0) return;
+    if (v.every((x) => NUMBER.test(x))) NUMBER.test(name) ? record++ : header++;
+    else if (v.includes(name)) record++;
+  });
+  return header >= record;
+}
+
 /** Header and sampled rows (as text) of a CSV or Parquet file, with the dialect that splits them most evenly. */
 async function sample(path: string, rows: number) {
   if (isParquet(path)) {
@@ -97,22 +125,38 @@ async function sample(path: string, rows: number) {
     const df = parquetImage(path, fields).head(rows).collectSync();
     const records = df.rows().map((r) => r.map((x) => x === null ? "" : String(x)));
     const typedTimes = new Map(fields.filter(isTypedTime).map((f) => [f.name, f.kind === "instant"]));
-    return { header: df.columns, records, encoding: "utf-8", delimiter: ",", parquet: true, typedTimes };
+    return {
+      header: df.columns,
+      records,
+      encoding: "utf-8",
+      delimiter: ",",
+      parquet: true,
+      headerless: false,
+      typedTimes,
+    };
   }
   const { text, encoding } = await sampleText(path);
   const lines = text.replace(/^\uFEFF/, "").split("\n").map((l) => l.replace(/\r$/, "")).slice(0, rows + 1);
   let best = { delimiter: ",", score: -1 };
   for (const d of DELIMITERS) {
-    const n = splitLine(lines[0], d).length;
-    const even = lines.slice(1).filter((l) => l !== "" && splitLine(l, d).length === n).length;
+    const n = splitLine(lines[0], d, quoteFor(d)).length;
+    const even = lines.slice(1).filter((l) => l !== "" && splitLine(l, d, quoteFor(d)).length === n).length;
     const score = n < 2 ? -1 : even * 1000 + n;
     if (score > best.score) best = { delimiter: d, score };
   }
-  const header = splitLine(lines[0], best.delimiter).map((h) => h.trim());
-  const records = lines.slice(1).map((l) => splitLine(l, best.delimiter)).filter((r) =>
-    r.length === header.length
-  );
-  return { header, records, encoding, delimiter: best.delimiter, parquet: false, typedTimes: new Map() };
+  const split = (l: string) => splitLine(l, best.delimiter, quoteFor(best.delimiter));
+  const first = split(lines[0]);
+  const rest = lines.slice(1).map(split).filter((r) => r.length === first.length);
+  const headerless = !looksLikeHeader(first, rest);
+  return {
+    header: headerless ? first.map((_, k) => `_c${k}`) : first.map((h) => h.trim()),
+    records: headerless ? [first, ...rest] : rest,
+    encoding,
+    delimiter: best.delimiter,
+    parquet: false,
+    headerless,
+    typedTimes: new Map(),
+  };
 }
 
 /** The files' common ending (".csv", ".csv.gz", ".tsv", …) as a glob, or every file. */
@@ -135,29 +179,35 @@ export async function sniffSpec(
   rows = 200,
 ): Promise<Sniffed> {
   const s = await sample(path, rows);
+  const own = [...s.header]; // the file's columns (a file without a header: named by position)
   // columns the file lacks that its folders name (Hive's column=value), as the ETL reads them
   for (const [c, v] of fromPath.filter(([c]) => !s.header.includes(c))) {
     s.header.push(c);
     for (const r of s.records) r.push(v);
   }
+  // Hive's \N for a missing value, when the sample holds it, is read as an empty field
+  const missing = s.records.some((r) => r.some((x) => x.trim() === NULL_TEXT)) ? [NULL_TEXT] : [];
   // each column's sampled values (trimmed) and its distinct non-empty ones, computed once
   const column = new Map(s.header.map((c, k) => {
-    const v = s.records.map((r) => r[k].trim());
+    const v = s.records.map((r) => r[k].trim()).map((x) => missing.includes(x) ? "" : x);
     return [c, { values: v, distinct: [...new Set(v)].filter((x) => x !== "") }];
   }));
   const values = (c: string) => column.get(c)!.values;
   const spellings = (c: string) => column.get(c)!.distinct;
   const byName = (re: RegExp, not: (string | undefined)[] = []) =>
     s.header.find((h) => re.test(h) && !not.includes(h));
-  const user = byName(NAMES.user);
-  const item = byName(NAMES.item, [user]);
-  // the time: a time-like name whose values a format reads (epoch numbers only there), else any column's times
+  let user = byName(NAMES.user);
+  let item = byName(NAMES.item, [user]);
+  // the time: a time-like name whose values a format reads (epoch numbers only there, or in a file without
+  // names), else any column's times
   let time: { column: string; format: string[] } | undefined;
   for (const c of [...s.header.filter((h) => NAMES.time.test(h)), ...s.header]) {
     if (c === user || c === item) continue;
     // a Parquet timestamp is read as typed ("timestamp"); one with a time zone holds instants
     const typed = s.typedTimes.get(c);
-    const format = typed === undefined ? sniffTimeFormat(values(c), NAMES.time.test(c)) : ["timestamp"];
+    const format = typed === undefined
+      ? sniffTimeFormat(values(c), NAMES.time.test(c) || s.headerless)
+      : ["timestamp"];
     if (format) {
       time = { column: c, format };
       break;
@@ -168,6 +218,13 @@ export async function sniffSpec(
     spellings(c).every((v) => [...POSITIVE, ...NEGATIVE].includes(v.toLowerCase()));
   const taken = [user, item, time?.column];
   const label = byName(NAMES.label, taken) ?? s.header.find((h) => !taken.includes(h) && labelLike(h));
+  if (s.headerless) { // no names to go by: the first two columns of ids (short ASCII words, not fractions or lists)
+    const id = (v: string) => /^[\x21-\x7e]{1,64}$/.test(v) && !/[,;|#]|^[+-]?\d*\.\d/.test(v);
+    [user, item] = s.header.filter((c) =>
+      c !== time?.column && c !== label && spellings(c).length > 2 && spellings(c).every(id)
+    );
+    taken.splice(0, 2, user, item);
+  }
   const scene = byName(NAMES.scene, [...taken, label]);
   const used = new Set([user, item, time?.column, label, scene]);
   const rest = s.header.filter((h) => !used.has(h));
@@ -207,6 +264,8 @@ export async function sniffSpec(
     files: filesGlob(files),
     // Parquet is recognised by content, file by file (a Hive table may hold text files beside it)
     ...(s.parquet ? {} : { delimiter: s.delimiter, encoding: s.encoding }),
+    ...(!s.parquet && !quoteFor(s.delimiter) ? { quote: null } : {}),
+    ...(s.headerless ? { columns: own } : {}),
     user: user ?? "USER_ID_COLUMN",
     item: item ?? "ITEM_ID_COLUMN",
     time: {
@@ -224,9 +283,17 @@ export async function sniffSpec(
     text,
     numeric,
     categorical,
+    ...(missing.length ? { missing } : {}),
   };
-  return { spec, file: path, header: s.header, records: s.records.length };
+  return { spec, file: path, header: s.header, headerless: s.headerless, records: s.records.length };
 }
+
+/** What a guess was read from, for its message: the column names, or (no header) the values alone. */
+export const guessedFrom = (g: Sniffed) =>
+  g.headerless
+    ? `the values of the first ${g.records} records (the first line is a record, not a header: "columns" names ` +
+      `the columns by position; give them your names)`
+    : `the column names and the first ${g.records} records`;
 
 /** What a guessed spec cannot know about its times: where the log's days begin, and how to say so. */
 export function timeHint(spec: DatasetSpec): string {

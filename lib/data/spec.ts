@@ -41,8 +41,17 @@ export interface DatasetSpec {
   files?: string | string[];
   /** "csv" (plain or gzip-compressed, recognised by content) or "parquet"; default: by each file's content. */
   format?: "csv" | "parquet";
+  /**
+   * Text files without a header row (Hive's and Spark's text output, `hadoop fs -getmerge`): their columns, in
+   * order. The first line is then a record. Parquet files name their own columns.
+   */
+  columns?: string[];
   delimiter?: string;
-  quote?: string;
+  /**
+   * The quote character (default `"`), or null for none: Hive's text files quote nothing, so a `"` is text, every
+   * delimiter splits and every line break ends a record.
+   */
+  quote?: string | null;
   /** "utf-8" (default), "gbk" or "gb18030". */
   encoding?: string;
   user: string;
@@ -79,10 +88,24 @@ export interface ResolvedSpec extends
   Required<
     Omit<
       DatasetSpec,
-      "scene" | "numeric" | "categorical" | "files" | "format" | "time" | "label" | "split" | "missing"
+      | "scene"
+      | "numeric"
+      | "categorical"
+      | "files"
+      | "format"
+      | "columns"
+      | "quote"
+      | "time"
+      | "label"
+      | "split"
+      | "missing"
     >
   > {
   files: string[];
+  /** The quote character, or "" for none. */
+  quote: string;
+  /** Text files have no header: these are their columns. */
+  columns?: string[];
   time: TimeSpec;
   label: { column: string; positive: string[]; negative: string[] };
   format?: "csv" | "parquet";
@@ -303,9 +326,10 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
   if (!ENCODINGS.includes(encoding)) {
     throw new SpecError(where, `encoding "${s.encoding}" is not supported (use ${ENCODINGS.join(", ")})`);
   }
-  const delimiter = s.delimiter ?? ",", quote = s.quote ?? '"';
+  const delimiter = s.delimiter ?? ",", quote = s.quote === undefined ? '"' : s.quote ?? "";
   for (const [k, v] of [["delimiter", delimiter], ["quote", quote]]) {
-    if (v.length !== 1 || v.charCodeAt(0) > 0x7f || v === "\n" || v === "\r") {
+    if (k === "quote" && v === "") continue; // none
+    if (typeof v !== "string" || v.length !== 1 || v.charCodeAt(0) > 0x7f || v === "\n" || v === "\r") {
       throw new SpecError(
         where,
         `${k} must be one ASCII character other than a line break, got ${JSON.stringify(v)}`,
@@ -315,6 +339,20 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
   if (delimiter === quote) throw new SpecError(where, "delimiter and quote must differ");
   if (s.format && s.format !== "csv" && s.format !== "parquet") {
     throw new SpecError(where, `format "${s.format}" is not csv or parquet`);
+  }
+  if (s.columns !== undefined) {
+    if (!Array.isArray(s.columns) || s.columns.length === 0) {
+      throw new SpecError(where, `columns must be a list of the files' column names, in order`);
+    }
+    const seen = new Set<string>();
+    for (const c of s.columns) {
+      need(c, "each of columns");
+      if (seen.has(c)) throw new SpecError(where, `columns names "${c}" twice`);
+      seen.add(c);
+    }
+    if (s.format === "parquet") {
+      throw new SpecError(where, `columns is for text files without a header; Parquet files name their own`);
+    }
   }
   const text = (s.text ?? []).map((t) => {
     need(t.column, "text[].column");
@@ -350,6 +388,7 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     name: s.name ?? "dataset",
     files: asList(s.files ?? "**/*"),
     format: s.format,
+    ...(s.columns ? { columns: [...s.columns] } : {}),
     delimiter,
     quote,
     encoding,
