@@ -22,6 +22,7 @@ import re
 import shutil
 import sys
 import time
+import zlib
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -30,8 +31,9 @@ from pyspark.sql import functions as F
 def numbered_lines(spark, files):
     """Text files as rows (__file: the index given, __line: 1-based, __byte: offset of the line's first byte,
     __bytes: the line as it is in the file without its terminator, __cr: whether that terminator was CR LF, not
-    LF, __last: the line ends its file without a line break, known for plain files, false for .gz ones, whose size
-    on disk is not their text's), read in parallel splits by Spark's text source (plain or .gz by name), bytes kept
+    LF, __last: the line ends its file without a line break, known for plain files, false for compressed ones,
+    whose size on disk is not their text's), read in parallel splits by Spark's text source (plain, or .gz and
+    .deflate by name), bytes kept
     as they are (the plan decodes them). A split's lines come in order, so a line's number and offset are its
     split's (the line counts and byte sums of the file's earlier splits) plus its place in the split
     (monotonically_increasing_id counts a partition's rows in order). Hadoop's line reader drops a UTF-8 byte
@@ -42,7 +44,8 @@ def numbered_lines(spark, files):
     rows = with_file(spark, spark.read.option("lineSep", "\n").text([literal(f["path"]) for f in files]), files,
                      F.col("_metadata.file_block_start").alias("split"),
                      F.monotonically_increasing_id().alias("seq"), F.col("value").cast("binary").alias("raw"),
-                     F.when(F.col("_metadata.file_name").endswith(".gz"), F.lit(None))
+                     F.when(F.col("_metadata.file_name").endswith(".gz")
+                            | F.col("_metadata.file_name").endswith(".deflate"), F.lit(None))
                      .otherwise(F.col("_metadata.file_size")).alias("fsize"))
     cr = F.expr("substr(raw, -1) = X'0D'")
     rows = rows.select("__file", "split", "seq", (F.octet_length("raw") + 1).alias("size"), cr.alias("__cr"),
@@ -62,9 +65,15 @@ def numbered_lines(spark, files):
 
 
 def starts_with_bom(path):
-    """Whether a text file (gzip by its .gz name, as Spark reads it) starts with a UTF-8 byte order mark."""
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        return f.read(3) == b"\xef\xbb\xbf"
+    """Whether a text file (gzip or zlib by its .gz or .deflate name, as Spark reads it) starts with a UTF-8 byte
+    order mark."""
+    if path.endswith(".deflate"):
+        with open(path, "rb") as f:
+            head = zlib.decompressobj().decompress(f.read(4096), 3)
+    else:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+            head = f.read(3)
+    return head == b"\xef\xbb\xbf"
 
 
 def parquet_rows(spark, files, columns):

@@ -24,8 +24,8 @@ import { buildTable, loadEvents, normalizedFeatures, sceneLabels, SPLITS } from 
 import { vocabSizes } from "../lib/train/tables.ts";
 import { assert, assertEquals, assertRejects, assertThrows, tempDir } from "./assert.ts";
 import {
+  compress,
   ctrlabCli,
-  gzip,
   OTHER_SPEC,
   ownRunConfig,
   toGbk,
@@ -178,7 +178,7 @@ Deno.test("other layouts through a spec: column names, string ids, epoch times, 
   ];
   await Deno.writeFile(
     `${dir}/logs/sub/day1`,
-    await gzip(new TextEncoder().encode(rows.join("\r\n") + "\r\n")),
+    await compress(new TextEncoder().encode(rows.join("\r\n") + "\r\n")),
   );
   const spec = resolveSpec({ ...OTHER_SPEC, encoding: "utf-8", files: "**/*" });
   const r = await runEtl({ input: `${dir}/logs`, output: `${dir}/clean`, spec });
@@ -833,7 +833,7 @@ Deno.test("text files without a header (Hive's export: Ctrl-A, \\N, 000000_0): t
   assertEquals(r.files.map((f) => [f.file, f.rowsRead, f.rowsQuarantined]), [
     ["dt=2024-03-01/000000_0", 20, 2],
     ["dt=2024-03-02/000000_0", 17, 2],
-    ["dt=2024-03-03/000001_0", 11, 0],
+    ["dt=2024-03-03/000001_0.deflate", 11, 0],
   ]);
   // where a line starts in a file, in bytes (the second file's first line: after its byte order mark)
   const lineByte = async (file: string, line: number) => {

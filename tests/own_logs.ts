@@ -56,9 +56,10 @@ export async function toGbk(text: string): Promise<Uint8Array> {
   return out.stdout;
 }
 
-export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+/** Bytes compressed as gzip, or as zlib (`deflate`: the format of Hadoop's DefaultCodec, `.deflate` files). */
+export async function compress(bytes: Uint8Array, format: "gzip" | "deflate" = "gzip"): Promise<Uint8Array> {
   return new Uint8Array(
-    await new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("gzip")))
+    await new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream(format)))
       .arrayBuffer(),
   );
 }
@@ -101,7 +102,7 @@ export async function writeOtherLogs(
   const csv = (df: pl.DataFrame) =>
     new TextDecoder().decode(df.drop("date").writeCSV() as unknown as Uint8Array);
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
-  await Deno.writeFile(`${dir}/logs/part-a.csv.gz`, await gzip(await toGbk(csv(a))));
+  await Deno.writeFile(`${dir}/logs/part-a.csv.gz`, await compress(await toGbk(csv(a))));
   await Deno.writeFile(`${dir}/logs/part-b.csv`, await toGbk(csv(b)));
   await Deno.writeTextFile(`${dir}/other-log.json`, JSON.stringify(o.spec ?? OTHER_SPEC, null, 2));
   return { logs: `${dir}/logs`, spec: `${dir}/other-log.json`, rows: other.height };
@@ -382,7 +383,8 @@ export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: 
  * - `dt=2024-03-01/000000_0`, 20 records: line 6 has no user (`\N`), line 10 a field too few;
  * - `dt=2024-03-02/000000_0`, 17 records: a UTF-8 byte order mark, then a record with a field too many (line 1,
  *   byte 3), a record over lines 2–3 (a quoted line break), 15 more (line 12 a field too few);
- * - `dt=2024-03-03/000001_0`, 11 records: the first over lines 1–2.
+ * - `dt=2024-03-03/000001_0.deflate`, 11 records, zlib-compressed (Hadoop's DefaultCodec, as Hive compresses): the
+ *   first over lines 1–2.
  */
 export async function writeHeaderlessLogs(dir: string): Promise<{ logs: string; spec: DatasetSpec }> {
   const logs = `${dir}/logs`, A = "\u0001";
@@ -397,7 +399,12 @@ export async function writeHeaderlessLogs(dir: string): Promise<{ logs: string; 
   ];
   const write = async (day: number, file: string, lines: string[], bom = "") => {
     await Deno.mkdir(`${logs}/dt=2024-03-0${day}`, { recursive: true });
-    await Deno.writeTextFile(`${logs}/dt=2024-03-0${day}/${file}`, bom + lines.join("\n") + "\n");
+    const text = new TextEncoder().encode(bom + lines.join("\n") + "\n");
+    const deflate = file.endsWith(".deflate");
+    await Deno.writeFile(
+      `${logs}/dt=2024-03-0${day}/${file}`,
+      deflate ? await compress(text, "deflate") : text,
+    );
   };
   await write(
     1,
@@ -409,7 +416,7 @@ export async function writeHeaderlessLogs(dir: string): Promise<{ logs: string; 
   await write(2, "000000_0", [[...two[0], "extra"].join(A), ...two.slice(1).map((r) => r.join(A))], "\uFEFF");
   const three = Array.from({ length: 11 }, (_, i) => record(3, i));
   three[0][5] = '"first\nrecord"';
-  await write(3, "000001_0", three.map((r) => r.join(A)));
+  await write(3, "000001_0.deflate", three.map((r) => r.join(A)));
   return {
     logs,
     spec: {

@@ -286,16 +286,26 @@ export function isParquet(path: string): boolean {
   return (f.readSync(head) ?? 0) === 4 && new TextDecoder().decode(head) === "PAR1";
 }
 
-/** The bytes of a file, gunzipped when it is gzip-compressed, as a stream of chunks. */
+/**
+ * How a text file is compressed: gzip (recognised by its magic bytes, whatever its name), zlib when it is named
+ * `.deflate` (Hadoop's DefaultCodec, which Hive and Spark write when told to compress and given no codec), or not.
+ */
+export function compressionOf(path: string): "gzip" | "deflate" | null {
+  return isGzip(path) ? "gzip" : path.endsWith(".deflate") ? "deflate" : null;
+}
+
+/** The bytes of a file, decompressed when it is compressed (compressionOf), as a stream of chunks. */
 export async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
-  const gz = isGzip(path);
+  const codec = compressionOf(path);
   const file = await Deno.open(path, { read: true });
-  const stream = gz ? file.readable.pipeThrough(new DecompressionStream("gzip")) : file.readable;
+  const stream = codec ? file.readable.pipeThrough(new DecompressionStream(codec)) : file.readable;
   try {
     for await (const c of stream) yield c;
   } catch (e) {
     throw new Error(
-      `${path}: ${gz ? "gzip stream is corrupt or truncated" : "read failed"}: ${(e as Error).message}`,
+      `${path}: ${codec ? `${codec} stream is corrupt or truncated` : "read failed"}: ${
+        (e as Error).message
+      }`,
     );
   }
 }

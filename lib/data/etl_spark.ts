@@ -17,7 +17,7 @@
  * tests/spark_test.ts compares both engines record by record.
  */
 import pl from "nodejs-polars";
-import { isGzip, MAX_RECORD_BYTES } from "./csv.ts";
+import { compressionOf, MAX_RECORD_BYTES } from "./csv.ts";
 import {
   checkHeader,
   type CleanSchema,
@@ -486,9 +486,10 @@ export async function runEtlSpark(opts: SparkEtlOptions): Promise<EtlReport & { 
           `${path}: the header record spans more than one line (a quoted line break in a column name); the Spark ETL reads the header from the first line`,
         );
       }
-      if (isGzip(path) !== path.endsWith(".gz")) {
+      const byName = path.endsWith(".gz") ? "gzip" : path.endsWith(".deflate") ? "deflate" : null;
+      if (compressionOf(path) !== byName) {
         throw new Error(
-          `${path}: Spark recognises gzip by the .gz name, and this file's name and content disagree`,
+          `${path}: Spark recognises compression by the name (.gz, .deflate), and this file's name and content disagree`,
         );
       }
     }
