@@ -834,6 +834,7 @@ Deno.test("text files without a header (Hive's export: Ctrl-A, \\N, 000000_0): t
     ["dt=2024-03-01/000000_0", 20, 2],
     ["dt=2024-03-02/000000_0", 17, 2],
     ["dt=2024-03-03/000001_0.deflate", 11, 0],
+    ["dt=2024-03-03/000002_0", 0, 0],
   ]);
   // where a line starts in a file, in bytes (the second file's first line: after its byte order mark)
   const lineByte = async (file: string, line: number) => {
@@ -885,6 +886,14 @@ Deno.test("text files without a header (Hive's export: Ctrl-A, \\N, 000000_0): t
     () => runEtl({ input: logs, output: `${dir}/x`, spec: resolveSpec({ ...spec, numeric: ["cost"] }) }),
     Error,
     `missing column "cost": the spec's columns (the file has no header) and the file's folders hold uid,ad,ts,clicked,surface,title,price,dt`,
+  );
+  // a file that has a header after all is refused, not read with its header as a record
+  await Deno.mkdir(`${dir}/headed`);
+  await Deno.writeTextFile(`${dir}/headed/000000_0`, `${spec.columns!.join("\u0001")}\nu0\u0001a0\n`);
+  await assertRejects(
+    () => runEtl({ input: `${dir}/headed`, output: `${dir}/y`, spec: resolveSpec(spec) }),
+    Error,
+    `its first line names the spec's columns: the file has a header, so the spec should not name them`,
   );
   // without a spec: the first line is taken for a record, the columns named by position, roles guessed by values
   await assertRejects(() => specFor(logs), Error, "the first line looks like a record, not a header");

@@ -384,7 +384,8 @@ export async function writeHiveLogs(dir: string): Promise<{ logs: string; spec: 
  * - `dt=2024-03-02/000000_0`, 17 records: a UTF-8 byte order mark, then a record with a field too many (line 1,
  *   byte 3), a record over lines 2–3 (a quoted line break), 15 more (line 12 a field too few);
  * - `dt=2024-03-03/000001_0.deflate`, 11 records, zlib-compressed (Hadoop's DefaultCodec, as Hive compresses): the
- *   first over lines 1–2.
+ *   first over lines 1–2;
+ * - `dt=2024-03-03/000002_0`, empty (a reducer that had no rows).
  */
 export async function writeHeaderlessLogs(dir: string): Promise<{ logs: string; spec: DatasetSpec }> {
   const logs = `${dir}/logs`, A = "\u0001";
@@ -417,6 +418,7 @@ export async function writeHeaderlessLogs(dir: string): Promise<{ logs: string; 
   const three = Array.from({ length: 11 }, (_, i) => record(3, i));
   three[0][5] = '"first\nrecord"';
   await write(3, "000001_0.deflate", three.map((r) => r.join(A)));
+  await Deno.writeFile(`${logs}/dt=2024-03-03/000002_0`, new Uint8Array(0));
   return {
     logs,
     spec: {

@@ -233,7 +233,18 @@ export async function readHeaderRecord(
   if (isParquetInput(path, spec)) {
     return { columns: scanParquetFile(path).columns, lines: 1 }; // from the schema, no rows read
   }
-  if (spec.columns) return { columns: spec.columns, lines: 0 };
+  if (spec.columns) {
+    // a file with a header after all would send it to the quarantine as a record: refused, naming the fix
+    const first = await readHeaderRecord(path, { ...spec, columns: undefined }, false).catch(() => null); // empty
+    if (first?.columns.join("\u0000") === spec.columns.join("\u0000")) {
+      throw new EtlSchemaError(
+        path,
+        "",
+        `its first line names the spec's columns: the file has a header, so the spec should not name them (drop "columns")`,
+      );
+    }
+    return { columns: spec.columns, lines: 0 };
+  }
   let header: string[] | null = null;
   const d = specDialect(spec, false);
   const src = fileBytes(path); // a text file here: Parquet returned above
