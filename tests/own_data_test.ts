@@ -10,12 +10,14 @@ import {
   hiveFolders,
   inputSpec,
   readCleanSchema,
+  readHeader,
   runEtl,
   scanClean,
   specFor,
 } from "../lib/data/etl.ts";
 import { runEtlOn } from "../lib/data/etl_spark.ts";
 import { sniffSpec, sniffTimeFormat } from "../lib/data/sniff.ts";
+import { unreadFormat } from "../lib/data/csv.ts";
 import { assertOutside, ensureDataset } from "../lib/data/dataset.ts";
 import { ANTM2C_TIME_FORMATS, type DatasetSpec, loadSpec, resolveSpec, SpecError } from "../lib/data/spec.ts";
 import { assertGeneratorFolder, generateLogs } from "../lib/data/synth.ts";
@@ -977,4 +979,41 @@ Deno.test('"quote": null reads text that quotes nothing, as Hive\'s does: a " an
   }]]);
   const g = await runEtl({ input: `${logs}/000000_0`, output: `${dir}/guessed`, spec: resolveSpec(guess) });
   assertEquals([g.rowsRead, g.rowsWritten], [12, 11]);
+});
+
+Deno.test("a file in a format ctrlab does not read (ORC, Avro, bzip2, zstd, …) is refused before anything is written, by name; text that merely starts like one is read", async () => {
+  const dir = await tempDir("formats");
+  const spec = resolveSpec({ ...OTHER_SPEC, encoding: "utf-8", files: "**/*" });
+  const bytes = (...parts: (string | number[])[]) =>
+    new Uint8Array(parts.flatMap((p) => typeof p === "string" ? [...new TextEncoder().encode(p)] : p));
+  const files: [string, Uint8Array, RegExp][] = [
+    [
+      "part-0.orc",
+      bytes("ORC", [0x0a, 0x13, 0x08], "stripes…", "ORC", [0x17]),
+      /is ORC, which ctrlab does not read .*Parquet or as text/,
+    ],
+    ["part-0.avro", bytes("Obj", [0x01, 0x04, 0x16], "avro.schema{…}"), /is Avro/],
+    ["000000_0", bytes("SEQ", [0x06], "org.apache.hadoop.io.Text"), /is a Hadoop SequenceFile/],
+    [
+      "log.csv.bz2",
+      bytes("BZh9", [0x31, 0x41, 0x59, 0x26, 0x53, 0x59, 0x00]),
+      /is bzip2, .*compress it with gzip instead/,
+    ],
+    ["log.csv.zst", bytes([0x28, 0xb5, 0x2f, 0xfd, 0x00]), /is zstd/],
+    ["log.zip", bytes([0x50, 0x4b, 0x03, 0x04, 0x00]), /is zip, .*unzip it/],
+  ];
+  for (const [name, content, why] of files) {
+    await Deno.mkdir(`${dir}/${name}-in`);
+    await Deno.writeFile(`${dir}/${name}-in/${name}`, content);
+    const e = await runEtl({ input: `${dir}/${name}-in`, output: `${dir}/${name}-out`, spec }).then(
+      () => null,
+      (x) => x as Error,
+    );
+    assert(e && why.test(e.message) && e.message.includes(name), String(e?.message));
+    assert(!existsSync(`${dir}/${name}-out`), `${name}: nothing written`);
+  }
+  // a header that starts with "ORC" or "BZh" is text
+  await Deno.writeTextFile(`${dir}/a.csv`, "ORCHARD,BZh9x\no1,b1\n");
+  assertEquals(unreadFormat(`${dir}/a.csv`), null);
+  assertEquals(await readHeader(`${dir}/a.csv`, spec), ["ORCHARD", "BZh9x"]);
 });

@@ -279,6 +279,67 @@ export function isGzip(path: string): boolean {
   return (f.readSync(head) ?? 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
 
+const EXPORT =
+  "export the table as Parquet or as text (Hive: INSERT OVERWRITE DIRECTORY … STORED AS PARQUET)";
+const RECOMPRESS = "decompress it, or compress it with gzip instead";
+/** Formats logs come in that ctrlab does not read: their name, first bytes, and what to do instead. */
+const UNREAD: {
+  name: string;
+  magic: number[];
+  fix: string;
+  also?: (head: Uint8Array, tail: Uint8Array) => boolean;
+}[] = [
+  // ORC's postscript ends with "ORC" too, just before its length (the file's last byte)
+  {
+    name: "ORC",
+    magic: [0x4f, 0x52, 0x43],
+    fix: EXPORT,
+    also: (_, t) => String.fromCharCode(...t.slice(-4, -1)) === "ORC",
+  },
+  {
+    name: "Avro",
+    magic: [0x4f, 0x62, 0x6a, 0x01],
+    fix: EXPORT,
+    also: (h) => new TextDecoder().decode(h).includes("avro.schema"),
+  },
+  { name: "a Hadoop SequenceFile", magic: [0x53, 0x45, 0x51, 0x06], fix: EXPORT },
+  { name: "RCFile", magic: [0x52, 0x43, 0x46, 0x01], fix: EXPORT },
+  // "BZh", the block size, then the first block's magic (π's digits)
+  {
+    name: "bzip2",
+    magic: [0x42, 0x5a, 0x68],
+    fix: RECOMPRESS,
+    also: (h) => [0x31, 0x41, 0x59, 0x26, 0x53, 0x59].every((b, k) => h[4 + k] === b),
+  },
+  { name: "zstd", magic: [0x28, 0xb5, 0x2f, 0xfd], fix: RECOMPRESS },
+  { name: "xz", magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], fix: RECOMPRESS },
+  { name: "LZ4", magic: [0x04, 0x22, 0x4d, 0x18], fix: RECOMPRESS },
+  { name: "Snappy", magic: [0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59], fix: RECOMPRESS },
+  { name: "zip", magic: [0x50, 0x4b, 0x03, 0x04], fix: "unzip it" },
+];
+
+/**
+ * Why a file ctrlab would read as text cannot be read, when its first bytes say it is a format ctrlab does not
+ * read (ORC, Avro, a SequenceFile, bzip2, zstd, …): its name and what to do instead; else null.
+ */
+export function unreadFormat(path: string): string | null {
+  using f = Deno.openSync(path);
+  const head = new Uint8Array(4096), size = f.statSync().size;
+  const n = f.readSync(head) ?? 0;
+  const tail = new Uint8Array(Math.min(4, size));
+  if (size >= 4) {
+    f.seekSync(size - 4, Deno.SeekMode.Start);
+    f.readSync(tail);
+  }
+  const found = UNREAD.find((u) =>
+    n >= u.magic.length && u.magic.every((b, k) => head[k] === b) &&
+    (u.also?.(head.subarray(0, n), tail) ?? true)
+  );
+  return found
+    ? `${found.name}, which ctrlab does not read (it reads CSV, plain, gzip or .deflate, and Parquet): ${found.fix}`
+    : null;
+}
+
 /** True when the file is Parquet (starts with "PAR1"). */
 export function isParquet(path: string): boolean {
   using f = Deno.openSync(path);

@@ -27,6 +27,7 @@ import {
   parseHeader,
   type RecordScan,
   scanRecord,
+  unreadFormat,
 } from "./csv.ts";
 import {
   BUILTIN_SPECS,
@@ -233,6 +234,8 @@ export async function readHeaderRecord(
   if (isParquetInput(path, spec)) {
     return { columns: scanParquetFile(path).columns, lines: 1 }; // from the schema, no rows read
   }
+  const unread = unreadFormat(path);
+  if (unread) throw new EtlSchemaError(path, "", `the file is ${unread}`);
   if (spec.columns) {
     // a file with a header after all would send it to the quarantine as a record: refused, naming the fix
     const first = await readHeaderRecord(path, { ...spec, columns: undefined }, false).catch(() => null); // empty
