@@ -1,10 +1,12 @@
 import {
   CSV_DIALECT,
+  type Dialect,
   forEachRecord,
   parseEpochBytes,
   parseLogTime,
   type RecordScan,
   scanRecord,
+  unescapeRecord,
 } from "../lib/data/csv.ts";
 import { assert, assertEquals } from "./assert.ts";
 
@@ -23,13 +25,17 @@ const scan = (s: string, want = -1, range?: Int32Array) => {
 };
 
 /** Every record of a text as [decoded record, first line, fields, quote error], read through small chunks. */
-async function records(text: string | Uint8Array, chunk = 3): Promise<[string, number, number, boolean][]> {
+async function records(
+  text: string | Uint8Array,
+  chunk = 3,
+  d: Dialect = CSV_DIALECT,
+): Promise<[string, number, number, boolean][]> {
   const bytes = typeof text === "string" ? enc(text) : text;
   const out: [string, number, number, boolean][] = [];
   const source = (async function* () {
     for (let i = 0; i < bytes.length; i += chunk) yield bytes.slice(i, i + chunk);
   })();
-  await forEachRecord(source, CSV_DIALECT, (b, r, start, line) => {
+  await forEachRecord(source, d, (b, r, start, line) => {
     out.push([new TextDecoder().decode(b.subarray(start, r.end)), line, r.fields, r.quoteError >= 0]);
   });
   return out;
@@ -142,4 +148,21 @@ Deno.test("headLines shows raw lines without parsing them, broken quotes include
     ),
   );
   assertEquals(await headLines(gz, 2), ["x,y", "1,2"]);
+});
+
+Deno.test("an escape (Spark's CSV): inside quotes it steps over a quote or itself, whatever the chunks; unescapeRecord gives RFC 4180", async () => {
+  const d: Dialect = { ...CSV_DIALECT, escape: 0x5c }; // a backslash
+  const text = String.raw`1,"7\" tablet",x` + "\n" + String.raw`2,"C:\\dir \"q\"",C:\d` + "\n" +
+    String.raw`3,"ends \\\"` + "\n" + String.raw`more",y` + "\n" + String.raw`4,"a""b",z` + "\n";
+  for (const chunk of [1, 2, 3, 5, 64]) {
+    assertEquals(await records(text, chunk, d), [
+      [String.raw`1,"7\" tablet",x`, 1, 3, false],
+      [String.raw`2,"C:\\dir \"q\"",C:\d`, 2, 3, false],
+      [String.raw`3,"ends \\\"` + "\n" + String.raw`more",y`, 3, 3, false],
+      [String.raw`4,"a""b",z`, 5, 2, true], // a doubled quote is no longer an escaped one
+    ], `chunks of ${chunk}`);
+  }
+  const rfc = (s: string) => new TextDecoder().decode(unescapeRecord(enc(s), 0, enc(s).length, d));
+  assertEquals(rfc(String.raw`2,"C:\\dir \"q\"",C:\d`), String.raw`2,"C:\dir ""q""",C:\d`);
+  assertEquals(rfc(String.raw`"\x\\\"",\"`), String.raw`"\x\""",\"`); // an escape before anything else, and outside quotes, is text
 });

@@ -38,6 +38,7 @@ import {
   writeOtherLogs,
   writeParquetLogs,
   writeReleaseLogs,
+  writeSparkCsvLogs,
   writeTimeLogs,
   writeUnquotedLogs,
   writeZoneLogs,
@@ -1016,4 +1017,21 @@ Deno.test("a file in a format ctrlab does not read (ORC, Avro, bzip2, zstd, …)
   await Deno.writeTextFile(`${dir}/a.csv`, "ORCHARD,BZh9x\no1,b1\n");
   assertEquals(unreadFormat(`${dir}/a.csv`), null);
   assertEquals(await readHeader(`${dir}/a.csv`, spec), ["ORCHARD", "BZh9x"]);
+});
+
+Deno.test('"escape": Spark\'s CSV as it writes it by default (a backslash before a quote inside quotes) reads back every value; a doubled quote is then broken', async () => {
+  const dir = await tempDir("escape");
+  const { logs, spec, titles } = await writeSparkCsvLogs(dir);
+  const r = await runEtl({ input: logs, output: `${dir}/clean`, spec: resolveSpec(spec) });
+  assertEquals([r.rowsRead, r.rowsWritten, r.byReason.map((b) => [b.reason, b.rows])], [15, 14, [[
+    "broken_quoting",
+    1,
+  ]]]);
+  const q = (await quarantine(`${dir}/clean`))[0];
+  assertEquals([q.line, q.value], ["18", "unterminated or stray quote at byte 31"]);
+  assertEquals(scanClean(`${dir}/clean`).sort("row_id").collectSync().getColumn("title").toArray(), titles);
+  // the spec's escape is checked
+  assertThrows(() => resolveSpec({ ...spec, escape: '"' }), SpecError, "RFC 4180's doubling");
+  assertThrows(() => resolveSpec({ ...spec, quote: null }), SpecError, "escape is for quoted fields");
+  assertThrows(() => resolveSpec({ ...spec, escape: "\\\\" }), SpecError, "one ASCII character");
 });

@@ -486,6 +486,66 @@ export async function writeUnquotedLogs(
   };
 }
 
+/**
+ * A log as Spark's `df.write.csv` writes it by default, under `<dir>/logs/part-00000.csv`: no header, a quote inside
+ * a quoted field escaped with a backslash (and a backslash there doubled), a lone backslash elsewhere as it is. The
+ * first 12 titles' lines are Spark 4.0's own output for `titles` (checked once with pyspark), two more span lines
+ * around escaped quotes, and a last record, `"a""b"` (RFC 4180's doubling, which this dialect does not read), is
+ * quarantined.
+ */
+export async function writeSparkCsvLogs(
+  dir: string,
+): Promise<{ logs: string; spec: DatasetSpec; titles: string[] }> {
+  const titles = [
+    "plain",
+    'a "quoted" word',
+    '7" tablet',
+    "C:\\dir",
+    'C:\\dir "x"',
+    "ends \\",
+    'ends \\"',
+    "two\nlines",
+  ];
+  titles.push("com,ma", '"', '\\"', "", 'multi "q"\nline \\ end', 'end "\nnext');
+  const written = [
+    "plain",
+    '"a \\"quoted\\" word"',
+    '"7\\" tablet"',
+    "C:\\dir",
+    '"C:\\\\dir \\"x\\""',
+    "ends \\",
+    '"ends \\\\\\""',
+    '"two\nlines"',
+    '"com,ma"',
+    '"\\""',
+    '"\\\\\\""',
+    '""',
+    '"multi \\"q\\"\nline \\\\ end"',
+    '"end \\"\nnext"',
+    '"a""b"',
+  ];
+  const lines = written.map((t, i) =>
+    `u${i % 3},a${i % 2},2024-03-0${1 + (i % 3)} 10:00:0${i % 10},${i % 2},${t}`
+  );
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/logs/part-00000.csv`, lines.join("\n") + "\n");
+  return {
+    logs: `${dir}/logs`,
+    spec: {
+      name: "spark-csv",
+      columns: ["uid", "ad", "ts", "clicked", "title"],
+      escape: "\\",
+      user: "uid",
+      item: "ad",
+      time: { column: "ts", format: "%Y-%m-%d %H:%M:%S" },
+      label: { column: "clicked" },
+      scene: null,
+      text: [{ column: "title", side: "item" }],
+    },
+    titles,
+  };
+}
+
 /** `ctrlab ARGS` in a child process, from `cwd` (the repo's root unless given): its exit code and output as text. */
 export async function ctrlabCli(
   args: string[],

@@ -50,6 +50,7 @@ import {
   writeOtherLogs,
   writeParquetLogs,
   writeReleaseLogs,
+  writeSparkCsvLogs,
   writeTimeLogs,
   writeUnquotedLogs,
   writeZoneLogs,
@@ -820,7 +821,7 @@ sparkTest(
 );
 
 sparkTest(
-  "Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file, names with glob characters; Hive's layout and its text export (no header, no quotes); floats print as polars prints them",
+  "Parquet on Spark: typed columns reach the same records as on the default engine (float ids, timestamps with and without a zone, nanoseconds, entity lists, decimals), beside a CSV file, names with glob characters; Hive's layout and its text export (no header, no quotes); Spark's CSV (backslash escapes); floats print as polars prints them",
   async () => {
     const dir = await tempDir("spark-parquet");
     const { logs, spec } = await writeParquetLogs(dir);
@@ -862,6 +863,10 @@ sparkTest(
     const unquoted = await writeUnquotedLogs(`${dir}/unquoted`);
     assertEquals(await etlOnBoth(`${dir}/unquoted`, unquoted.logs, unquoted.spec), []);
     assertEquals(readEtlReport(`${dir}/unquoted/clean-spark`).rowsWritten, unquoted.titles.length);
+    // Spark's own CSV, a backslash before a quote inside quotes ("escape")
+    const escaped = await writeSparkCsvLogs(`${dir}/escaped`);
+    assertEquals(await etlOnBoth(`${dir}/escaped`, escaped.logs, escaped.spec), []);
+    assertEquals(readEtlReport(`${dir}/escaped/clean-spark`).rowsWritten, escaped.titles.length);
     // floats of every magnitude, Java 17's non-shortest cases among them (1e23, 8.41e21, 5e-324)
     let seed = 11;
     const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;

@@ -17,6 +17,11 @@ export interface Dialect {
   /** Check UTF-8 (true for utf-8 input; other encodings are decoded per record instead). */
   utf8: boolean;
   /**
+   * Inside a quoted field, this byte before the quote or before itself stands for that character (a quote is then
+   * not doubled); absent or -1: RFC 4180's doubled quote.
+   */
+  escape?: number;
+  /**
    * GBK or GB18030 bytes: a byte 0x81–0xFE takes the byte or three that complete its character, as the decoder
    * reads them, so a second byte 0x40–0x7E (`|`, `\`, `^`, `~`, letters…) is never a delimiter or quote.
    */
@@ -79,7 +84,7 @@ export function scanRecord(
   want = -1,
   range?: Int32Array,
 ): boolean {
-  const Q = d.quote, D = d.delimiter;
+  const Q = d.quote, D = d.delimiter, E = d.escape ?? -1;
   let i = start, fields = 1, lines = 1, bad = -1, err = -1;
   if (range) range[0] = range[1] = -1;
   for (;;) {
@@ -94,9 +99,16 @@ export function scanRecord(
           break;
         }
         const c = b[i];
-        if (c === Q) {
+        if (c === E) { // an escaped quote or escape is stepped over as a doubled quote is; else the escape is text
           if (i + 1 >= limit && !eof) return false;
-          if (i + 1 < limit && b[i + 1] === Q) {
+          if (i + 1 < limit && (b[i + 1] === Q || b[i + 1] === E)) {
+            i += 2;
+            continue;
+          }
+          i++;
+        } else if (c === Q) {
+          if (i + 1 >= limit && !eof) return false;
+          if (E < 0 && i + 1 < limit && b[i + 1] === Q) {
             i += 2;
             continue;
           }
@@ -190,6 +202,29 @@ export function scanRecord(
     return finish(limit, limit, fields, 1, err, -1, out);
   }
   return finish(nl > start && b[nl - 1] === CR ? nl - 1 : nl, nl + 1, fields, 1, err, -1, out);
+}
+
+/**
+ * A well-formed record read with an escape (Dialect.escape) in RFC 4180's form, for a reader that knows only that:
+ * inside quoted fields an escaped quote becomes a doubled one and an escaped escape the escape alone.
+ */
+export function unescapeRecord(b: Uint8Array, start: number, end: number, d: Dialect): Uint8Array {
+  const Q = d.quote, D = d.delimiter, E = d.escape!;
+  const out = new Uint8Array(2 * (end - start));
+  let o = 0, quoted = false, fieldStart = true;
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (quoted && c === E && i + 1 < end && (b[i + 1] === Q || b[i + 1] === E)) {
+      out[o++] = b[++i];
+      if (b[i] === Q) out[o++] = Q;
+      continue;
+    }
+    if (quoted) quoted = c !== Q;
+    else quoted = c === Q && fieldStart;
+    fieldStart = !quoted && c === D;
+    out[o++] = c;
+  }
+  return out.subarray(0, o);
 }
 
 function finish(

@@ -27,6 +27,7 @@ import {
   parseHeader,
   type RecordScan,
   scanRecord,
+  unescapeRecord,
   unreadFormat,
 } from "./csv.ts";
 import {
@@ -213,6 +214,7 @@ function recordText(bytes: Uint8Array, start: number, end: number, encoding: str
 const specDialect = (spec: ResolvedSpec, utf8: boolean): Dialect => ({
   delimiter: spec.delimiter.charCodeAt(0),
   quote: spec.quote ? spec.quote.charCodeAt(0) : -1,
+  escape: spec.escape ? spec.escape.charCodeAt(0) : -1,
   utf8,
   gb: spec.encoding !== "utf-8",
 });
@@ -509,7 +511,8 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
     const recode = spec.encoding === "utf-8"
       ? null
       : { decoder: new TextDecoder(spec.encoding, { fatal: true }), encoder: new TextEncoder() };
-    const utf8Dialect: Dialect = { ...dialect, utf8: true, gb: false };
+    // UTF-8 in RFC 4180's quoting: a record decoded from GBK or unescaped, and a Parquet file's image
+    const utf8Dialect: Dialect = { ...dialect, utf8: true, gb: false, escape: -1 };
     // how a source's bytes are read: a text file in the spec's dialect and encoding; a Parquet file's CSV image is
     // UTF-8 (polars writes it) with its own quote (imageQuote)
     type Read = { dialect: Dialect; quote: string; encoding: string; recode: typeof recode };
@@ -749,7 +752,7 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
             return fail("bad_encoding", `invalid utf-8 at byte ${offset + r.badUtf8} of the file`);
           }
           let b = bytes, s = start, e = r.end, tr = range;
-          if (read.recode) { // decode the record from its encoding, re-encode as UTF-8 and find the time field again
+          if (read.recode) { // decode the record from its encoding and re-encode it as UTF-8
             let text: string;
             try {
               text = read.recode.decoder.decode(bytes.subarray(start, r.end));
@@ -762,11 +765,19 @@ export async function runEtl(opts: EtlOptions): Promise<EtlReport> {
             b = read.recode.encoder.encode(text);
             s = 0;
             e = b.length;
-            scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
-            tr = range2;
           }
           if (r.fields !== width) {
             return fail("wrong_column_count", `${r.fields} fields, expected ${width}`);
+          }
+          const E = read.dialect.escape!;
+          if (E >= 0 && b.subarray(s, e).includes(E)) { // escapes in RFC 4180's doubled quotes, which polars reads
+            b = unescapeRecord(b, s, e, read.dialect);
+            s = 0;
+            e = b.length;
+          }
+          if (b !== bytes) { // find the time field again
+            scanRecord(b, 0, e, true, utf8Dialect, scan2, timeField, range2);
+            tr = range2;
           }
           const ms = fastTime && tr[0] >= 0 ? fastTime(b, tr[0], tr[1]) : pathMs;
           chunk.field(String(id), sep);

@@ -281,11 +281,13 @@ export function patternSql(t: string, pattern: string, zone: Zone = {}): string 
  *   cannot be there, or a quoted field left open);
  * - closes / staysOpen: read from inside a quoted field (the line after a quoted line break), the field closes
  *   and the record ends with the line / the line ends inside a quoted field again. Neither: a quoting error.
+ * E: the spec's escape as a regex piece, or "" (a quote inside a quoted field is doubled).
  */
-function quoting(Q: string, D: string) {
+function quoting(Q: string, D: string, E: string) {
   // a quoted field's content: a character class repeated, not an alternation (Java's regex recurses on each
-  // repetition of a group, and a long line overflows its stack)
-  const inside = `[^${Q}]*+(?:${Q}${Q}[^${Q}]*+)*+`;
+  // repetition of a group, and a long line overflows its stack). With an escape, it and the quote or escape after
+  // it are one step (possessive: an escaped quote is never a closing one); an escape before anything else is text
+  const inside = E ? `[^${Q}${E}]*+(?:${E}[${Q}${E}]?+[^${Q}${E}]*+)*+` : `[^${Q}]*+(?:${Q}${Q}[^${Q}]*+)*+`;
   const field = `(?:${Q}${inside}${Q}(?=${D}|$)|[^${Q}${D}]*+(?=${D}|$))`; // a whole field, closed in the line
   const upTo = `(?:${Q}${inside}${Q}|[^${Q}${D}]*+)`; // a field up to its end, or to where it breaks
   return {
@@ -307,15 +309,15 @@ function quoting(Q: string, D: string) {
  * which only a line that long can reach (UTF-8 lines, counted on its bytes; not counted for GBK and GB18030, whose
  * lines that long are not read byte by byte here).
  */
-function quoteErrorSql(spec: ResolvedSpec, Q: string, D: string): string {
-  const charset = str(JAVA_CHARSET[spec.encoding]), re = quoting(Q, D), qc = str(spec.quote);
+function quoteErrorSql(spec: ResolvedSpec, Q: string, D: string, E: string): string {
+  const charset = str(JAVA_CHARSET[spec.encoding]), re = quoting(Q, D, E), qc = str(spec.quote);
   const bytes = (e: string) => `OCTET_LENGTH(ENCODE(${e}, ${charset}))`;
   const open = `__text RLIKE ${str(re.leftOpen)}`, len = bytes("__text");
   const run = `LENGTH(REGEXP_EXTRACT(__text, ${str(re.wellFormed)}, 0))`;
   const stray = `IF(NOT ${open} AND ${run} < LENGTH(__text), ${bytes(`SUBSTRING(__text, 1, ${run})`)}, NULL)`;
   const end = `IF(${open} AND __last, ${len}, NULL)`;
   let past = "NULL";
-  if (spec.encoding === "utf-8") {
+  if (spec.encoding === "utf-8" && !E) {
     // on the line's bytes (one character each; j counts from 0). Inside a quoted field scanRecord steps over a
     // doubled quote without checking the length, then checks after a quote (which closes the field) or a character
     // (a lead byte and its continuation bytes): from a step's start j, the check comes after the run of quotes there
@@ -372,7 +374,7 @@ function encodingErrorSql(spec: ResolvedSpec): string {
  * else the first of a later bucket, so no task orders a whole file's lines. The runs of links are then found over
  * the candidates of each file.
  */
-function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
+function lineSteps(spec: ResolvedSpec, Q: string, D: string, E: string): SparkStep[] {
   const charset = str(JAVA_CHARSET[spec.encoding]);
   // bytes that do not decode: a U+FFFD that was not in the text (UTF-8 text is its bytes again only when valid; in
   // GBK and GB18030 a U+FFFD is taken as one that was not)
@@ -395,7 +397,9 @@ function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
       sql: "SELECT __file, __line, __line AS __end, CAST(0 AS BIGINT) AS __covered FROM decoded WHERE FALSE",
     }];
   }
-  const qc = str(spec.quote), re = quoting(Q, D);
+  const qc = str(spec.quote), re = quoting(Q, D, E);
+  // the quotes that open or close a field: escaped ones (and escaped escapes) left out
+  const structural = E ? `REGEXP_REPLACE(__text, ${str(`${E}[${Q}${E}]`)}, '')` : "__text";
   // the byte after the line's last quote: in the bytes read one character per byte where no other character holds
   // the quote's byte (UTF-8; GB's later bytes are 0x30 and up), else the text up to the last quote encoded again (a
   // byte that did not decode then counts as U+FFFD's)
@@ -413,7 +417,7 @@ function lineSteps(spec: ResolvedSpec, Q: string, D: string): SparkStep[] {
     } AS __open,
   IF(__odd OR OCTET_LENGTH(__bytes) > ${MAX_RECORD_BYTES}, ${qend}, 0)
   AS __qend, __quotes > 0 AS __quoted
-FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(__text) - LENGTH(REPLACE(__text, ${qc}, '')) AS __quotes
+FROM (SELECT *, __quotes % 2 = 1 AS __odd FROM (SELECT *, LENGTH(${structural}) - LENGTH(REPLACE(${structural}, ${qc}, '')) AS __quotes
   FROM (${decode})))`,
   }, {
     view: "edges",
@@ -632,10 +636,10 @@ function etlSteps(
     pqGroups.set(key, [...(pqGroups.get(key) ?? []), k]);
   }
   const counts: string[] = [];
-  const [Q, D] = [literalRegex(qc), literalRegex(d)];
+  const [Q, D, E] = [literalRegex(qc), literalRegex(d), spec.escape ? literalRegex(spec.escape) : ""];
   if (csv.length) {
     inputs.push({ view: "lines", lines: csv });
-    steps.push(...lineSteps(spec, Q, D));
+    steps.push(...lineSteps(spec, Q, D, E));
     // records per file: its lines after the header, less those continuing a record
     counts.push(
       `SELECT __file AS file, SUM(n) AS n FROM (SELECT __file, COUNT(*) AS n FROM decoded GROUP BY __file
@@ -707,13 +711,15 @@ FROM (SELECT c.__file, c.__start AS __line, FIRST(c.__covered) AS __covered, MAX
     const key = JSON.stringify([headers[file], pathNames(file)]);
     groups.set(key, [...(groups.get(key) ?? []), file]);
   }
-  const { wellQuoted } = quoting(Q, D);
+  const { wellQuoted } = quoting(Q, D, E);
   const selects = [...groups].map(([key, ks]) => {
     const [header, named]: [string[], string[]] = JSON.parse(key);
     const schema = header.map((_, i) => `c${i} STRING`).join(", ");
     const stripped = spec.quote ? `REGEXP_REPLACE(__text, ${str(wellQuoted)}, '$1')` : "__text";
     const fields = `SIZE(SPLIT(${stripped}, ${str(D)}, -1))`;
-    const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${str(qc)}, 'mode', 'PERMISSIVE')`;
+    const options = `MAP('sep', ${str(d)}, 'quote', ${str(qc)}, 'escape', ${
+      str(spec.escape ?? qc)
+    }, 'mode', 'PERMISSIVE')`;
     const col = (c: string) => named.includes(c) ? fromPath(ks, c) : `f.c${header.indexOf(c)}`;
     // a quote left in the text once the well-quoted fields are gone, or a record cut past MAX_RECORD_BYTES
     const broken = `INSTR(${stripped}, ${str(qc)}) > 0 OR __qspan > ${MAX_RECORD_BYTES}`;
@@ -804,7 +810,7 @@ FROM parsed p${dynamic ? ` LEFT JOIN scenes s ON s.v = ${trim(`p.${sceneCol}`)}`
   IF(__record_reason IS NULL, CASE ${when("column")} END, '') AS __reason_column,
   CASE WHEN __record_reason IN ('wrong_column_count', 'empty_line')
     THEN CONCAT(__fields, ' fields, expected ', __width)
-    ${spec.quote ? `WHEN __record_reason = 'broken_quoting' THEN ${quoteErrorSql(spec, Q, D)}` : ""}
+    ${spec.quote ? `WHEN __record_reason = 'broken_quoting' THEN ${quoteErrorSql(spec, Q, D, E)}` : ""}
     WHEN __record_reason = 'bad_encoding' THEN ${encodingErrorSql(spec)}
     ELSE ${valueCol} END AS __reason_value
 FROM checked`,

@@ -52,6 +52,12 @@ export interface DatasetSpec {
    * delimiter splits and every line break ends a record.
    */
   quote?: string | null;
+  /**
+   * Inside a quoted field, this character before the quote or before itself stands for that character (Spark's
+   * CSV writer's default, a backslash: `"a \"b\" c"`); elsewhere it is text. Default: none, a quote is doubled
+   * (RFC 4180).
+   */
+  escape?: string;
   /** "utf-8" (default), "gbk" or "gb18030". */
   encoding?: string;
   user: string;
@@ -95,6 +101,7 @@ export interface ResolvedSpec extends
       | "format"
       | "columns"
       | "quote"
+      | "escape"
       | "time"
       | "label"
       | "split"
@@ -104,6 +111,8 @@ export interface ResolvedSpec extends
   files: string[];
   /** The quote character, or "" for none. */
   quote: string;
+  /** The escape character inside quoted fields; absent: a quote is doubled. */
+  escape?: string;
   /** Text files have no header: these are their columns. */
   columns?: string[];
   time: TimeSpec;
@@ -337,6 +346,24 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     }
   }
   if (delimiter === quote) throw new SpecError(where, "delimiter and quote must differ");
+  if (s.escape !== undefined) {
+    const e = s.escape;
+    if (typeof e !== "string" || e.length !== 1 || e.charCodeAt(0) > 0x7f || e === "\n" || e === "\r") {
+      throw new SpecError(
+        where,
+        `escape must be one ASCII character other than a line break, got ${JSON.stringify(e)}`,
+      );
+    }
+    if (!quote) throw new SpecError(where, `escape is for quoted fields, and quote is null`);
+    if (e === quote || e === delimiter) {
+      throw new SpecError(
+        where,
+        `escape must differ from the ${
+          e === quote ? "quote (that is RFC 4180's doubling, the default)" : "delimiter"
+        }`,
+      );
+    }
+  }
   if (s.format && s.format !== "csv" && s.format !== "parquet") {
     throw new SpecError(where, `format "${s.format}" is not csv or parquet`);
   }
@@ -389,6 +416,7 @@ export function resolveSpec(s: DatasetSpec, where = s.name ?? "dataset spec"): R
     files: asList(s.files ?? "**/*"),
     format: s.format,
     ...(s.columns ? { columns: [...s.columns] } : {}),
+    ...(s.escape !== undefined ? { escape: s.escape } : {}),
     delimiter,
     quote,
     encoding,
