@@ -224,6 +224,14 @@ async function writeTimeLog(
  * under `<dir>/logs`, and the spec that names them. Markers land in the user id of records 0, 29 and 58 and in
  * the time of record 31 (those four are quarantined), in every 4th title, 5th price and 6th city.
  */
+/** The roles most fixtures here share: `uid` × `ad`, a `clicked` label, the item's `title`. */
+const ROLES = {
+  user: "uid",
+  item: "ad",
+  label: { column: "clicked" },
+  text: [{ column: "title", side: "item" as const }],
+};
+
 export async function writeMarkerLogs(dir: string): Promise<{ logs: string; spec: DatasetSpec }> {
   const lines = ["uid,ad,ts,clicked,surface,title,price,city"];
   for (let i = 0; i < 60; i++) {
@@ -245,12 +253,9 @@ export async function writeMarkerLogs(dir: string): Promise<{ logs: string; spec
     logs: `${dir}/logs`,
     spec: {
       name: "markers",
-      user: "uid",
-      item: "ad",
+      ...ROLES,
       time: { column: "ts", format: "epoch_s" },
-      label: { column: "clicked" },
       scene: { column: "surface", values: ["home", "feed"] },
-      text: [{ column: "title", side: "item" }],
       numeric: ["price"],
       categorical: ["city"],
       missing: ["NULL", "\\N", "NA"],
@@ -425,12 +430,9 @@ export async function writeHeaderlessLogs(dir: string): Promise<{ logs: string; 
       name: "hive-text",
       columns: ["uid", "ad", "ts", "clicked", "surface", "title", "price"],
       delimiter: A,
-      user: "uid",
-      item: "ad",
+      ...ROLES,
       time: { column: "ts", format: "%Y-%m-%d %H:%M:%S" },
-      label: { column: "clicked" },
       scene: { column: "surface", values: ["home", "feed"] },
-      text: [{ column: "title", side: "item" }],
       numeric: ["price"],
       missing: ["\\N"],
     },
@@ -475,12 +477,9 @@ export async function writeUnquotedLogs(
       columns: ["uid", "ad", "ts", "clicked", "title"],
       delimiter: A,
       quote: null,
-      user: "uid",
-      item: "ad",
+      ...ROLES,
       time: { column: "ts", format: "%Y-%m-%d %H:%M:%S" },
-      label: { column: "clicked" },
       scene: null,
-      text: [{ column: "title", side: "item" }],
     },
     titles: [...Array.from({ length: 11 }, (_, i) => title(i)), ...parquet],
   };
@@ -535,12 +534,9 @@ export async function writeSparkCsvLogs(
       name: "spark-csv",
       columns: ["uid", "ad", "ts", "clicked", "title"],
       escape: "\\",
-      user: "uid",
-      item: "ad",
+      ...ROLES,
       time: { column: "ts", format: "%Y-%m-%d %H:%M:%S" },
-      label: { column: "clicked" },
       scene: null,
-      text: [{ column: "title", side: "item" }],
     },
     titles,
   };
