@@ -1034,4 +1034,12 @@ Deno.test('"escape": Spark\'s CSV as it writes it by default (a backslash before
   assertThrows(() => resolveSpec({ ...spec, escape: '"' }), SpecError, "RFC 4180's doubling");
   assertThrows(() => resolveSpec({ ...spec, quote: null }), SpecError, "escape is for quoted fields");
   assertThrows(() => resolveSpec({ ...spec, escape: "\\\\" }), SpecError, "one ASCII character");
+  // a guess sees the escapes (and no header), and reads the log as the spec does
+  const { spec: guess } = await sniffSpec(`${logs}/part-00000.csv`, [`${logs}/part-00000.csv`]);
+  assertEquals([guess.escape, guess.columns?.length, guess.text], ["\\", 5, [{
+    column: "_c4",
+    side: "item",
+  }]]);
+  const g = await runEtl({ input: logs, output: `${dir}/guessed`, spec: resolveSpec(guess) });
+  assertEquals([g.rowsRead, g.rowsWritten], [15, 14]);
 });

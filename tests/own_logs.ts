@@ -524,7 +524,7 @@ export async function writeSparkCsvLogs(
     '"a""b"',
   ];
   const lines = written.map((t, i) =>
-    `u${i % 3},a${i % 2},2024-03-0${1 + (i % 3)} 10:00:0${i % 10},${i % 2},${t}`
+    `u${i % 3},a${i % 4},2024-03-0${1 + (i % 3)} 10:00:0${i % 10},${i % 2},${t}`
   );
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
   await Deno.writeTextFile(`${dir}/logs/part-00000.csv`, lines.join("\n") + "\n");

@@ -250,13 +250,18 @@ export function parseHeader(line: string, delimiter = ",", quote = '"'): string[
   return splitLine(line.replace(/^\uFEFF/, "").replace(/\r$/, ""), delimiter, quote).map((s) => s.trim());
 }
 
-/** One decoded line's fields: split at `delimiter` outside quotes, quotes removed and doubled ones undone. */
-export function splitLine(line: string, delimiter = ",", quote = '"'): string[] {
+/**
+ * One decoded line's fields: split at `delimiter` outside quotes, quotes removed and doubled ones undone (with an
+ * `escape`, escaped quotes and escapes inside quotes undone instead).
+ */
+export function splitLine(line: string, delimiter = ",", quote = '"', escape = ""): string[] {
   const out: string[] = [];
   let field = "", quoted = false;
   for (let i = 0; i < line.length; i++) {
     const c = line[i];
-    if (quoted && c === quote && line[i + 1] === quote) {
+    if (quoted && escape && c === escape && (line[i + 1] === quote || line[i + 1] === escape)) {
+      field += line[++i];
+    } else if (quoted && !escape && c === quote && line[i + 1] === quote) {
       field += quote;
       i++;
     } else if (c === quote) quoted = !quoted;

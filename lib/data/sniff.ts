@@ -8,6 +8,7 @@ import { headBytes, isParquet, splitLine } from "./csv.ts";
 import { isTypedTime, parquetField, parquetImage, parquetSchema } from "./parquet.ts";
 import { ANTM2C_TIME_FORMATS, type DatasetSpec, isInstantFormat, type TextColumn } from "./spec.ts";
 import { patternMs } from "./times.ts";
+import { literalRegex } from "./spark.ts";
 
 /** What the guess was read from: the sampled file and how many of its records. */
 export interface Sniffed {
@@ -26,6 +27,16 @@ const HIVE = "\u0001";
 const DELIMITERS = [",", "\t", ";", "|", HIVE];
 /** The quote a delimiter's files are guessed to use: `"`, or none for Hive's. */
 const quoteFor = (delimiter: string) => delimiter === HIVE ? "" : '"';
+/**
+ * Whether sampled lines escape quotes with a backslash, as Spark's CSV writer does: more lines hold `\"` than double
+ * a quote inside a field (an empty field, `""`, aside).
+ */
+export function backslashEscaped(lines: string[], delimiter: string): boolean {
+  const D = literalRegex(delimiter);
+  const doubled = new RegExp(`(?<!^|${D})""|""(?!$|${D})`);
+  const count = (test: (l: string) => boolean) => lines.filter(test).length;
+  return count((l) => l.includes('\\"')) > count((l) => doubled.test(l));
+}
 /** Hive's and MySQL's text for a missing value: read as one when the sample holds it. */
 const NULL_TEXT = "\\N";
 /** Time layouts tried on a column's values, in order of preference where several read them all. */
@@ -131,6 +142,7 @@ async function sample(path: string, rows: number) {
       encoding: "utf-8",
       delimiter: ",",
       parquet: true,
+      escape: "",
       headerless: false,
       typedTimes,
     };
@@ -144,7 +156,8 @@ async function sample(path: string, rows: number) {
     const score = n < 2 ? -1 : even * 1000 + n;
     if (score > best.score) best = { delimiter: d, score };
   }
-  const split = (l: string) => splitLine(l, best.delimiter, quoteFor(best.delimiter));
+  const escape = quoteFor(best.delimiter) && backslashEscaped(lines, best.delimiter) ? "\\" : "";
+  const split = (l: string) => splitLine(l, best.delimiter, quoteFor(best.delimiter), escape);
   const first = split(lines[0]);
   const rest = lines.slice(1).map(split).filter((r) => r.length === first.length);
   const headerless = !looksLikeHeader(first, rest);
@@ -153,6 +166,7 @@ async function sample(path: string, rows: number) {
     records: headerless ? [first, ...rest] : rest,
     encoding,
     delimiter: best.delimiter,
+    escape,
     parquet: false,
     headerless,
     typedTimes: new Map(),
@@ -265,6 +279,7 @@ export async function sniffSpec(
     // Parquet is recognised by content, file by file (a Hive table may hold text files beside it)
     ...(s.parquet ? {} : { delimiter: s.delimiter, encoding: s.encoding }),
     ...(!s.parquet && !quoteFor(s.delimiter) ? { quote: null } : {}),
+    ...(s.escape ? { escape: s.escape } : {}),
     ...(s.headerless ? { columns: own } : {}),
     user: user ?? "USER_ID_COLUMN",
     item: item ?? "ITEM_ID_COLUMN",
