@@ -246,8 +246,10 @@ function finish(
 }
 
 /** Split a header record (already decoded) into trimmed names, dropping a BOM and surrounding quotes. */
-export function parseHeader(line: string, delimiter = ",", quote = '"'): string[] {
-  return splitLine(line.replace(/^\uFEFF/, "").replace(/\r$/, ""), delimiter, quote).map((s) => s.trim());
+export function parseHeader(line: string, delimiter = ",", quote = '"', escape = ""): string[] {
+  return splitLine(line.replace(/^\uFEFF/, "").replace(/\r$/, ""), delimiter, quote, escape).map((s) =>
+    s.trim()
+  );
 }
 
 /**

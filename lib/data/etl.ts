@@ -238,10 +238,10 @@ export async function readHeaderRecord(
   }
   const unread = unreadFormat(path);
   if (unread) throw new EtlSchemaError(path, "", `the file is ${unread}`);
+  const first = await firstRecord(path, spec);
   if (spec.columns) {
     // a file with a header after all would send it to the quarantine as a record: refused, naming the fix
-    const first = await readHeaderRecord(path, { ...spec, columns: undefined }, false).catch(() => null); // empty
-    if (first?.columns.join("\u0000") === spec.columns.join("\u0000")) {
+    if (first?.fields.join("\u0000") === spec.columns.join("\u0000")) {
       throw new EtlSchemaError(
         path,
         "",
@@ -250,37 +250,42 @@ export async function readHeaderRecord(
     }
     return { columns: spec.columns, lines: 0 };
   }
-  let header: string[] | null = null;
-  const d = specDialect(spec, false);
-  const src = fileBytes(path); // a text file here: Parquet returned above
-  const it = src[Symbol.asyncIterator]();
-  let buf = new Uint8Array(0);
-  const r: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
-  for (;;) {
-    const n = await it.next();
-    if (!n.done) {
-      const b = new Uint8Array(buf.length + n.value.length);
-      b.set(buf);
-      b.set(n.value, buf.length);
-      buf = b;
-    }
-    if (scanRecord(buf, 0, buf.length, !!n.done, d, r) || buf.length > (1 << 20)) {
-      if (buf.length === 0) throw new EtlSchemaError(path, "", "empty file: no header line");
-      header = parseHeader(
-        recordText(buf, 0, Math.min(r.end || buf.length, buf.length), spec.encoding),
-        spec.delimiter,
-        spec.quote,
-      );
-      break;
-    }
-  }
-  await it.return?.(undefined);
+  if (!first) throw new EtlSchemaError(path, "", "empty file: no header line");
   const seen = new Set<string>();
-  for (const h of unique ? header : []) {
+  for (const h of unique ? first.fields : []) {
     if (seen.has(h)) throw new EtlSchemaError(path, h, `duplicate column "${h}" in header`);
     seen.add(h);
   }
-  return { columns: header, lines: r.lines };
+  return { columns: first.fields, lines: first.lines };
+}
+
+/** A text file's first record split into trimmed fields (a BOM dropped), and the lines it spans; null when empty. */
+async function firstRecord(
+  path: string,
+  spec: ResolvedSpec,
+): Promise<{ fields: string[]; lines: number } | null> {
+  const d = specDialect(spec, false);
+  const it = fileBytes(path)[Symbol.asyncIterator]();
+  let buf = new Uint8Array(0);
+  const r: RecordScan = { end: 0, next: 0, fields: 0, lines: 0, quoteError: -1, badUtf8: -1 };
+  try {
+    for (;;) {
+      const n = await it.next();
+      if (!n.done) {
+        const b = new Uint8Array(buf.length + n.value.length);
+        b.set(buf);
+        b.set(n.value, buf.length);
+        buf = b;
+      }
+      if (scanRecord(buf, 0, buf.length, !!n.done, d, r) || buf.length > (1 << 20)) {
+        if (buf.length === 0) return null;
+        const text = recordText(buf, 0, Math.min(r.end || buf.length, buf.length), spec.encoding);
+        return { fields: parseHeader(text, spec.delimiter, spec.quote, spec.escape), lines: r.lines };
+      }
+    }
+  } finally {
+    await it.return?.(undefined);
+  }
 }
 
 /**

@@ -355,6 +355,9 @@ function encodingErrorSql(spec: ResolvedSpec): string {
   return `CONCAT('invalid utf-8 at byte ', __byte + ${before}, ' of the file')`;
 }
 
+/** The first line of a text file that holds a record: the one after the header, or the first when there is none. */
+const firstRecordLine = (spec: ResolvedSpec) => spec.columns ? 1 : 2;
+
 /**
  * The steps that turn the numbered lines into records as csv.ts reads them, quoted line breaks included:
  * - decoded: each line after the header (every line when the spec names the columns), decoded, with __open (it
@@ -380,11 +383,9 @@ function lineSteps(spec: ResolvedSpec, Q: string, D: string, E: string): SparkSt
   // GBK and GB18030 a U+FFFD is taken as one that was not)
   const fffd = `INSTR(__text, ${str("\uFFFD")}) > 0`;
   const bad = spec.encoding === "utf-8" ? `(${fffd} AND ENCODE(__text, 'UTF-8') <> __bytes)` : fffd;
-  // the lines that hold records (after the header, or from the first when the spec names the columns), decoded
-  const decode =
-    `SELECT __file, __line, __byte, __cr, __last, __bytes, DECODE(__bytes, ${charset}) AS __text FROM ${
-      spec.columns ? "lines" : "lines WHERE __line > 1"
-    }`;
+  // the lines that hold records, decoded
+  const decode = `SELECT __file, __line, __byte, __cr, __last, __bytes, DECODE(__bytes, ${charset}) AS __text
+  FROM lines WHERE __line >= ${firstRecordLine(spec)}`;
   if (!spec.quote) { // nothing is quoted: every line is a record
     return [{
       view: "decoded",
@@ -668,7 +669,7 @@ function etlSteps(
     // records, the stretches of one-line records between them (gaps) are found per bucket of GAP_BUCKET lines, so a
     // line finds its stretch by a join on its file and bucket, wherever it is read, and is not moved. __qspan:
     // bytes from the record's start to the end of its last quote
-    const S = GAP_BUCKET, first = spec.columns ? 1 : 2; // the first line that holds a record
+    const S = GAP_BUCKET, first = firstRecordLine(spec);
     steps.push({
       view: "records",
       sql:
